@@ -1,0 +1,75 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+// Tenure: privileged identity lifecycle. Targets are listed in data-flow order:
+// C shims → LDAP client → pure core → configuration → directory source → CLI.
+// The store, vault, engine and API modules join in later issues between
+// `DirectorySource` and `tenure`.
+
+let argumentParser: Target.Dependency = .product(name: "ArgumentParser", package: "swift-argument-parser")
+let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
+let yams: Target.Dependency = .product(name: "Yams", package: "Yams")
+
+let package = Package(
+    name: "tenure",
+    platforms: [.macOS(.v15)],  // Linux is the target; macOS only for local development
+    products: [
+        .executable(name: "tenure", targets: ["tenure"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    ],
+    targets: [
+        // MARK: - C libraries (from the system, through pkg-config)
+        .systemLibrary(name: "CLDAP", pkgConfig: "ldap", providers: [.apt(["libldap-dev"])]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+
+        // MARK: - 1. LDAP client (knows nothing of identities)
+        .target(name: "LDAPClient", dependencies: ["CLDAP", logging]),
+
+        // MARK: - 2. Pure core: snapshot model, group closure, disabled rules (no I/O)
+        .target(name: "TenureCore"),
+
+        // MARK: - 3. Configuration (YAML + environment, located errors, redaction)
+        .target(name: "TenureConfig", dependencies: ["TenureCore", "LDAPClient", yams]),
+
+        // MARK: - 4. Directory source: configuration + LDAP client → complete snapshot
+        .target(name: "DirectorySource", dependencies: ["LDAPClient", "TenureCore", "TenureConfig", logging]),
+
+        // MARK: - CLI
+        .executableTarget(
+            name: "tenure",
+            dependencies: ["DirectorySource", "TenureConfig", "TenureCore", "LDAPClient", argumentParser, logging]
+        ),
+
+        // MARK: - Tests
+        .testTarget(name: "LDAPClientTests", dependencies: ["LDAPClient"]),
+        .testTarget(name: "TenureCoreTests", dependencies: ["TenureCore"]),
+        .testTarget(name: "TenureConfigTests", dependencies: ["TenureConfig", "TenureCore", "LDAPClient"]),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: ["DirectorySource", "LDAPClient", "TenureConfig", "TenureCore", logging]
+        ),
+        .testTarget(name: "TenureCLITests", dependencies: ["TenureConfig"]),
+    ]
+)
+
+// Upcoming language features for every Swift target (the swift-log / hummingbird idiom).
+for target in package.targets {
+    switch target.type {
+    case .regular, .test, .executable:
+        var settings = target.swiftSettings ?? []
+        settings.append(.enableUpcomingFeature("ExistentialAny"))
+        settings.append(.enableUpcomingFeature("MemberImportVisibility"))
+        settings.append(.enableUpcomingFeature("InternalImportsByDefault"))
+        settings.append(.enableUpcomingFeature("NonisolatedNonsendingByDefault"))
+        settings.append(.enableUpcomingFeature("InferIsolatedConformances"))
+        target.swiftSettings = settings
+    case .macro, .plugin, .system, .binary:
+        ()
+    @unknown default:
+        ()
+    }
+}
