@@ -16,3 +16,77 @@ public enum DisabledRule: Hashable, Sendable, Codable {
     /// The entry lies at or below this normalised DN (a "disabled users" OU).
     case underDN(String)
 }
+
+extension DisabledRule {
+    /// FILETIME of 1970-01-01T00:00:00Z (100 ns intervals since 1601-01-01).
+    static let unixEpochAsFileTime: Int64 = 116_444_736_000_000_000
+    /// ppolicy's "locked by an administrator, until unlocked" value (draft-behera-ldap-password-policy).
+    public static let permanentLockValue = "000001010000Z"
+
+    /// Evaluates the rule for one entry.
+    ///
+    /// - Parameters:
+    ///   - values: the entry's values of an attribute (case-insensitive name).
+    ///   - normalizedDN: the entry's DN in normalised form.
+    ///   - now: the time of the read, in seconds since 1970 (for `accountExpires`).
+    /// - Returns: a reason for people ("userAccountControl 514 has ACCOUNTDISABLE (0x2)") when the
+    ///   rule says disabled, nil otherwise.
+    public func reason(values: (String) -> [String], normalizedDN: String, now: Double) -> String? {
+        switch self {
+        case .userAccountControl:
+            for value in values("userAccountControl") {
+                guard let flags = Int64(value.trimmingSpaces) else { continue }
+                if flags & 0x2 != 0 { return "userAccountControl \(value) has ACCOUNTDISABLE (0x2)" }
+            }
+            return nil
+        case .accountExpires:
+            for value in values("accountExpires") {
+                guard let fileTime = Int64(value.trimmingSpaces), fileTime != 0, fileTime != Int64.max else {
+                    continue
+                }
+                let nowFileTime = Int64(now * 10_000_000) + Self.unixEpochAsFileTime
+                if fileTime <= nowFileTime { return "accountExpires \(value) is in the past" }
+            }
+            return nil
+        case .pwdAccountLockedTime:
+            // Only the administrative lock counts. A temporary lockout after failed binds is not a
+            // leaver: otherwise anyone could revoke a colleague's roles by mistyping their password.
+            for value in values("pwdAccountLockedTime") where value.trimmingSpaces == Self.permanentLockValue {
+                return "pwdAccountLockedTime \(value) (locked by an administrator)"
+            }
+            return nil
+        case .nsAccountLock:
+            for value in values("nsAccountLock") where value.trimmingSpaces.lowercased() == "true" {
+                return "nsAccountLock: \(value)"
+            }
+            return nil
+        case .attributeEquals(let attribute, let expected):
+            let wanted = expected.lowercased()
+            for value in values(attribute) where value.lowercased() == wanted {
+                return "\(attribute) is \"\(value)\""
+            }
+            return nil
+        case .underDN(let base):
+            guard !base.isEmpty else { return nil }
+            if normalizedDN == base || normalizedDN.hasSuffix("," + base) {
+                return "entry is under \"\(base)\""
+            }
+            return nil
+        }
+    }
+}
+
+extension String {
+    fileprivate var trimmingSpaces: Substring {
+        var slice = self[...]
+        while slice.first == " " { slice.removeFirst() }
+        while slice.last == " " { slice.removeLast() }
+        return slice
+    }
+}
+
+extension Int64 {
+    fileprivate init?(_ text: Substring) {
+        self.init(String(text))
+    }
+}
