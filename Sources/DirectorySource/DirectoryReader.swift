@@ -1,0 +1,276 @@
+public import LDAPClient
+public import Logging
+public import TenureConfig
+public import TenureCore
+
+/// What a pull reads, reported as it goes (for progress output and tests).
+public protocol PullObserver: Sendable {
+    /// Called on the connection's queue after each page of a search.
+    func pageRead(_ phase: PullPhase, base: String, page: Int, entriesInBase: Int)
+}
+
+public enum PullPhase: String, Sendable {
+    case users
+    case groups
+}
+
+/// The directory's data contradicts what Tenure needs to key identities reliably. The pull stops:
+/// going on would risk reading a person as gone.
+public struct DirectoryDataError: Error, Hashable, Sendable, CustomStringConvertible {
+    public var dn: String
+    public var message: String
+
+    public init(dn: String, message: String) {
+        self.dn = dn
+        self.message = message
+    }
+
+    public var description: String { "\"\(self.dn)\": \(self.message)" }
+}
+
+/// A finished pull: the snapshot and where and how it was read.
+public struct PullResult: Sendable {
+    public var snapshot: DirectorySnapshot
+    /// The server URL that answered.
+    public var server: String
+    public var entriesRead: Int
+    public var seconds: Double
+}
+
+/// Reads a complete snapshot of the directory: every configured user and group base, every page.
+///
+/// Fail-closed by construction: any LDAP error (size or time limit, referral, dropped connection
+/// between pages, missing base), an entry without a stable id, or a stable id held by two entries
+/// aborts the pull with an error and no snapshot.
+public struct DirectoryReader: Sendable {
+    public var configuration: TenureConfiguration
+    public var password: LDAPSecret?
+    public var logger: Logger
+
+    public init(configuration: TenureConfiguration, password: LDAPSecret?, logger: Logger) {
+        self.configuration = configuration
+        self.password = password
+        self.logger = logger
+    }
+
+    /// The connection options the configuration describes.
+    public var connectionOptions: LDAPConnectionOptions {
+        let ldap = self.configuration.ldap
+        let bind: LDAPBindMethod =
+            if let dn = ldap.bindDN, !dn.isEmpty { .simple(dn: dn, password: self.password ?? LDAPSecret("")) } else {
+                .anonymous
+            }
+        return LDAPConnectionOptions(
+            urls: ldap.urls,
+            bind: bind,
+            startTLS: ldap.startTLS,
+            tls: LDAPTLSOptions(
+                caFile: ldap.tls.caFile,
+                certFile: ldap.tls.certFile,
+                keyFile: ldap.tls.keyFile,
+                insecureSkipVerify: ldap.tls.insecureSkipVerify,
+                minimumVersion: ldap.tls.minVersion
+            ),
+            networkTimeout: ldap.networkTimeout,
+            operationTimeout: ldap.operationTimeout
+        )
+    }
+
+    public func pull(observer: (any PullObserver)? = nil, now: Double) async throws -> PullResult {
+        let started = ContinuousClock.now
+        let connection = try await LDAPConnection.connect(options: self.connectionOptions, logger: self.logger)
+        let users = self.configuration.users
+        let groups = self.configuration.groups
+        let ldap = self.configuration.ldap
+        var people: [IdentityEntry] = []
+        var groupEntries: [GroupEntry] = []
+        var entriesRead = 0
+        do {
+            for base in users.baseDNs {
+                let request = LDAPSearchRequest(
+                    base: base,
+                    scope: users.scope,
+                    filter: users.filter,
+                    attributes: users.requestedAttributes,
+                    pageSize: ldap.pageSize,
+                    rangeSize: ldap.rangeSize
+                )
+                let visitor = UserVisitor(settings: users, base: base, now: now, observer: observer)
+                let result = try await connection.search(request, visitor: visitor)
+                entriesRead += result.entries.count
+                people.append(contentsOf: result.entries)
+                self.logger.debug(
+                    "read users",
+                    metadata: ["ldap.base": "\(base)", "ldap.entries": "\(result.entries.count)"]
+                )
+            }
+            for base in groups.baseDNs {
+                let request = LDAPSearchRequest(
+                    base: base,
+                    scope: groups.scope,
+                    filter: groups.filter,
+                    attributes: groups.requestedAttributes,
+                    pageSize: ldap.pageSize,
+                    rangeSize: ldap.rangeSize
+                )
+                let visitor = GroupVisitor(settings: groups, base: base, observer: observer)
+                let result = try await connection.search(request, visitor: visitor)
+                entriesRead += result.entries.count
+                groupEntries.append(contentsOf: result.entries)
+                self.logger.debug(
+                    "read groups",
+                    metadata: ["ldap.base": "\(base)", "ldap.entries": "\(result.entries.count)"]
+                )
+            }
+        } catch {
+            await connection.close()
+            throw error
+        }
+        await connection.close()
+        let snapshot = try SnapshotBuilder.build(identities: people, groups: groupEntries, nested: groups.nested)
+        let elapsed = ContinuousClock.now - started
+        return PullResult(
+            snapshot: snapshot,
+            server: connection.url,
+            entriesRead: entriesRead,
+            seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        )
+    }
+}
+
+/// Turns user entries into identities as they arrive (the raw entry is dropped at once).
+struct UserVisitor: LDAPSearchVisitor {
+    let settings: UserSettings
+    let base: String
+    let now: Double
+    let observer: (any PullObserver)?
+    var entries: [IdentityEntry] = []
+
+    mutating func visit(_ entry: LDAPEntry) throws {
+        let map = self.settings.attributes
+        let ids = entry.values(map.id)
+        guard let rawID = ids.first, !rawID.isEmpty else {
+            throw DirectoryDataError(
+                dn: entry.dn,
+                message: "no \(map.id) value: the identity cannot be keyed, so the pull stops rather than "
+                    + "treat it as gone (check users.attributes.id and that the bind DN may read it)"
+            )
+        }
+        guard ids.count == 1 else {
+            throw DirectoryDataError(dn: entry.dn, message: "\(map.id) has \(ids.count) values; a stable id has one")
+        }
+        let normalizedDN: String
+        do {
+            normalizedDN = try DistinguishedName(parsing: entry.dn).normalized
+        } catch {
+            throw DirectoryDataError(dn: entry.dn, message: "the server returned a DN that does not parse: \(error)")
+        }
+        var reasons: [String] = []
+        for rule in self.settings.disabled {
+            if let reason = rule.reason(values: { entry.strings($0) }, normalizedDN: normalizedDN, now: self.now) {
+                reasons.append(reason)
+            }
+        }
+        var extra: [String: [String]] = [:]
+        for name in self.settings.extraAttributes {
+            let values = entry.strings(name)
+            if !values.isEmpty { extra[name.lowercased()] = values }
+        }
+        func single(_ attribute: String?) -> String? {
+            attribute.flatMap { entry.string($0) }
+        }
+        let manager = single(map.manager)
+        let identity = Identity(
+            id: StableID.canonical(rawID, attribute: map.id),
+            dn: entry.dn,
+            username: single(map.username),
+            mail: single(map.mail),
+            displayName: single(map.displayName),
+            employeeNumber: single(map.employeeNumber),
+            department: single(map.department),
+            title: single(map.title),
+            manager: manager,
+            employeeType: single(map.employeeType),
+            attributes: extra,
+            disabled: !reasons.isEmpty,
+            disabledReasons: reasons
+        )
+        self.entries.append(
+            IdentityEntry(
+                identity: identity,
+                normalizedDN: normalizedDN,
+                normalizedManagerDN: manager.flatMap { try? DistinguishedName(parsing: $0).normalized }
+            )
+        )
+    }
+
+    mutating func pageCompleted(pageNumber: Int, entriesSoFar: Int) throws {
+        self.observer?.pageRead(.users, base: self.base, page: pageNumber, entriesInBase: entriesSoFar)
+    }
+}
+
+/// Turns group entries into `GroupEntry` values as they arrive.
+struct GroupVisitor: LDAPSearchVisitor {
+    let settings: GroupSettings
+    let base: String
+    let observer: (any PullObserver)?
+    var entries: [GroupEntry] = []
+
+    mutating func visit(_ entry: LDAPEntry) throws {
+        let ids = entry.values(self.settings.id)
+        guard let rawID = ids.first, !rawID.isEmpty else {
+            throw DirectoryDataError(
+                dn: entry.dn,
+                message: "group has no \(self.settings.id) value (check groups.id and the bind DN's read rights)"
+            )
+        }
+        let normalizedDN: String
+        do {
+            normalizedDN = try DistinguishedName(parsing: entry.dn).normalized
+        } catch {
+            throw DirectoryDataError(dn: entry.dn, message: "the server returned a DN that does not parse: \(error)")
+        }
+        var memberDNs: [MemberValue] = []
+        var memberUsernames: [String] = []
+        for member in self.settings.members {
+            switch member.valueIs {
+            case .dn:
+                for value in entry.strings(member.attribute) {
+                    let dn = stripOptionalUID(value)
+                    memberDNs.append(
+                        MemberValue(raw: value, normalized: try? DistinguishedName(parsing: dn).normalized)
+                    )
+                }
+            case .username:
+                memberUsernames.append(contentsOf: entry.strings(member.attribute))
+            }
+        }
+        self.entries.append(
+            GroupEntry(
+                id: StableID.canonical(rawID, attribute: self.settings.id),
+                dn: entry.dn,
+                normalizedDN: normalizedDN,
+                name: entry.string(self.settings.name) ?? entry.dn,
+                memberDNs: memberDNs,
+                memberUsernames: memberUsernames
+            )
+        )
+    }
+
+    mutating func pageCompleted(pageNumber: Int, entriesSoFar: Int) throws {
+        self.observer?.pageRead(.groups, base: self.base, page: pageNumber, entriesInBase: entriesSoFar)
+    }
+}
+
+/// `uniqueMember` has Name-and-Optional-UID syntax (RFC 4517 §3.3.21): `dn#'0101'B`. The `#` of the
+/// optional UID is the last one, followed by a quoted bit string; a `#` inside a DN value is escaped.
+func stripOptionalUID(_ value: String) -> String {
+    guard value.hasSuffix("'B"), let hash = value.lastIndex(of: "#") else { return value }
+    let bits = value[value.index(after: hash)...]
+    guard bits.count >= 3, bits.first == "'",
+        bits.dropFirst().dropLast(2).allSatisfy({ $0 == "0" || $0 == "1" })
+    else { return value }
+    // An escaped `\#` belongs to the DN.
+    if hash > value.startIndex, value[value.index(before: hash)] == "\\" { return value }
+    return String(value[..<hash])
+}

@@ -1,0 +1,190 @@
+import Foundation
+import Testing
+
+/// The repository root, found from this file's path (Tests/IntegrationTests/SlapdServer.swift).
+let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent()
+
+/// The public LDIF data sets in ../shared/data/public-ldif (see its SOURCES.md).
+let publicLDIFDirectory = repositoryRoot.deletingLastPathComponent().appendingPathComponent("shared/data/public-ldif")
+
+/// A throwaway slapd started by `scripts/slapd-test-server.sh` on free loopback ports, in its own
+/// temporary directory, with a CA it generated. Stopped (and its directory removed) by `stop()`.
+struct SlapdServer: Sendable {
+    let directory: String
+    let environment: [String: String]
+
+    var url: String { self.environment["LDAP_URL"]! }
+    var ldapsURL: String { self.environment["LDAPS_URL"]! }
+    var suffix: String { self.environment["LDAP_SUFFIX"]! }
+    var readerDN: String { self.environment["LDAP_READER_DN"]! }
+    var readerPasswordFile: String { self.environment["LDAP_READER_PASSWORD_FILE"]! }
+    var limitedDN: String { self.environment["LDAP_LIMITED_DN"]! }
+    var limitedPasswordFile: String { self.environment["LDAP_LIMITED_PASSWORD_FILE"]! }
+    var adminDN: String { self.environment["LDAP_ADMIN_DN"]! }
+    var adminPasswordFile: String { self.environment["LDAP_ADMIN_PASSWORD_FILE"]! }
+    var caFile: String { self.environment["LDAP_CA_FILE"]! }
+    var wrongCAFile: String { self.environment["LDAP_WRONG_CA_FILE"]! }
+    var pid: Int32 { Int32(self.environment["SLAPD_PID"]!)! }
+    var readerPassword: String {
+        (try? String(contentsOfFile: self.readerPasswordFile, encoding: .utf8))?
+            .trimmingCharacters(in: .newlines) ?? ""
+    }
+
+    static var script: String { repositoryRoot.appendingPathComponent("scripts/slapd-test-server.sh").path }
+
+    /// Starts a server. `ldif` files are added over LDAP after start; `slapadd` files are loaded
+    /// offline before (fast, for big data).
+    static func start(
+        ldif: [String] = [],
+        slapadd: [String] = [],
+        slapaddUnchecked: [String] = [],
+        suffix: String? = nil
+    ) throws -> SlapdServer {
+        let directory = FileManager.default.temporaryDirectory
+            .appendingPathComponent("tenure-slapd-\(UUID().uuidString.prefix(8))").path
+        var arguments = ["start", directory]
+        for file in ldif { arguments += ["--ldif", file] }
+        for file in slapadd { arguments += ["--slapadd", file] }
+        for file in slapaddUnchecked { arguments += ["--slapadd-unchecked", file] }
+        if let suffix { arguments += ["--suffix", suffix] }
+        let output = try run(Self.script, arguments)
+        guard output.status == 0 else {
+            throw FixtureError("slapd-test-server.sh start failed (\(output.status)):\n\(output.stdout)\n\(output.stderr)")
+        }
+        var environment: [String: String] = [:]
+        for line in output.stdout.split(separator: "\n") {
+            guard let equals = line.firstIndex(of: "=") else { continue }
+            environment[String(line[..<equals])] = String(line[line.index(after: equals)...])
+        }
+        guard environment["LDAP_URL"] != nil, environment["SLAPD_PID"] != nil else {
+            throw FixtureError("slapd-test-server.sh printed no LDAP_URL/SLAPD_PID:\n\(output.stdout)")
+        }
+        return SlapdServer(directory: directory, environment: environment)
+    }
+
+    func stop() {
+        _ = try? run(Self.script, ["stop", self.directory, "--clean"])
+    }
+
+    /// Kills slapd with SIGKILL (a crash, not a shutdown).
+    func kill9() {
+        kill(self.pid, SIGKILL)
+    }
+
+    /// Applies LDIF changes as the directory administrator (ldapmodify; entries with
+    /// `changetype: add` are added).
+    func modify(_ ldif: String) throws {
+        let file = self.directory + "/change-\(UUID().uuidString.prefix(8)).ldif"
+        try ldif.write(toFile: file, atomically: true, encoding: .utf8)
+        let output = try run(Self.script, ["modify", self.directory, file])
+        guard output.status == 0 else {
+            throw FixtureError("ldapmodify failed (\(output.status)):\n\(output.stdout)\n\(output.stderr)\n--- LDIF:\n\(ldif)")
+        }
+    }
+
+    /// Adds entries as the directory administrator (ldapadd).
+    func add(_ ldif: String) throws {
+        let file = try self.writeFile("add-\(UUID().uuidString.prefix(8)).ldif", ldif)
+        let output = try run(Self.script, ["add", self.directory, file])
+        guard output.status == 0 else {
+            throw FixtureError("ldapadd failed (\(output.status)):\n\(output.stdout)\n\(output.stderr)")
+        }
+    }
+
+    /// Writes a temporary file in the server's directory (removed with it).
+    func writeFile(_ name: String, _ contents: String) throws -> String {
+        let path = self.directory + "/" + name
+        try contents.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+}
+
+/// Runs `body` with a fresh server and always stops it. `data` is LDIF added after start (over
+/// LDAP, so overlays such as memberof see it); `bulk` is LDIF loaded offline with slapadd, and
+/// `bulkUnchecked` the same without schema checks (public data with schema quirks).
+func withSlapd<R>(
+    data: String? = nil,
+    bulk: String? = nil,
+    bulkUnchecked: String? = nil,
+    suffix: String? = nil,
+    _ body: (SlapdServer) async throws -> R
+) async throws -> R {
+    var temporary: [String] = []
+    defer { for file in temporary { try? FileManager.default.removeItem(atPath: file) } }
+    func write(_ text: String?) throws -> [String] {
+        guard let text else { return [] }
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("tenure-\(UUID().uuidString).ldif").path
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        temporary.append(path)
+        return [path]
+    }
+    let server = try SlapdServer.start(
+        ldif: try write(data),
+        slapadd: try write(bulk),
+        slapaddUnchecked: try write(bulkUnchecked),
+        suffix: suffix
+    )
+    defer { server.stop() }
+    return try await body(server)
+}
+
+struct FixtureError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+struct ProcessOutput {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+}
+
+/// Runs a program to completion and captures its output.
+///
+/// posix_spawn + waitpid with stdout/stderr sent to temporary files: Foundation's `Process` has
+/// been seen to miss a child's exit on Linux, and pipes stay open as long as any grandchild (a
+/// daemonised slapd) holds them.
+func run(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws -> ProcessOutput {
+    let base = FileManager.default.temporaryDirectory.appendingPathComponent("tenure-run-\(UUID().uuidString)").path
+    let outPath = base + ".out"
+    let errPath = base + ".err"
+    defer {
+        unlink(outPath)
+        unlink(errPath)
+    }
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 1, outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+    posix_spawn_file_actions_addopen(&actions, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+    let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+    defer { for pointer in argv { free(pointer) } }
+    let variables = (environment ?? ProcessInfo.processInfo.environment).map { strdup("\($0.key)=\($0.value)") } + [nil]
+    defer { for pointer in variables { free(pointer) } }
+    // Children inherit the spawning thread's signal mask, and libdispatch's worker threads block
+    // signals: without this, slapd started from a test would ignore SIGTERM.
+    var attributes = posix_spawnattr_t()
+    posix_spawnattr_init(&attributes)
+    defer { posix_spawnattr_destroy(&attributes) }
+    var noSignals = sigset_t()
+    sigemptyset(&noSignals)
+    posix_spawnattr_setsigmask(&attributes, &noSignals)
+    var defaults = sigset_t()
+    sigemptyset(&defaults)
+    for signal in [SIGTERM, SIGINT, SIGHUP, SIGPIPE, SIGCHLD] { sigaddset(&defaults, signal) }
+    posix_spawnattr_setsigdefault(&attributes, &defaults)
+    posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+    var pid: pid_t = 0
+    let rc = posix_spawn(&pid, executable, &actions, &attributes, argv, variables)
+    guard rc == 0 else { throw FixtureError("cannot run \(executable): errno \(rc)") }
+    var status: Int32 = 0
+    while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+    let exitStatus: Int32 = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+    return ProcessOutput(
+        status: exitStatus,
+        stdout: (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? "",
+        stderr: (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
+    )
+}
