@@ -95,7 +95,13 @@ public struct DirectoryReader: Sendable {
                     pageSize: ldap.pageSize,
                     rangeSize: ldap.rangeSize
                 )
-                let visitor = UserVisitor(settings: users, base: base, now: now, observer: observer)
+                let visitor = UserVisitor(
+                    settings: users.lowercasedNames,
+                    idAttribute: users.attributes.id,
+                    base: base,
+                    now: now,
+                    observer: observer
+                )
                 let result = try await connection.search(request, visitor: visitor)
                 entriesRead += result.entries.count
                 people.append(contentsOf: result.entries)
@@ -113,7 +119,12 @@ public struct DirectoryReader: Sendable {
                     pageSize: ldap.pageSize,
                     rangeSize: ldap.rangeSize
                 )
-                let visitor = GroupVisitor(settings: groups, base: base, observer: observer)
+                let visitor = GroupVisitor(
+                    settings: groups.lowercasedNames,
+                    idAttribute: groups.id,
+                    base: base,
+                    observer: observer
+                )
                 let result = try await connection.search(request, visitor: visitor)
                 entriesRead += result.entries.count
                 groupEntries.append(contentsOf: result.entries)
@@ -127,20 +138,68 @@ public struct DirectoryReader: Sendable {
             throw error
         }
         await connection.close()
-        let snapshot = try SnapshotBuilder.build(identities: people, groups: groupEntries, nested: groups.nested)
+        let read = ContinuousClock.now
+        // Member and manager values not written exactly like an entry's DN: other spacing or case,
+        // uniqueMember's optional UID, or DNs outside the snapshot.
+        let snapshot = try SnapshotBuilder.build(
+            identities: consume people,
+            groups: consume groupEntries,
+            nested: groups.nested,
+            normalizeDN: { try? DistinguishedName.normalize(stripOptionalUID($0)) }
+        )
+        self.logger.debug(
+            "snapshot built",
+            metadata: [
+                "pull.read_seconds": "\(seconds(read - started))",
+                "pull.build_seconds": "\(seconds(ContinuousClock.now - read))",
+            ]
+        )
         let elapsed = ContinuousClock.now - started
         return PullResult(
             snapshot: snapshot,
             server: connection.url,
             entriesRead: entriesRead,
-            seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            seconds: seconds(elapsed)
         )
+    }
+}
+
+extension UserSettings {
+    /// The same settings with every attribute name lowercased, as `LDAPEntry` keys are: looking
+    /// values up then needs no case folding per entry.
+    var lowercasedNames: UserSettings {
+        var copy = self
+        let map = self.attributes
+        copy.attributes.id = map.id.lowercased()
+        copy.attributes.username = map.username.lowercased()
+        copy.attributes.mail = map.mail?.lowercased()
+        copy.attributes.displayName = map.displayName?.lowercased()
+        copy.attributes.employeeNumber = map.employeeNumber?.lowercased()
+        copy.attributes.department = map.department?.lowercased()
+        copy.attributes.title = map.title?.lowercased()
+        copy.attributes.manager = map.manager?.lowercased()
+        copy.attributes.employeeType = map.employeeType?.lowercased()
+        copy.extraAttributes = self.extraAttributes.map { $0.lowercased() }
+        return copy
+    }
+}
+
+extension GroupSettings {
+    var lowercasedNames: GroupSettings {
+        var copy = self
+        copy.id = self.id.lowercased()
+        copy.name = self.name.lowercased()
+        copy.members = self.members.map { MemberAttribute(attribute: $0.attribute.lowercased(), valueIs: $0.valueIs) }
+        return copy
     }
 }
 
 /// Turns user entries into identities as they arrive (the raw entry is dropped at once).
 struct UserVisitor: LDAPSearchVisitor {
+    /// Settings with attribute names lowercased (for look-ups).
     let settings: UserSettings
+    /// The id attribute as configured (for messages).
+    let idAttribute: String
     let base: String
     let now: Double
     let observer: (any PullObserver)?
@@ -152,16 +211,19 @@ struct UserVisitor: LDAPSearchVisitor {
         guard let rawID = ids.first, !rawID.isEmpty else {
             throw DirectoryDataError(
                 dn: entry.dn,
-                message: "no \(map.id) value: the identity cannot be keyed, so the pull stops rather than "
+                message: "no \(self.idAttribute) value: the identity cannot be keyed, so the pull stops rather than "
                     + "treat it as gone (check users.attributes.id and that the bind DN may read it)"
             )
         }
         guard ids.count == 1 else {
-            throw DirectoryDataError(dn: entry.dn, message: "\(map.id) has \(ids.count) values; a stable id has one")
+            throw DirectoryDataError(
+                dn: entry.dn,
+                message: "\(self.idAttribute) has \(ids.count) values; a stable id has one"
+            )
         }
         let normalizedDN: String
         do {
-            normalizedDN = try DistinguishedName(parsing: entry.dn).normalized
+            normalizedDN = try DistinguishedName.normalize(entry.dn)
         } catch {
             throw DirectoryDataError(dn: entry.dn, message: "the server returned a DN that does not parse: \(error)")
         }
@@ -174,14 +236,14 @@ struct UserVisitor: LDAPSearchVisitor {
         var extra: [String: [String]] = [:]
         for name in self.settings.extraAttributes {
             let values = entry.strings(name)
-            if !values.isEmpty { extra[name.lowercased()] = values }
+            if !values.isEmpty { extra[name] = values }
         }
         func single(_ attribute: String?) -> String? {
             attribute.flatMap { entry.string($0) }
         }
         let manager = single(map.manager)
         let identity = Identity(
-            id: StableID.canonical(rawID, attribute: map.id),
+            id: StableID.canonical(rawID, attribute: self.idAttribute),
             dn: entry.dn,
             username: single(map.username),
             mail: single(map.mail),
@@ -195,13 +257,7 @@ struct UserVisitor: LDAPSearchVisitor {
             disabled: !reasons.isEmpty,
             disabledReasons: reasons
         )
-        self.entries.append(
-            IdentityEntry(
-                identity: identity,
-                normalizedDN: normalizedDN,
-                normalizedManagerDN: manager.flatMap { try? DistinguishedName(parsing: $0).normalized }
-            )
-        )
+        self.entries.append(IdentityEntry(identity: identity, normalizedDN: normalizedDN))
     }
 
     mutating func pageCompleted(pageNumber: Int, entriesSoFar: Int) throws {
@@ -211,7 +267,10 @@ struct UserVisitor: LDAPSearchVisitor {
 
 /// Turns group entries into `GroupEntry` values as they arrive.
 struct GroupVisitor: LDAPSearchVisitor {
+    /// Settings with attribute names lowercased (for look-ups).
     let settings: GroupSettings
+    /// The id attribute as configured (for messages).
+    let idAttribute: String
     let base: String
     let observer: (any PullObserver)?
     var entries: [GroupEntry] = []
@@ -221,33 +280,29 @@ struct GroupVisitor: LDAPSearchVisitor {
         guard let rawID = ids.first, !rawID.isEmpty else {
             throw DirectoryDataError(
                 dn: entry.dn,
-                message: "group has no \(self.settings.id) value (check groups.id and the bind DN's read rights)"
+                message: "group has no \(self.idAttribute) value (check groups.id and the bind DN's read rights)"
             )
         }
         let normalizedDN: String
         do {
-            normalizedDN = try DistinguishedName(parsing: entry.dn).normalized
+            normalizedDN = try DistinguishedName.normalize(entry.dn)
         } catch {
             throw DirectoryDataError(dn: entry.dn, message: "the server returned a DN that does not parse: \(error)")
         }
-        var memberDNs: [MemberValue] = []
+        var memberDNs: [String] = []
         var memberUsernames: [String] = []
         for member in self.settings.members {
             switch member.valueIs {
             case .dn:
-                for value in entry.strings(member.attribute) {
-                    let dn = stripOptionalUID(value)
-                    memberDNs.append(
-                        MemberValue(raw: value, normalized: try? DistinguishedName(parsing: dn).normalized)
-                    )
-                }
+                // Resolved by the snapshot builder.
+                memberDNs.append(contentsOf: entry.strings(member.attribute))
             case .username:
                 memberUsernames.append(contentsOf: entry.strings(member.attribute))
             }
         }
         self.entries.append(
             GroupEntry(
-                id: StableID.canonical(rawID, attribute: self.settings.id),
+                id: StableID.canonical(rawID, attribute: self.idAttribute),
                 dn: entry.dn,
                 normalizedDN: normalizedDN,
                 name: entry.string(self.settings.name) ?? entry.dn,
@@ -273,4 +328,8 @@ func stripOptionalUID(_ value: String) -> String {
     // An escaped `\#` belongs to the DN.
     if hash > value.startIndex, value[value.index(before: hash)] == "\\" { return value }
     return String(value[..<hash])
+}
+
+private func seconds(_ duration: Duration) -> Double {
+    Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
 }

@@ -115,7 +115,94 @@ public struct DistinguishedName: Hashable, Sendable, CustomStringConvertible {
 
     /// Parses `string` and returns its ``normalized`` form.
     public static func normalize(_ string: String) throws(DNParseError) -> String {
-        try DistinguishedName(parsing: string).normalized
+        if let fast = Self.normalizePlainASCII(string) { return fast }
+        return try DistinguishedName(parsing: string).normalized
+    }
+
+    /// The normalised form of a "plain" DN — ASCII, no escapes, quotes, multi-valued RDNs or
+    /// characters that need escaping — computed on bytes without building RDN values. This is
+    /// almost every DN a directory returns, and a pull normalises one per entry. Nil for anything
+    /// else, which then takes the full parser. Must equal `DistinguishedName(parsing:).normalized`
+    /// whenever it returns a value (tested over a table and the public LDIF data).
+    static func normalizePlainASCII(_ string: String) -> String? {
+        var string = string
+        return string.withUTF8 { bytes -> String? in
+            guard !bytes.isEmpty else { return nil }
+            var out: [UInt8] = []
+            out.reserveCapacity(bytes.count)
+            var start = 0
+            while start <= bytes.count {
+                // One RDN: bytes[start..<end].
+                var end = start
+                var equals = -1
+                while end < bytes.count && bytes[end] != UInt8(ascii: ",") {
+                    let byte = bytes[end]
+                    switch byte {
+                    case UInt8(ascii: "="):
+                        guard equals == -1 else { return nil }
+                        equals = end
+                    case UInt8(ascii: "\\"), UInt8(ascii: "\""), UInt8(ascii: "+"), UInt8(ascii: "#"),
+                        UInt8(ascii: ";"), UInt8(ascii: "<"), UInt8(ascii: ">"):
+                        return nil
+                    default:
+                        guard byte >= 0x20 && byte < 0x7F else { return nil }
+                    }
+                    end += 1
+                }
+                guard equals > start else { return nil }
+                // Type: trimmed, letters/digits/hyphen (descr) or digits and dots (numericoid).
+                var typeStart = start
+                var typeEnd = equals
+                while typeStart < typeEnd && bytes[typeStart] == 0x20 { typeStart += 1 }
+                while typeEnd > typeStart && bytes[typeEnd - 1] == 0x20 { typeEnd -= 1 }
+                guard typeStart < typeEnd else { return nil }
+                var type: [UInt8] = []
+                type.reserveCapacity(typeEnd - typeStart)
+                for index in typeStart..<typeEnd {
+                    let byte = bytes[index]
+                    let isAlnum =
+                        (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
+                    guard isAlnum || byte == UInt8(ascii: "-") || byte == UInt8(ascii: ".") else { return nil }
+                    type.append(byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte)
+                }
+                // Value: insignificant spaces removed, internal runs collapsed, lowercased.
+                var valueStart = equals + 1
+                var valueEnd = end
+                while valueStart < valueEnd && bytes[valueStart] == 0x20 { valueStart += 1 }
+                while valueEnd > valueStart && bytes[valueEnd - 1] == 0x20 { valueEnd -= 1 }
+                guard valueStart < valueEnd else { return nil }
+                if start > 0 { out.append(UInt8(ascii: ",")) }
+                let typeString = String(decoding: type, as: UTF8.self)
+                if typeString.hasPrefix("oid.") { return nil }
+                if let alias = DNSyntax.typeAliases[typeString] {
+                    out.append(contentsOf: alias.utf8)
+                } else {
+                    // A descr starts with a letter and has no dots; numeric OIDs other than the
+                    // known aliases take the full parser, which validates them.
+                    guard let first = type.first, first >= 0x61 && first <= 0x7A, !type.contains(0x2E) else {
+                        return nil
+                    }
+                    out.append(contentsOf: type)
+                }
+                out.append(UInt8(ascii: "="))
+                var previousSpace = false
+                for index in valueStart..<valueEnd {
+                    let byte = bytes[index]
+                    if byte == 0x20 {
+                        previousSpace = true
+                        continue
+                    }
+                    if previousSpace {
+                        out.append(0x20)
+                        previousSpace = false
+                    }
+                    out.append(byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte)
+                }
+                start = end + 1
+                if end == bytes.count { break }
+            }
+            return String(decoding: out, as: UTF8.self)
+        }
     }
 
     public static func == (lhs: DistinguishedName, rhs: DistinguishedName) -> Bool {
@@ -396,6 +483,7 @@ enum DNSyntax {
     /// removed and internal runs collapsed to one. A value of spaces only becomes one space, so that it
     /// stays distinct from the empty value.
     static func foldCase(_ value: String) -> String {
+        if let ascii = Self.foldCaseASCII(value) { return ascii }
         var result = String.UnicodeScalarView()
         var pendingSpace = false
         var sawSpace = false
@@ -415,6 +503,34 @@ enum DNSyntax {
             return " "
         }
         return String(result)
+    }
+
+    /// `foldCase` for pure-ASCII values (almost every DN), on bytes: same rules, no Unicode tables.
+    /// Nil when the value has a non-ASCII byte.
+    private static func foldCaseASCII(_ value: String) -> String? {
+        var value = value
+        return value.withUTF8 { bytes -> String? in
+            var out: [UInt8] = []
+            out.reserveCapacity(bytes.count)
+            var pendingSpace = false
+            var sawSpace = false
+            for byte in bytes {
+                guard byte < 0x80 else { return nil }
+                // ASCII White_Space: TAB, LF, VT, FF, CR, SPACE.
+                if byte == 0x20 || (byte >= 0x09 && byte <= 0x0D) {
+                    sawSpace = true
+                    pendingSpace = !out.isEmpty
+                    continue
+                }
+                if pendingSpace {
+                    out.append(0x20)
+                    pendingSpace = false
+                }
+                out.append(byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte)
+            }
+            if out.isEmpty && sawSpace { return " " }
+            return String(decoding: out, as: UTF8.self)
+        }
     }
 }
 

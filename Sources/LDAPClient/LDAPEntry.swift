@@ -16,7 +16,7 @@ public struct LDAPEntry: Sendable, Hashable {
 
     /// Raw values of an attribute (case-insensitive name); empty when absent.
     public func values(_ attribute: String) -> [[UInt8]] {
-        self.attributes[attribute.lowercased()] ?? []
+        self.attributes[attribute] ?? self.attributes[attribute.lowercased()] ?? []
     }
 
     /// Values decoded as UTF-8 (invalid sequences repaired with U+FFFD).

@@ -26,7 +26,7 @@ extension DisabledRule {
     /// Evaluates the rule for one entry.
     ///
     /// - Parameters:
-    ///   - values: the entry's values of an attribute (case-insensitive name).
+    ///   - values: the entry's values of an attribute; the rule asks with the name lowercased.
     ///   - normalizedDN: the entry's DN in normalised form.
     ///   - now: the time of the read, in seconds since 1970 (for `accountExpires`).
     /// - Returns: a reason for people ("userAccountControl 514 has ACCOUNTDISABLE (0x2)") when the
@@ -34,13 +34,13 @@ extension DisabledRule {
     public func reason(values: (String) -> [String], normalizedDN: String, now: Double) -> String? {
         switch self {
         case .userAccountControl:
-            for value in values("userAccountControl") {
+            for value in values("useraccountcontrol") {
                 guard let flags = Int64(value.trimmingSpaces) else { continue }
                 if flags & 0x2 != 0 { return "userAccountControl \(value) has ACCOUNTDISABLE (0x2)" }
             }
             return nil
         case .accountExpires:
-            for value in values("accountExpires") {
+            for value in values("accountexpires") {
                 guard let fileTime = Int64(value.trimmingSpaces), fileTime != 0, fileTime != Int64.max else {
                     continue
                 }
@@ -51,18 +51,18 @@ extension DisabledRule {
         case .pwdAccountLockedTime:
             // Only the administrative lock counts. A temporary lockout after failed binds is not a
             // leaver: otherwise anyone could revoke a colleague's roles by mistyping their password.
-            for value in values("pwdAccountLockedTime") where value.trimmingSpaces == Self.permanentLockValue {
+            for value in values("pwdaccountlockedtime") where value.trimmingSpaces == Self.permanentLockValue {
                 return "pwdAccountLockedTime \(value) (locked by an administrator)"
             }
             return nil
         case .nsAccountLock:
-            for value in values("nsAccountLock") where value.trimmingSpaces.lowercased() == "true" {
+            for value in values("nsaccountlock") where value.trimmingSpaces.lowercased() == "true" {
                 return "nsAccountLock: \(value)"
             }
             return nil
         case .attributeEquals(let attribute, let expected):
             let wanted = expected.lowercased()
-            for value in values(attribute) where value.lowercased() == wanted {
+            for value in values(attribute.lowercased()) where value.lowercased() == wanted {
                 return "\(attribute) is \"\(value)\""
             }
             return nil

@@ -5,8 +5,8 @@ public struct GroupEntry: Sendable, Hashable {
     /// The group's own DN in normalised form.
     public var normalizedDN: String
     public var name: String
-    /// DN-valued members (`member`, `uniqueMember`), normalised; nil where a value is not a DN.
-    public var memberDNs: [MemberValue]
+    /// DN-valued members (`member`, `uniqueMember`) as the directory wrote them.
+    public var memberDNs: [String]
     /// Username-valued members (`memberUid`).
     public var memberUsernames: [String]
 
@@ -15,7 +15,7 @@ public struct GroupEntry: Sendable, Hashable {
         dn: String,
         normalizedDN: String,
         name: String,
-        memberDNs: [MemberValue] = [],
+        memberDNs: [String] = [],
         memberUsernames: [String] = []
     ) {
         self.id = id
@@ -27,28 +27,14 @@ public struct GroupEntry: Sendable, Hashable {
     }
 }
 
-/// A DN-valued member as read (`raw`) and normalised (`normalized`, nil if it does not parse).
-public struct MemberValue: Sendable, Hashable {
-    public var raw: String
-    public var normalized: String?
-
-    public init(raw: String, normalized: String?) {
-        self.raw = raw
-        self.normalized = normalized
-    }
-}
-
 /// An identity as read, with its normalised DN (for membership look-ups).
 public struct IdentityEntry: Sendable, Hashable {
     public var identity: Identity
     public var normalizedDN: String
-    /// The manager's DN normalised, when it parses.
-    public var normalizedManagerDN: String?
 
-    public init(identity: Identity, normalizedDN: String, normalizedManagerDN: String? = nil) {
+    public init(identity: Identity, normalizedDN: String) {
         self.identity = identity
         self.normalizedDN = normalizedDN
-        self.normalizedManagerDN = normalizedManagerDN
     }
 }
 
@@ -63,96 +49,113 @@ public struct SnapshotError: Error, Hashable, Sendable, CustomStringConvertible 
 /// Resolves group membership — direct, nested and transitive — and assembles a snapshot.
 /// Pure: no I/O, deterministic output (everything sorted).
 public enum SnapshotBuilder {
+    /// Builds the snapshot. The inputs are consumed (pass them with `consume`): they are sorted and
+    /// de-duplicated in place and their identities moved into the result, so 100,000 identities are
+    /// never copied field by field.
+    ///
+    /// - Parameter normalizeDN: turns a DN as written in a member or manager value into the
+    ///   normalised form of `IdentityEntry.normalizedDN`, or nil when it is not a DN. It is called
+    ///   only for values that are not written exactly like an entry's own DN (the common case).
     public static func build(
-        identities: [IdentityEntry],
-        groups: [GroupEntry],
-        nested: Bool
+        identities: consuming [IdentityEntry],
+        groups: consuming [GroupEntry],
+        nested: Bool,
+        normalizeDN: (String) -> String?
     ) throws(SnapshotError) -> DirectorySnapshot {
         var warnings: [String] = []
 
-        // Identities: one per stable id; the same entry seen twice (overlapping bases) is fine.
-        var identityIndexByID: [String: Int] = [:]
-        var people: [IdentityEntry] = []
-        people.reserveCapacity(identities.count)
-        for entry in identities {
-            if let existing = identityIndexByID[entry.identity.id] {
-                guard people[existing].normalizedDN == entry.normalizedDN else {
+        // Identities: one per stable id, in id order (so sorted index lists give sorted id lists).
+        // The same entry seen twice (overlapping bases) is fine; two entries with one id are not.
+        var people = identities
+        people.sort { $0.identity.id < $1.identity.id }
+        var kept = 0
+        for index in people.indices {
+            if kept > 0, people[kept - 1].identity.id == people[index].identity.id {
+                guard people[kept - 1].normalizedDN == people[index].normalizedDN else {
                     throw SnapshotError(
-                        "stable id \(entry.identity.id) is held by two entries, \"\(people[existing].identity.dn)\" "
-                            + "and \"\(entry.identity.dn)\": the id attribute must be unique"
+                        "stable id \(people[index].identity.id) is held by two entries, "
+                            + "\"\(people[kept - 1].identity.dn)\" and \"\(people[index].identity.dn)\": "
+                            + "the id attribute must be unique"
                     )
                 }
                 continue
             }
-            identityIndexByID[entry.identity.id] = people.count
-            people.append(entry)
+            if kept != index { people.swapAt(kept, index) }
+            kept += 1
         }
-        var identityByDN: [String: Int] = [:]
-        var identityByUsername: [String: Int] = [:]
-        identityByDN.reserveCapacity(people.count)
-        for (index, entry) in people.enumerated() {
-            identityByDN[entry.normalizedDN] = index
-            if let username = entry.identity.username {
-                let key = username.lowercased()
-                if let other = identityByUsername[key], other != index {
-                    warnings.append(
-                        "username \"\(username)\" is shared by \"\(people[other].identity.dn)\" and "
-                            + "\"\(entry.identity.dn)\"; memberUid values naming it are ambiguous"
+        people.removeSubrange(kept...)
+
+        // Groups: one per id, in id order.
+        var groupEntries = groups
+        groupEntries.sort { $0.id < $1.id }
+        var keptGroups = 0
+        for index in groupEntries.indices {
+            if keptGroups > 0, groupEntries[keptGroups - 1].id == groupEntries[index].id {
+                guard groupEntries[keptGroups - 1].normalizedDN == groupEntries[index].normalizedDN else {
+                    throw SnapshotError(
+                        "stable id \(groupEntries[index].id) is held by two groups, "
+                            + "\"\(groupEntries[keptGroups - 1].dn)\" and \"\(groupEntries[index].dn)\": "
+                            + "the group id attribute must be unique"
                     )
                 }
-                identityByUsername[key] = index
-            } else {
-                warnings.append("\"\(entry.identity.dn)\" has no username attribute")
+                continue
             }
+            if keptGroups != index { groupEntries.swapAt(keptGroups, index) }
+            keptGroups += 1
         }
+        groupEntries.removeSubrange(keptGroups...)
+
+        // Look-ups by DN: `.person(i)` / `.group(i)`, under both the DN as the server wrote it
+        // (which member values nearly always repeat verbatim) and its normalised form.
+        var byDN: [String: DNTarget] = [:]
+        var identityByUsername: [String: Int] = [:]
+        byDN.reserveCapacity(2 * people.count + 2 * groupEntries.count)
+        identityByUsername.reserveCapacity(people.count)
         for index in people.indices {
-            if let manager = people[index].normalizedManagerDN, let managerIndex = identityByDN[manager] {
-                people[index].identity.managerID = people[managerIndex].identity.id
+            byDN[people[index].normalizedDN] = .person(index)
+            byDN[people[index].identity.dn] = .person(index)
+            if let username = people[index].identity.username {
+                let key = username.lowercased()
+                if let other = identityByUsername.updateValue(index, forKey: key), other != index {
+                    warnings.append(
+                        "username \"\(username)\" is shared by \"\(people[other].identity.dn)\" and "
+                            + "\"\(people[index].identity.dn)\"; memberUid values naming it are ambiguous"
+                    )
+                }
+            } else {
+                warnings.append("\"\(people[index].identity.dn)\" has no username attribute")
             }
         }
 
-        // Groups: one per id.
-        var groupIndexByID: [String: Int] = [:]
-        var groupEntries: [GroupEntry] = []
-        for group in groups {
-            if let existing = groupIndexByID[group.id] {
-                guard groupEntries[existing].normalizedDN == group.normalizedDN else {
-                    throw SnapshotError(
-                        "stable id \(group.id) is held by two groups, \"\(groupEntries[existing].dn)\" and "
-                            + "\"\(group.dn)\": the group id attribute must be unique"
-                    )
-                }
-                continue
-            }
-            groupIndexByID[group.id] = groupEntries.count
-            groupEntries.append(group)
+        for index in groupEntries.indices {
+            byDN[groupEntries[index].normalizedDN] = .group(index)
+            byDN[groupEntries[index].dn] = .group(index)
         }
-        var groupByDN: [String: Int] = [:]
-        for (index, group) in groupEntries.enumerated() {
-            groupByDN[group.normalizedDN] = index
+        func resolve(_ written: String) -> DNTarget? {
+            if let target = byDN[written] { return target }
+            return normalizeDN(written).flatMap { byDN[$0] }
+        }
+        for index in people.indices {
+            if let manager = people[index].identity.manager, case .person(let boss) = resolve(manager) {
+                people[index].identity.managerID = people[boss].identity.id
+            }
         }
 
         // Direct membership, as indices.
         var directPeople: [[Int32]] = Array(repeating: [], count: groupEntries.count)
         var directGroups: [[Int32]] = Array(repeating: [], count: groupEntries.count)
         var unresolved: [[String]] = Array(repeating: [], count: groupEntries.count)
-        for (index, group) in groupEntries.enumerated() {
+        for index in groupEntries.indices {
             var peopleSet = Set<Int32>()
             var groupSet = Set<Int32>()
-            for member in group.memberDNs {
-                if let normalized = member.normalized {
-                    if let person = identityByDN[normalized] {
-                        peopleSet.insert(Int32(person))
-                        continue
-                    }
-                    if let child = groupByDN[normalized] {
-                        if nested { groupSet.insert(Int32(child)) }
-                        continue
-                    }
+            for member in groupEntries[index].memberDNs {
+                switch resolve(member) {
+                case .person(let person): peopleSet.insert(Int32(person))
+                case .group(let child): if nested { groupSet.insert(Int32(child)) }
+                case nil: unresolved[index].append(member)
                 }
-                unresolved[index].append(member.raw)
             }
-            for username in group.memberUsernames {
+            for username in groupEntries[index].memberUsernames {
                 if let person = identityByUsername[username.lowercased()] {
                     peopleSet.insert(Int32(person))
                 } else {
@@ -196,29 +199,37 @@ public enum SnapshotBuilder {
         let groupIDs = groupEntries.map(\.id)
         var resultGroups: [Group] = []
         resultGroups.reserveCapacity(groupEntries.count)
-        for (index, entry) in groupEntries.enumerated() {
+        for index in groupEntries.indices {
+            let entry = groupEntries[index]
+            // Index lists are sorted and indices follow id order, so the id lists come out sorted.
             resultGroups.append(
                 Group(
                     id: entry.id,
                     dn: entry.dn,
                     name: entry.name,
-                    directMembers: directPeople[index].map { identityIDs[Int($0)] }.sorted(),
-                    directGroups: directGroups[index].map { groupIDs[Int($0)] }.sorted(),
-                    transitiveMembers: closure[componentOf[index]].map { identityIDs[Int($0)] }.sorted(),
+                    directMembers: directPeople[index].map { identityIDs[Int($0)] },
+                    directGroups: directGroups[index].map { groupIDs[Int($0)] },
+                    transitiveMembers: closure[componentOf[index]].map { identityIDs[Int($0)] },
                     unresolvedMembers: unresolved[index]
                 )
             )
         }
-        resultGroups.sort { $0.id < $1.id }
         for cycle in cycles {
             warnings.append("nested groups form a cycle: \(cycle.map { "\"\($0)\"" }.joined(separator: " ⇄ "))")
         }
-        return DirectorySnapshot(
-            identities: people.map(\.identity).sorted { $0.id < $1.id },
-            groups: resultGroups,
-            cycles: cycles,
-            warnings: warnings
-        )
+        // Move the identities out of their entries (no per-field copies).
+        var identityList: [Identity] = []
+        identityList.reserveCapacity(people.count)
+        while let entry = people.popLast() {
+            identityList.append(entry.identity)
+        }
+        identityList.reverse()
+        return DirectorySnapshot(identities: identityList, groups: resultGroups, cycles: cycles, warnings: warnings)
+    }
+
+    private enum DNTarget {
+        case person(Int)
+        case group(Int)
     }
 
     /// Tarjan's algorithm without recursion (nesting depth must not overflow the stack).
