@@ -251,6 +251,7 @@ struct SearchRun {
         }
         let dn = String(decoding: bufferOf(dnValue), as: UTF8.self)
         var attributes: [String: [[UInt8]]] = [:]
+        attributes.reserveCapacity(16)
         while true {
             var name = berval()
             var values: UnsafeMutablePointer<berval>?
@@ -267,8 +268,12 @@ struct SearchRun {
                     cursor += 1
                 }
             }
-            let key = String(decoding: bufferOf(name), as: UTF8.self).lowercased()
-            attributes[key, default: []].append(contentsOf: copied)
+            let key = lowercasedASCII(bufferOf(name))
+            if attributes[key] == nil {
+                attributes[key] = copied
+            } else {
+                attributes[key]!.append(contentsOf: copied)
+            }
         }
         return LDAPEntry(lowercasedDN: dn, attributes: attributes)
     }
@@ -316,6 +321,20 @@ private func hasRangeOption(_ key: String) -> Bool {
         }
     }
     return false
+}
+
+/// An attribute description as a lowercased string, in one pass (descriptions are ASCII by
+/// RFC 4512; anything else is folded by the standard library).
+private func lowercasedASCII(_ bytes: UnsafeRawBufferPointer) -> String {
+    guard bytes.allSatisfy({ $0 < 0x80 }) else {
+        return String(decoding: bytes, as: UTF8.self).lowercased()
+    }
+    return String(unsafeUninitializedCapacity: bytes.count) { buffer in
+        for (index, byte) in bytes.enumerated() {
+            buffer[index] = byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte
+        }
+        return bytes.count
+    }
 }
 
 private func bufferOf(_ value: berval) -> UnsafeRawBufferPointer {

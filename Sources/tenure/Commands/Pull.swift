@@ -59,7 +59,7 @@ struct Pull: AsyncParsableCommand {
         case .table:
             print(SnapshotReport.table(result, top: self.top, color: isTerminal(STDOUT_FILENO)), terminator: "")
         case .json:
-            try SnapshotReport.writeJSON(result, readAt: readAt)
+            SnapshotReport.writeJSON(result, readAt: readAt)
         }
     }
 }

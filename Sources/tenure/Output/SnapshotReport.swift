@@ -70,50 +70,17 @@ enum SnapshotReport {
         return out
     }
 
-    struct Document: Encodable {
-        struct Summary: Encodable {
-            var identities: Int
-            var disabled: Int
-            var groups: Int
-            var cycles: Int
-            var warnings: Int
-            var entriesRead: Int
-            var seconds: Double
-        }
-        var server: String
-        var readAt: Date
-        var summary: Summary
-        var identities: [Identity]
-        var groups: [Group]
-        var cycles: [[String]]
-        var warnings: [String]
-    }
-
-    static func writeJSON(_ result: PullResult, readAt: Date) throws {
-        let snapshot = result.snapshot
-        let document = Document(
+    /// The whole snapshot as JSON on stdout, streamed (see `SnapshotJSONWriter`).
+    static func writeJSON(_ result: PullResult, readAt: Date) {
+        let output = FileHandle.standardOutput
+        var writer = SnapshotJSONWriter { bytes in output.write(Data(bytes)) }
+        writer.writeDocument(
+            snapshot: result.snapshot,
             server: result.server,
-            readAt: readAt,
-            summary: .init(
-                identities: snapshot.identities.count,
-                disabled: snapshot.disabledCount,
-                groups: snapshot.groups.count,
-                cycles: snapshot.cycles.count,
-                warnings: snapshot.warnings.count,
-                entriesRead: result.entriesRead,
-                seconds: result.seconds
-            ),
-            identities: snapshot.identities,
-            groups: snapshot.groups,
-            cycles: snapshot.cycles,
-            warnings: snapshot.warnings
+            readAt: readAt.formatted(.iso8601),
+            entriesRead: result.entriesRead,
+            seconds: result.seconds
         )
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        encoder.dateEncodingStrategy = .iso8601
-        var data = try encoder.encode(document)
-        data.append(UInt8(ascii: "\n"))
-        FileHandle.standardOutput.write(data)
     }
 }
 
