@@ -207,18 +207,18 @@ struct UserVisitor: LDAPSearchVisitor {
 
     mutating func visit(_ entry: LDAPEntry) throws {
         let map = self.settings.attributes
-        let ids = entry.values(map.id)
-        guard let rawID = ids.first, !rawID.isEmpty else {
+        guard let rawID = entry.firstValue(map.id), !rawID.isEmpty else {
             throw DirectoryDataError(
                 dn: entry.dn,
                 message: "no \(self.idAttribute) value: the identity cannot be keyed, so the pull stops rather than "
                     + "treat it as gone (check users.attributes.id and that the bind DN may read it)"
             )
         }
-        guard ids.count == 1 else {
+        let idCount = entry.count(map.id)
+        guard idCount == 1 else {
             throw DirectoryDataError(
                 dn: entry.dn,
-                message: "\(self.idAttribute) has \(ids.count) values; a stable id has one"
+                message: "\(self.idAttribute) has \(idCount) values; a stable id has one"
             )
         }
         let normalizedDN: String
@@ -276,8 +276,7 @@ struct GroupVisitor: LDAPSearchVisitor {
     var entries: [GroupEntry] = []
 
     mutating func visit(_ entry: LDAPEntry) throws {
-        let ids = entry.values(self.settings.id)
-        guard let rawID = ids.first, !rawID.isEmpty else {
+        guard let rawID = entry.firstValue(self.settings.id), !rawID.isEmpty else {
             throw DirectoryDataError(
                 dn: entry.dn,
                 message: "group has no \(self.idAttribute) value (check groups.id and the bind DN's read rights)"

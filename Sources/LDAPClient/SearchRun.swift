@@ -30,7 +30,7 @@ struct SearchRun {
             pageNumber += 1
             var ranged: [LDAPEntry] = []
             let page = try self.readPage(raw, cookie: cookie, pageNumber: pageNumber) { entry in
-                if entry.attributes.keys.contains(where: hasRangeOption) {
+                if entry.attributeNames.contains(where: hasRangeOption) {
                     ranged.append(entry)
                 } else {
                     try visitor.visit(entry)
@@ -249,33 +249,39 @@ struct SearchRun {
         guard ldap_get_dn_ber(raw, message, &ber, &dnValue) == LDAP_SUCCESS else {
             throw self.error(LDAPResultCode.decodingError.rawValue, context: "cannot decode an entry's DN")
         }
-        let dn = String(decoding: bufferOf(dnValue), as: UTF8.self)
-        var attributes: [String: [[UInt8]]] = [:]
-        attributes.reserveCapacity(16)
+        var entry = LDAPEntry(dn: String(decoding: bufferOf(dnValue), as: UTF8.self))
+        entry.reserveCapacity(attributes: max(self.request.attributes.count, 8), bytes: 512)
         while true {
             var name = berval()
             var values: UnsafeMutablePointer<berval>?
             let rc = ldap_get_attribute_ber(raw, message, ber, &name, &values)
             guard rc == LDAP_SUCCESS else {
-                throw self.error(rc, context: "cannot decode the attributes of \"\(dn)\"")
+                throw self.error(rc, context: "cannot decode the attributes of \"\(entry.dn)\"")
             }
             guard name.bv_val != nil else { break }
             defer { if let values { ber_memfree(values) } }
-            var copied: [[UInt8]] = []
+            let key = lowercasedASCII(bufferOf(name))
+            if entry.attributeNames.contains(key) {
+                // The same description twice in one entry (unusual): merge through the slow path.
+                var copied: [[UInt8]] = []
+                if var cursor = values {
+                    while cursor.pointee.bv_val != nil {
+                        copied.append(copyBytes(cursor.pointee))
+                        cursor += 1
+                    }
+                }
+                entry.append(copied, to: key)
+                continue
+            }
+            entry.beginAttribute(lowercasedName: key)
             if var cursor = values {
                 while cursor.pointee.bv_val != nil {
-                    copied.append(copyBytes(cursor.pointee))
+                    entry.appendValue(bufferOf(cursor.pointee))
                     cursor += 1
                 }
             }
-            let key = lowercasedASCII(bufferOf(name))
-            if attributes[key] == nil {
-                attributes[key] = copied
-            } else {
-                attributes[key]!.append(contentsOf: copied)
-            }
         }
-        return LDAPEntry(lowercasedDN: dn, attributes: attributes)
+        return entry
     }
 
     private func referrals(_ raw: OpaquePointer, _ message: OpaquePointer) -> [String] {
@@ -283,14 +289,6 @@ struct SearchRun {
         guard ldap_parse_reference(raw, message, &refs, nil, 0) == LDAP_SUCCESS else { return ["?"] }
         defer { if let refs { ldap_memvfree(UnsafeMutableRawPointer(refs).assumingMemoryBound(to: UnsafeMutableRawPointer?.self)) } }
         return stringArray(refs)
-    }
-}
-
-extension LDAPEntry {
-    /// Builds an entry whose attribute keys are already lowercased (the decoder's fast path).
-    init(lowercasedDN dn: String, attributes: [String: [[UInt8]]]) {
-        self.init(dn: dn)
-        self.attributes = attributes
     }
 }
 

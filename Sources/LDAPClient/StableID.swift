@@ -11,7 +11,9 @@ public enum StableID {
             return Self.guid(value)
         }
         let text = String(decoding: value, as: UTF8.self)
-        if Self.looksLikeUUID(text) { return text.lowercased() }
+        if Self.looksLikeUUID(text) {
+            return value.contains(where: { $0 >= 0x41 && $0 <= 0x46 }) ? text.lowercased() : text
+        }
         if value.count == 16 { return Self.guid(value) }
         return text
     }

@@ -113,7 +113,9 @@ public enum SnapshotBuilder {
         identityByUsername.reserveCapacity(people.count)
         for index in people.indices {
             byDN[people[index].normalizedDN] = .person(index)
-            byDN[people[index].identity.dn] = .person(index)
+            if people[index].identity.dn != people[index].normalizedDN {
+                byDN[people[index].identity.dn] = .person(index)
+            }
             if let username = people[index].identity.username {
                 let key = username.lowercased()
                 if let other = identityByUsername.updateValue(index, forKey: key), other != index {
@@ -129,7 +131,9 @@ public enum SnapshotBuilder {
 
         for index in groupEntries.indices {
             byDN[groupEntries[index].normalizedDN] = .group(index)
-            byDN[groupEntries[index].dn] = .group(index)
+            if groupEntries[index].dn != groupEntries[index].normalizedDN {
+                byDN[groupEntries[index].dn] = .group(index)
+            }
         }
         func resolve(_ written: String) -> DNTarget? {
             if let target = byDN[written] { return target }
@@ -146,24 +150,25 @@ public enum SnapshotBuilder {
         var directGroups: [[Int32]] = Array(repeating: [], count: groupEntries.count)
         var unresolved: [[String]] = Array(repeating: [], count: groupEntries.count)
         for index in groupEntries.indices {
-            var peopleSet = Set<Int32>()
-            var groupSet = Set<Int32>()
+            var peopleList: [Int32] = []
+            var groupList: [Int32] = []
+            peopleList.reserveCapacity(groupEntries[index].memberDNs.count + groupEntries[index].memberUsernames.count)
             for member in groupEntries[index].memberDNs {
                 switch resolve(member) {
-                case .person(let person): peopleSet.insert(Int32(person))
-                case .group(let child): if nested { groupSet.insert(Int32(child)) }
+                case .person(let person): peopleList.append(Int32(person))
+                case .group(let child): if nested { groupList.append(Int32(child)) }
                 case nil: unresolved[index].append(member)
                 }
             }
             for username in groupEntries[index].memberUsernames {
                 if let person = identityByUsername[username.lowercased()] {
-                    peopleSet.insert(Int32(person))
+                    peopleList.append(Int32(person))
                 } else {
                     unresolved[index].append(username)
                 }
             }
-            directPeople[index] = peopleSet.sorted()
-            directGroups[index] = groupSet.sorted()
+            directPeople[index] = sortedUnique(peopleList)
+            directGroups[index] = sortedUnique(groupList)
         }
 
         // Nesting: strongly connected components (iterative Tarjan), so cycles are found and every
@@ -217,14 +222,7 @@ public enum SnapshotBuilder {
         for cycle in cycles {
             warnings.append("nested groups form a cycle: \(cycle.map { "\"\($0)\"" }.joined(separator: " ⇄ "))")
         }
-        // Move the identities out of their entries (no per-field copies).
-        var identityList: [Identity] = []
-        identityList.reserveCapacity(people.count)
-        while let entry = people.popLast() {
-            identityList.append(entry.identity)
-        }
-        identityList.reverse()
-        return DirectorySnapshot(identities: identityList, groups: resultGroups, cycles: cycles, warnings: warnings)
+        return DirectorySnapshot(identities: people.map(\.identity), groups: resultGroups, cycles: cycles, warnings: warnings)
     }
 
     private enum DNTarget {
@@ -284,4 +282,17 @@ public enum SnapshotBuilder {
         }
         return components
     }
+}
+
+/// Sorted, without repeats (a member listed twice, or by DN and by username).
+private func sortedUnique(_ values: [Int32]) -> [Int32] {
+    var values = values
+    values.sort()
+    var kept = 0
+    for index in values.indices where kept == 0 || values[kept - 1] != values[index] {
+        values[kept] = values[index]
+        kept += 1
+    }
+    values.removeSubrange(kept...)
+    return values
 }
