@@ -141,7 +141,7 @@ public struct DirectoryReader: Sendable {
         let read = ContinuousClock.now
         // Member and manager values not written exactly like an entry's DN: other spacing or case,
         // uniqueMember's optional UID, or DNs outside the snapshot.
-        let snapshot = try SnapshotBuilder.build(
+        let snapshot = try await SnapshotBuilder.build(
             identities: consume people,
             groups: consume groupEntries,
             nested: groups.nested,

@@ -50,8 +50,12 @@ public struct SnapshotError: Error, Hashable, Sendable, CustomStringConvertible 
 /// Pure: no I/O, deterministic output (everything sorted).
 public enum SnapshotBuilder {
     /// Builds the snapshot. The inputs are consumed (pass them with `consume`): they are sorted and
-    /// de-duplicated in place and their identities moved into the result, so 100,000 identities are
-    /// never copied field by field.
+    /// de-duplicated in place, never copied field by field.
+    ///
+    /// Independent stages run as child tasks (after a pull the directory server is idle, so the
+    /// second core is free): the DN and username maps; then manager and member resolution over
+    /// slices of the data; then the group and identity lists. The result equals a sequential run:
+    /// every stage writes only its own output, and everything is ordered by stable id.
     ///
     /// - Parameter normalizeDN: turns a DN as written in a member or manager value into the
     ///   normalised form of `IdentityEntry.normalizedDN`, or nil when it is not a DN. It is called
@@ -60,120 +64,51 @@ public enum SnapshotBuilder {
         identities: consuming [IdentityEntry],
         groups: consuming [GroupEntry],
         nested: Bool,
-        normalizeDN: (String) -> String?
-    ) throws(SnapshotError) -> DirectorySnapshot {
-        var warnings: [String] = []
+        normalizeDN: @escaping @Sendable (String) -> String?
+    ) async throws(SnapshotError) -> DirectorySnapshot {
+        // Identities and groups: one per stable id, in id order (so sorted position lists give
+        // sorted id lists). The same entry seen twice (overlapping bases) is fine; two with one id
+        // are not.
+        var sortedPeople = identities
+        sortedPeople.sort { $0.identity.id < $1.identity.id }
+        try deduplicate(&sortedPeople, id: \.identity.id, dn: \.normalizedDN, shownDN: \.identity.dn, what: "entries")
+        var sortedGroups = groups
+        sortedGroups.sort { $0.id < $1.id }
+        try deduplicate(&sortedGroups, id: \.id, dn: \.normalizedDN, shownDN: \.dn, what: "groups")
+        let people = sortedPeople
+        let groupEntries = sortedGroups
 
-        // Identities: one per stable id, in id order (so sorted index lists give sorted id lists).
-        // The same entry seen twice (overlapping bases) is fine; two entries with one id are not.
-        var people = identities
-        people.sort { $0.identity.id < $1.identity.id }
-        var kept = 0
-        for index in people.indices {
-            if kept > 0, people[kept - 1].identity.id == people[index].identity.id {
-                guard people[kept - 1].normalizedDN == people[index].normalizedDN else {
-                    throw SnapshotError(
-                        "stable id \(people[index].identity.id) is held by two entries, "
-                            + "\"\(people[kept - 1].identity.dn)\" and \"\(people[index].identity.dn)\": "
-                            + "the id attribute must be unique"
-                    )
-                }
-                continue
-            }
-            if kept != index { people.swapAt(kept, index) }
-            kept += 1
-        }
-        people.removeSubrange(kept...)
+        // Look-up maps, built concurrently.
+        async let personMap = dnMap(people.map { ($0.normalizedDN, $0.identity.dn) })
+        async let usernameMap = usernameIndex(people)
+        let groupMap = dnMap(groupEntries.map { ($0.normalizedDN, $0.dn) })
+        let index = Index(
+            people: await personMap,
+            groups: groupMap,
+            usernames: await usernameMap.index,
+            normalizeDN: normalizeDN
+        )
+        var warnings = await usernameMap.warnings
 
-        // Groups: one per id, in id order.
-        var groupEntries = groups
-        groupEntries.sort { $0.id < $1.id }
-        var keptGroups = 0
-        for index in groupEntries.indices {
-            if keptGroups > 0, groupEntries[keptGroups - 1].id == groupEntries[index].id {
-                guard groupEntries[keptGroups - 1].normalizedDN == groupEntries[index].normalizedDN else {
-                    throw SnapshotError(
-                        "stable id \(groupEntries[index].id) is held by two groups, "
-                            + "\"\(groupEntries[keptGroups - 1].dn)\" and \"\(groupEntries[index].dn)\": "
-                            + "the group id attribute must be unique"
-                    )
-                }
-                continue
-            }
-            if keptGroups != index { groupEntries.swapAt(keptGroups, index) }
-            keptGroups += 1
-        }
-        groupEntries.removeSubrange(keptGroups...)
-
-        // Look-ups by DN: `.person(i)` / `.group(i)`, under both the DN as the server wrote it
-        // (which member values nearly always repeat verbatim) and its normalised form.
-        var byDN: [String: DNTarget] = [:]
-        var identityByUsername: [String: Int] = [:]
-        byDN.reserveCapacity(2 * people.count + 2 * groupEntries.count)
-        identityByUsername.reserveCapacity(people.count)
-        for index in people.indices {
-            byDN[people[index].normalizedDN] = .person(index)
-            if people[index].identity.dn != people[index].normalizedDN {
-                byDN[people[index].identity.dn] = .person(index)
-            }
-            if let username = people[index].identity.username {
-                let key = username.lowercased()
-                if let other = identityByUsername.updateValue(index, forKey: key), other != index {
-                    warnings.append(
-                        "username \"\(username)\" is shared by \"\(people[other].identity.dn)\" and "
-                            + "\"\(people[index].identity.dn)\"; memberUid values naming it are ambiguous"
-                    )
-                }
-            } else {
-                warnings.append("\"\(people[index].identity.dn)\" has no username attribute")
-            }
-        }
-
-        for index in groupEntries.indices {
-            byDN[groupEntries[index].normalizedDN] = .group(index)
-            if groupEntries[index].dn != groupEntries[index].normalizedDN {
-                byDN[groupEntries[index].dn] = .group(index)
-            }
-        }
-        func resolve(_ written: String) -> DNTarget? {
-            if let target = byDN[written] { return target }
-            return normalizeDN(written).flatMap { byDN[$0] }
-        }
-        for index in people.indices {
-            if let manager = people[index].identity.manager, case .person(let boss) = resolve(manager) {
-                people[index].identity.managerID = people[boss].identity.id
-            }
-        }
-
-        // Direct membership, as indices.
-        var directPeople: [[Int32]] = Array(repeating: [], count: groupEntries.count)
-        var directGroups: [[Int32]] = Array(repeating: [], count: groupEntries.count)
-        var unresolved: [[String]] = Array(repeating: [], count: groupEntries.count)
-        for index in groupEntries.indices {
-            var peopleList: [Int32] = []
-            var groupList: [Int32] = []
-            peopleList.reserveCapacity(groupEntries[index].memberDNs.count + groupEntries[index].memberUsernames.count)
-            for member in groupEntries[index].memberDNs {
-                switch resolve(member) {
-                case .person(let person): peopleList.append(Int32(person))
-                case .group(let child): if nested { groupList.append(Int32(child)) }
-                case nil: unresolved[index].append(member)
+        // Managers and direct membership (over slices of the groups), concurrently.
+        async let managerIDs = resolveManagers(people, index)
+        let slices = 8
+        let direct = await withTaskGroup(of: (Int, [DirectMembership]).self) { taskGroup in
+            for slice in 0..<slices {
+                let range = sliceRange(slice, of: slices, count: groupEntries.count)
+                taskGroup.addTask {
+                    (slice, range.map { resolveMembers(groupEntries[$0], index, nested: nested) })
                 }
             }
-            for username in groupEntries[index].memberUsernames {
-                if let person = identityByUsername[username.lowercased()] {
-                    peopleList.append(Int32(person))
-                } else {
-                    unresolved[index].append(username)
-                }
-            }
-            directPeople[index] = sortedUnique(peopleList)
-            directGroups[index] = sortedUnique(groupList)
+            var parts = [[DirectMembership]](repeating: [], count: slices)
+            for await (slice, part) in taskGroup { parts[slice] = part }
+            return parts.flatMap { $0 }
         }
 
         // Nesting: strongly connected components (iterative Tarjan), so cycles are found and every
         // group in a cycle shares the same transitive membership; then closure over the DAG of
         // components in reverse topological order (Tarjan emits components children-first).
+        let directGroups = direct.map(\.groups)
         let components = stronglyConnectedComponents(edges: directGroups)
         var componentOf = [Int](repeating: 0, count: groupEntries.count)
         for (componentIndex, component) in components.enumerated() {
@@ -186,48 +121,182 @@ public enum SnapshotBuilder {
             if isCycle {
                 cycles.append(component.map { groupEntries[$0].dn }.sorted())
             }
-            var members = Set<Int32>()
+            var members: [Int32] = []
             for node in component {
-                members.formUnion(directPeople[node])
-                for child in directGroups[node] {
-                    let childComponent = componentOf[Int(child)]
-                    if childComponent != componentIndex {
-                        members.formUnion(closure[childComponent])
-                    }
+                members.append(contentsOf: direct[node].people)
+                for child in directGroups[node] where componentOf[Int(child)] != componentIndex {
+                    members.append(contentsOf: closure[componentOf[Int(child)]])
                 }
             }
-            closure[componentIndex] = members.sorted()
+            closure[componentIndex] = sortedUnique(members)
         }
         cycles.sort { $0.lexicographicallyPrecedes($1) }
-
-        let identityIDs = people.map(\.identity.id)
-        let groupIDs = groupEntries.map(\.id)
-        var resultGroups: [Group] = []
-        resultGroups.reserveCapacity(groupEntries.count)
-        for index in groupEntries.indices {
-            let entry = groupEntries[index]
-            // Index lists are sorted and indices follow id order, so the id lists come out sorted.
-            resultGroups.append(
-                Group(
-                    id: entry.id,
-                    dn: entry.dn,
-                    name: entry.name,
-                    directMembers: directPeople[index].map { identityIDs[Int($0)] },
-                    directGroups: directGroups[index].map { groupIDs[Int($0)] },
-                    transitiveMembers: closure[componentOf[index]].map { identityIDs[Int($0)] },
-                    unresolvedMembers: unresolved[index]
-                )
-            )
-        }
         for cycle in cycles {
             warnings.append("nested groups form a cycle: \(cycle.map { "\"\($0)\"" }.joined(separator: " ⇄ "))")
         }
-        return DirectorySnapshot(identities: people.map(\.identity), groups: resultGroups, cycles: cycles, warnings: warnings)
+
+        // The output lists, concurrently.
+        let transitive = closure
+        let componentOfGroup = componentOf
+        async let resultGroups = makeGroups(groupEntries, direct, transitive, componentOfGroup, people)
+        let managers = await managerIDs
+        var resultIdentities: [Identity] = []
+        resultIdentities.reserveCapacity(people.count)
+        for position in people.indices {
+            var identity = people[position].identity
+            identity.managerID = managers[position]
+            resultIdentities.append(identity)
+        }
+        return DirectorySnapshot(
+            identities: resultIdentities,
+            groups: await resultGroups,
+            cycles: cycles,
+            warnings: warnings
+        )
     }
 
-    private enum DNTarget {
-        case person(Int)
-        case group(Int)
+    /// Where a DN (as written, or normalised) or a username points.
+    struct Index: Sendable {
+        var people: [String: Int32]
+        var groups: [String: Int32]
+        var usernames: [String: Int32]
+        var normalizeDN: @Sendable (String) -> String?
+
+        func resolve(_ written: String) -> DNTarget? {
+            if let person = self.people[written] { return .person(person) }
+            if let group = self.groups[written] { return .group(group) }
+            guard let normalized = self.normalizeDN(written) else { return nil }
+            if let person = self.people[normalized] { return .person(person) }
+            if let group = self.groups[normalized] { return .group(group) }
+            return nil
+        }
+    }
+
+    enum DNTarget {
+        case person(Int32)
+        case group(Int32)
+    }
+
+    struct DirectMembership: Sendable {
+        var people: [Int32]
+        var groups: [Int32]
+        var unresolved: [String]
+    }
+
+    /// Removes repeated ids from an id-sorted array; throws when one id names two different DNs.
+    private static func deduplicate<T>(
+        _ items: inout [T],
+        id: KeyPath<T, String>,
+        dn: KeyPath<T, String>,
+        shownDN: KeyPath<T, String>,
+        what: String
+    ) throws(SnapshotError) {
+        var kept = 0
+        for index in items.indices {
+            if kept > 0, items[kept - 1][keyPath: id] == items[index][keyPath: id] {
+                guard items[kept - 1][keyPath: dn] == items[index][keyPath: dn] else {
+                    throw SnapshotError(
+                        "stable id \(items[index][keyPath: id]) is held by two \(what), "
+                            + "\"\(items[kept - 1][keyPath: shownDN])\" and \"\(items[index][keyPath: shownDN])\": "
+                            + "the id attribute must be unique"
+                    )
+                }
+                continue
+            }
+            if kept != index { items.swapAt(kept, index) }
+            kept += 1
+        }
+        items.removeSubrange(kept...)
+    }
+
+    /// DN → position, under the normalised DN and, when it differs, the DN as the server wrote it
+    /// (member values nearly always repeat it verbatim).
+    private static func dnMap(_ dns: [(normalized: String, written: String)]) -> [String: Int32] {
+        var map: [String: Int32] = [:]
+        map.reserveCapacity(dns.count)
+        for (position, dn) in dns.enumerated() {
+            map[dn.normalized] = Int32(position)
+            if dn.written != dn.normalized { map[dn.written] = Int32(position) }
+        }
+        return map
+    }
+
+    private static func usernameIndex(_ people: [IdentityEntry]) -> (index: [String: Int32], warnings: [String]) {
+        var index: [String: Int32] = [:]
+        var warnings: [String] = []
+        index.reserveCapacity(people.count)
+        for position in people.indices {
+            guard let username = people[position].identity.username else {
+                warnings.append("\"\(people[position].identity.dn)\" has no username attribute")
+                continue
+            }
+            if let other = index.updateValue(Int32(position), forKey: username.lowercased()) {
+                warnings.append(
+                    "username \"\(username)\" is shared by \"\(people[Int(other)].identity.dn)\" and "
+                        + "\"\(people[position].identity.dn)\"; memberUid values naming it are ambiguous"
+                )
+            }
+        }
+        return (index, warnings)
+    }
+
+    private static func resolveManagers(_ people: [IdentityEntry], _ index: Index) -> [String?] {
+        people.map { entry in
+            guard let manager = entry.identity.manager, case .person(let boss) = index.resolve(manager) else {
+                return nil
+            }
+            return people[Int(boss)].identity.id
+        }
+    }
+
+    private static func resolveMembers(_ group: GroupEntry, _ index: Index, nested: Bool) -> DirectMembership {
+        var people: [Int32] = []
+        var groups: [Int32] = []
+        var unresolved: [String] = []
+        people.reserveCapacity(group.memberDNs.count + group.memberUsernames.count)
+        for member in group.memberDNs {
+            switch index.resolve(member) {
+            case .person(let person): people.append(person)
+            case .group(let child): if nested { groups.append(child) }
+            case nil: unresolved.append(member)
+            }
+        }
+        for username in group.memberUsernames {
+            if let person = index.usernames[username.lowercased()] {
+                people.append(person)
+            } else {
+                unresolved.append(username)
+            }
+        }
+        return DirectMembership(people: sortedUnique(people), groups: sortedUnique(groups), unresolved: unresolved)
+    }
+
+    private static func makeGroups(
+        _ entries: [GroupEntry],
+        _ direct: [DirectMembership],
+        _ closure: [[Int32]],
+        _ componentOf: [Int],
+        _ people: [IdentityEntry]
+    ) -> [Group] {
+        // Position lists are sorted and positions follow id order, so the id lists come out sorted.
+        func ids(_ positions: [Int32]) -> [String] { positions.map { people[Int($0)].identity.id } }
+        return entries.indices.map { position in
+            Group(
+                id: entries[position].id,
+                dn: entries[position].dn,
+                name: entries[position].name,
+                directMembers: ids(direct[position].people),
+                directGroups: direct[position].groups.map { entries[Int($0)].id },
+                transitiveMembers: ids(closure[componentOf[position]]),
+                unresolvedMembers: direct[position].unresolved
+            )
+        }
+    }
+
+    private static func sliceRange(_ slice: Int, of slices: Int, count: Int) -> Range<Int> {
+        let size = (count + slices - 1) / slices
+        let lower = min(count, slice * size)
+        return lower..<min(count, lower + size)
     }
 
     /// Tarjan's algorithm without recursion (nesting depth must not overflow the stack).

@@ -23,9 +23,9 @@ private func group(_ id: String, people: [String] = [], groups: [String] = [], u
 }
 
 @Suite struct SnapshotBuilderTests {
-    private func build(_ people: [IdentityEntry], _ groups: [GroupEntry], nested: Bool = true) throws -> DirectorySnapshot {
+    private func build(_ people: [IdentityEntry], _ groups: [GroupEntry], nested: Bool = true) async throws -> DirectorySnapshot {
         // A stand-in for DN normalisation: lowercase, no spaces after commas; "not a dn" is not one.
-        try SnapshotBuilder.build(identities: people, groups: groups, nested: nested) { written in
+        try await SnapshotBuilder.build(identities: people, groups: groups, nested: nested) { written in
             written.contains("=") ? written.lowercased().replacingOccurrences(of: ", ", with: ",") : nil
         }
     }
@@ -34,8 +34,8 @@ private func group(_ id: String, people: [String] = [], groups: [String] = [], u
         snapshot.groups.first { $0.id == id }!.transitiveMembers
     }
 
-    @Test func directMembersResolveByDNAndUsername() throws {
-        let snapshot = try self.build(
+    @Test func directMembersResolveByDNAndUsername() async throws {
+        let snapshot = try await self.build(
             [person("p1"), person("p2"), person("p3", username: "Carol")],
             [group("g1", people: ["p1"], uids: ["carol", "ghost"])]
         )
@@ -45,9 +45,9 @@ private func group(_ id: String, people: [String] = [], groups: [String] = [], u
         #expect(g1.unresolvedMembers == ["ghost"])
     }
 
-    @Test func nestedGroupsAreTransitive() throws {
+    @Test func nestedGroupsAreTransitive() async throws {
         // top ∋ mid ∋ leaf; top also has p1 directly.
-        let snapshot = try self.build(
+        let snapshot = try await self.build(
             [person("p1"), person("p2"), person("p3")],
             [
                 group("top", people: ["p1"], groups: ["mid"]),
@@ -62,8 +62,8 @@ private func group(_ id: String, people: [String] = [], groups: [String] = [], u
         #expect(snapshot.cycles.isEmpty)
     }
 
-    @Test func nestingOffKeepsGroupsFlat() throws {
-        let snapshot = try self.build(
+    @Test func nestingOffKeepsGroupsFlat() async throws {
+        let snapshot = try await self.build(
             [person("p1"), person("p2")],
             [group("top", people: ["p1"], groups: ["leaf"]), group("leaf", people: ["p2"])],
             nested: false
@@ -72,9 +72,9 @@ private func group(_ id: String, people: [String] = [], groups: [String] = [], u
         #expect(snapshot.groups.first { $0.id == "top" }!.directGroups.isEmpty)
     }
 
-    @Test func cyclesAreSafeReportedAndShareMembers() throws {
+    @Test func cyclesAreSafeReportedAndShareMembers() async throws {
         // a ∋ b ∋ c ∋ a, and d ∋ a; plus a self-loop e ∋ e.
-        let snapshot = try self.build(
+        let snapshot = try await self.build(
             [person("p1"), person("p2"), person("p3"), person("p4")],
             [
                 group("a", people: ["p1"], groups: ["b"]),
@@ -98,52 +98,52 @@ private func group(_ id: String, people: [String] = [], groups: [String] = [], u
         #expect(snapshot.warnings.contains { $0.contains("cycle") })
     }
 
-    @Test func deepNestingDoesNotOverflowTheStack() throws {
+    @Test func deepNestingDoesNotOverflowTheStack() async throws {
         // A chain of 20,000 groups: recursion would overflow; the iterative walk must not.
         let depth = 20_000
         var groups: [GroupEntry] = []
         for index in 0..<depth {
             groups.append(group("g\(index)", people: index == depth - 1 ? ["p1"] : [], groups: index < depth - 1 ? ["g\(index + 1)"] : []))
         }
-        let snapshot = try self.build([person("p1")], groups)
+        let snapshot = try await self.build([person("p1")], groups)
         #expect(snapshot.groups.allSatisfy { $0.transitiveMembers == ["p1"] })
     }
 
-    @Test func duplicateStableIDIsAnError() {
+    @Test func duplicateStableIDIsAnError() async {
         var twin = person("p1")
         twin.normalizedDN = "uid=other,ou=people,dc=t"
         twin.identity.dn = "uid=other,ou=people,dc=t"
-        #expect(throws: SnapshotError.self) {
-            try self.build([person("p1"), twin], [])
+        await #expect(throws: SnapshotError.self) {
+            try await self.build([person("p1"), twin], [])
         }
     }
 
-    @Test func sameEntryFromOverlappingBasesIsCountedOnce() throws {
-        let snapshot = try self.build([person("p1"), person("p1")], [])
+    @Test func sameEntryFromOverlappingBasesIsCountedOnce() async throws {
+        let snapshot = try await self.build([person("p1"), person("p1")], [])
         #expect(snapshot.identities.map(\.id) == ["p1"])
     }
 
-    @Test func unparseableMemberValuesAreUnresolvedNotDropped() throws {
+    @Test func unparseableMemberValuesAreUnresolvedNotDropped() async throws {
         var g = group("g", people: ["p1"])
         g.memberDNs.append("not a dn")
         g.memberDNs.append("UID=P1, ou=people, dc=t")  // written differently: still p1, once
-        let snapshot = try self.build([person("p1")], [g])
+        let snapshot = try await self.build([person("p1")], [g])
         #expect(snapshot.groups[0].unresolvedMembers == ["not a dn"])
         #expect(snapshot.groups[0].transitiveMembers == ["p1"])
     }
 
-    @Test func managerIsResolvedToItsStableID() throws {
+    @Test func managerIsResolvedToItsStableID() async throws {
         var report = person("p2")
         report.identity.manager = "UID=p1, ou=people,dc=t"
-        let snapshot = try self.build([person("p1"), report], [])
+        let snapshot = try await self.build([person("p1"), report], [])
         #expect(snapshot.identities.first { $0.id == "p2" }?.managerID == "p1")
     }
 
-    @Test func outputIsDeterministic() throws {
+    @Test func outputIsDeterministic() async throws {
         let people = (0..<50).map { person("p\($0)") }
         let groups = (0..<20).map { group("g\($0)", people: ["p\($0)", "p\(($0 * 7) % 50)"], groups: ["g\(($0 + 3) % 20)"]) }
-        let first = try self.build(people, groups)
-        let second = try self.build(people.reversed(), groups.reversed())
+        let first = try await self.build(people, groups)
+        let second = try await self.build(people.reversed(), groups.reversed())
         #expect(first == second)
     }
 }
