@@ -161,7 +161,8 @@ public struct DistinguishedName: Hashable, Sendable, CustomStringConvertible {
                 for index in typeStart..<typeEnd {
                     let byte = bytes[index]
                     let isAlnum =
-                        (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
+                        (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A)
+                        || (byte >= 0x61 && byte <= 0x7A)
                     guard isAlnum || byte == UInt8(ascii: "-") || byte == UInt8(ascii: ".") else { return nil }
                     type.append(byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte)
                 }
@@ -609,7 +610,9 @@ private struct DNParser {
             }
         } else if !DNSyntax.isDescr(raw) {
             throw self.error(
-                "invalid attribute type \"\(typeText)\" (a letter, then letters, digits or '-')", at: start)
+                "invalid attribute type \"\(typeText)\" (a letter, then letters, digits or '-')",
+                at: start
+            )
         }
         let typeEnd = self.position
         self.skipSpaces()
@@ -623,11 +626,14 @@ private struct DNParser {
             throw self.error("attribute options (';…') are not allowed in a DN attribute type", at: self.position)
         case let byte where typeEnd == self.position && !Self.isSeparator(byte):
             throw self.error(
-                "invalid character \(self.describe(at: self.position)) in attribute type", at: self.position)
+                "invalid character \(self.describe(at: self.position)) in attribute type",
+                at: self.position
+            )
         default:
             throw self.error(
                 "expected '=' after attribute type \"\(typeText)\", found \(self.describe(at: self.position))",
-                at: self.position)
+                at: self.position
+            )
         }
         return String(decoding: type, as: UTF8.self)
     }
@@ -663,7 +669,9 @@ private struct DNParser {
             case 0x00, UInt8(ascii: "\""), UInt8(ascii: "<"), UInt8(ascii: ">"):
                 let escaped = byte == 0 ? "\\00" : "\\\(Character(Unicode.Scalar(byte)))"
                 throw self.error(
-                    "unescaped \(self.describe(at: self.position)) in value (write \(escaped))", at: self.position)
+                    "unescaped \(self.describe(at: self.position)) in value (write \(escaped))",
+                    at: self.position
+                )
             case UInt8(ascii: " "):
                 out.append(byte)
                 self.position += 1
@@ -703,7 +711,8 @@ private struct DNParser {
             throw self.error(
                 "invalid escape: '\\' followed by \(self.describe(at: self.position))"
                     + " (only \"+,;<>\\=#, space or two hex digits may follow)",
-                at: start)
+                at: start
+            )
         }
     }
 
@@ -720,7 +729,9 @@ private struct DNParser {
             let byte = self.bytes[self.position]
             if byte != UInt8(ascii: " ") && !Self.isSeparator(byte) {
                 throw self.error(
-                    "invalid character \(self.describe(at: self.position)) in '#' hex value", at: self.position)
+                    "invalid character \(self.describe(at: self.position)) in '#' hex value",
+                    at: self.position
+                )
             }
         }
         if digits.isEmpty {
@@ -775,7 +786,8 @@ private struct DNParser {
         if self.position < self.bytes.count && !Self.isSeparator(self.bytes[self.position]) {
             throw self.error(
                 "unexpected \(self.describe(at: self.position)) after \(what) (expected ',', '+' or the end)",
-                at: self.position)
+                at: self.position
+            )
         }
     }
 
@@ -815,7 +827,10 @@ private struct DNParser {
     private func error(_ reason: String, at offset: Int) -> DNParseError {
         let utf8 = self.input.utf8
         let index = utf8.index(utf8.startIndex, offsetBy: min(offset, utf8.count))
-        return DNParseError(input: self.input, offset: self.input.distance(from: self.input.startIndex, to: index),
-                            reason: reason)
+        return DNParseError(
+            input: self.input,
+            offset: self.input.distance(from: self.input.startIndex, to: index),
+            reason: reason
+        )
     }
 }

@@ -38,7 +38,8 @@ public actor LDAPConnection {
     /// Servers are tried in order; the next one is tried only when a server cannot be reached
     /// (connection refused, timeout, TLS handshake failure, busy/unavailable). An authentication
     /// error stops at once: retrying a wrong password elsewhere would only lock the account.
-    public static func connect(options: LDAPConnectionOptions, logger: Logger) async throws(LDAPError) -> LDAPConnection {
+    public static func connect(options: LDAPConnectionOptions, logger: Logger) async throws(LDAPError) -> LDAPConnection
+    {
         guard !options.urls.isEmpty else {
             throw LDAPError(operation: .initialize, code: .paramError, context: "no server URL configured")
         }
@@ -67,7 +68,8 @@ public actor LDAPConnection {
         }
         if failures.count == 1, let only = failures.first { throw only }
         var last = failures.last!
-        last.context = "all \(failures.count) servers failed: "
+        last.context =
+            "all \(failures.count) servers failed: "
             + failures.map { "\($0.server ?? "?"): \($0.code.name)\($0.diagnosticMessage.map { " (\($0))" } ?? "")" }
             .joined(separator: "; ")
         throw last

@@ -45,7 +45,9 @@ public struct LDAPEntry: Sendable {
     private func string(value: Int) -> String {
         self.bytes.withUnsafeBufferPointer { buffer in
             String(
-                decoding: UnsafeBufferPointer(rebasing: buffer[Int(self.byteStarts[value])..<Int(self.byteStarts[value + 1])]),
+                decoding: UnsafeBufferPointer(
+                    rebasing: buffer[Int(self.byteStarts[value])..<Int(self.byteStarts[value + 1])]
+                ),
                 as: UTF8.self
             )
         }

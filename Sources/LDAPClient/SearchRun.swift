@@ -200,7 +200,9 @@ struct SearchRun {
         defer {
             if let matched { ldap_memfree(matched) }
             if let diagnostic { ldap_memfree(diagnostic) }
-            if let referrals { ldap_memvfree(UnsafeMutableRawPointer(referrals).assumingMemoryBound(to: UnsafeMutableRawPointer?.self)) }
+            if let referrals {
+                ldap_memvfree(UnsafeMutableRawPointer(referrals).assumingMemoryBound(to: UnsafeMutableRawPointer?.self))
+            }
             if let controls { ldap_controls_free(controls) }
         }
         guard rc == LDAP_SUCCESS else { throw self.error(rc, context: "\(where_): cannot parse the result") }
@@ -287,7 +289,11 @@ struct SearchRun {
     private func referrals(_ raw: OpaquePointer, _ message: OpaquePointer) -> [String] {
         var refs: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?
         guard ldap_parse_reference(raw, message, &refs, nil, 0) == LDAP_SUCCESS else { return ["?"] }
-        defer { if let refs { ldap_memvfree(UnsafeMutableRawPointer(refs).assumingMemoryBound(to: UnsafeMutableRawPointer?.self)) } }
+        defer {
+            if let refs {
+                ldap_memvfree(UnsafeMutableRawPointer(refs).assumingMemoryBound(to: UnsafeMutableRawPointer?.self))
+            }
+        }
         return stringArray(refs)
     }
 }

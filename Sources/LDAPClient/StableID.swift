@@ -21,7 +21,8 @@ public enum StableID {
     /// The canonical string of a 16-byte Microsoft GUID.
     public static func guid(_ bytes: [UInt8]) -> String {
         precondition(bytes.count == 16, "a GUID has 16 bytes")
-        let ordered = [bytes[3], bytes[2], bytes[1], bytes[0], bytes[5], bytes[4], bytes[7], bytes[6]]
+        let ordered =
+            [bytes[3], bytes[2], bytes[1], bytes[0], bytes[5], bytes[4], bytes[7], bytes[6]]
             + bytes[8..<16]
         return Self.uuidString(ordered)
     }

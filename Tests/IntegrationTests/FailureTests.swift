@@ -1,9 +1,9 @@
 import DirectorySource
 import Foundation
 import LDAPClient
-import Testing
 import TenureConfig
 import TenureCore
+import Testing
 
 /// Everything that must stop a pull — with a clear error and no snapshot — against a real slapd.
 @Suite(.timeLimit(.minutes(5)))
@@ -78,7 +78,9 @@ struct FailureTests {
             let secret = "Wr0ng-Pa55word-\(UUID().uuidString)"
             let file = try server.writeFile("wrong.password", secret)
             chmod(file, 0o600)
-            let error = try #require(await self.failingPull(try testConfiguration(server, passwordFile: file)) as? LDAPError)
+            let error = try #require(
+                await self.failingPull(try testConfiguration(server, passwordFile: file)) as? LDAPError
+            )
             #expect(error.code == .invalidCredentials)
             #expect(error.operation == .bind)
             #expect(error.description.contains("invalidCredentials (49)"))

@@ -1,9 +1,9 @@
 import DirectorySource
 import Foundation
 import LDAPClient
-import Testing
 import TenureConfig
 import TenureCore
+import Testing
 
 /// Directory data nobody on this project wrote (../shared/data/public-ldif, see its SOURCES.md),
 /// loaded into slapd and pulled. Expected values are computed from the LDIF itself, independently
@@ -82,8 +82,10 @@ struct PublicLDIFTests {
                 let name = try #require(self.values(record, "cn").first)
                 let group = try #require(snapshot.group(named: name), "group \(name) missing")
                 let expected = self.values(record, "uniqueMember").compactMap { member in
-                    people.first { (try? DistinguishedName(parsing: $0.dn)) == (try? DistinguishedName(parsing: member)) }
-                        .flatMap { self.values($0, "uid").first }
+                    people.first {
+                        (try? DistinguishedName(parsing: $0.dn)) == (try? DistinguishedName(parsing: member))
+                    }
+                    .flatMap { self.values($0, "uid").first }
                 }
                 #expect(snapshot.usernames(group.transitiveMembers) == expected.sorted(), "\(name)")
                 #expect(group.unresolvedMembers.isEmpty, "\(name): \(group.unresolvedMembers)")
@@ -126,7 +128,10 @@ struct PublicLDIFTests {
                 let name = try #require(self.values(record, "cn").first)
                 let group = try #require(snapshot.group(named: name))
                 let members = self.values(record, "memberUid")
-                #expect(snapshot.usernames(group.directMembers) == Set(members.filter(uids.contains)).sorted(), "\(name)")
+                #expect(
+                    snapshot.usernames(group.directMembers) == Set(members.filter(uids.contains)).sorted(),
+                    "\(name)"
+                )
                 #expect(group.unresolvedMembers.sorted() == members.filter { !uids.contains($0) }.sorted(), "\(name)")
             }
         }

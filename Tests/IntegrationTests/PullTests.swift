@@ -1,9 +1,9 @@
 import DirectorySource
 import Foundation
 import LDAPClient
-import Testing
 import TenureConfig
 import TenureCore
+import Testing
 
 /// Pulls against a real slapd: attributes, nesting, disabled rules, big groups, hostile names.
 @Suite(.timeLimit(.minutes(5)))
@@ -27,11 +27,18 @@ struct PullTests {
             + LDIF.group("dba", suffix: s, members: ["uid=alice,ou=people,\(s)"])
             + LDIF.entry(
                 "cn=auditors,ou=groups,\(s)",
-                [("objectClass", "groupOfUniqueNames"), ("cn", "auditors"), ("uniqueMember", "uid=carol,ou=people,\(s)#'0101'B"), ("uniqueMember", "UID=Bob, OU=People, DC=Tenure, DC=Test")]
+                [
+                    ("objectClass", "groupOfUniqueNames"), ("cn", "auditors"),
+                    ("uniqueMember", "uid=carol,ou=people,\(s)#'0101'B"),
+                    ("uniqueMember", "UID=Bob, OU=People, DC=Tenure, DC=Test"),
+                ]
             )
             + LDIF.entry(
                 "cn=unix-admins,ou=groups,\(s)",
-                [("objectClass", "posixGroup"), ("cn", "unix-admins"), ("gidNumber", "5000"), ("memberUid", "alice"), ("memberUid", "CAROL"), ("memberUid", "nobody")]
+                [
+                    ("objectClass", "posixGroup"), ("cn", "unix-admins"), ("gidNumber", "5000"), ("memberUid", "alice"),
+                    ("memberUid", "CAROL"), ("memberUid", "nobody"),
+                ]
             )
         try await withSlapd(data: data) { server in
             let configuration = try testConfiguration(server, users: "  extraAttributes: [roomNumber]")
@@ -114,7 +121,11 @@ struct PullTests {
         let aux = ("objectClass", "tenureTestAccount")
         let data =
             LDIF.entry("ou=disabled,ou=people,\(s)", [("objectClass", "organizationalUnit"), ("ou", "disabled")])
-            + LDIF.person("active", suffix: s, extra: [aux, ("userAccountControl", "512"), ("accountExpires", future), ("nsAccountLock", "false")])
+            + LDIF.person(
+                "active",
+                suffix: s,
+                extra: [aux, ("userAccountControl", "512"), ("accountExpires", future), ("nsAccountLock", "false")]
+            )
             + LDIF.person("uac", suffix: s, extra: [aux, ("userAccountControl", "514")])
             + LDIF.person("expired", suffix: s, extra: [aux, ("accountExpires", past)])
             + LDIF.person("nslocked", suffix: s, extra: [aux, ("nsAccountLock", "TRUE")])
@@ -164,7 +175,10 @@ struct PullTests {
                 if let reason = expected[username] {
                     #expect(identity.disabled, "\(username) should be disabled")
                     #expect(identity.disabledReasons.count == 1)
-                    #expect(identity.disabledReasons.first?.contains(reason) == true, "\(username): \(identity.disabledReasons)")
+                    #expect(
+                        identity.disabledReasons.first?.contains(reason) == true,
+                        "\(username): \(identity.disabledReasons)"
+                    )
                 } else {
                     #expect(!identity.disabled, "\(username) should be active: \(identity.disabledReasons)")
                 }
@@ -179,7 +193,8 @@ struct PullTests {
         var bulk = ""
         bulk.reserveCapacity(count * 200)
         for index in 0..<count {
-            bulk += "dn: uid=u\(index),ou=people,\(s)\nobjectClass: inetOrgPerson\nuid: u\(index)\ncn: U\(index)\nsn: u\(index)\n\n"
+            bulk +=
+                "dn: uid=u\(index),ou=people,\(s)\nobjectClass: inetOrgPerson\nuid: u\(index)\ncn: U\(index)\nsn: u\(index)\n\n"
         }
         bulk += "dn: cn=everyone,ou=groups,\(s)\nobjectClass: groupOfNames\ncn: everyone\n"
         for index in 0..<count {
@@ -210,7 +225,10 @@ struct PullTests {
         for name in Self.hostileNames {
             let dn = "cn=\(DN.escapeValue(name)),ou=people,\(s)"
             dns.append(dn)
-            data += LDIF.entry(dn, [("objectClass", "inetOrgPerson"), ("cn", name), ("sn", "x"), ("uid", "h\(dns.count)")])
+            data += LDIF.entry(
+                dn,
+                [("objectClass", "inetOrgPerson"), ("cn", name), ("sn", "x"), ("uid", "h\(dns.count)")]
+            )
         }
         data += LDIF.group("hostile", suffix: s, members: dns)
         try await withSlapd(data: data) { server in
@@ -227,7 +245,10 @@ struct PullTests {
                 )
                 let found = try await connection.search(request, visitor: CollectingVisitor()).entries
                 #expect(found.count == 1, "filter for \(name.debugDescription) matched \(found.count)")
-                #expect(try found.first.map { try DistinguishedName(parsing: $0.dn) } == (try DistinguishedName(parsing: dn)))
+                #expect(
+                    try found.first.map { try DistinguishedName(parsing: $0.dn) }
+                        == (try DistinguishedName(parsing: dn))
+                )
             }
             // A NUL in an assertion value is escaped, not a truncated (or wildcard) filter.
             let nul = LDAPSearchRequest(base: "ou=people,\(s)", filter: LDAPFilter.equality("cn", "star\u{0}*"))
@@ -245,17 +266,25 @@ struct PullTests {
     @Test func binaryObjectGUIDIsTheStableIDAndFiltersWithNULWork() async throws {
         let s = Self.suffix
         // {3F2504E0-4F89-11D3-9A0C-0305E82C3301} as AD stores it, and a GUID full of NUL bytes.
-        let guid: [UInt8] = [0xE0, 0x04, 0x25, 0x3F, 0x89, 0x4F, 0xD3, 0x11, 0x9A, 0x0C, 0x03, 0x05, 0xE8, 0x2C, 0x33, 0x01]
+        let guid: [UInt8] = [
+            0xE0, 0x04, 0x25, 0x3F, 0x89, 0x4F, 0xD3, 0x11, 0x9A, 0x0C, 0x03, 0x05, 0xE8, 0x2C, 0x33, 0x01,
+        ]
         let zeros: [UInt8] = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x2A, 0x28, 0x29, 0x5C]
         let data =
             LDIF.entry(
                 "uid=ad1,ou=people,\(s)",
-                [("objectClass", "inetOrgPerson"), ("objectClass", "tenureTestAccount"), ("uid", "ad1"), ("cn", "AD One"), ("sn", "one")],
+                [
+                    ("objectClass", "inetOrgPerson"), ("objectClass", "tenureTestAccount"), ("uid", "ad1"),
+                    ("cn", "AD One"), ("sn", "one"),
+                ],
                 binary: [("objectGUID", guid)]
             )
             + LDIF.entry(
                 "uid=ad2,ou=people,\(s)",
-                [("objectClass", "inetOrgPerson"), ("objectClass", "tenureTestAccount"), ("uid", "ad2"), ("cn", "AD Two"), ("sn", "two")],
+                [
+                    ("objectClass", "inetOrgPerson"), ("objectClass", "tenureTestAccount"), ("uid", "ad2"),
+                    ("cn", "AD Two"), ("sn", "two"),
+                ],
                 binary: [("objectGUID", zeros)]
             )
         try await withSlapd(data: data) { server in

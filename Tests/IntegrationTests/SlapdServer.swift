@@ -50,7 +50,9 @@ struct SlapdServer: Sendable {
         if let suffix { arguments += ["--suffix", suffix] }
         let output = try run(Self.script, arguments)
         guard output.status == 0 else {
-            throw FixtureError("slapd-test-server.sh start failed (\(output.status)):\n\(output.stdout)\n\(output.stderr)")
+            throw FixtureError(
+                "slapd-test-server.sh start failed (\(output.status)):\n\(output.stdout)\n\(output.stderr)"
+            )
         }
         var environment: [String: String] = [:]
         for line in output.stdout.split(separator: "\n") {
@@ -79,7 +81,9 @@ struct SlapdServer: Sendable {
         try ldif.write(toFile: file, atomically: true, encoding: .utf8)
         let output = try run(Self.script, ["modify", self.directory, file])
         guard output.status == 0 else {
-            throw FixtureError("ldapmodify failed (\(output.status)):\n\(output.stdout)\n\(output.stderr)\n--- LDIF:\n\(ldif)")
+            throw FixtureError(
+                "ldapmodify failed (\(output.status)):\n\(output.stdout)\n\(output.stderr)\n--- LDIF:\n\(ldif)"
+            )
         }
     }
 
@@ -114,7 +118,8 @@ func withSlapd<R>(
     defer { for file in temporary { try? FileManager.default.removeItem(atPath: file) } }
     func write(_ text: String?) throws -> [String] {
         guard let text else { return [] }
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("tenure-\(UUID().uuidString).ldif").path
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("tenure-\(UUID().uuidString).ldif")
+            .path
         try text.write(toFile: path, atomically: true, encoding: .utf8)
         temporary.append(path)
         return [path]

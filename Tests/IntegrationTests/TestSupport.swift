@@ -44,7 +44,10 @@ enum LDIF {
     static func parse(_ text: String) -> [(dn: String, attributes: [(String, String)])] {
         var records: [(dn: String, attributes: [(String, String)])] = []
         var lines: [String] = []
-        for raw in text.replacingOccurrences(of: "\r\n", with: "\n").split(separator: "\n", omittingEmptySubsequences: false) {
+        for raw in text.replacingOccurrences(of: "\r\n", with: "\n").split(
+            separator: "\n",
+            omittingEmptySubsequences: false
+        ) {
             if raw.hasPrefix(" "), !lines.isEmpty {
                 lines[lines.count - 1] += raw.dropFirst()
             } else {

@@ -39,7 +39,9 @@ import Testing
     }
 
     /// Every DN-valued line of the public LDIF data: wherever the fast path answers, it agrees.
-    @Test(arguments: ["389ds-Example.ldif", "openldap-test-dn.ldif", "openldap-test-ordered.ldif", "openldap-nis_sample.ldif"])
+    @Test(arguments: [
+        "389ds-Example.ldif", "openldap-test-dn.ldif", "openldap-test-ordered.ldif", "openldap-nis_sample.ldif",
+    ])
     func agreesOnPublicData(_ file: String) throws {
         let lines = try LDIFReader.load(file)
         var answered = 0

@@ -101,40 +101,56 @@ enum LDIFReader {
     static let rfc4514Examples: [Example] = [
         Example(
             input: "UID=jsmith,DC=example,DC=net",
-            rdns: [[("UID", Array("jsmith".utf8), false)], [("DC", Array("example".utf8), false)],
-                   [("DC", Array("net".utf8), false)]],
+            rdns: [
+                [("UID", Array("jsmith".utf8), false)], [("DC", Array("example".utf8), false)],
+                [("DC", Array("net".utf8), false)],
+            ],
             description: "UID=jsmith,DC=example,DC=net",
-            normalized: "uid=jsmith,dc=example,dc=net"),
+            normalized: "uid=jsmith,dc=example,dc=net"
+        ),
         Example(
             input: "OU=Sales+CN=J.  Smith,DC=example,DC=net",
-            rdns: [[("OU", Array("Sales".utf8), false), ("CN", Array("J.  Smith".utf8), false)],
-                   [("DC", Array("example".utf8), false)], [("DC", Array("net".utf8), false)]],
+            rdns: [
+                [("OU", Array("Sales".utf8), false), ("CN", Array("J.  Smith".utf8), false)],
+                [("DC", Array("example".utf8), false)], [("DC", Array("net".utf8), false)],
+            ],
             description: "OU=Sales+CN=J.  Smith,DC=example,DC=net",
-            normalized: "cn=j. smith+ou=sales,dc=example,dc=net"),
+            normalized: "cn=j. smith+ou=sales,dc=example,dc=net"
+        ),
         Example(
             input: #"CN=James \"Jim\" Smith\, III,DC=example,DC=net"#,
-            rdns: [[("CN", Array(#"James "Jim" Smith, III"#.utf8), false)],
-                   [("DC", Array("example".utf8), false)], [("DC", Array("net".utf8), false)]],
+            rdns: [
+                [("CN", Array(#"James "Jim" Smith, III"#.utf8), false)],
+                [("DC", Array("example".utf8), false)], [("DC", Array("net".utf8), false)],
+            ],
             description: #"CN=James \"Jim\" Smith\, III,DC=example,DC=net"#,
-            normalized: #"cn=james \"jim\" smith\, iii,dc=example,dc=net"#),
+            normalized: #"cn=james \"jim\" smith\, iii,dc=example,dc=net"#
+        ),
         Example(
             // CR is whitespace for caseIgnoreMatch (RFC 4518 §2.2 maps it to SPACE).
             input: #"CN=Before\0dAfter,DC=example,DC=net"#,
-            rdns: [[("CN", Array("Before\rAfter".utf8), false)],
-                   [("DC", Array("example".utf8), false)], [("DC", Array("net".utf8), false)]],
+            rdns: [
+                [("CN", Array("Before\rAfter".utf8), false)],
+                [("DC", Array("example".utf8), false)], [("DC", Array("net".utf8), false)],
+            ],
             description: #"CN=Before\0dAfter,DC=example,DC=net"#,
-            normalized: "cn=before after,dc=example,dc=net"),
+            normalized: "cn=before after,dc=example,dc=net"
+        ),
         Example(
             input: "1.3.6.1.4.1.1466.0=#04024869,DC=example,DC=com",
-            rdns: [[("1.3.6.1.4.1.1466.0", [0x04, 0x02, 0x48, 0x69], true)],
-                   [("DC", Array("example".utf8), false)], [("DC", Array("com".utf8), false)]],
+            rdns: [
+                [("1.3.6.1.4.1.1466.0", [0x04, 0x02, 0x48, 0x69], true)],
+                [("DC", Array("example".utf8), false)], [("DC", Array("com".utf8), false)],
+            ],
             description: "1.3.6.1.4.1.1466.0=#04024869,DC=example,DC=com",
-            normalized: "1.3.6.1.4.1.1466.0=#04024869,dc=example,dc=com"),
+            normalized: "1.3.6.1.4.1.1466.0=#04024869,dc=example,dc=com"
+        ),
         Example(
             input: #"CN=Lu\C4\8Di\C4\87"#,
             rdns: [[("CN", [0x4C, 0x75, 0xC4, 0x8D, 0x69, 0xC4, 0x87], false)]],
             description: "CN=Lu\u{10D}i\u{107}",
-            normalized: "cn=lu\u{10D}i\u{107}"),
+            normalized: "cn=lu\u{10D}i\u{107}"
+        ),
     ]
 
     @Test(arguments: rfc4514Examples)
@@ -389,8 +405,10 @@ enum LDIFReader {
         #expect(child.parent == people)
         #expect(child.isDescendant(of: people))
         #expect(people.isDescendant(of: child) == false)
-        #expect(DistinguishedName.root.appending(child: RelativeDistinguishedName(type: "dc", value: "com"))
-            == (try DistinguishedName(parsing: "dc=com")))
+        #expect(
+            DistinguishedName.root.appending(child: RelativeDistinguishedName(type: "dc", value: "com"))
+                == (try DistinguishedName(parsing: "dc=com"))
+        )
     }
 
     @Test func relativeDistinguishedNameAPI() throws {
@@ -431,8 +449,10 @@ enum LDIFReader {
     @Test(arguments: legacyCases)
     func legacyForms(_ input: String, _ expected: [[String]]) throws {
         let dn = try DistinguishedName(parsing: input)
-        #expect(dn.rdns.map { $0.attributes.map { RelativeDistinguishedName(attributes: [$0]).description } }
-            == expected)
+        #expect(
+            dn.rdns.map { $0.attributes.map { RelativeDistinguishedName(attributes: [$0]).description } }
+                == expected
+        )
         // Written back as strict RFC 4514 and stable from there on.
         #expect(try DistinguishedName(parsing: dn.description) == dn)
         #expect(try DistinguishedName(parsing: dn.description).description == dn.description)
@@ -492,8 +512,10 @@ enum LDIFReader {
 
     @Test func errorDescription() throws {
         let error = try #require(throws: DNParseError.self) { try DistinguishedName(parsing: "uid=john,smith") }
-        #expect(error.description
-            == #"invalid DN "uid=john,smith" at offset 14: expected '=' after attribute type "smith""#)
+        #expect(
+            error.description
+                == #"invalid DN "uid=john,smith" at offset 14: expected '=' after attribute type "smith""#
+        )
         let control = DNParseError(input: "cn=a\nb", offset: 4, reason: "r")
         #expect(control.description == #"invalid DN "cn=a\u{a}b" at offset 4: r"#)
     }
@@ -513,12 +535,17 @@ enum LDIFReader {
             dn:: Y249w4l0w6k=
             member:  
             """
-        #expect(try LDIFReader.parse(text) == [
-            .init(name: "dn", value: "cn=Barbara Jensen,ou=Information Technology Division,ou=People,dc=example,dc=com",
-                  lineNumber: 2),
-            .init(name: "dn", value: "cn=Été", lineNumber: 6),
-            .init(name: "member", value: "", lineNumber: 7),
-        ])
+        #expect(
+            try LDIFReader.parse(text) == [
+                .init(
+                    name: "dn",
+                    value: "cn=Barbara Jensen,ou=Information Technology Division,ou=People,dc=example,dc=com",
+                    lineNumber: 2
+                ),
+                .init(name: "dn", value: "cn=Été", lineNumber: 6),
+                .init(name: "member", value: "", lineNumber: 7),
+            ]
+        )
     }
 
     @Test func the389DSExampleParsesAndResolves() throws {
@@ -556,8 +583,13 @@ enum LDIFReader {
         // Folded DN lines and comments inside entries.
         let lines = try LDIFReader.load("openldap-test-ordered.ldif")
         let entries = try Set(lines.filter { $0.name == "dn" }.map { try DistinguishedName(parsing: $0.value) })
-        #expect(entries.contains(try DistinguishedName(
-            parsing: "cn=Barbara Jensen,ou=Information Technology Division,ou=People,dc=example,dc=com")))
+        #expect(
+            entries.contains(
+                try DistinguishedName(
+                    parsing: "cn=Barbara Jensen,ou=Information Technology Division,ou=People,dc=example,dc=com"
+                )
+            )
+        )
         let members = lines.filter { $0.name == "member" }
         #expect(members.isEmpty == false)
         for line in members {
@@ -598,8 +630,10 @@ enum LDIFReader {
         ("", ""),
         ("OU=Sales+CN=J. Smith,DC=example,DC=net", "cn=j. smith+ou=sales,dc=example,dc=net"),
         (#"CN=\23John Smith\20,DC=example,DC=net"#, ##"cn=\#john smith,dc=example,dc=net"##),
-        ("testUUID=597ae2f6-16a6-1027-98f4-abcdefABCDEF,DC=Example",
-         "testuuid=597ae2f6-16a6-1027-98f4-abcdefabcdef,dc=example"),
+        (
+            "testUUID=597ae2f6-16a6-1027-98f4-abcdefABCDEF,DC=Example",
+            "testuuid=597ae2f6-16a6-1027-98f4-abcdefabcdef,dc=example"
+        ),
         ("1.1.1=", "1.1.1="),
         ("OID.0.9.2342.19200300.100.1.1=jsmith", "uid=jsmith"),
         ("UID=jsmith, O=example, C=US", "uid=jsmith,o=example,c=us"),

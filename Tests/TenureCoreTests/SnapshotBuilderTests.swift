@@ -23,7 +23,9 @@ private func group(_ id: String, people: [String] = [], groups: [String] = [], u
 }
 
 @Suite struct SnapshotBuilderTests {
-    private func build(_ people: [IdentityEntry], _ groups: [GroupEntry], nested: Bool = true) async throws -> DirectorySnapshot {
+    private func build(_ people: [IdentityEntry], _ groups: [GroupEntry], nested: Bool = true) async throws
+        -> DirectorySnapshot
+    {
         // A stand-in for DN normalisation: lowercase, no spaces after commas; "not a dn" is not one.
         try await SnapshotBuilder.build(identities: people, groups: groups, nested: nested) { written in
             written.contains("=") ? written.lowercased().replacingOccurrences(of: ", ", with: ",") : nil
@@ -103,7 +105,13 @@ private func group(_ id: String, people: [String] = [], groups: [String] = [], u
         let depth = 20_000
         var groups: [GroupEntry] = []
         for index in 0..<depth {
-            groups.append(group("g\(index)", people: index == depth - 1 ? ["p1"] : [], groups: index < depth - 1 ? ["g\(index + 1)"] : []))
+            groups.append(
+                group(
+                    "g\(index)",
+                    people: index == depth - 1 ? ["p1"] : [],
+                    groups: index < depth - 1 ? ["g\(index + 1)"] : []
+                )
+            )
         }
         let snapshot = try await self.build([person("p1")], groups)
         #expect(snapshot.groups.allSatisfy { $0.transitiveMembers == ["p1"] })
@@ -141,7 +149,9 @@ private func group(_ id: String, people: [String] = [], groups: [String] = [], u
 
     @Test func outputIsDeterministic() async throws {
         let people = (0..<50).map { person("p\($0)") }
-        let groups = (0..<20).map { group("g\($0)", people: ["p\($0)", "p\(($0 * 7) % 50)"], groups: ["g\(($0 + 3) % 20)"]) }
+        let groups = (0..<20).map {
+            group("g\($0)", people: ["p\($0)", "p\(($0 * 7) % 50)"], groups: ["g\(($0 + 3) % 20)"])
+        }
         let first = try await self.build(people, groups)
         let second = try await self.build(people.reversed(), groups.reversed())
         #expect(first == second)

@@ -76,7 +76,9 @@ import Testing
         #expect(document.cycles == Self.snapshot.cycles)
         #expect(document.warnings == Self.snapshot.warnings)
         #expect(document.server == "ldap://127.0.0.1:1")
-        #expect(document.summary == .init(identities: 2, disabled: 1, groups: 1, cycles: 1, warnings: 1, entriesRead: 3))
+        #expect(
+            document.summary == .init(identities: 2, disabled: 1, groups: 1, cycles: 1, warnings: 1, entriesRead: 3)
+        )
     }
 
     @Test func matchesJSONEncoderWithSortedKeys() throws {
@@ -95,11 +97,21 @@ import Testing
     }
 
     @Test func largeSnapshotsStreamInChunks() throws {
-        let identities = (0..<30_000).map { Identity(id: String(format: "%08d", $0), dn: "uid=u\($0),ou=people,dc=tenure,dc=test", username: "u\($0)") }
+        let identities = (0..<30_000).map {
+            Identity(id: String(format: "%08d", $0), dn: "uid=u\($0),ou=people,dc=tenure,dc=test", username: "u\($0)")
+        }
         nonisolated(unsafe) var chunks: [Int] = []
         nonisolated(unsafe) var all: [UInt8] = []
-        var writer = SnapshotJSONWriter { chunks.append($0.count); all += $0 }
-        writer.writeDocument(snapshot: DirectorySnapshot(identities: identities, groups: []), server: "s", readAt: "t", entriesRead: 0, seconds: 0)
+        var writer = SnapshotJSONWriter {
+            chunks.append($0.count); all += $0
+        }
+        writer.writeDocument(
+            snapshot: DirectorySnapshot(identities: identities, groups: []),
+            server: "s",
+            readAt: "t",
+            entriesRead: 0,
+            seconds: 0
+        )
         #expect(chunks.count > 1)
         #expect(chunks.allSatisfy { $0 <= (1 << 20) + 4096 })
         let document = try JSONDecoder().decode(Document.self, from: Data(all))

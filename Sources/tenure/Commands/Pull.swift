@@ -84,7 +84,8 @@ final class ProgressPrinter: PullObserver {
             let elapsed = ContinuousClock.now - state.started
             let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
             let rate = seconds > 0 ? Int(Double(entriesInBase) / seconds) : 0
-            let line = "\r\(phase.rawValue) under \(base): \(entriesInBase.formatted()) entries (\(rate.formatted())/s)   "
+            let line =
+                "\r\(phase.rawValue) under \(base): \(entriesInBase.formatted()) entries (\(rate.formatted())/s)   "
             FileHandle.standardError.write(Data(line.utf8))
             state.printed = true
         }

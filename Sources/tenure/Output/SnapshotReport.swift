@@ -16,7 +16,10 @@ enum SnapshotReport {
         out += Table(
             columns: ["", "COUNT", ""],
             rows: [
-                ["Identities", snapshot.identities.count.formatted(), "\(snapshot.disabledCount.formatted()) disabled"],
+                [
+                    "Identities", snapshot.identities.count.formatted(),
+                    "\(snapshot.disabledCount.formatted()) disabled",
+                ],
                 [
                     "Groups", snapshot.groups.count.formatted(),
                     "\(nestedLinks.formatted()) nested links, \(snapshot.cycles.count) cycle(s)",
@@ -48,7 +51,9 @@ enum SnapshotReport {
             out += "\n\(bold)Disabled identities\(reset)\n"
             out += Table(
                 columns: ["USERNAME", "REASON", "DN"],
-                rows: disabled.prefix(50).map { [$0.username ?? "-", $0.disabledReasons.joined(separator: "; "), $0.dn] }
+                rows: disabled.prefix(50).map {
+                    [$0.username ?? "-", $0.disabledReasons.joined(separator: "; "), $0.dn]
+                }
             ).render()
             if disabled.count > 50 { out += "  … and \(disabled.count - 50) more (use --format json)\n" }
         }
