@@ -45,14 +45,16 @@ let package = Package(
         ),
 
         // MARK: - Tests
+        // A throwaway slapd for the integration and CLI tests (scripts/slapd-test-server.sh).
+        .target(name: "SlapdFixture", path: "Tests/SlapdFixture"),
         .testTarget(name: "LDAPClientTests", dependencies: ["LDAPClient"]),
         .testTarget(name: "TenureCoreTests", dependencies: ["TenureCore"]),
         .testTarget(name: "TenureConfigTests", dependencies: ["TenureConfig", "TenureCore", "LDAPClient"]),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["DirectorySource", "LDAPClient", "TenureConfig", "TenureCore", logging]
+            dependencies: ["DirectorySource", "LDAPClient", "SlapdFixture", "TenureConfig", "TenureCore", logging]
         ),
-        .testTarget(name: "TenureCLITests", dependencies: ["TenureConfig"]),
+        .testTarget(name: "TenureCLITests", dependencies: ["SlapdFixture", "tenure"]),
     ]
 )
 

@@ -1,6 +1,7 @@
 import DirectorySource
 import Foundation
 import LDAPClient
+import SlapdFixture
 import TenureConfig
 import TenureCore
 import Testing

@@ -2,6 +2,7 @@ import DirectorySource
 import Foundation
 import LDAPClient
 import Logging
+import SlapdFixture
 import TenureConfig
 import TenureCore
 

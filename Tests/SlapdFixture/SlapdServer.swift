@@ -1,41 +1,42 @@
-import Foundation
-import Testing
+public import Foundation
 
-/// The repository root, found from this file's path (Tests/IntegrationTests/SlapdServer.swift).
-let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+/// The repository root, found from this file's path (Tests/SlapdFixture/SlapdServer.swift).
+public let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent()
 
 /// The public LDIF data sets in ../shared/data/public-ldif (see its SOURCES.md).
-let publicLDIFDirectory = repositoryRoot.deletingLastPathComponent().appendingPathComponent("shared/data/public-ldif")
+public let publicLDIFDirectory = repositoryRoot.deletingLastPathComponent().appendingPathComponent(
+    "shared/data/public-ldif"
+)
 
 /// A throwaway slapd started by `scripts/slapd-test-server.sh` on free loopback ports, in its own
 /// temporary directory, with a CA it generated. Stopped (and its directory removed) by `stop()`.
-struct SlapdServer: Sendable {
-    let directory: String
-    let environment: [String: String]
+public struct SlapdServer: Sendable {
+    public let directory: String
+    public let environment: [String: String]
 
-    var url: String { self.environment["LDAP_URL"]! }
-    var ldapsURL: String { self.environment["LDAPS_URL"]! }
-    var suffix: String { self.environment["LDAP_SUFFIX"]! }
-    var readerDN: String { self.environment["LDAP_READER_DN"]! }
-    var readerPasswordFile: String { self.environment["LDAP_READER_PASSWORD_FILE"]! }
-    var limitedDN: String { self.environment["LDAP_LIMITED_DN"]! }
-    var limitedPasswordFile: String { self.environment["LDAP_LIMITED_PASSWORD_FILE"]! }
-    var adminDN: String { self.environment["LDAP_ADMIN_DN"]! }
-    var adminPasswordFile: String { self.environment["LDAP_ADMIN_PASSWORD_FILE"]! }
-    var caFile: String { self.environment["LDAP_CA_FILE"]! }
-    var wrongCAFile: String { self.environment["LDAP_WRONG_CA_FILE"]! }
-    var pid: Int32 { Int32(self.environment["SLAPD_PID"]!)! }
-    var readerPassword: String {
+    public var url: String { self.environment["LDAP_URL"]! }
+    public var ldapsURL: String { self.environment["LDAPS_URL"]! }
+    public var suffix: String { self.environment["LDAP_SUFFIX"]! }
+    public var readerDN: String { self.environment["LDAP_READER_DN"]! }
+    public var readerPasswordFile: String { self.environment["LDAP_READER_PASSWORD_FILE"]! }
+    public var limitedDN: String { self.environment["LDAP_LIMITED_DN"]! }
+    public var limitedPasswordFile: String { self.environment["LDAP_LIMITED_PASSWORD_FILE"]! }
+    public var adminDN: String { self.environment["LDAP_ADMIN_DN"]! }
+    public var adminPasswordFile: String { self.environment["LDAP_ADMIN_PASSWORD_FILE"]! }
+    public var caFile: String { self.environment["LDAP_CA_FILE"]! }
+    public var wrongCAFile: String { self.environment["LDAP_WRONG_CA_FILE"]! }
+    public var pid: Int32 { Int32(self.environment["SLAPD_PID"]!)! }
+    public var readerPassword: String {
         (try? String(contentsOfFile: self.readerPasswordFile, encoding: .utf8))?
             .trimmingCharacters(in: .newlines) ?? ""
     }
 
-    static var script: String { repositoryRoot.appendingPathComponent("scripts/slapd-test-server.sh").path }
+    public static var script: String { repositoryRoot.appendingPathComponent("scripts/slapd-test-server.sh").path }
 
     /// Starts a server. `ldif` files are added over LDAP after start; `slapadd` files are loaded
     /// offline before (fast, for big data).
-    static func start(
+    public static func start(
         ldif: [String] = [],
         slapadd: [String] = [],
         slapaddUnchecked: [String] = [],
@@ -65,18 +66,18 @@ struct SlapdServer: Sendable {
         return SlapdServer(directory: directory, environment: environment)
     }
 
-    func stop() {
+    public func stop() {
         _ = try? run(Self.script, ["stop", self.directory, "--clean"])
     }
 
     /// Kills slapd with SIGKILL (a crash, not a shutdown).
-    func kill9() {
+    public func kill9() {
         kill(self.pid, SIGKILL)
     }
 
     /// Applies LDIF changes as the directory administrator (ldapmodify; entries with
     /// `changetype: add` are added).
-    func modify(_ ldif: String) throws {
+    public func modify(_ ldif: String) throws {
         let file = self.directory + "/change-\(UUID().uuidString.prefix(8)).ldif"
         try ldif.write(toFile: file, atomically: true, encoding: .utf8)
         let output = try run(Self.script, ["modify", self.directory, file])
@@ -88,7 +89,7 @@ struct SlapdServer: Sendable {
     }
 
     /// Adds entries as the directory administrator (ldapadd).
-    func add(_ ldif: String) throws {
+    public func add(_ ldif: String) throws {
         let file = try self.writeFile("add-\(UUID().uuidString.prefix(8)).ldif", ldif)
         let output = try run(Self.script, ["add", self.directory, file])
         guard output.status == 0 else {
@@ -97,7 +98,7 @@ struct SlapdServer: Sendable {
     }
 
     /// Writes a temporary file in the server's directory (removed with it).
-    func writeFile(_ name: String, _ contents: String) throws -> String {
+    public func writeFile(_ name: String, _ contents: String) throws -> String {
         let path = self.directory + "/" + name
         try contents.write(toFile: path, atomically: true, encoding: .utf8)
         return path
@@ -107,7 +108,7 @@ struct SlapdServer: Sendable {
 /// Runs `body` with a fresh server and always stops it. `data` is LDIF added after start (over
 /// LDAP, so overlays such as memberof see it); `bulk` is LDIF loaded offline with slapadd, and
 /// `bulkUnchecked` the same without schema checks (public data with schema quirks).
-func withSlapd<R>(
+public func withSlapd<R>(
     data: String? = nil,
     bulk: String? = nil,
     bulkUnchecked: String? = nil,
@@ -134,15 +135,15 @@ func withSlapd<R>(
     return try await body(server)
 }
 
-struct FixtureError: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
+public struct FixtureError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
 }
 
-struct ProcessOutput {
-    var status: Int32
-    var stdout: String
-    var stderr: String
+public struct ProcessOutput: Sendable {
+    public var status: Int32
+    public var stdout: String
+    public var stderr: String
 }
 
 /// Runs a program to completion and captures its output.
@@ -150,7 +151,9 @@ struct ProcessOutput {
 /// posix_spawn + waitpid with stdout/stderr sent to temporary files: Foundation's `Process` has
 /// been seen to miss a child's exit on Linux, and pipes stay open as long as any grandchild (a
 /// daemonised slapd) holds them.
-func run(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws -> ProcessOutput {
+public func run(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws
+    -> ProcessOutput
+{
     let base = FileManager.default.temporaryDirectory.appendingPathComponent("tenure-run-\(UUID().uuidString)").path
     let outPath = base + ".out"
     let errPath = base + ".err"
