@@ -221,12 +221,7 @@ struct UserVisitor: LDAPSearchVisitor {
                 message: "\(self.idAttribute) has \(idCount) values; a stable id has one"
             )
         }
-        let normalizedDN: String
-        do {
-            normalizedDN = try DistinguishedName.normalize(entry.dn)
-        } catch {
-            throw DirectoryDataError(dn: entry.dn, message: "the server returned a DN that does not parse: \(error)")
-        }
+        let normalizedDN = try normalizedDN(of: entry)
         var reasons: [String] = []
         for rule in self.settings.disabled {
             if let reason = rule.reason(values: { entry.strings($0) }, normalizedDN: normalizedDN, now: self.now) {
@@ -282,12 +277,7 @@ struct GroupVisitor: LDAPSearchVisitor {
                 message: "group has no \(self.idAttribute) value (check groups.id and the bind DN's read rights)"
             )
         }
-        let normalizedDN: String
-        do {
-            normalizedDN = try DistinguishedName.normalize(entry.dn)
-        } catch {
-            throw DirectoryDataError(dn: entry.dn, message: "the server returned a DN that does not parse: \(error)")
-        }
+        let normalizedDN = try normalizedDN(of: entry)
         var memberDNs: [String] = []
         var memberUsernames: [String] = []
         for member in self.settings.members {
@@ -313,6 +303,15 @@ struct GroupVisitor: LDAPSearchVisitor {
 
     mutating func pageCompleted(pageNumber: Int, entriesSoFar: Int) throws {
         self.observer?.pageRead(.groups, base: self.base, page: pageNumber, entriesInBase: entriesSoFar)
+    }
+}
+
+/// The entry's own DN normalised; a DN the server sent that does not parse stops the pull.
+private func normalizedDN(of entry: LDAPEntry) throws(DirectoryDataError) -> String {
+    do {
+        return try DistinguishedName.normalize(entry.dn)
+    } catch {
+        throw DirectoryDataError(dn: entry.dn, message: "the server returned a DN that does not parse: \(error)")
     }
 }
 

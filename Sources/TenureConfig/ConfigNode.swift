@@ -260,25 +260,10 @@ func joinPath(_ parent: String, _ child: String) -> String {
     parent.isEmpty ? child : parent + "." + child
 }
 
-/// `"value"` with quotes and backslashes escaped, for messages.
+/// `"value"` with quotes, backslashes and control characters escaped, for messages (the same
+/// double-quoted form the effective configuration is printed in).
 func quoted(_ value: String) -> String {
-    var result = "\""
-    for scalar in value.unicodeScalars {
-        switch scalar {
-        case "\"": result += "\\\""
-        case "\\": result += "\\\\"
-        case "\n": result += "\\n"
-        case "\r": result += "\\r"
-        case "\t": result += "\\t"
-        default:
-            if scalar.value < 0x20 || scalar.value == 0x7F {
-                result += "\\x" + String(scalar.value, radix: 16, uppercase: true).leftPadded(to: 2)
-            } else {
-                result.unicodeScalars.append(scalar)
-            }
-        }
-    }
-    return result + "\""
+    yamlString(value)
 }
 
 extension String {

@@ -14,7 +14,7 @@ enum SnapshotReport {
         out += "(\(result.entriesRead.formatted()) entries in \(String(format: "%.2f", result.seconds)) s)\n\n"
         let nestedLinks = snapshot.groups.reduce(0) { $0 + $1.directGroups.count }
         out += Table(
-            columns: ["", "COUNT", ""],
+            columns: [],
             rows: [
                 [
                     "Identities", snapshot.identities.count.formatted(),
@@ -22,7 +22,8 @@ enum SnapshotReport {
                 ],
                 [
                     "Groups", snapshot.groups.count.formatted(),
-                    "\(nestedLinks.formatted()) nested links, \(snapshot.cycles.count) cycle(s)",
+                    "\(nestedLinks.formatted()) nested links, "
+                        + (snapshot.cycles.isEmpty ? "no cycles" : "\(snapshot.cycles.count) cycle(s)"),
                 ],
                 ["Warnings", snapshot.warnings.count.formatted(), ""],
             ],
@@ -96,7 +97,8 @@ struct Table {
     var rightAligned: Set<Int> = []
 
     func render() -> String {
-        var widths = self.columns.map(\.count)
+        let width = max(self.columns.count, self.rows.map(\.count).max() ?? 0)
+        var widths = (0..<width).map { $0 < self.columns.count ? self.columns[$0].count : 0 }
         for row in self.rows {
             for (index, cell) in row.enumerated() where index < widths.count {
                 widths[index] = max(widths[index], cell.count)
@@ -109,7 +111,9 @@ struct Table {
                 let isLast = index == cells.count - 1
                 parts.append(self.rightAligned.contains(index) ? pad + cell : (isLast ? cell : cell + pad))
             }
-            return "  " + parts.joined(separator: "  ") + "\n"
+            var text = "  " + parts.joined(separator: "  ")
+            while text.last == " " { text.removeLast() }
+            return text + "\n"
         }
         var out = ""
         if self.columns.contains(where: { !$0.isEmpty }) { out += line(self.columns) }

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# The main job, on the bundled sample directory:
+#   1. install what is missing (apt), build tenure;
+#   2. start the sample directory (Config/sample-directory.ldif) in a throwaway slapd on
+#      127.0.0.1:3890 (another free port if that one is taken), in .tenure/sample-directory;
+#   3. check the sample configuration (Config/tenure.yaml) and pull a snapshot with it:
+#      the summary table, then the first lines of the JSON snapshot;
+#   4. stop the directory (unless --keep).
+#
+# Usage: scripts/demo.sh [--keep]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+keep=0
+[[ ${1:-} == --keep ]] && keep=1
+
+command -v swift >/dev/null 2>&1 || export PATH=/opt/swift/usr/bin:$PATH
+scripts/install-deps.sh
+
+echo "==> building tenure"
+swift build --product tenure 2>&1 | tail -n 1
+bin=$(swift build --show-bin-path)/tenure
+
+dir=.tenure/sample-directory
+scripts/slapd-test-server.sh stop "$dir" --clean >/dev/null 2>&1 || true
+mkdir -p .tenure
+port_args=(--port 3890 --tls-port 3891)
+if (exec 3<>/dev/tcp/127.0.0.1/3890) 2>/dev/null; then
+    echo "==> 127.0.0.1:3890 is taken; using a free port (TENURE_LDAP_URLS overrides the config)"
+    port_args=()
+fi
+echo "==> starting the sample directory"
+scripts/slapd-test-server.sh start "$dir" "${port_args[@]}" --ldif Config/sample-directory.ldif >/dev/null
+# shellcheck disable=SC1091
+. "$dir/env"
+export TENURE_LDAP_URLS=$LDAP_URL
+if [[ $keep -eq 0 ]]; then
+    trap 'scripts/slapd-test-server.sh stop "$dir" --clean >/dev/null 2>&1 || true' EXIT
+fi
+
+echo
+echo "==> tenure config check --config Config/tenure.yaml"
+"$bin" config check --config Config/tenure.yaml --password
+echo
+echo "==> tenure pull --config Config/tenure.yaml"
+"$bin" pull --config Config/tenure.yaml
+echo
+echo "==> tenure pull --config Config/tenure.yaml --format json (first identity)"
+"$bin" pull --config Config/tenure.yaml --format json | python3 -c '
+import json, sys
+document = json.load(sys.stdin)
+print(json.dumps(document["summary"], indent=2))
+print(json.dumps(document["identities"][0], indent=2))'
+echo
+if [[ $keep -eq 1 ]]; then
+    echo "The sample directory keeps running at $LDAP_URL (stop: scripts/slapd-test-server.sh stop $dir --clean)."
+    echo "Try: TENURE_LDAP_URLS=$LDAP_URL $bin pull --config Config/tenure.yaml --format json"
+fi
