@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it (.ci/run): installs what is missing (apt), checks the
-# formatting, builds without warnings in our code, self-tests the LDAP scripts, then runs every
-# Swift test (unit, slapd integration, CLI end to end). Exits non-zero on any failure.
+# formatting, builds without warnings in our code, self-tests the LDAP scripts, checks the pull
+# for leaks and memory errors under AddressSanitizer, then runs every Swift test (unit, slapd
+# integration, CLI end to end). Exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v swift >/dev/null 2>&1 || export PATH=/opt/swift/usr/bin:$PATH
@@ -28,6 +29,13 @@ if ! scripts/test-ldap-scripts.sh >"$log" 2>&1; then
     exit 1
 fi
 echo "ldap scripts: $(tail -n 1 "$log")"
+
+echo "==> scripts/leak-check.sh (AddressSanitizer + LeakSanitizer over success and failure paths)"
+if ! scripts/leak-check.sh >"$log" 2>&1; then
+    cat "$log"
+    exit 1
+fi
+tail -n 1 "$log"
 
 echo "==> swift test"
 swift test --skip-build

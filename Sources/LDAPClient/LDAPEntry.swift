@@ -161,7 +161,8 @@ public struct LDAPSearchRequest: Sendable, Hashable {
     public var attributes: [String]
     /// RFC 2696 page size; 0 disables paging (for base-scope reads).
     public var pageSize: Int
-    /// Values per step when completing ranged attributes (`member;range=0-1499`).
+    /// Values asked for per step when completing ranged attributes (`member;range=1500-2999`);
+    /// 0 asks for as many as the server will give (`member;range=1500-*`).
     public var rangeSize: Int
 
     public init(

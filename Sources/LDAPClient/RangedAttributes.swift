@@ -38,12 +38,15 @@ public enum RangedAttributes {
     }
 
     /// Completes every ranged attribute of `entry` in place. `fetch` reads the entry again asking
-    /// for one attribute description (e.g. `member;range=1500-*`) and returns what the server sent.
+    /// for one attribute description (e.g. `member;range=1500-2999`) and returns what the server
+    /// sent. Each request asks for `step` values (0: as many as the server will give, `low-*`); the
+    /// server may return fewer, and its answer decides where the next request starts.
     ///
     /// Fails — never returns a short list — when the server answers with a range that does not start
     /// where the previous one ended, or with no progress.
     public static func complete(
         _ entry: inout LDAPEntry,
+        step: Int = 0,
         fetch: (_ dn: String, _ attributeDescription: String) throws -> LDAPEntry
     ) throws {
         let ranged = entry.attributes.keys.compactMap { key in Self.parse(key).map { (key, $0) } }
@@ -60,7 +63,7 @@ public enum RangedAttributes {
             }
             var next = first.high.map { $0 + 1 }
             while let low = next {
-                let request = "\(first.attribute);range=\(low)-*"
+                let request = "\(first.attribute);range=\(low)-\(step > 0 ? String(low + step - 1) : "*")"
                 let answer = try fetch(entry.dn, request)
                 guard
                     let (answerKey, range) = answer.attributes.keys.lazy

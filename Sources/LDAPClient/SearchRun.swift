@@ -38,7 +38,7 @@ struct SearchRun {
             }
             // Ranged attributes are completed after the page is in, with base-scope reads.
             for var entry in ranged {
-                try RangedAttributes.complete(&entry) { dn, description in
+                try RangedAttributes.complete(&entry, step: self.request.rangeSize) { dn, description in
                     try self.readOne(raw, dn: dn, attribute: description)
                 }
                 try visitor.visit(entry)

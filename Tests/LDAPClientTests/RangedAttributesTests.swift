@@ -7,10 +7,12 @@ private struct FakeActiveDirectory {
     var values: [[UInt8]]
     var maxValRange: Int
 
-    /// The answer AD gives to a request for `member;range=low-*`.
+    /// The answer AD gives to a request for `member;range=low-high` (or `low-*`): at most
+    /// MaxValRange values, and `*` as the upper bound once the last value is included.
     func answer(_ description: String) -> LDAPEntry {
         let range = RangedAttributes.parse(description)!
-        let high = min(range.low + self.maxValRange, self.values.count) - 1
+        let wanted = range.high.map { $0 - range.low + 1 } ?? Int.max
+        let high = min(range.low + min(self.maxValRange, wanted), self.values.count) - 1
         let last = high >= self.values.count - 1
         let name = "\(range.attribute);range=\(range.low)-\(last ? "*" : String(high))"
         let slice = range.low <= high ? Array(self.values[range.low...high]) : []
@@ -47,6 +49,23 @@ private struct FakeActiveDirectory {
         #expect(entry.attributes.keys.sorted() == ["cn", "member"])
         #expect(requests.count == 13)  // 20,000 / 1,500 → 14 ranges, the first came with the entry
         #expect(requests.first == "member;range=1500-*")
+    }
+
+    @Test(arguments: [
+        (0, 13, "member;range=1500-*"), (1000, 19, "member;range=1500-2499"), (5000, 13, "member;range=1500-6499"),
+    ])
+    func stepsFollowTheConfiguredSizeAndTheServersLimit(step: Int, requests expected: Int, first: String) throws {
+        let all = (0..<20_000).map { Array("uid=u\($0),ou=people,dc=t".utf8) }
+        let server = FakeActiveDirectory(values: all, maxValRange: 1500)
+        var entry = server.answer("member;range=0-*")
+        var requests: [String] = []
+        try RangedAttributes.complete(&entry, step: step) { _, description in
+            requests.append(description)
+            return server.answer(description)
+        }
+        #expect(entry.values("member") == all)
+        #expect(requests.count == expected)
+        #expect(requests.first == first)
     }
 
     @Test func aServerThatSkipsARangeIsAnError() {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LDAPClient
 import Logging
 import TenureConfig
 
@@ -21,8 +22,10 @@ struct GlobalOptions: ParsableArguments {
         self.config ?? ProcessInfo.processInfo.environment["TENURE_CONFIG"] ?? "/etc/tenure/tenure.yaml"
     }
 
-    /// Sets up logging to stderr, once per process.
+    /// Sets up libldap and logging to stderr, once per process.
     func makeLogger() -> Logger {
+        // libldap's globals must be initialised before threads race to create handles.
+        LDAPLibrary.bootstrap()
         let level = self.logLevel.level
         LoggingSetup.once(level: level)
         var logger = Logger(label: "tenure")
