@@ -51,7 +51,7 @@ public actor LDAPConnection {
             )
         }
         var failures: [LDAPError] = []
-        for url in options.urls {
+        for (position, url) in options.urls.enumerated() {
             let connection = LDAPConnection(url: url, options: options, logger: logger)
             do {
                 try await connection.open()
@@ -59,11 +59,13 @@ public actor LDAPConnection {
                 return connection
             } catch {
                 guard error.code.isConnectivityFailure else { throw error }
-                logger.warning(
-                    "LDAP server unreachable, trying the next one",
-                    metadata: ["ldap.url": "\(url)", "ldap.error": "\(error)"]
-                )
                 failures.append(error)
+                if position < options.urls.count - 1 {
+                    logger.warning(
+                        "LDAP server unreachable, trying the next one",
+                        metadata: ["ldap.url": "\(url)", "ldap.error": "\(error)"]
+                    )
+                }
             }
         }
         if failures.count == 1, let only = failures.first { throw only }

@@ -75,6 +75,8 @@ public struct LDAPError: Error, Hashable, Sendable, CustomStringConvertible {
             return "the search base does not exist; check the configured base DN"
         case .confidentialityRequired, .strongerAuthRequired:
             return "the server requires TLS: use an ldaps:// URL or startTLS"
+        case .serverDown where self.operation == .bind, .connectError where self.operation == .bind:
+            return "is the server running and reachable at this URL? check ldap.urls"
         case .insufficientAccessRights:
             return "the bind DN may not read this part of the directory"
         default:

@@ -35,10 +35,8 @@ struct ConfigCommand: AsyncParsableCommand {
                     throw ExitCode(78)
                 }
             }
+            // Warnings went to stderr while loading; stdout is the YAML alone.
             print("# effective configuration of \(self.options.configPath)")
-            for warning in configuration.warnings {
-                print("# WARNING: \(warning)")
-            }
             print(configuration.redactedYAML(), terminator: "")
         }
     }

@@ -67,8 +67,11 @@ struct Pull: AsyncParsableCommand {
 /// Prints "users: 12,000 entries (8,400/s)" on stderr, rewriting one line.
 final class ProgressPrinter: PullObserver {
     private struct State {
+        /// When the current base's search started: the printer's creation (just before the pull)
+        /// for the first, the previous base's last page for the next ones.
         var started = ContinuousClock.now
-        var phase: PullPhase?
+        var lastPage = ContinuousClock.now
+        var current: String?
         var printed = false
     }
 
@@ -76,12 +79,14 @@ final class ProgressPrinter: PullObserver {
 
     func pageRead(_ phase: PullPhase, base: String, page: Int, entriesInBase: Int) {
         self.state.withLock { state in
-            if state.phase != phase {
+            let now = ContinuousClock.now
+            if state.current != "\(phase.rawValue) \(base)" {
                 if state.printed { FileHandle.standardError.write(Data("\n".utf8)) }
-                state.phase = phase
-                state.started = ContinuousClock.now
+                state.current = "\(phase.rawValue) \(base)"
+                state.started = state.lastPage
             }
-            let elapsed = ContinuousClock.now - state.started
+            state.lastPage = now
+            let elapsed = now - state.started
             let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
             let rate = seconds > 0 ? Int(Double(entriesInBase) / seconds) : 0
             let line =
