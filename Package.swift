@@ -9,6 +9,7 @@ import PackageDescription
 let argumentParser: Target.Dependency = .product(name: "ArgumentParser", package: "swift-argument-parser")
 let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
 let yams: Target.Dependency = .product(name: "Yams", package: "Yams")
+let grdb: Target.Dependency = .product(name: "GRDB", package: "GRDB.swift")
 
 let package = Package(
     name: "tenure",
@@ -19,6 +20,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
@@ -38,10 +40,32 @@ let package = Package(
         // MARK: - 4. Directory source: configuration + LDAP client → complete snapshot
         .target(name: "DirectorySource", dependencies: ["LDAPClient", "TenureCore", "TenureConfig", logging]),
 
+        // MARK: - 5. Crypto over libcrypto (SHA-256, HMAC-SHA256, random bytes)
+        .target(name: "TenureCrypto", dependencies: ["COpenSSL"]),
+
+        // MARK: - 6. The PIM store: SQLite through GRDB (behind the PIMStore protocol), audit chain
+        .target(name: "TenureStore", dependencies: ["TenureCore", "TenureCrypto", grdb]),
+
+        // MARK: - 7. Engine: pull + plan + journaled apply
+        .target(
+            name: "TenureEngine",
+            dependencies: ["DirectorySource", "TenureConfig", "TenureCore", "TenureCrypto", "TenureStore", logging]
+        ),
+
         // MARK: - CLI
         .executableTarget(
             name: "tenure",
-            dependencies: ["DirectorySource", "TenureConfig", "TenureCore", "LDAPClient", argumentParser, logging]
+            dependencies: [
+                "DirectorySource", "LDAPClient", "TenureConfig", "TenureCore", "TenureEngine", "TenureStore",
+                argumentParser, logging,
+            ]
+        ),
+
+        // MARK: - Benchmarks (Benchmarks/*.sh run it; not shipped)
+        .executableTarget(
+            name: "tenure-bench",
+            dependencies: ["TenureCore", "TenureCrypto", "TenureEngine", "TenureStore", argumentParser],
+            path: "Benchmarks/Sources/tenure-bench"
         ),
 
         // MARK: - Tests
@@ -55,6 +79,12 @@ let package = Package(
             dependencies: ["DirectorySource", "LDAPClient", "SlapdFixture", "TenureConfig", "TenureCore", logging]
         ),
         .testTarget(name: "TenureCLITests", dependencies: ["SlapdFixture", "tenure"]),
+        .testTarget(name: "TenureCryptoTests", dependencies: ["TenureCrypto"]),
+        .testTarget(name: "TenureStoreTests", dependencies: ["TenureCore", "TenureCrypto", "TenureStore"]),
+        .testTarget(
+            name: "TenureEngineTests",
+            dependencies: ["SlapdFixture", "TenureConfig", "TenureCore", "TenureEngine", "TenureStore"]
+        ),
     ]
 )
 

@@ -1,0 +1,2 @@
+// Placeholder: replaced by the benchmark driver.
+print("tenure-bench")

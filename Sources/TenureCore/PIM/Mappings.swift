@@ -1,0 +1,163 @@
+/// The privileged-access model Tenure enforces: roles, the rules that grant them, which identities
+/// are managed, which are protected, and the guard against mass revocation. Loaded from
+/// `Mappings/*.yaml` (see `TenureConfig.MappingsLoader`); pure values here.
+public struct Mappings: Hashable, Sendable {
+    public var roles: [RoleDefinition]
+    public var rules: [Rule]
+    /// Which identities Tenure manages. Identities outside it are never granted anything, and an
+    /// identity that leaves the scope is a leaver.
+    public var scope: Condition
+    /// Break-glass accounts: never changed by a plan; any change to them is reported loudly.
+    public var protected: [ProtectedIdentity]
+    public var guardSettings: LeaverGuard
+
+    public init(
+        roles: [RoleDefinition] = [],
+        rules: [Rule] = [],
+        scope: Condition = .always,
+        protected: [ProtectedIdentity] = [],
+        guardSettings: LeaverGuard = LeaverGuard()
+    ) {
+        self.roles = roles
+        self.rules = rules
+        self.scope = scope
+        self.protected = protected
+        self.guardSettings = guardSettings
+    }
+
+    public func role(named name: String) -> RoleDefinition? {
+        self.roles.first { $0.name == name }
+    }
+}
+
+/// How a role is held.
+public enum RoleMode: String, Hashable, Sendable, Codable {
+    /// Held permanently while the rules say so.
+    case standing
+    /// Held as eligible; activated just in time (the API issue), for at most `maxActivation`.
+    case eligible
+}
+
+/// What activating an eligible role requires.
+public enum ActivationRequirement: String, Hashable, Sendable, Codable, CaseIterable {
+    case approval
+    case mfa
+    case justification
+    case ticket
+}
+
+/// What happens to members of a write-back group that Tenure did not put there.
+public enum DriftPolicy: String, Hashable, Sendable, Codable {
+    case alert
+    case revert
+    case adopt
+}
+
+/// A privileged role.
+public struct RoleDefinition: Hashable, Sendable, Codable {
+    public var name: String
+    /// 0 is the most privileged tier.
+    public var tier: Int
+    public var mode: RoleMode
+    /// Longest activation of an eligible role, in seconds.
+    public var maxActivationSeconds: Int?
+    public var requirements: [ActivationRequirement]
+    /// The LDAP group whose membership mirrors the role's active holders (the write-back issue).
+    public var writeBackGroup: String?
+    /// Vault credentials the role unlocks.
+    public var credentials: [String]
+    /// Roles that must not be held together with this one (separation of duties).
+    public var conflicts: [String]
+    public var drift: DriftPolicy
+
+    public init(
+        name: String,
+        tier: Int,
+        mode: RoleMode,
+        maxActivationSeconds: Int? = nil,
+        requirements: [ActivationRequirement] = [],
+        writeBackGroup: String? = nil,
+        credentials: [String] = [],
+        conflicts: [String] = [],
+        drift: DriftPolicy = .alert
+    ) {
+        self.name = name
+        self.tier = tier
+        self.mode = mode
+        self.maxActivationSeconds = maxActivationSeconds
+        self.requirements = requirements
+        self.writeBackGroup = writeBackGroup
+        self.credentials = credentials
+        self.conflicts = conflicts
+        self.drift = drift
+    }
+}
+
+/// A condition on an identity of the snapshot.
+public indirect enum Condition: Hashable, Sendable {
+    /// Always true (the default scope).
+    case always
+    /// Transitive membership of a group, named by its normalised DN or by its name (`cn`).
+    case memberOf(String)
+    /// An attribute has this value (case-insensitive). Attributes are the mapped fields
+    /// (`username`, `mail`, `department`, …) or extra attributes by their lowercased LDAP name.
+    case attributeEquals(attribute: String, value: String)
+    /// An attribute has one of these values (case-insensitive).
+    case attributeIn(attribute: String, values: [String])
+    /// An attribute has a value matching this regular expression (whole value).
+    case attributeMatches(attribute: String, pattern: String)
+    /// The identity's DN is at or below this normalised DN.
+    case underDN(String)
+    case all([Condition])
+    case any([Condition])
+    case not(Condition)
+}
+
+/// A rule: when the condition holds, the identity should hold the role.
+public struct Rule: Hashable, Sendable {
+    public var name: String
+    public var when: Condition
+    public var grant: String
+    /// `.eligible` grants an eligible assignment; `.standing` a standing (active) one.
+    public var mode: RoleMode
+    /// The rule applies only within this window (seconds since 1970), when set.
+    public var validFrom: Double?
+    public var validUntil: Double?
+
+    public init(
+        name: String,
+        when: Condition,
+        grant: String,
+        mode: RoleMode,
+        validFrom: Double? = nil,
+        validUntil: Double? = nil
+    ) {
+        self.name = name
+        self.when = when
+        self.grant = grant
+        self.mode = mode
+        self.validFrom = validFrom
+        self.validUntil = validUntil
+    }
+}
+
+/// A protected (break-glass) identity, matched by stable id, username or normalised DN.
+public enum ProtectedIdentity: Hashable, Sendable {
+    case id(String)
+    case username(String)
+    case dn(String)
+}
+
+/// Holds a plan with too many leavers (a wrong base DN, an empty or truncated directory) until a
+/// person confirms it with `--allow-mass-revoke`.
+public struct LeaverGuard: Hashable, Sendable {
+    /// More leavers than this holds the plan.
+    public var maxLeavers: Int
+    /// More leavers than this percentage of the in-scope identities holds the plan.
+    public var maxLeaverPercent: Double
+
+    public init(maxLeavers: Int = 500, maxLeaverPercent: Double = 10) {
+        self.maxLeavers = maxLeavers
+        self.maxLeaverPercent = maxLeaverPercent
+    }
+}

@@ -1,0 +1,184 @@
+/// A lifecycle event of one identity, with the reasons a person reading the plan needs.
+public struct LifecycleEvent: Hashable, Sendable, Codable {
+    public enum Kind: String, Hashable, Sendable, Codable {
+        case joiner
+        case mover
+        case leaver
+        case rehire
+    }
+
+    public var kind: Kind
+    /// e.g. `department changed from "Database" to "Security"`, `left group cn=dba,…`,
+    /// `disabled: pwdAccountLockedTime …`, `gone from the directory`.
+    public var reasons: [String]
+
+    public init(kind: Kind, reasons: [String]) {
+        self.kind = kind
+        self.reasons = reasons
+    }
+}
+
+/// One step of a plan. Revocations come before grants; every action is idempotent when applied.
+public enum PlanAction: Hashable, Sendable, Codable {
+    /// Remove an assignment (leaver, rule no longer matches, SoD).
+    case revoke(role: String, state: AssignmentState, reason: String)
+    /// Remove an assignment whose time has passed.
+    case expire(role: String, state: AssignmentState, reason: String)
+    /// Grant an eligible assignment.
+    case grantEligible(role: String, rule: String)
+    /// Grant a standing (active) assignment.
+    case grantStanding(role: String, rule: String)
+    /// Turn an eligible assignment into a standing one (the rule now grants it standing).
+    case elevate(role: String, rule: String)
+    /// Record the identity as now seen (state, DN, tracked attributes, groups).
+    case recordIdentity(IdentityRecord)
+
+    /// Order within an identity's plan: revocations first, then grants, then the record.
+    public var phase: Int {
+        switch self {
+        case .revoke, .expire: 0
+        case .elevate, .grantStanding, .grantEligible: 1
+        case .recordIdentity: 2
+        }
+    }
+
+    /// True for actions that change who holds what (everything but `recordIdentity`).
+    public var changesAccess: Bool {
+        if case .recordIdentity = self { return false }
+        return true
+    }
+}
+
+/// Everything the plan does for one identity.
+public struct IdentityPlan: Hashable, Sendable, Codable {
+    public var identityID: String
+    public var username: String?
+    public var dn: String
+    public var events: [LifecycleEvent]
+    public var actions: [PlanAction]
+    /// A protected identity: its access actions are withheld and reported.
+    public var isProtected: Bool
+
+    public init(
+        identityID: String,
+        username: String?,
+        dn: String,
+        events: [LifecycleEvent],
+        actions: [PlanAction],
+        isProtected: Bool = false
+    ) {
+        self.identityID = identityID
+        self.username = username
+        self.dn = dn
+        self.events = events
+        self.actions = actions
+        self.isProtected = isProtected
+    }
+}
+
+/// A separation-of-duties conflict: the identity would hold roles that exclude each other. The
+/// conflicting grant is not made.
+public struct SoDConflict: Hashable, Sendable, Codable {
+    public var identityID: String
+    public var username: String?
+    /// The role not granted.
+    public var role: String
+    /// The role already held (or granted first) that excludes it.
+    public var conflictsWith: String
+    public var rule: String
+
+    public init(identityID: String, username: String?, role: String, conflictsWith: String, rule: String) {
+        self.identityID = identityID
+        self.username = username
+        self.role = role
+        self.conflictsWith = conflictsWith
+        self.rule = rule
+    }
+}
+
+/// Why a plan is held back from apply.
+public struct GuardVerdict: Hashable, Sendable, Codable {
+    public var held: Bool
+    public var reason: String?
+    public var leavers: Int
+    public var inScope: Int
+
+    public init(held: Bool, reason: String?, leavers: Int, inScope: Int) {
+        self.held = held
+        self.reason = reason
+        self.leavers = leavers
+        self.inScope = inScope
+    }
+}
+
+/// The difference between the stored model and what the directory and mappings say, as events
+/// and ordered actions. Deterministic: the same inputs give the same plan (and content hash).
+public struct Plan: Hashable, Sendable, Codable {
+    /// Identities with events or actions, sorted by id.
+    public var identities: [IdentityPlan]
+    public var conflicts: [SoDConflict]
+    /// Changes to protected identities that were withheld (reported loudly).
+    public var protectedChanges: [String]
+    public var guardVerdict: GuardVerdict
+    /// When the plan was made, seconds since 1970.
+    public var createdAt: Double
+
+    public init(
+        identities: [IdentityPlan],
+        conflicts: [SoDConflict],
+        protectedChanges: [String],
+        guardVerdict: GuardVerdict,
+        createdAt: Double
+    ) {
+        self.identities = identities
+        self.conflicts = conflicts
+        self.protectedChanges = protectedChanges
+        self.guardVerdict = guardVerdict
+        self.createdAt = createdAt
+    }
+
+    /// Counts for the summary line.
+    public var summary: PlanSummary {
+        var summary = PlanSummary()
+        for plan in self.identities {
+            for event in plan.events {
+                switch event.kind {
+                case .joiner: summary.joiners += 1
+                case .mover: summary.movers += 1
+                case .leaver: summary.leavers += 1
+                case .rehire: summary.rehires += 1
+                }
+            }
+            for action in plan.actions {
+                switch action {
+                case .revoke: summary.revocations += 1
+                case .expire: summary.expirations += 1
+                case .grantEligible, .grantStanding: summary.grants += 1
+                case .elevate: summary.elevations += 1
+                case .recordIdentity: break
+                }
+            }
+        }
+        summary.conflicts = self.conflicts.count
+        return summary
+    }
+
+    /// True when applying would change who holds what.
+    public var hasAccessChanges: Bool {
+        self.identities.contains { $0.actions.contains(where: \.changesAccess) }
+    }
+}
+
+public struct PlanSummary: Hashable, Sendable, Codable {
+    public var joiners = 0
+    public var movers = 0
+    public var leavers = 0
+    public var rehires = 0
+    public var grants = 0
+    public var elevations = 0
+    public var revocations = 0
+    public var expirations = 0
+    public var conflicts = 0
+
+    public init() {}
+}

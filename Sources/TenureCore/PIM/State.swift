@@ -1,0 +1,108 @@
+/// Where an identity is in its lifecycle, as Tenure last recorded it.
+public enum LifecycleState: String, Hashable, Sendable, Codable {
+    case active
+    case disabled
+    /// Gone from the directory, out of scope, or terminated by HR.
+    case terminated
+}
+
+/// What Tenure knows of an identity between runs: enough to tell a joiner, a mover and a leaver
+/// apart and to explain why.
+public struct IdentityRecord: Hashable, Sendable, Codable {
+    /// The directory's stable id (entryUUID / objectGUID).
+    public var id: String
+    public var state: LifecycleState
+    public var dn: String
+    public var username: String?
+    /// The tracked attributes (mapped fields: mail, department, title, …) as last seen.
+    public var attributes: [String: String]
+    /// Normalised DNs of the groups the identity was in (transitively), sorted.
+    public var groups: [String]
+    /// Seconds since 1970.
+    public var firstSeen: Double
+    public var lastSeen: Double
+    /// When the identity last became terminated (for rehire reporting).
+    public var terminatedAt: Double?
+
+    public init(
+        id: String,
+        state: LifecycleState,
+        dn: String,
+        username: String?,
+        attributes: [String: String],
+        groups: [String],
+        firstSeen: Double,
+        lastSeen: Double,
+        terminatedAt: Double? = nil
+    ) {
+        self.id = id
+        self.state = state
+        self.dn = dn
+        self.username = username
+        self.attributes = attributes
+        self.groups = groups
+        self.firstSeen = firstSeen
+        self.lastSeen = lastSeen
+        self.terminatedAt = terminatedAt
+    }
+}
+
+/// How an assignment is held.
+public enum AssignmentState: String, Hashable, Sendable, Codable {
+    /// May be activated just in time.
+    case eligible
+    /// Held now (standing, or an activation).
+    case active
+}
+
+/// An identity's hold on a role.
+public struct Assignment: Hashable, Sendable, Codable {
+    public var identityID: String
+    public var role: String
+    public var state: AssignmentState
+    /// Why it exists: `rule:<name>`, `activation:<id>`, `manual:<actor>`.
+    public var source: String
+    /// Seconds since 1970.
+    public var since: Double
+    /// Expiry (activations, windowed rules), seconds since 1970.
+    public var until: Double?
+
+    public init(identityID: String, role: String, state: AssignmentState, source: String, since: Double, until: Double? = nil) {
+        self.identityID = identityID
+        self.role = role
+        self.state = state
+        self.source = source
+        self.since = since
+        self.until = until
+    }
+
+    /// Assignments are keyed by identity, role and state: one eligible and one active at most.
+    public var key: AssignmentKey { AssignmentKey(identityID: self.identityID, role: self.role, state: self.state) }
+}
+
+public struct AssignmentKey: Hashable, Sendable, Codable, Comparable {
+    public var identityID: String
+    public var role: String
+    public var state: AssignmentState
+
+    public init(identityID: String, role: String, state: AssignmentState) {
+        self.identityID = identityID
+        self.role = role
+        self.state = state
+    }
+
+    public static func < (lhs: Self, rhs: Self) -> Bool {
+        (lhs.identityID, lhs.role, lhs.state.rawValue) < (rhs.identityID, rhs.role, rhs.state.rawValue)
+    }
+}
+
+/// The stored PIM model the planner diffs against.
+public struct PIMState: Hashable, Sendable {
+    public var identities: [String: IdentityRecord]
+    public var assignments: [Assignment]
+
+    public init(identities: [String: IdentityRecord] = [:], assignments: [Assignment] = []) {
+        self.identities = identities
+        self.assignments = assignments
+    }
+}
