@@ -18,8 +18,9 @@ public struct IdentityRecord: Hashable, Sendable, Codable {
     public var attributes: [String: String]
     /// Normalised DNs of the groups the identity was in (transitively), sorted.
     public var groups: [String]
-    /// Seconds since 1970.
+    /// When Tenure first saw the identity, seconds since 1970.
     public var firstSeen: Double
+    /// When the record last changed (not every run: a run that changes nothing writes nothing).
     public var lastSeen: Double
     /// When the identity last became terminated (for rehire reporting).
     public var terminatedAt: Double?
@@ -67,7 +68,14 @@ public struct Assignment: Hashable, Sendable, Codable {
     /// Expiry (activations, windowed rules), seconds since 1970.
     public var until: Double?
 
-    public init(identityID: String, role: String, state: AssignmentState, source: String, since: Double, until: Double? = nil) {
+    public init(
+        identityID: String,
+        role: String,
+        state: AssignmentState,
+        source: String,
+        since: Double,
+        until: Double? = nil
+    ) {
         self.identityID = identityID
         self.role = role
         self.state = state

@@ -1,0 +1,529 @@
+/// Turns the stored model, a directory snapshot and the mappings into a plan. Pure and
+/// deterministic: no I/O, no clock (the time is an input), output sorted by stable id.
+///
+/// Lifecycle, per identity (keyed by stable id, so a rename or OU move is a mover):
+/// - not seen before, active and in scope → joiner;
+/// - active → active with a changed DN, tracked attribute or group → mover;
+/// - active → disabled, out of scope, or gone from the directory → leaver (everything revoked);
+/// - disabled → active → joiner ("re-enabled"); terminated → active → rehire (a joiner; nothing
+///   from before is restored — grants come from today's rules only).
+/// Only rule-granted assignments follow the rules; activations and manual grants are left alone
+/// except on a leaver (everything goes) or at expiry.
+public struct Planner {
+    public var mappings: Mappings
+    /// Normalises a DN (for `underDN` and `memberOf` by DN, and group keys).
+    public var normalizeDN: (String) -> String
+
+    public init(mappings: Mappings, normalizeDN: @escaping (String) -> String) {
+        self.mappings = mappings
+        self.normalizeDN = normalizeDN
+    }
+
+    /// The identity fields a mover is detected on (besides the DN and groups).
+    public static let trackedFields = [
+        "username", "mail", "displayName", "employeeNumber", "department", "title", "manager", "employeeType",
+    ]
+
+    public func plan(state: PIMState, snapshot: DirectorySnapshot, now: Double) -> Plan {
+        let context = Context(snapshot: snapshot, mappings: self.mappings, normalizeDN: self.normalizeDN)
+        var assignmentsByIdentity: [String: [Assignment]] = [:]
+        for assignment in state.assignments {
+            assignmentsByIdentity[assignment.identityID, default: []].append(assignment)
+        }
+        var plans: [IdentityPlan] = []
+        var conflicts: [SoDConflict] = []
+        var protectedChanges: [String] = []
+        var leavers = 0
+        var seen = Set<String>()
+
+        for (position, identity) in snapshot.identities.enumerated() {
+            seen.insert(identity.id)
+            let view = context.view(of: position)
+            let inScope = context.evaluate(self.mappings.scope, view)
+            let previous = state.identities[identity.id]
+            let held = assignmentsByIdentity[identity.id] ?? []
+            let record = context.record(for: position, inScope: inScope, previous: previous, now: now)
+
+            var events: [LifecycleEvent] = []
+            var desired: [String: (mode: RoleMode, rule: String)] = [:]
+            let isActive = record.state == .active
+            let wasActive = previous?.state == .active
+
+            switch (previous?.state, record.state) {
+            case (nil, .active):
+                events.append(LifecycleEvent(kind: .joiner, reasons: ["new in the directory"]))
+            case (.disabled?, .active):
+                events.append(LifecycleEvent(kind: .joiner, reasons: ["re-enabled"]))
+            case (.terminated?, .active):
+                let when = previous?.terminatedAt.map { " (terminated at \(isoDate($0)))" } ?? ""
+                events.append(
+                    LifecycleEvent(kind: .rehire, reasons: ["back after termination\(when); nothing is restored"])
+                )
+            case (.active?, .active):
+                let reasons = Self.moverReasons(previous: previous!, current: record)
+                if !reasons.isEmpty { events.append(LifecycleEvent(kind: .mover, reasons: reasons)) }
+            case (.active?, _):
+                var reasons: [String] = []
+                if identity.disabled { reasons.append("disabled: " + identity.disabledReasons.joined(separator: "; ")) }
+                if !inScope { reasons.append("out of scope") }
+                events.append(LifecycleEvent(kind: .leaver, reasons: reasons))
+                leavers += 1
+            default:
+                break
+            }
+            if isActive {
+                desired = context.desiredRoles(view, now: now)
+            }
+            var actions = self.assignmentActions(
+                identityID: identity.id,
+                username: identity.username,
+                held: held,
+                desired: desired,
+                isLeaver: wasActive && !isActive,
+                leaverReason: events.first(where: { $0.kind == .leaver })?.reasons.joined(separator: "; "),
+                now: now,
+                conflicts: &conflicts
+            )
+            if previous != record {
+                actions.append(.recordIdentity(record))
+            }
+            guard !events.isEmpty || !actions.isEmpty else { continue }
+            var plan = IdentityPlan(
+                identityID: identity.id,
+                username: identity.username,
+                dn: identity.dn,
+                events: events,
+                actions: actions.sorted { $0.phase < $1.phase }
+            )
+            if context.isProtected(position) {
+                // Access changes are withheld and reported; Tenure's own record of what it saw is kept
+                // (so the same change is not reported as new on every run).
+                plan.isProtected = true
+                let withheld = plan.actions.filter(\.changesAccess)
+                let what = (plan.events.map(\.kind.rawValue) + withheld.map(describe)).joined(separator: ", ")
+                protectedChanges.append(
+                    "protected identity \(identity.username ?? identity.id) (\(identity.dn)): \(what)"
+                        + (withheld.isEmpty ? "" : " — withheld")
+                )
+                plan.actions.removeAll(where: \.changesAccess)
+                if plan.events.contains(where: { $0.kind == .leaver }) { leavers -= 1 }
+            }
+            plans.append(plan)
+        }
+
+        // Stored identities the directory no longer has: leavers (once), then remembered as terminated.
+        for (id, previous) in state.identities where !seen.contains(id) && previous.state != .terminated {
+            var record = previous
+            record.state = .terminated
+            record.terminatedAt = now
+            var events: [LifecycleEvent] = []
+            if previous.state == .active {
+                events.append(LifecycleEvent(kind: .leaver, reasons: ["gone from the directory"]))
+                leavers += 1
+            }
+            var actions = self.assignmentActions(
+                identityID: id,
+                username: previous.username,
+                held: assignmentsByIdentity[id] ?? [],
+                desired: [:],
+                isLeaver: true,
+                leaverReason: "gone from the directory",
+                now: now,
+                conflicts: &conflicts
+            )
+            actions.append(.recordIdentity(record))
+            var plan = IdentityPlan(
+                identityID: id,
+                username: previous.username,
+                dn: previous.dn,
+                events: events,
+                actions: actions.sorted { $0.phase < $1.phase }
+            )
+            if context.isProtectedRecord(previous) {
+                plan.isProtected = true
+                protectedChanges.append(
+                    "protected identity \(previous.username ?? id) (\(previous.dn)): gone from the directory"
+                        + " — revocations withheld"
+                )
+                plan.actions.removeAll(where: \.changesAccess)
+                if previous.state == .active { leavers -= 1 }
+            }
+            plans.append(plan)
+        }
+        plans.sort { $0.identityID < $1.identityID }
+        conflicts.sort { ($0.identityID, $0.role) < ($1.identityID, $1.role) }
+
+        let inScopeBefore = state.identities.values.lazy.filter { $0.state == .active }.count
+        return Plan(
+            identities: plans,
+            conflicts: conflicts,
+            protectedChanges: protectedChanges.sorted(),
+            guardVerdict: self.guardVerdict(leavers: leavers, inScope: inScopeBefore),
+            createdAt: now
+        )
+    }
+
+    /// Holds the plan when leavers exceed the count or the share of the identities that were active.
+    func guardVerdict(leavers: Int, inScope: Int) -> GuardVerdict {
+        let settings = self.mappings.guardSettings
+        let percent = inScope > 0 ? Double(leavers) * 100 / Double(inScope) : 0
+        var reasons: [String] = []
+        if leavers > settings.maxLeavers {
+            reasons.append("\(leavers) leavers is more than the limit of \(settings.maxLeavers)")
+        }
+        if percent > settings.maxLeaverPercent {
+            reasons.append(
+                "\(leavers) leavers is \(formatPercent(percent)) of the \(inScope) active identities, more than "
+                    + "\(formatPercent(settings.maxLeaverPercent))"
+            )
+        }
+        let reason =
+            reasons.isEmpty
+            ? nil
+            : reasons.joined(separator: "; ")
+                + " — a wrong base DN or a truncated directory looks like this; check the snapshot, then "
+                + "apply with --allow-mass-revoke if it is right"
+        return GuardVerdict(held: !reasons.isEmpty, reason: reason, leavers: leavers, inScope: inScope)
+    }
+
+    /// Revocations, expiries, grants and elevations that bring `held` to `desired`.
+    func assignmentActions(
+        identityID: String,
+        username: String?,
+        held: [Assignment],
+        desired: [String: (mode: RoleMode, rule: String)],
+        isLeaver: Bool,
+        leaverReason: String?,
+        now: Double,
+        conflicts: inout [SoDConflict]
+    ) -> [PlanAction] {
+        var actions: [PlanAction] = []
+        var keep: [Assignment] = []
+        for assignment in held.sorted(by: { $0.key < $1.key }) {
+            if isLeaver {
+                actions.append(
+                    .revoke(role: assignment.role, state: assignment.state, reason: "leaver: \(leaverReason ?? "left")")
+                )
+            } else if let until = assignment.until, until <= now {
+                actions.append(
+                    .expire(role: assignment.role, state: assignment.state, reason: "expired at \(isoDate(until))")
+                )
+            } else if assignment.source.hasPrefix("rule:") {
+                let rule = String(assignment.source.dropFirst("rule:".count))
+                switch desired[assignment.role] {
+                case nil:
+                    let why =
+                        self.mappings.role(named: assignment.role) == nil
+                        ? "role \(assignment.role) is no longer defined"
+                        : "no rule grants \(assignment.role) any more (was \(rule))"
+                    actions.append(.revoke(role: assignment.role, state: assignment.state, reason: why))
+                case .some(let want) where want.mode == .eligible && assignment.state == .active:
+                    actions.append(
+                        .revoke(
+                            role: assignment.role,
+                            state: .active,
+                            reason: "\(want.rule) now grants \(assignment.role) as eligible only"
+                        )
+                    )
+                default:
+                    keep.append(assignment)
+                }
+            } else {
+                keep.append(assignment)
+            }
+        }
+        guard !isLeaver else { return actions }
+
+        // Grants, in rule order, checking separation of duties against what is kept and granted.
+        var holding = Set(keep.map(\.role))
+        let ruleOrder = Dictionary(
+            self.mappings.rules.enumerated().map { ($1.name, $0) },
+            uniquingKeysWith: { a, _ in a }
+        )
+        for (role, want) in desired.sorted(by: {
+            (ruleOrder[$0.value.rule] ?? 0, $0.key) < (ruleOrder[$1.value.rule] ?? 0, $1.key)
+        }) {
+            let hasEligible = keep.contains { $0.role == role && $0.state == .eligible }
+            let hasActive = keep.contains { $0.role == role && $0.state == .active }
+            if !holding.contains(role), let clash = self.conflict(of: role, with: holding) {
+                conflicts.append(
+                    SoDConflict(
+                        identityID: identityID,
+                        username: username,
+                        role: role,
+                        conflictsWith: clash,
+                        rule: want.rule
+                    )
+                )
+                continue
+            }
+            switch want.mode {
+            case .standing where hasActive:
+                break
+            case .standing where hasEligible:
+                actions.append(.elevate(role: role, rule: want.rule))
+            case .standing:
+                actions.append(.grantStanding(role: role, rule: want.rule))
+            case .eligible where !hasEligible:
+                actions.append(.grantEligible(role: role, rule: want.rule))
+            case .eligible:
+                break
+            }
+            holding.insert(role)
+        }
+        return actions
+    }
+
+    /// A role among `holding` that `role` may not be held with (conflicts count both ways).
+    func conflict(of role: String, with holding: Set<String>) -> String? {
+        let mine = Set(self.mappings.role(named: role)?.conflicts ?? [])
+        for other in holding.sorted() {
+            if mine.contains(other) { return other }
+            if self.mappings.role(named: other)?.conflicts.contains(role) == true { return other }
+        }
+        return nil
+    }
+
+    static func moverReasons(previous: IdentityRecord, current: IdentityRecord) -> [String] {
+        var reasons: [String] = []
+        if previous.dn != current.dn {
+            reasons.append("DN changed from \"\(previous.dn)\" to \"\(current.dn)\" (rename or move)")
+        }
+        for field in Set(previous.attributes.keys).union(current.attributes.keys).sorted() {
+            let before = previous.attributes[field]
+            let after = current.attributes[field]
+            if before != after {
+                reasons.append("\(field) changed from \(quote(before)) to \(quote(after))")
+            }
+        }
+        let before = Set(previous.groups)
+        let after = Set(current.groups)
+        for group in after.subtracting(before).sorted() { reasons.append("joined group \(group)") }
+        for group in before.subtracting(after).sorted() { reasons.append("left group \(group)") }
+        return reasons
+    }
+}
+
+/// Precomputed look-ups over one snapshot.
+private struct Context {
+    let snapshot: DirectorySnapshot
+    let mappings: Mappings
+    /// Per identity: positions of the groups it is in (transitively), sorted.
+    let groupsOf: [[Int32]]
+    let normalizedGroupDNs: [String]
+    let groupNames: [String]
+    let normalizedIdentityDNs: [String]
+    /// `memberOf` targets → group positions.
+    let groupTargets: [String: Set<Int32>]
+    let regexes: [String: Regex<AnyRegexOutput>]
+    let protectedIDs: Set<String>
+    let protectedUsernames: Set<String>
+    let protectedDNs: Set<String>
+
+    init(snapshot: DirectorySnapshot, mappings: Mappings, normalizeDN: (String) -> String) {
+        self.snapshot = snapshot
+        self.mappings = mappings
+        var position: [String: Int32] = [:]
+        position.reserveCapacity(snapshot.identities.count)
+        for (index, identity) in snapshot.identities.enumerated() { position[identity.id] = Int32(index) }
+        var groupsOf = [[Int32]](repeating: [], count: snapshot.identities.count)
+        for (groupIndex, group) in snapshot.groups.enumerated() {
+            for member in group.transitiveMembers {
+                if let index = position[member] { groupsOf[Int(index)].append(Int32(groupIndex)) }
+            }
+        }
+        self.groupsOf = groupsOf
+        let groupDNs = snapshot.groups.map { normalizeDN($0.dn) }
+        let groupNames = snapshot.groups.map { $0.name.lowercased() }
+        self.normalizedGroupDNs = groupDNs
+        self.groupNames = groupNames
+        self.normalizedIdentityDNs = snapshot.identities.map { normalizeDN($0.dn) }
+
+        var targets: [String: Set<Int32>] = [:]
+        var patterns: [String: Regex<AnyRegexOutput>] = [:]
+        func collect(_ condition: Condition) {
+            switch condition {
+            case .memberOf(let target):
+                guard targets[target] == nil else { return }
+                let normalized = normalizeDN(target)
+                let lowered = target.lowercased()
+                var matches = Set<Int32>()
+                for index in snapshot.groups.indices
+                where groupDNs[index] == normalized || groupNames[index] == lowered {
+                    matches.insert(Int32(index))
+                }
+                targets[target] = matches
+            case .attributeMatches(_, let pattern):
+                if patterns[pattern] == nil, let regex = try? Regex(pattern) { patterns[pattern] = regex }
+            case .all(let parts), .any(let parts):
+                parts.forEach(collect)
+            case .not(let inner):
+                collect(inner)
+            case .always, .attributeEquals, .attributeIn, .underDN:
+                break
+            }
+        }
+        collect(mappings.scope)
+        for rule in mappings.rules { collect(rule.when) }
+        self.groupTargets = targets
+        self.regexes = patterns
+
+        var ids = Set<String>()
+        var usernames = Set<String>()
+        var dns = Set<String>()
+        for entry in mappings.protected {
+            switch entry {
+            case .id(let id): ids.insert(id.lowercased())
+            case .username(let name): usernames.insert(name.lowercased())
+            case .dn(let dn): dns.insert(normalizeDN(dn))
+            }
+        }
+        self.protectedIDs = ids
+        self.protectedUsernames = usernames
+        self.protectedDNs = dns
+    }
+
+    struct View {
+        let position: Int
+    }
+
+    func view(of position: Int) -> View { View(position: position) }
+
+    func isProtected(_ position: Int) -> Bool {
+        let identity = self.snapshot.identities[position]
+        return self.protectedIDs.contains(identity.id.lowercased())
+            || identity.username.map { self.protectedUsernames.contains($0.lowercased()) } == true
+            || self.protectedDNs.contains(self.normalizedIdentityDNs[position])
+    }
+
+    func isProtectedRecord(_ record: IdentityRecord) -> Bool {
+        self.protectedIDs.contains(record.id.lowercased())
+            || record.username.map { self.protectedUsernames.contains($0.lowercased()) } == true
+    }
+
+    /// Values of an attribute: a mapped field by name, `dn`, or an extra attribute (lowercased).
+    func values(_ attribute: String, _ view: View) -> [String] {
+        let identity = self.snapshot.identities[view.position]
+        switch attribute {
+        case "dn": return [identity.dn]
+        case "username": return identity.username.map { [$0] } ?? []
+        case "mail": return identity.mail.map { [$0] } ?? []
+        case "displayName": return identity.displayName.map { [$0] } ?? []
+        case "employeeNumber": return identity.employeeNumber.map { [$0] } ?? []
+        case "department": return identity.department.map { [$0] } ?? []
+        case "title": return identity.title.map { [$0] } ?? []
+        case "manager": return identity.manager.map { [$0] } ?? []
+        case "employeeType": return identity.employeeType.map { [$0] } ?? []
+        default: return identity.attributes[attribute.lowercased()] ?? []
+        }
+    }
+
+    func evaluate(_ condition: Condition, _ view: View) -> Bool {
+        switch condition {
+        case .always:
+            return true
+        case .memberOf(let target):
+            guard let groups = self.groupTargets[target], !groups.isEmpty else { return false }
+            return self.groupsOf[view.position].contains { groups.contains($0) }
+        case .attributeEquals(let attribute, let value):
+            let wanted = value.lowercased()
+            return self.values(attribute, view).contains { $0.lowercased() == wanted }
+        case .attributeIn(let attribute, let options):
+            let wanted = Set(options.map { $0.lowercased() })
+            return self.values(attribute, view).contains { wanted.contains($0.lowercased()) }
+        case .attributeMatches(let attribute, let pattern):
+            guard let regex = self.regexes[pattern] else { return false }
+            return self.values(attribute, view).contains { (try? regex.wholeMatch(in: $0)) != nil }
+        case .underDN(let base):
+            let dn = self.normalizedIdentityDNs[view.position]
+            return dn == base || dn.hasSuffix("," + base)
+        case .all(let parts):
+            return parts.allSatisfy { self.evaluate($0, view) }
+        case .any(let parts):
+            return parts.contains { self.evaluate($0, view) }
+        case .not(let inner):
+            return !self.evaluate(inner, view)
+        }
+    }
+
+    /// Roles the rules grant now: standing wins over eligible; the first rule (in order) names it.
+    func desiredRoles(_ view: View, now: Double) -> [String: (mode: RoleMode, rule: String)] {
+        var desired: [String: (mode: RoleMode, rule: String)] = [:]
+        for rule in self.mappings.rules {
+            if let from = rule.validFrom, now < from { continue }
+            if let until = rule.validUntil, now > until { continue }
+            guard self.mappings.role(named: rule.grant) != nil, self.evaluate(rule.when, view) else { continue }
+            if let existing = desired[rule.grant], existing.mode == .standing || rule.mode == .eligible { continue }
+            desired[rule.grant] = (rule.mode, rule.name)
+        }
+        return desired
+    }
+
+    /// The record this run will store for the identity.
+    func record(for position: Int, inScope: Bool, previous: IdentityRecord?, now: Double) -> IdentityRecord {
+        let identity = self.snapshot.identities[position]
+        var attributes: [String: String] = [:]
+        let view = View(position: position)
+        for field in Planner.trackedFields {
+            if let value = self.values(field, view).first { attributes[field] = value }
+        }
+        let state: LifecycleState = identity.disabled ? .disabled : (inScope ? .active : .terminated)
+        var record = IdentityRecord(
+            id: identity.id,
+            state: state,
+            dn: identity.dn,
+            username: identity.username,
+            attributes: attributes,
+            groups: self.groupsOf[position].map { self.normalizedGroupDNs[Int($0)] }.sorted(),
+            firstSeen: previous?.firstSeen ?? now,
+            lastSeen: previous?.lastSeen ?? now,
+            terminatedAt: previous?.terminatedAt
+        )
+        if state == .terminated, previous?.state != .terminated { record.terminatedAt = now }
+        // lastSeen moves only when something else changes: a no-change run writes nothing.
+        if let previous, record != previous { record.lastSeen = now }
+        return record
+    }
+}
+
+func describe(_ action: PlanAction) -> String {
+    switch action {
+    case .revoke(let role, let state, _): "revoke \(state.rawValue) \(role)"
+    case .expire(let role, let state, _): "expire \(state.rawValue) \(role)"
+    case .grantEligible(let role, _): "grant eligible \(role)"
+    case .grantStanding(let role, _): "grant standing \(role)"
+    case .elevate(let role, _): "elevate \(role)"
+    case .recordIdentity: "record"
+    }
+}
+
+private func quote(_ value: String?) -> String {
+    value.map { "\"\($0)\"" } ?? "(none)"
+}
+
+private func formatPercent(_ value: Double) -> String {
+    let rounded = (value * 10).rounded() / 10
+    return rounded == rounded.rounded() ? "\(Int(rounded))%" : "\(rounded)%"
+}
+
+/// `2026-01-01T00:00:00Z` for seconds since 1970 (UTC, whole seconds), without Foundation.
+public func isoDate(_ seconds: Double) -> String {
+    var days = Int((seconds / 86_400).rounded(.down))
+    var rest = Int(seconds) - days * 86_400
+    if rest < 0 {
+        rest += 86_400
+        days -= 1
+    }
+    // Civil-from-days (Howard Hinnant).
+    let z = days + 719_468
+    let era = (z >= 0 ? z : z - 146_096) / 146_097
+    let doe = z - era * 146_097
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+    let mp = (5 * doy + 2) / 153
+    let day = doy - (153 * mp + 2) / 5 + 1
+    let month = mp < 10 ? mp + 3 : mp - 9
+    let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
+    func two(_ n: Int) -> String { n < 10 ? "0\(n)" : "\(n)" }
+    return "\(year)-\(two(month))-\(two(day))T\(two(rest / 3600)):\(two(rest % 3600 / 60)):\(two(rest % 60))Z"
+}
