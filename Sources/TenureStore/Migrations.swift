@@ -1,0 +1,103 @@
+import GRDB
+
+/// The store's schema, as versioned migrations. Never edit a shipped migration: add `v2`, `v3`, …
+/// (and a seeding case in `MigrationTests` for the previous version).
+enum StoreMigrations {
+    /// Every migration id, oldest first.
+    static var ids: [String] { Self.migrator.migrations }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(sql: v1)
+        }
+        return migrator
+    }
+
+    private static let v1 = """
+        CREATE TABLE identity (
+            id TEXT PRIMARY KEY NOT NULL,
+            state TEXT NOT NULL,
+            dn TEXT NOT NULL,
+            username TEXT,
+            attributes TEXT NOT NULL,  -- JSON object
+            groups TEXT NOT NULL,      -- JSON array
+            firstSeen REAL NOT NULL,
+            lastSeen REAL NOT NULL,
+            terminatedAt REAL
+        );
+
+        -- One row per recorded change of an identity (state, dn, username, attributes, groups).
+        CREATE TABLE identity_history (
+            identityID TEXT NOT NULL REFERENCES identity(id) ON DELETE CASCADE,
+            sequence INTEGER NOT NULL,
+            time REAL NOT NULL,
+            state TEXT NOT NULL,
+            dn TEXT NOT NULL,
+            username TEXT,
+            attributes TEXT NOT NULL,
+            groups TEXT NOT NULL,
+            PRIMARY KEY (identityID, sequence)
+        );
+
+        CREATE TABLE assignment (
+            identityID TEXT NOT NULL,
+            role TEXT NOT NULL,
+            state TEXT NOT NULL,
+            source TEXT NOT NULL,
+            since REAL NOT NULL,
+            until REAL,
+            PRIMARY KEY (identityID, role, state)
+        );
+
+        CREATE TABLE plan (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            hash TEXT NOT NULL,
+            createdAt REAL NOT NULL,
+            actor TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('pending', 'applying', 'applied', 'held', 'failed')),
+            planJSON TEXT NOT NULL
+        );
+        CREATE INDEX plan_status ON plan(status, id);
+
+        CREATE TABLE plan_journal (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            planID INTEGER NOT NULL REFERENCES plan(id) ON DELETE CASCADE,
+            identityID TEXT NOT NULL,
+            actionIndex INTEGER NOT NULL,
+            actionJSON TEXT NOT NULL,
+            done INTEGER NOT NULL DEFAULT 0,
+            doneAt REAL
+        );
+        CREATE INDEX plan_journal_plan ON plan_journal(planID);
+
+        -- The audit log: append-only. Record n chains to record n-1 through previousHash, and mac is
+        -- HMAC-SHA256(audit key, AuditRecord.canonicalBytes(sequence, event, previousHash)).
+        CREATE TABLE audit_log (
+            sequence INTEGER PRIMARY KEY,
+            time REAL NOT NULL,
+            actor TEXT NOT NULL,
+            type TEXT NOT NULL,
+            subject TEXT,
+            object TEXT,
+            outcome TEXT NOT NULL,
+            details TEXT NOT NULL,  -- JSON object, keys sorted
+            previousHash TEXT NOT NULL,
+            mac TEXT NOT NULL
+        );
+        CREATE INDEX audit_log_time ON audit_log(time);
+        CREATE INDEX audit_log_subject ON audit_log(subject);
+
+        -- Refuse in-place changes through SQLite. These triggers stop mistakes and casual edits, not
+        -- an attacker with the file (who can drop them): verifyAudit() still catches any change,
+        -- deletion, insertion or reordering, because each MAC needs the key.
+        CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+        BEGIN
+            SELECT RAISE(ABORT, 'audit_log is append-only');
+        END;
+        CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+        BEGIN
+            SELECT RAISE(ABORT, 'audit_log is append-only');
+        END;
+        """
+}

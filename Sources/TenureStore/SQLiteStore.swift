@@ -1,0 +1,382 @@
+import Foundation
+import GRDB
+public import TenureCore
+
+/// The PIM store in one SQLite file, through GRDB.
+///
+/// A `DatabasePool` in WAL mode: reads run concurrently with the single writer; writes are
+/// `BEGIN IMMEDIATE` transactions, so a write that reads before it writes (the audit chain's last
+/// MAC) holds the write lock from the start — also against other processes on the same file, who
+/// wait up to 10 seconds for it. Foreign keys are enforced; `synchronous = NORMAL` (durable across
+/// process crashes; a power loss can lose the newest transactions but never corrupts the file).
+/// Opening a database written by a newer version (unknown migrations) fails rather than guess.
+///
+/// The audit log is append-only: SQLite triggers abort any UPDATE or DELETE of `audit_log`. They stop
+/// mistakes, not an attacker with the file, who can drop them — `verifyAudit()` does not rely on
+/// them: every record's MAC (under the audit key) covers its content, its sequence number and the
+/// previous record's MAC, so a change, deletion, insertion or reordering made with the triggers
+/// dropped is still reported, at the first record it affects.
+public final class SQLiteStore: PIMStore {
+    /// The database file.
+    public let path: String
+    let pool: DatabasePool
+    let auditKey: AuditKey
+
+    /// Opens (creating it if needed) the store at `path` and migrates it to the latest schema.
+    public init(path: String, auditKey: AuditKey) throws {
+        var configuration = Configuration()
+        configuration.label = "tenure.store"
+        configuration.busyMode = .timeout(10)
+        configuration.foreignKeysEnabled = true
+        configuration.prepareDatabase { db in
+            // WAL + NORMAL syncs at checkpoints only; a 32 MiB page cache (per connection, grown on
+            // demand) keeps the audit indexes' random inserts off the disk; checkpoints every 16 MiB
+            // of WAL instead of 4 (fewer fsyncs on bulk appends).
+            try db.execute(
+                sql: "PRAGMA synchronous = NORMAL; PRAGMA cache_size = -32768; PRAGMA wal_autocheckpoint = 4000"
+            )
+        }
+        let pool = try DatabasePool(path: path, configuration: configuration)
+        let migrator = StoreMigrations.migrator
+        if try pool.read({ try migrator.hasBeenSuperseded($0) }) {
+            try? pool.close()
+            throw StoreError(.newerSchema, "\(path) was written by a newer Tenure (unknown schema migrations)")
+        }
+        try migrator.migrate(pool)
+        self.path = path
+        self.pool = pool
+        self.auditKey = auditKey
+    }
+
+    /// Closes the database connections. Further use of the store throws.
+    public func close() throws {
+        try self.pool.close()
+    }
+
+    // MARK: - State
+
+    public func loadState() async throws -> PIMState {
+        try await self.pool.read { db in
+            var state = PIMState()
+            let identities = try Row.fetchCursor(
+                db,
+                sql: """
+                    SELECT id, state, dn, username, attributes, groups, firstSeen, lastSeen, terminatedAt
+                    FROM identity
+                    """
+            )
+            while let row = try identities.next() {
+                let record = try Self.identityRecord(row)
+                state.identities[record.id] = record
+            }
+            let assignments = try Row.fetchCursor(
+                db,
+                sql: """
+                    SELECT identityID, role, state, source, since, until
+                    FROM assignment ORDER BY identityID, role, state
+                    """
+            )
+            while let row = try assignments.next() {
+                let identityID = try Self.text(row, 0, "assignment.identityID")
+                let role = try Self.text(row, 1, "assignment.role")
+                let stateText = try Self.text(row, 2, "assignment.state")
+                guard let assignmentState = AssignmentState(rawValue: stateText) else {
+                    throw StoreError(
+                        .corruptData,
+                        "assignment \(identityID)/\(role) has an unknown state '\(stateText)'"
+                    )
+                }
+                state.assignments.append(
+                    Assignment(
+                        identityID: identityID,
+                        role: role,
+                        state: assignmentState,
+                        source: try Self.text(row, 3, "assignment.source"),
+                        since: try Self.real(row, 4, "assignment.since"),
+                        until: row[5]
+                    )
+                )
+            }
+            return state
+        }
+    }
+
+    // MARK: - Plans and the journal
+
+    public func savePlan(_ plan: Plan, hash: String, actor: String, journal: [JournalEntry]) async throws -> Int64 {
+        let planJSON = try StoreJSON.encode(plan)
+        let actionJSON = try journal.map { try StoreJSON.encode($0.action) }
+        return try await self.pool.write { db in
+            try db.execute(
+                sql: "INSERT INTO plan (hash, createdAt, actor, status, planJSON) VALUES (?, ?, ?, ?, ?)",
+                arguments: [hash, plan.createdAt, actor, PlanStatus.pending.rawValue, planJSON]
+            )
+            let planID = db.lastInsertedRowID
+            let insert = try db.cachedStatement(
+                sql: "INSERT INTO plan_journal (planID, identityID, actionIndex, actionJSON) VALUES (?, ?, ?, ?)"
+            )
+            for (entry, json) in zip(journal, actionJSON) {
+                try insert.execute(arguments: [planID, entry.identityID, entry.index, json])
+            }
+            return planID
+        }
+    }
+
+    public func unfinishedPlan() async throws -> StoredPlan? {
+        try await self.pool.read { db in
+            guard
+                let row = try Row.fetchOne(
+                    db,
+                    sql: """
+                        SELECT id, hash, status, actor, planJSON FROM plan
+                        WHERE status IN ('pending', 'applying') ORDER BY id LIMIT 1
+                        """
+                )
+            else { return nil }
+            let id: Int64 = row[0]
+            let statusText = try Self.text(row, 2, "plan.status")
+            guard let status = PlanStatus(rawValue: statusText) else {
+                throw StoreError(.corruptData, "plan \(id) has an unknown status '\(statusText)'")
+            }
+            let plan: Plan = try StoreJSON.decode(try Self.text(row, 4, "plan.planJSON"), what: "plan \(id)")
+            var journal: [JournalEntry] = []
+            let entries = try Row.fetchCursor(
+                db,
+                sql:
+                    "SELECT id, identityID, actionIndex, actionJSON, done FROM plan_journal WHERE planID = ? ORDER BY id",
+                arguments: [id]
+            )
+            while let entry = try entries.next() {
+                let entryID: Int64 = entry[0]
+                journal.append(
+                    JournalEntry(
+                        id: entryID,
+                        identityID: try Self.text(entry, 1, "plan_journal.identityID"),
+                        index: entry[2],
+                        action: try StoreJSON.decode(
+                            try Self.text(entry, 3, "plan_journal.actionJSON"),
+                            what: "journal entry \(entryID)"
+                        ),
+                        done: entry[4]
+                    )
+                )
+            }
+            return StoredPlan(
+                id: id,
+                hash: try Self.text(row, 1, "plan.hash"),
+                plan: plan,
+                status: status,
+                actor: try Self.text(row, 3, "plan.actor"),
+                journal: journal
+            )
+        }
+    }
+
+    public func applyJournalEntry(planID: Int64, entryID: Int64, change: StateChange, audit: [AuditEvent]) async throws
+        -> Bool
+    {
+        let now = Date().timeIntervalSince1970
+        return try await self.pool.write { db in
+            let status = try Self.planStatus(db, planID)
+            guard
+                let done = try Bool.fetchOne(
+                    db,
+                    sql: "SELECT done FROM plan_journal WHERE id = ? AND planID = ?",
+                    arguments: [entryID, planID]
+                )
+            else {
+                throw StoreError(.unknownJournalEntry, "plan \(planID) has no journal entry \(entryID)")
+            }
+            if done { return false }
+            guard status.isOpen else {
+                throw StoreError(.planFinished, "plan \(planID) is \(status.rawValue): nothing more can be applied")
+            }
+            try Self.apply(change, db)
+            try db.execute(
+                sql: "UPDATE plan_journal SET done = 1, doneAt = ? WHERE id = ?",
+                arguments: [now, entryID]
+            )
+            _ = try self.appendAudit(audit, db)
+            if status != .applying {
+                try db.execute(
+                    sql: "UPDATE plan SET status = ? WHERE id = ?",
+                    arguments: [PlanStatus.applying.rawValue, planID]
+                )
+            }
+            return true
+        }
+    }
+
+    public func finishPlan(_ planID: Int64, status: PlanStatus, audit: [AuditEvent]) async throws {
+        guard !status.isOpen else {
+            throw StoreError(.invalidStatus, "a plan is finished as applied, held or failed, not \(status.rawValue)")
+        }
+        try await self.pool.write { db in
+            let current = try Self.planStatus(db, planID)
+            guard current.isOpen else {
+                throw StoreError(.planFinished, "plan \(planID) is already \(current.rawValue)")
+            }
+            try db.execute(sql: "UPDATE plan SET status = ? WHERE id = ?", arguments: [status.rawValue, planID])
+            _ = try self.appendAudit(audit, db)
+        }
+    }
+
+    // MARK: - Helpers
+
+    private static func planStatus(_ db: Database, _ planID: Int64) throws -> PlanStatus {
+        guard let text = try String.fetchOne(db, sql: "SELECT status FROM plan WHERE id = ?", arguments: [planID])
+        else {
+            throw StoreError(.unknownPlan, "there is no plan \(planID)")
+        }
+        guard let status = PlanStatus(rawValue: text) else {
+            throw StoreError(.corruptData, "plan \(planID) has an unknown status '\(text)'")
+        }
+        return status
+    }
+
+    private static func apply(_ change: StateChange, _ db: Database) throws {
+        switch change {
+        case .none:
+            break
+        case .upsertAssignment(let assignment):
+            try Self.upsertAssignment(assignment, db)
+        case .deleteAssignment(let key):
+            try Self.deleteAssignment(key, db)
+        case .replaceAssignment(let remove, let add):
+            try Self.deleteAssignment(remove, db)
+            try Self.upsertAssignment(add, db)
+        case .upsertIdentity(let record):
+            try Self.upsertIdentity(record, db)
+        }
+    }
+
+    private static func upsertAssignment(_ assignment: Assignment, _ db: Database) throws {
+        try db.execute(
+            sql: """
+                INSERT INTO assignment (identityID, role, state, source, since, until) VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT (identityID, role, state)
+                DO UPDATE SET source = excluded.source, since = excluded.since, until = excluded.until
+                """,
+            arguments: [
+                assignment.identityID, assignment.role, assignment.state.rawValue, assignment.source,
+                assignment.since, assignment.until,
+            ]
+        )
+    }
+
+    private static func deleteAssignment(_ key: AssignmentKey, _ db: Database) throws {
+        try db.execute(
+            sql: "DELETE FROM assignment WHERE identityID = ? AND role = ? AND state = ?",
+            arguments: [key.identityID, key.role, key.state.rawValue]
+        )
+    }
+
+    private static func upsertIdentity(_ record: IdentityRecord, _ db: Database) throws {
+        let attributes = FlatJSON.object(record.attributes)
+        let groups = FlatJSON.array(record.groups)
+        var changed = true
+        if let existing = try Row.fetchOne(
+            db,
+            sql: "SELECT state, dn, username, attributes, groups FROM identity WHERE id = ?",
+            arguments: [record.id]
+        ) {
+            let oldState: String? = existing[0]
+            let oldDN: String? = existing[1]
+            let oldUsername: String? = existing[2]
+            let oldAttributes = (existing[3] as String?).flatMap { FlatJSON.decodeObject($0) }
+            let oldGroups = (existing[4] as String?).flatMap { FlatJSON.decodeArray($0) }
+            changed =
+                oldState != record.state.rawValue || oldDN != record.dn || oldUsername != record.username
+                || oldAttributes != record.attributes || oldGroups != record.groups
+        }
+        try db.execute(
+            sql: """
+                INSERT INTO identity (id, state, dn, username, attributes, groups, firstSeen, lastSeen, terminatedAt)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (id) DO UPDATE SET
+                    state = excluded.state, dn = excluded.dn, username = excluded.username,
+                    attributes = excluded.attributes, groups = excluded.groups, firstSeen = excluded.firstSeen,
+                    lastSeen = excluded.lastSeen, terminatedAt = excluded.terminatedAt
+                """,
+            arguments: [
+                record.id, record.state.rawValue, record.dn, record.username, attributes, groups, record.firstSeen,
+                record.lastSeen, record.terminatedAt,
+            ]
+        )
+        guard changed else { return }
+        try db.execute(
+            sql: """
+                INSERT INTO identity_history (identityID, sequence, time, state, dn, username, attributes, groups)
+                SELECT ?, COALESCE(MAX(sequence), 0) + 1, ?, ?, ?, ?, ?, ?
+                FROM identity_history WHERE identityID = ?
+                """,
+            arguments: [
+                record.id, record.lastSeen, record.state.rawValue, record.dn, record.username, attributes, groups,
+                record.id,
+            ]
+        )
+    }
+
+    static func identityRecord(_ row: Row) throws -> IdentityRecord {
+        let id = try Self.text(row, 0, "identity.id")
+        let stateText = try Self.text(row, 1, "identity.state")
+        guard let state = LifecycleState(rawValue: stateText) else {
+            throw StoreError(.corruptData, "identity \(id) has an unknown state '\(stateText)'")
+        }
+        guard let attributes = FlatJSON.decodeObject(try Self.text(row, 4, "identity.attributes")) else {
+            throw StoreError(.corruptData, "identity \(id): attributes is not a JSON object of strings")
+        }
+        guard let groups = FlatJSON.decodeArray(try Self.text(row, 5, "identity.groups")) else {
+            throw StoreError(.corruptData, "identity \(id): groups is not a JSON array of strings")
+        }
+        return IdentityRecord(
+            id: id,
+            state: state,
+            dn: try Self.text(row, 2, "identity.dn"),
+            username: row[3],
+            attributes: attributes,
+            groups: groups,
+            firstSeen: try Self.real(row, 6, "identity.firstSeen"),
+            lastSeen: try Self.real(row, 7, "identity.lastSeen"),
+            terminatedAt: row[8]
+        )
+    }
+
+    /// A NOT NULL text column, exactly (NUL characters included).
+    static func text(_ row: Row, _ index: Int, _ column: String) throws -> String {
+        guard let text = try Self.optionalText(row, index) else {
+            throw StoreError(.corruptData, "\(column) is NULL")
+        }
+        return text
+    }
+
+    static func optionalText(_ row: Row, _ index: Int) throws -> String? {
+        try row.withUnsafeData(atIndex: index) { data in
+            data.map { String(decoding: $0, as: UTF8.self) }
+        }
+    }
+
+    static func real(_ row: Row, _ index: Int, _ column: String) throws -> Double {
+        guard let value = row[index] as Double? else {
+            throw StoreError(.corruptData, "\(column) is NULL")
+        }
+        return value
+    }
+}
+
+/// JSON for the Codable core types (plans, actions): sorted keys, so equal values give equal text.
+enum StoreJSON {
+    static func encode(_ value: some Encodable) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+
+    static func decode<T: Decodable>(_ text: String, what: String) throws -> T {
+        do {
+            return try JSONDecoder().decode(T.self, from: Data(text.utf8))
+        } catch {
+            throw StoreError(.corruptData, "\(what) does not decode: \(error)")
+        }
+    }
+}

@@ -1,0 +1,184 @@
+import Foundation
+import GRDB
+import TenureCore
+import TenureCrypto
+import Testing
+
+@testable import TenureStore
+
+@Suite("Schema migrations")
+struct MigrationTests {
+    @Test func anEmptyDatabaseMigratesToTheLatestSchema() async throws {
+        try await withStore { store, directory throws in
+            try store.close()
+            try withRawDatabase(directory.file("tenure.sqlite")) { db throws in
+                #expect(try StoreMigrations.migrator.appliedMigrations(db) == StoreMigrations.ids)
+                for table in ["identity", "identity_history", "assignment", "plan", "plan_journal", "audit_log"] {
+                    #expect(try db.tableExists(table), "missing table \(table)")
+                }
+                #expect(try db.triggerExists("audit_log_no_update"))
+                #expect(try db.triggerExists("audit_log_no_delete"))
+                #expect(try String.fetchOne(db, sql: "PRAGMA journal_mode") == "wal")
+            }
+            // Opening again is a no-op migration that keeps working.
+            let reopened = try SQLiteStore(path: directory.file("tenure.sqlite"), auditKey: try testKey())
+            #expect(try await reopened.appendAudit([event(1)]) == 1...1)
+        }
+    }
+
+    @Test func aDatabaseFromANewerVersionIsRefused() throws {
+        try withTemporaryDirectory { directory throws in
+            let path = directory.file("tenure.sqlite")
+            try SQLiteStore(path: path, auditKey: try testKey()).close()
+            try withRawDatabase(path) { db in
+                try db.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('v999-from-the-future')")
+            }
+            let error = #expect(throws: StoreError.self) { try SQLiteStore(path: path, auditKey: try testKey()) }
+            #expect(error?.code == .newerSchema)
+        }
+    }
+
+    /// Every registered migration must have a seeding case here (see `seed`).
+    @Test func everyMigrationHasSeedData() {
+        for id in StoreMigrations.ids {
+            #expect(Self.seeders[id] != nil, "add a seeder for migration \(id) to MigrationTests.seeders")
+        }
+    }
+
+    /// For each schema version: build a database at that version, insert representative rows the way
+    /// that version stored them, open it with the current store (which migrates to the latest), and
+    /// check every row through the public API.
+    @Test(arguments: StoreMigrations.ids)
+    func dataWrittenAtAnEarlierVersionSurvivesMigration(_ version: String) async throws {
+        try await withTemporaryDirectory { directory async throws in
+            let path = directory.file("tenure.sqlite")
+            let queue = try DatabaseQueue(path: path)
+            try StoreMigrations.migrator.migrate(queue, upTo: version)
+            let seeder = try #require(Self.seeders[version])
+            try await queue.write { try seeder($0) }
+            try queue.close()
+
+            let store = try SQLiteStore(path: path, auditKey: try testKey())
+            try await store.pool.read { db throws in
+                #expect(try StoreMigrations.migrator.appliedMigrations(db) == StoreMigrations.ids)
+            }
+
+            let state = try await store.loadState()
+            #expect(state.identities == ["id-ada": Self.ada])
+            #expect(state.assignments == [Self.adaAdmin])
+
+            let plan = try #require(try await store.unfinishedPlan())
+            #expect(plan.id == 1)
+            #expect(plan.hash == "sha256:seed")
+            #expect(plan.status == .applying)
+            #expect(plan.plan == samplePlan().0)
+            #expect(plan.journal.map(\.done) == [true, false, false])
+            #expect(plan.journal.map(\.action) == samplePlan().1.map(\.action))
+
+            #expect(try await store.auditRecords(AuditQuery()).map(\.event) == Self.seedEvents)
+            #expect(try await store.verifyAudit() == AuditVerification(records: 2))
+            // The migrated log keeps chaining.
+            #expect(try await store.appendAudit([event(3)]) == 3...3)
+            #expect(try await store.verifyAudit() == AuditVerification(records: 3))
+            let remaining = plan.journal.filter { !$0.done }
+            #expect(try await store.applyJournalEntry(planID: 1, entryID: remaining[0].id, change: .none, audit: []))
+        }
+    }
+
+    // MARK: - Seed data, per schema version
+
+    static let ada = IdentityRecord(
+        id: "id-ada",
+        state: .active,
+        dn: "uid=ada,ou=people,dc=example,dc=org",
+        username: "ada",
+        attributes: ["department": "Database", "mail": "ada@example.org"],
+        groups: ["cn=dba,ou=groups,dc=example,dc=org"],
+        firstSeen: 1_764_000_000,
+        lastSeen: 1_764_230_000
+    )
+
+    static let adaAdmin = Assignment(
+        identityID: "id-ada",
+        role: "db-admin",
+        state: .active,
+        source: "rule:dba-team",
+        since: 1_764_230_000
+    )
+
+    static let seedEvents = [
+        AuditEvent(
+            time: 1_764_230_000.25,
+            actor: "sync",
+            type: "identity.joined",
+            subject: "id-ada",
+            details: ["username": "ada"]
+        ),
+        AuditEvent(
+            time: 1_764_230_000.5,
+            actor: "sync",
+            type: "role.granted",
+            subject: "id-ada",
+            object: "db-admin",
+            details: ["rule": "dba-team", "reason": "member of cn=dba"]
+        ),
+    ]
+
+    /// Inserts, as raw SQL in that version's schema, one identity with history, one assignment, a plan
+    /// half applied, and two chained audit records (MACed independently of the store's code).
+    static let seeders: [String: @Sendable (Database) throws -> Void] = [
+        "v1": { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO identity (id, state, dn, username, attributes, groups, firstSeen, lastSeen, terminatedAt)
+                    VALUES ('id-ada', 'active', 'uid=ada,ou=people,dc=example,dc=org', 'ada',
+                            '{"department":"Database","mail":"ada@example.org"}',
+                            '["cn=dba,ou=groups,dc=example,dc=org"]', 1764000000, 1764230000, NULL);
+                    INSERT INTO identity_history (identityID, sequence, time, state, dn, username, attributes, groups)
+                    VALUES ('id-ada', 1, 1764000000, 'active', 'uid=ada,ou=people,dc=example,dc=org', 'ada',
+                            '{"department":"Database","mail":"ada@example.org"}', '["cn=dba,ou=groups,dc=example,dc=org"]');
+                    INSERT INTO assignment (identityID, role, state, source, since, until)
+                    VALUES ('id-ada', 'db-admin', 'active', 'rule:dba-team', 1764230000, NULL);
+                    """
+            )
+            let (plan, journal) = samplePlan()
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = .sortedKeys
+            try db.execute(
+                sql:
+                    "INSERT INTO plan (id, hash, createdAt, actor, status, planJSON) VALUES (1, 'sha256:seed', ?, 'sync', 'applying', ?)",
+                arguments: [plan.createdAt, String(decoding: try encoder.encode(plan), as: UTF8.self)]
+            )
+            for (index, entry) in journal.enumerated() {
+                try db.execute(
+                    sql: """
+                        INSERT INTO plan_journal (planID, identityID, actionIndex, actionJSON, done, doneAt)
+                        VALUES (1, ?, ?, ?, ?, ?)
+                        """,
+                    arguments: [
+                        entry.identityID, entry.index,
+                        String(decoding: try encoder.encode(entry.action), as: UTF8.self),
+                        index == 0, index == 0 ? 1_764_230_001 : nil,
+                    ]
+                )
+            }
+            var previous = zeroHash
+            for (index, event) in seedEvents.enumerated() {
+                let sequence = Int64(index + 1)
+                let mac = independentMAC(sequence: sequence, event: event, previousHash: previous)
+                let details = String(decoding: try encoder.encode(event.details), as: UTF8.self)
+                try db.execute(
+                    sql: """
+                        INSERT INTO audit_log (sequence, time, actor, type, subject, object, outcome, details, previousHash, mac)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        """,
+                    arguments: [
+                        sequence, event.time, event.actor, event.type, event.subject, event.object, event.outcome,
+                        details, previous, mac,
+                    ]
+                )
+                previous = mac
+            }
+        }
+    ]
+}
