@@ -257,9 +257,28 @@ struct ConfigDecoder {
             throw self.missing(document, "groups", "add a groups: section with at least baseDNs:")
         }
         let groups = try self.decodeGroups(groupsNode)
+        let state = try self.node(document, "state").map { (node) throws(ConfigError) in try self.decodeState(node) }
         var configuration = TenureConfiguration(ldap: ldap, users: users, groups: groups, warnings: self.warnings)
+        configuration.state = state
         configuration.provenance = self.provenance
         return configuration
+    }
+
+    // MARK: state
+
+    mutating func decodeState(_ node: ConfigNode) throws(ConfigError) -> StateSettings {
+        let state = try self.mapping(node, path: "state", allowed: ConfigSchema.stateKeys)
+        func path(_ decoder: inout ConfigDecoder, _ key: String, _ hint: String) throws(ConfigError) -> String {
+            guard let value = try decoder.string(state, key), !value.value.isEmpty else {
+                throw decoder.missing(state, key, hint)
+            }
+            return decoder.resolvedPath(value)
+        }
+        return StateSettings(
+            database: try path(&self, "database", "name the SQLite file, e.g. database: /var/lib/tenure/tenure.sqlite"),
+            auditKeyFile: try path(&self, "auditKeyFile", "name the audit key file (tenure audit init-key creates it)"),
+            mappings: try path(&self, "mappings", "name the mappings directory or file, e.g. mappings: ../Mappings")
+        )
     }
 
     // MARK: ldap

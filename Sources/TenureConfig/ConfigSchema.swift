@@ -1,6 +1,7 @@
 /// The keys of `tenure.yaml`, for the unknown-key check, suggestions and environment overrides.
 enum ConfigSchema {
-    static let rootKeys = ["ldap", "users", "groups"]
+    static let rootKeys = ["ldap", "users", "groups", "state"]
+    static let stateKeys = ["database", "auditKeyFile", "mappings"]
     static let ldapKeys = [
         "urls", "bindDN", "passwordFile", "passwordEnv", "startTLS", "tls", "pageSize", "networkTimeoutSeconds",
         "operationTimeoutSeconds", "rangeSize",
@@ -54,6 +55,7 @@ enum ConfigSchema {
         add("users.extraAttributes", list: true)
         add("groups.baseDNs", list: true)
         for key in ["scope", "filter", "id", "name", "nested"] { add("groups.\(key)") }
+        for key in stateKeys { add("state.\(key)") }
         return keys
     }()
 

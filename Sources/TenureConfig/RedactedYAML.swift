@@ -83,6 +83,12 @@ extension TenureConfiguration {
             self.groups.members.map { [("attribute", yamlString($0.attribute)), ("valueIs", $0.valueIs.rawValue)] }
         )
         out.value("groups.nested", String(self.groups.nested))
+        if let state = self.state {
+            out.section("state")
+            out.value("state.database", yamlString(state.database))
+            out.value("state.auditKeyFile", yamlString(state.auditKeyFile), note: "key: <redacted>")
+            out.value("state.mappings", yamlString(state.mappings))
+        }
         return out.text
     }
 }

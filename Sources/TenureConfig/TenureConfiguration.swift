@@ -13,6 +13,8 @@ public struct TenureConfiguration: Sendable, Hashable {
     public var ldap: LDAPSettings
     public var users: UserSettings
     public var groups: GroupSettings
+    /// `state:` — where the PIM store, the audit key and the mappings are (needed by plan and sync).
+    public var state: StateSettings?
     /// Things that are allowed but probably wrong or dangerous (disabled certificate
     /// verification, a world-readable password file, unknown `TENURE_` variables, …).
     public var warnings: [ConfigWarning]
@@ -35,6 +37,23 @@ public struct TenureConfiguration: Sendable, Hashable {
         self.warnings = warnings
         self.sourceFile = sourceFile
         self.provenance = Provenance()
+    }
+}
+
+/// `state:` — the files of the PIM model. Relative paths are resolved against the config file's
+/// directory.
+public struct StateSettings: Sendable, Hashable {
+    /// The SQLite database of identities, assignments, plans and the audit log.
+    public var database: String
+    /// The audit HMAC key (32 bytes, mode 0600).
+    public var auditKeyFile: String
+    /// A mappings directory (every *.yaml in it) or a single mappings file.
+    public var mappings: String
+
+    public init(database: String, auditKeyFile: String, mappings: String) {
+        self.database = database
+        self.auditKeyFile = auditKeyFile
+        self.mappings = mappings
     }
 }
 

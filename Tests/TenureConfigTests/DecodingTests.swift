@@ -288,6 +288,57 @@ struct DecodingTests {
         #expect(!ConfigSchema.environmentVariables.contains("TENURE_USERS_DISABLED"))
         #expect(!ConfigSchema.environmentVariables.contains("TENURE_GROUPS_MEMBERS"))
         #expect(!ConfigSchema.environmentVariables.contains("TENURE_LDAP_PASSWORD"))
-        #expect(ConfigSchema.environmentKeys.count == 33)
+        // 33 for ldap/users/groups, 3 for state.
+        #expect(ConfigSchema.environmentKeys.count == 36)
+        for variable in ["TENURE_STATE_DATABASE", "TENURE_STATE_AUDIT_KEY_FILE", "TENURE_STATE_MAPPINGS"] {
+            #expect(ConfigSchema.environmentVariables.contains(variable))
+        }
+    }
+}
+
+@Suite("The state section")
+struct StateSectionTests {
+    @Test func pathsResolveAgainstTheConfigFileAndAreOptional() throws {
+        let base = """
+            ldap:
+              urls: ["ldap://127.0.0.1:3890"]
+            users:
+              baseDNs: ["ou=people,dc=t"]
+            groups:
+              baseDNs: ["ou=groups,dc=t"]
+
+            """
+        let without = try TenureConfiguration.parse(yaml: base, file: "/etc/tenure/tenure.yaml", environment: [:])
+        #expect(without.state == nil)
+        let with = try TenureConfiguration.parse(
+            yaml: base
+                + "state:\n  database: db/tenure.sqlite\n  auditKeyFile: /keys/audit.key\n  mappings: ../Mappings\n",
+            file: "/etc/tenure/tenure.yaml",
+            environment: ["TENURE_STATE_MAPPINGS": "/srv/mappings"]
+        )
+        #expect(with.state?.database == "/etc/tenure/db/tenure.sqlite")
+        #expect(with.state?.auditKeyFile == "/keys/audit.key")
+        #expect(with.state?.mappings == "/srv/mappings")
+    }
+
+    @Test func aMissingStateKeyIsLocated() {
+        let yaml = """
+            ldap:
+              urls: ["ldap://127.0.0.1:3890"]
+            users:
+              baseDNs: ["ou=people,dc=t"]
+            groups:
+              baseDNs: ["ou=groups,dc=t"]
+            state:
+              database: tenure.sqlite
+              mappings: Mappings
+
+            """
+        #expect {
+            try TenureConfiguration.parse(yaml: yaml, file: "t.yaml", environment: [:])
+        } throws: { error in
+            // Located at the state: mapping that lacks the key.
+            "\(error)".hasPrefix("t.yaml:8:3: state.auditKeyFile: required key is missing")
+        }
     }
 }
