@@ -44,12 +44,17 @@ let package = Package(
         .target(name: "TenureCrypto", dependencies: ["COpenSSL"]),
 
         // MARK: - 6. The PIM store: SQLite through GRDB (behind the PIMStore protocol), audit chain
-        .target(name: "TenureStore", dependencies: ["TenureCore", "TenureCrypto", grdb]),
+        .target(
+            name: "TenureStore",
+            dependencies: ["TenureCore", "TenureCrypto", grdb, .product(name: "GRDBSQLite", package: "GRDB.swift")]
+        ),
 
         // MARK: - 7. Engine: pull + plan + journaled apply
         .target(
             name: "TenureEngine",
-            dependencies: ["DirectorySource", "TenureConfig", "TenureCore", "TenureCrypto", "TenureStore", logging]
+            dependencies: [
+                "DirectorySource", "LDAPClient", "TenureConfig", "TenureCore", "TenureCrypto", "TenureStore", logging,
+            ]
         ),
 
         // MARK: - CLI
@@ -78,9 +83,12 @@ let package = Package(
             name: "IntegrationTests",
             dependencies: ["DirectorySource", "LDAPClient", "SlapdFixture", "TenureConfig", "TenureCore", logging]
         ),
-        .testTarget(name: "TenureCLITests", dependencies: ["SlapdFixture", "tenure"]),
+        .testTarget(
+            name: "TenureCLITests",
+            dependencies: ["SlapdFixture", "TenureCore", "TenureCrypto", "TenureEngine", "TenureStore", "tenure", grdb]
+        ),
         .testTarget(name: "TenureCryptoTests", dependencies: ["TenureCrypto"]),
-        .testTarget(name: "TenureStoreTests", dependencies: ["TenureCore", "TenureCrypto", "TenureStore"]),
+        .testTarget(name: "TenureStoreTests", dependencies: ["TenureCore", "TenureCrypto", "TenureStore", grdb]),
         .testTarget(
             name: "TenureEngineTests",
             dependencies: ["SlapdFixture", "TenureConfig", "TenureCore", "TenureEngine", "TenureStore"]

@@ -3,8 +3,10 @@
 #   1. install what is missing (apt), build tenure;
 #   2. start the sample directory (Config/sample-directory.ldif) in a throwaway slapd on
 #      127.0.0.1:3890 (another free port if that one is taken), in .tenure/sample-directory;
-#   3. check the sample configuration (Config/tenure.yaml) and pull a snapshot with it:
-#      the summary table, then the first lines of the JSON snapshot;
+#   3. with Config/tenure.yaml and Mappings/: a fresh PIM store and audit key in .tenure/,
+#      pull a snapshot, sync (everyone is a joiner), apply a scripted day of churn
+#      (Config/sample-churn.ldif: joiners, movers, a rename, leavers), show the plan, sync
+#      again, then show and verify the audit;
 #   4. stop the directory (unless --keep).
 #
 # Usage: scripts/demo.sh [--keep]
@@ -37,19 +39,29 @@ if [[ $keep -eq 0 ]]; then
     trap 'scripts/slapd-test-server.sh stop "$dir" --clean >/dev/null 2>&1 || true' EXIT
 fi
 
+run() {
+    echo
+    echo "==> tenure $*"
+    "$bin" "$@"
+}
+config=(--config Config/tenure.yaml)
+rm -f .tenure/tenure.sqlite .tenure/tenure.sqlite-wal .tenure/tenure.sqlite-shm .tenure/audit.key
+run config check "${config[@]}" --password >/dev/null && echo "configuration OK"
+run audit init-key "${config[@]}"
+run pull "${config[@]}"
+run sync "${config[@]}"
 echo
-echo "==> tenure config check --config Config/tenure.yaml"
-"$bin" config check --config Config/tenure.yaml --password
-echo
-echo "==> tenure pull --config Config/tenure.yaml"
-"$bin" pull --config Config/tenure.yaml
-echo
-echo "==> tenure pull --config Config/tenure.yaml --format json (first identity)"
-"$bin" pull --config Config/tenure.yaml --format json | python3 -c '
-import json, sys
-document = json.load(sys.stdin)
-print(json.dumps(document["summary"], indent=2))
-print(json.dumps(document["identities"][0], indent=2))'
+echo "==> a day of churn in the directory (Config/sample-churn.ldif)"
+scripts/slapd-test-server.sh modify "$dir" Config/sample-churn.ldif | grep -E "^(adding|modifying|deleting|modify complete)" || true
+set +e
+run plan "${config[@]}" --detailed-exitcode
+status=$?
+set -e
+echo "(plan exit status $status: 2 = changes to apply)"
+run sync "${config[@]}"
+run plan "${config[@]}"
+run audit tail "${config[@]}" -n 12
+run audit verify "${config[@]}"
 echo
 if [[ $keep -eq 1 ]]; then
     echo "The sample directory keeps running at $LDAP_URL (stop: scripts/slapd-test-server.sh stop $dir --clean)."

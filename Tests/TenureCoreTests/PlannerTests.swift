@@ -431,3 +431,25 @@ private func reasons(_ plan: Plan, _ id: String) -> [String] {
         #expect(actions(plan, "c").isEmpty)  // the regex is case-sensitive, whole-value
     }
 }
+
+@Suite struct UnreadAttributeTests {
+    @Test func conditionsOnAttributesThatAreNotReadAreFound() {
+        let mappings = Mappings(
+            roles: [RoleDefinition(name: "r", tier: 1, mode: .standing)],
+            rules: [
+                Rule(
+                    name: "x",
+                    when: .all([
+                        .attributeEquals(attribute: "department", value: "a"),
+                        .not(.attributeIn(attribute: "roomnumber", values: ["1"])),
+                    ]),
+                    grant: "r",
+                    mode: .standing
+                )
+            ],
+            scope: .attributeMatches(attribute: "costcenter", pattern: "C.*")
+        )
+        #expect(mappings.unreadAttributes(extraAttributes: []) == ["costcenter", "roomnumber"])
+        #expect(mappings.unreadAttributes(extraAttributes: ["roomNumber", "costCenter"]).isEmpty)
+    }
+}

@@ -161,3 +161,29 @@ public struct LeaverGuard: Hashable, Sendable {
         self.maxLeaverPercent = maxLeaverPercent
     }
 }
+
+extension Condition {
+    /// Every attribute name the condition reads (mapped fields and LDAP attribute names).
+    public var attributes: Set<String> {
+        switch self {
+        case .always, .memberOf, .underDN: []
+        case .attributeEquals(let attribute, _), .attributeIn(let attribute, _), .attributeMatches(let attribute, _):
+            [attribute]
+        case .all(let parts), .any(let parts): parts.reduce(into: Set<String>()) { $0.formUnion($1.attributes) }
+        case .not(let inner): inner.attributes
+        }
+    }
+}
+
+extension Mappings {
+    /// Attributes the scope and rules read that are neither mapped identity fields (`username`,
+    /// `mail`, …, `dn`) nor in `extraAttributes` (lowercased): such a condition could never match,
+    /// because the attribute is never read from the directory.
+    public func unreadAttributes(extraAttributes: [String]) -> [String] {
+        let mapped = Set(Planner.trackedFields + ["dn"])
+        let extra = Set(extraAttributes.map { $0.lowercased() })
+        var used = self.scope.attributes
+        for rule in self.rules { used.formUnion(rule.when.attributes) }
+        return used.filter { !mapped.contains($0) && !extra.contains($0.lowercased()) }.sorted()
+    }
+}

@@ -1,2 +1,0 @@
-// Placeholder: replaced by the benchmark driver.
-print("tenure-bench")

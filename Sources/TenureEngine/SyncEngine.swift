@@ -1,0 +1,353 @@
+public import DirectorySource
+import Foundation
+import LDAPClient
+public import Logging
+public import TenureCore
+import TenureCrypto
+public import TenureStore
+
+/// Pull + plan + journaled apply.
+///
+/// Every action of a plan is one journal entry; applying it changes the model, marks it done and
+/// appends its audit records in one transaction. A run killed at any point leaves a plan with some
+/// entries done: the next run resumes it first, so every event happens exactly once.
+public struct SyncEngine: Sendable {
+    public var mappings: Mappings
+    public var store: any PIMStore
+    public var logger: Logger
+    /// Who the audit records name as the actor (`sync`, `cli:<user>`).
+    public var actor: String
+
+    public init(mappings: Mappings, store: any PIMStore, logger: Logger, actor: String) {
+        self.mappings = mappings
+        self.store = store
+        self.logger = logger
+        self.actor = actor
+    }
+
+    /// The planner, with RFC 4514 normalisation of DNs.
+    public var planner: Planner {
+        Planner(mappings: self.mappings, normalizeDN: normalizeDNOrKeep)
+    }
+
+    /// Plans against the stored model (nothing is written).
+    public func plan(snapshot: DirectorySnapshot, now: Double) async throws -> (plan: Plan, hash: String) {
+        let state = try await self.store.loadState()
+        let plan = self.planner.plan(state: state, snapshot: snapshot, now: now)
+        return (plan, try Self.contentHash(plan))
+    }
+
+    /// SHA-256 of the plan's canonical JSON (sorted keys), without its creation time: the same
+    /// changes give the same hash.
+    public static func contentHash(_ plan: Plan) throws -> String {
+        var stable = plan
+        stable.createdAt = 0
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return hex(Digest.sha256(Array(try encoder.encode(stable))))
+    }
+
+    /// The journal of a plan: every access change of every identity (revocations and expiries
+    /// first, across the whole plan, then elevations and grants), then the identity records.
+    public static func journal(for plan: Plan) -> [JournalEntry] {
+        var entries: [JournalEntry] = []
+        for phase in 0...2 {
+            for identity in plan.identities {
+                for action in identity.actions where action.phase == phase {
+                    entries.append(
+                        JournalEntry(
+                            id: 0,
+                            identityID: identity.identityID,
+                            index: entries.count,
+                            action: action,
+                            done: false
+                        )
+                    )
+                }
+            }
+        }
+        return entries
+    }
+
+    /// What a sync did.
+    public struct Report: Sendable {
+        /// A plan left unfinished by an earlier run and completed first.
+        public var resumed: (planID: Int64, entries: Int)?
+        public var plan: Plan
+        public var hash: String
+        public var planID: Int64?
+        public var applied: Int
+        public var held: Bool
+        /// The audit records this run wrote.
+        public var auditRange: ClosedRange<Int64>?
+    }
+
+    /// One sync: resume what an earlier run left unfinished, pull, plan, apply. The caller holds the
+    /// sync lock.
+    public func sync(
+        allowMassRevoke: Bool,
+        now: @Sendable () -> Double,
+        pull: () async throws -> PullResult,
+        afterEntry: (@Sendable (Int) -> Void)? = nil
+    ) async throws -> Report {
+        let auditBefore = try await self.newestAuditSequence()
+        func written() async throws -> ClosedRange<Int64>? {
+            let after = try await self.newestAuditSequence()
+            return after > auditBefore ? (auditBefore + 1)...after : nil
+        }
+
+        var resumed: (Int64, Int)?
+        if let unfinished = try await self.store.unfinishedPlan() {
+            self.logger.notice(
+                "resuming an unfinished plan",
+                metadata: ["plan.id": "\(unfinished.id)", "plan.hash": "\(unfinished.hash)"]
+            )
+            _ = try await self.store.appendAudit([
+                AuditEvent(
+                    time: now(),
+                    actor: self.actor,
+                    type: "plan.resumed",
+                    object: "plan:\(unfinished.id)",
+                    details: ["hash": unfinished.hash, "pending": String(unfinished.journal.filter { !$0.done }.count)]
+                )
+            ])
+            let count = try await self.apply(
+                planID: unfinished.id,
+                journal: unfinished.journal,
+                plan: unfinished.plan,
+                now: now,
+                afterEntry: afterEntry
+            )
+            resumed = (unfinished.id, count)
+        }
+
+        let pulled: PullResult
+        do {
+            pulled = try await pull()
+        } catch {
+            // Fail closed: nothing is planned or applied from a failed read. The failure is audited.
+            _ = try? await self.store.appendAudit([
+                AuditEvent(
+                    time: now(),
+                    actor: self.actor,
+                    type: "sync.failed",
+                    outcome: "failure",
+                    details: ["stage": "pull", "error": String(describing: error)]
+                )
+            ])
+            throw error
+        }
+        let (plan, hash) = try await self.plan(snapshot: pulled.snapshot, now: now())
+        let summary = plan.summary
+        var details = [
+            "hash": hash, "identities": String(pulled.snapshot.identities.count), "joiners": String(summary.joiners),
+            "movers": String(summary.movers), "leavers": String(summary.leavers), "grants": String(summary.grants),
+            "revocations": String(summary.revocations), "server": pulled.server,
+        ]
+
+        if plan.identities.isEmpty {
+            _ = try await self.store.appendAudit([
+                AuditEvent(
+                    time: now(),
+                    actor: self.actor,
+                    type: "sync.completed",
+                    outcome: "no-change",
+                    details: details
+                )
+            ])
+            return Report(
+                resumed: resumed,
+                plan: plan,
+                hash: hash,
+                planID: nil,
+                applied: 0,
+                held: false,
+                auditRange: try await written()
+            )
+        }
+
+        let journal = Self.journal(for: plan)
+        let planID = try await self.store.savePlan(plan, hash: hash, actor: self.actor, journal: journal)
+        if plan.guardVerdict.held && !allowMassRevoke {
+            details["reason"] = plan.guardVerdict.reason ?? ""
+            try await self.store.finishPlan(
+                planID,
+                status: .held,
+                audit: [
+                    AuditEvent(
+                        time: now(),
+                        actor: self.actor,
+                        type: "plan.held",
+                        object: "plan:\(planID)",
+                        outcome: "held",
+                        details: details
+                    )
+                ]
+            )
+            return Report(
+                resumed: resumed,
+                plan: plan,
+                hash: hash,
+                planID: planID,
+                applied: 0,
+                held: true,
+                auditRange: try await written()
+            )
+        }
+        let stored = try await self.store.unfinishedPlan()
+        let applied = try await self.apply(
+            planID: planID,
+            journal: stored?.id == planID ? stored!.journal : journal,
+            plan: plan,
+            now: now,
+            afterEntry: afterEntry
+        )
+        return Report(
+            resumed: resumed,
+            plan: plan,
+            hash: hash,
+            planID: planID,
+            applied: applied,
+            held: false,
+            auditRange: try await written()
+        )
+    }
+
+    /// Applies the not-yet-done entries of a stored plan, then marks it applied.
+    func apply(
+        planID: Int64,
+        journal: [JournalEntry],
+        plan: Plan,
+        now: @Sendable () -> Double,
+        afterEntry: (@Sendable (Int) -> Void)?
+    ) async throws -> Int {
+        let plans = Dictionary(plan.identities.map { ($0.identityID, $0) }, uniquingKeysWith: { first, _ in first })
+        var applied = 0
+        for entry in journal where !entry.done {
+            let time = now()
+            let (change, events) = self.effect(of: entry, identity: plans[entry.identityID], time: time)
+            if try await self.store.applyJournalEntry(planID: planID, entryID: entry.id, change: change, audit: events)
+            {
+                applied += 1
+            }
+            afterEntry?(applied)
+        }
+        var closing: [AuditEvent] = []
+        for conflict in plan.conflicts {
+            closing.append(
+                AuditEvent(
+                    time: now(),
+                    actor: self.actor,
+                    type: "sod.conflict",
+                    subject: conflict.identityID,
+                    object: conflict.role,
+                    outcome: "refused",
+                    details: [
+                        "conflictsWith": conflict.conflictsWith, "rule": conflict.rule,
+                        "username": conflict.username ?? "",
+                    ]
+                )
+            )
+        }
+        for change in plan.protectedChanges {
+            closing.append(
+                AuditEvent(
+                    time: now(),
+                    actor: self.actor,
+                    type: "protected.change",
+                    outcome: "withheld",
+                    details: ["change": change]
+                )
+            )
+        }
+        let summary = plan.summary
+        closing.append(
+            AuditEvent(
+                time: now(),
+                actor: self.actor,
+                type: "plan.applied",
+                object: "plan:\(planID)",
+                details: [
+                    "actions": String(journal.count), "joiners": String(summary.joiners),
+                    "movers": String(summary.movers),
+                    "leavers": String(summary.leavers), "grants": String(summary.grants),
+                    "revocations": String(summary.revocations + summary.expirations),
+                ]
+            )
+        )
+        try await self.store.finishPlan(planID, status: .applied, audit: closing)
+        return applied
+    }
+
+    /// The model change and audit records of one journal entry.
+    func effect(of entry: JournalEntry, identity: IdentityPlan?, time: Double) -> (StateChange, [AuditEvent]) {
+        let id = entry.identityID
+        var details = ["username": identity?.username ?? ""]
+        func event(_ type: String, _ object: String?) -> AuditEvent {
+            AuditEvent(time: time, actor: self.actor, type: type, subject: id, object: object, details: details)
+        }
+        switch entry.action {
+        case .revoke(let role, let state, let reason):
+            details["state"] = state.rawValue
+            details["reason"] = reason
+            return (
+                .deleteAssignment(AssignmentKey(identityID: id, role: role, state: state)),
+                [event("role.revoked", role)]
+            )
+        case .expire(let role, let state, let reason):
+            details["state"] = state.rawValue
+            details["reason"] = reason
+            return (
+                .deleteAssignment(AssignmentKey(identityID: id, role: role, state: state)),
+                [event("role.expired", role)]
+            )
+        case .grantEligible(let role, let rule):
+            details["state"] = "eligible"
+            details["rule"] = rule
+            let assignment = Assignment(
+                identityID: id,
+                role: role,
+                state: .eligible,
+                source: "rule:\(rule)",
+                since: time
+            )
+            return (.upsertAssignment(assignment), [event("role.granted", role)])
+        case .grantStanding(let role, let rule):
+            details["state"] = "active"
+            details["rule"] = rule
+            let assignment = Assignment(identityID: id, role: role, state: .active, source: "rule:\(rule)", since: time)
+            return (.upsertAssignment(assignment), [event("role.granted", role)])
+        case .elevate(let role, let rule):
+            details["from"] = "eligible"
+            details["to"] = "active"
+            details["rule"] = rule
+            let assignment = Assignment(identityID: id, role: role, state: .active, source: "rule:\(rule)", since: time)
+            return (
+                .replaceAssignment(
+                    remove: AssignmentKey(identityID: id, role: role, state: .eligible),
+                    add: assignment
+                ),
+                [event("role.elevated", role)]
+            )
+        case .recordIdentity(let record):
+            var events: [AuditEvent] = []
+            for lifecycle in identity?.events ?? [] {
+                details["reasons"] = lifecycle.reasons.joined(separator: "; ")
+                details["dn"] = record.dn
+                events.append(event("identity.\(lifecycle.kind.rawValue)", nil))
+            }
+            return (.upsertIdentity(record), events)
+        }
+    }
+
+    private func newestAuditSequence() async throws -> Int64 {
+        let newest = try await self.store.auditRecords(
+            AuditQuery(afterSequence: nil, since: nil, until: nil, subject: nil, limit: 1, newestFirst: true)
+        )
+        return newest.first?.sequence ?? 0
+    }
+}
+
+private func normalizeDNOrKeep(_ dn: String) -> String {
+    (try? DistinguishedName.normalize(dn)) ?? dn.lowercased()
+}

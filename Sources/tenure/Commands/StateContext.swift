@@ -1,0 +1,96 @@
+import ArgumentParser
+import DirectorySource
+import Foundation
+import LDAPClient
+import Logging
+import TenureConfig
+import TenureCore
+import TenureEngine
+import TenureStore
+
+/// What plan, sync and audit need besides the directory: the `state:` settings, the mappings, the
+/// audit key and the store. Errors exit 78 (configuration) with the place named.
+struct StateContext {
+    var configuration: TenureConfiguration
+    var state: StateSettings
+    var logger: Logger
+
+    init(options: GlobalOptions) throws {
+        self.logger = options.makeLogger()
+        self.configuration = try options.loadConfiguration(logger: self.logger)
+        guard let state = self.configuration.state else {
+            printError(
+                "configuration error: \(options.configPath): no state: section; add state.database, "
+                    + "state.auditKeyFile and state.mappings (see Config/tenure.yaml)"
+            )
+            throw ExitCode(78)
+        }
+        self.state = state
+    }
+
+    func loadMappings() throws -> Mappings {
+        do {
+            guard FileManager.default.fileExists(atPath: self.state.mappings) else {
+                printError("configuration error: state.mappings: \(self.state.mappings) does not exist")
+                throw ExitCode(78)
+            }
+            let mappings = try MappingsLoader.load(path: self.state.mappings)
+            let unread = mappings.unreadAttributes(extraAttributes: self.configuration.users.extraAttributes)
+            guard unread.isEmpty else {
+                printError(
+                    "mappings error: \(self.state.mappings): conditions use \(unread.joined(separator: ", ")), which "
+                        + "the configuration does not read; add \(unread.count == 1 ? "it" : "them") to "
+                        + "users.extraAttributes in \(self.configuration.sourceFile ?? "the configuration")"
+                )
+                throw ExitCode(78)
+            }
+            return mappings
+        } catch let error as ConfigError {
+            printError("mappings error: \(error)")
+            throw ExitCode(78)
+        }
+    }
+
+    func auditKey() throws -> AuditKey {
+        do {
+            return try AuditKey.load(path: self.state.auditKeyFile)
+        } catch {
+            printError("audit key error: \(error) (create one with: tenure audit init-key)")
+            throw ExitCode(78)
+        }
+    }
+
+    func openStore() throws -> SQLiteStore {
+        let key = try self.auditKey()
+        do {
+            let directory = URL(fileURLWithPath: self.state.database).deletingLastPathComponent().path
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            return try SQLiteStore(path: self.state.database, auditKey: key)
+        } catch {
+            printError("store error: \(self.state.database): \(error)")
+            throw ExitCode.failure
+        }
+    }
+
+    /// Pulls the directory (the same reader as `tenure pull`).
+    func pull(progress: (any PullObserver)?) async throws -> PullResult {
+        let password: LDAPSecret?
+        do {
+            password = try self.configuration.resolvePassword(environment: ProcessInfo.processInfo.environment)
+                .map(LDAPSecret.init)
+        } catch {
+            printError("configuration error: \(error)")
+            throw ExitCode(78)
+        }
+        let reader = DirectoryReader(configuration: self.configuration, password: password, logger: self.logger)
+        return try await reader.pull(observer: progress, now: Date().timeIntervalSince1970)
+    }
+
+    /// `cli:<user>` for the audit log.
+    static var actor: String {
+        if let entry = getpwuid(getuid()), let name = entry.pointee.pw_name {
+            return "cli:\(String(cString: name))"
+        }
+        return "cli:uid-\(getuid())"
+    }
+}
