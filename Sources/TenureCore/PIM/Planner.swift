@@ -25,7 +25,7 @@ public struct Planner {
     ]
 
     public func plan(state: PIMState, snapshot: DirectorySnapshot, now: Double) -> Plan {
-        let context = Context(snapshot: snapshot, mappings: self.mappings, normalizeDN: self.normalizeDN)
+        let context = Context(snapshot: snapshot, mappings: self.mappings, normalizeDN: self.normalizeDN, now: now)
         var assignmentsByIdentity: [String: [Assignment]] = [:]
         for assignment in state.assignments {
             assignmentsByIdentity[assignment.identityID, default: []].append(assignment)
@@ -39,7 +39,7 @@ public struct Planner {
         for (position, identity) in snapshot.identities.enumerated() {
             seen.insert(identity.id)
             let view = context.view(of: position)
-            let inScope = context.evaluate(self.mappings.scope, view)
+            let inScope = context.evaluate(context.scope, view)
             let previous = state.identities[identity.id]
             let held = assignmentsByIdentity[identity.id] ?? []
             let record = context.record(for: position, inScope: inScope, previous: previous, now: now)
@@ -60,8 +60,11 @@ public struct Planner {
                     LifecycleEvent(kind: .rehire, reasons: ["back after termination\(when); nothing is restored"])
                 )
             case (.active?, .active):
-                let reasons = Self.moverReasons(previous: previous!, current: record)
-                if !reasons.isEmpty { events.append(LifecycleEvent(kind: .mover, reasons: reasons)) }
+                // Reasons only when something changed (most identities, most runs: nothing).
+                if let previous, previous != record {
+                    let reasons = Self.moverReasons(previous: previous, current: record)
+                    if !reasons.isEmpty { events.append(LifecycleEvent(kind: .mover, reasons: reasons)) }
+                }
             case (.active?, _):
                 var reasons: [String] = []
                 if identity.disabled { reasons.append("disabled: " + identity.disabledReasons.joined(separator: "; ")) }
@@ -72,9 +75,10 @@ public struct Planner {
                 break
             }
             if isActive {
-                desired = context.desiredRoles(view, now: now)
+                desired = context.desiredRoles(view)
             }
             var actions = self.assignmentActions(
+                context: context,
                 identityID: identity.id,
                 username: identity.username,
                 held: held,
@@ -122,6 +126,7 @@ public struct Planner {
                 leavers += 1
             }
             var actions = self.assignmentActions(
+                context: context,
                 identityID: id,
                 username: previous.username,
                 held: assignmentsByIdentity[id] ?? [],
@@ -187,7 +192,8 @@ public struct Planner {
     }
 
     /// Revocations, expiries, grants and elevations that bring `held` to `desired`.
-    func assignmentActions(
+    fileprivate func assignmentActions(
+        context: Context,
         identityID: String,
         username: String?,
         held: [Assignment],
@@ -213,7 +219,7 @@ public struct Planner {
                 switch desired[assignment.role] {
                 case nil:
                     let why =
-                        self.mappings.role(named: assignment.role) == nil
+                        !context.roleNames.contains(assignment.role)
                         ? "role \(assignment.role) is no longer defined"
                         : "no rule grants \(assignment.role) any more (was \(rule))"
                     actions.append(.revoke(role: assignment.role, state: assignment.state, reason: why))
@@ -236,16 +242,13 @@ public struct Planner {
 
         // Grants, in rule order, checking separation of duties against what is kept and granted.
         var holding = Set(keep.map(\.role))
-        let ruleOrder = Dictionary(
-            self.mappings.rules.enumerated().map { ($1.name, $0) },
-            uniquingKeysWith: { a, _ in a }
-        )
+        let ruleOrder = context.ruleOrder
         for (role, want) in desired.sorted(by: {
             (ruleOrder[$0.value.rule] ?? 0, $0.key) < (ruleOrder[$1.value.rule] ?? 0, $1.key)
         }) {
             let hasEligible = keep.contains { $0.role == role && $0.state == .eligible }
             let hasActive = keep.contains { $0.role == role && $0.state == .active }
-            if !holding.contains(role), let clash = self.conflict(of: role, with: holding) {
+            if !holding.contains(role), let clash = context.conflict(of: role, with: holding) {
                 conflicts.append(
                     SoDConflict(
                         identityID: identityID,
@@ -272,16 +275,6 @@ public struct Planner {
             holding.insert(role)
         }
         return actions
-    }
-
-    /// A role among `holding` that `role` may not be held with (conflicts count both ways).
-    func conflict(of role: String, with holding: Set<String>) -> String? {
-        let mine = Set(self.mappings.role(named: role)?.conflicts ?? [])
-        for other in holding.sorted() {
-            if mine.contains(other) { return other }
-            if self.mappings.role(named: other)?.conflicts.contains(role) == true { return other }
-        }
-        return nil
     }
 
     static func moverReasons(previous: IdentityRecord, current: IdentityRecord) -> [String] {
@@ -320,9 +313,38 @@ private struct Context {
     let protectedUsernames: Set<String>
     let protectedDNs: Set<String>
 
-    init(snapshot: DirectorySnapshot, mappings: Mappings, normalizeDN: (String) -> String) {
+    /// Defined role names.
+    let roleNames: Set<String>
+    /// Rule name → position (grants are made in rule order).
+    let ruleOrder: [String: Int]
+    /// Rules in force now (validity window) whose role exists, in order.
+    let activeRules: [(rule: Rule, when: Compiled)]
+    let scope: Compiled
+    /// Role → the roles it may not be held with (both directions).
+    let conflicts: [String: Set<String>]
+
+    init(snapshot: DirectorySnapshot, mappings: Mappings, normalizeDN: (String) -> String, now: Double) {
         self.snapshot = snapshot
         self.mappings = mappings
+        let roleNames = Set(mappings.roles.map(\.name))
+        self.roleNames = roleNames
+        self.ruleOrder = Dictionary(
+            mappings.rules.enumerated().map { ($1.name, $0) },
+            uniquingKeysWith: { first, _ in first }
+        )
+        let inForce = mappings.rules.filter { rule in
+            if let from = rule.validFrom, now < from { return false }
+            if let until = rule.validUntil, now > until { return false }
+            return roleNames.contains(rule.grant)
+        }
+        var conflicts: [String: Set<String>] = [:]
+        for role in mappings.roles {
+            for other in role.conflicts {
+                conflicts[role.name, default: []].insert(other)
+                conflicts[other, default: []].insert(role.name)
+            }
+        }
+        self.conflicts = conflicts
         var position: [String: Int32] = [:]
         position.reserveCapacity(snapshot.identities.count)
         for (index, identity) in snapshot.identities.enumerated() { position[identity.id] = Int32(index) }
@@ -367,6 +389,22 @@ private struct Context {
         for rule in mappings.rules { collect(rule.when) }
         self.groupTargets = targets
         self.regexes = patterns
+        func compile(_ condition: Condition) -> Compiled {
+            switch condition {
+            case .always: .always
+            case .memberOf(let target): .groups(targets[target] ?? [])
+            case .attributeEquals(let attribute, let value): .equals(attribute, value)
+            case .attributeIn(let attribute, let values): .among(attribute, values)
+            case .attributeMatches(let attribute, let pattern):
+                patterns[pattern].map { .matches(attribute, $0) } ?? .never
+            case .underDN(let base): .under(base)
+            case .all(let parts): .all(parts.map(compile))
+            case .any(let parts): .any(parts.map(compile))
+            case .not(let inner): .not(compile(inner))
+            }
+        }
+        self.activeRules = inForce.map { ($0, compile($0.when)) }
+        self.scope = compile(mappings.scope)
 
         var ids = Set<String>()
         var usernames = Set<String>()
@@ -418,23 +456,36 @@ private struct Context {
         }
     }
 
-    func evaluate(_ condition: Condition, _ view: View) -> Bool {
+    /// A condition with its group targets resolved to positions and its regexes compiled, once
+    /// per plan (evaluated 100,000s of times).
+    indirect enum Compiled {
+        case always
+        case never
+        case groups(Set<Int32>)
+        case equals(String, String)
+        case among(String, [String])
+        case matches(String, Regex<AnyRegexOutput>)
+        case under(String)
+        case all([Compiled])
+        case any([Compiled])
+        case not(Compiled)
+    }
+
+    func evaluate(_ condition: Compiled, _ view: View) -> Bool {
         switch condition {
         case .always:
             return true
-        case .memberOf(let target):
-            guard let groups = self.groupTargets[target], !groups.isEmpty else { return false }
-            return self.groupsOf[view.position].contains { groups.contains($0) }
-        case .attributeEquals(let attribute, let value):
-            let wanted = value.lowercased()
-            return self.values(attribute, view).contains { $0.lowercased() == wanted }
-        case .attributeIn(let attribute, let options):
-            let wanted = Set(options.map { $0.lowercased() })
-            return self.values(attribute, view).contains { wanted.contains($0.lowercased()) }
-        case .attributeMatches(let attribute, let pattern):
-            guard let regex = self.regexes[pattern] else { return false }
-            return self.values(attribute, view).contains { (try? regex.wholeMatch(in: $0)) != nil }
-        case .underDN(let base):
+        case .never:
+            return false
+        case .groups(let groups):
+            return !groups.isEmpty && self.groupsOf[view.position].contains { groups.contains($0) }
+        case .equals(let attribute, let value):
+            return self.anyValue(attribute, view) { $0.caseInsensitiveEquals(value) }
+        case .among(let attribute, let options):
+            return self.anyValue(attribute, view) { value in options.contains { $0.caseInsensitiveEquals(value) } }
+        case .matches(let attribute, let regex):
+            return self.anyValue(attribute, view) { (try? regex.wholeMatch(in: $0)) != nil }
+        case .under(let base):
             let dn = self.normalizedIdentityDNs[view.position]
             return dn == base || dn.hasSuffix("," + base)
         case .all(let parts):
@@ -447,16 +498,39 @@ private struct Context {
     }
 
     /// Roles the rules grant now: standing wins over eligible; the first rule (in order) names it.
-    func desiredRoles(_ view: View, now: Double) -> [String: (mode: RoleMode, rule: String)] {
+    func desiredRoles(_ view: View) -> [String: (mode: RoleMode, rule: String)] {
         var desired: [String: (mode: RoleMode, rule: String)] = [:]
-        for rule in self.mappings.rules {
-            if let from = rule.validFrom, now < from { continue }
-            if let until = rule.validUntil, now > until { continue }
-            guard self.mappings.role(named: rule.grant) != nil, self.evaluate(rule.when, view) else { continue }
+        for index in self.activeRules.indices where self.evaluate(self.activeRules[index].when, view) {
+            let rule = self.activeRules[index].rule
             if let existing = desired[rule.grant], existing.mode == .standing || rule.mode == .eligible { continue }
             desired[rule.grant] = (rule.mode, rule.name)
         }
         return desired
+    }
+
+    /// A role among `holding` that `role` may not be held with.
+    func conflict(of role: String, with holding: Set<String>) -> String? {
+        guard let excluded = self.conflicts[role] else { return nil }
+        return holding.filter { excluded.contains($0) }.min()
+    }
+
+    /// Whether a value of a mapped field or extra attribute satisfies `body` (no array built).
+    private func anyValue(_ attribute: String, _ view: View, _ body: (String) -> Bool) -> Bool {
+        let identity = self.snapshot.identities[view.position]
+        let single: String?
+        switch attribute {
+        case "dn": single = identity.dn
+        case "username": single = identity.username
+        case "mail": single = identity.mail
+        case "displayName": single = identity.displayName
+        case "employeeNumber": single = identity.employeeNumber
+        case "department": single = identity.department
+        case "title": single = identity.title
+        case "manager": single = identity.manager
+        case "employeeType": single = identity.employeeType
+        default: return identity.attributes[attribute.lowercased()]?.contains(where: body) ?? false
+        }
+        return single.map(body) ?? false
     }
 
     /// The record this run will store for the identity.
@@ -483,6 +557,21 @@ private struct Context {
         // lastSeen moves only when something else changes: a no-change run writes nothing.
         if let previous, record != previous { record.lastSeen = now }
         return record
+    }
+}
+
+extension String {
+    /// Case-insensitive equality without lowercased copies for ASCII.
+    func caseInsensitiveEquals(_ other: String) -> Bool {
+        let a = self.utf8
+        let b = other.utf8
+        if a.allSatisfy({ $0 < 0x80 }) && b.allSatisfy({ $0 < 0x80 }) {
+            return a.count == b.count
+                && a.elementsEqual(b) { x, y in
+                    (x >= 0x41 && x <= 0x5A ? x | 0x20 : x) == (y >= 0x41 && y <= 0x5A ? y | 0x20 : y)
+                }
+        }
+        return self.lowercased() == other.lowercased()
     }
 }
 
