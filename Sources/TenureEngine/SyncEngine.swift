@@ -32,9 +32,20 @@ public struct SyncEngine: Sendable {
 
     /// Plans against the stored model (nothing is written).
     public func plan(snapshot: DirectorySnapshot, now: Double) async throws -> (plan: Plan, hash: String) {
+        let started = ContinuousClock.now
         let state = try await self.store.loadState()
+        let loaded = ContinuousClock.now
         let plan = self.planner.plan(state: state, snapshot: snapshot, now: now)
-        return (plan, try Self.contentHash(plan))
+        let planned = ContinuousClock.now
+        let hash = try Self.contentHash(plan)
+        self.logger.debug(
+            "planned",
+            metadata: [
+                "store.load_seconds": "\(loaded - started)", "plan.seconds": "\(planned - loaded)",
+                "plan.hash_seconds": "\(ContinuousClock.now - planned)", "plan.identities": "\(plan.identities.count)",
+            ]
+        )
+        return (plan, hash)
     }
 
     /// SHA-256 of the plan's canonical JSON (sorted keys), without its creation time: the same
@@ -51,7 +62,7 @@ public struct SyncEngine: Sendable {
     /// first, across the whole plan, then elevations and grants), then the identity records.
     public static func journal(for plan: Plan) -> [JournalEntry] {
         var entries: [JournalEntry] = []
-        for phase in 0...2 {
+        for phase in 0...PlanAction.lastPhase {
             for identity in plan.identities {
                 for action in identity.actions where action.phase == phase {
                     entries.append(
@@ -283,8 +294,16 @@ public struct SyncEngine: Sendable {
     func effect(of entry: JournalEntry, identity: IdentityPlan?, time: Double) -> (StateChange, [AuditEvent]) {
         let id = entry.identityID
         var details = ["username": identity?.username ?? ""]
-        func event(_ type: String, _ object: String?) -> AuditEvent {
-            AuditEvent(time: time, actor: self.actor, type: type, subject: id, object: object, details: details)
+        func event(_ type: String, _ object: String?, outcome: String = "success") -> AuditEvent {
+            AuditEvent(
+                time: time,
+                actor: self.actor,
+                type: type,
+                subject: id,
+                object: object,
+                outcome: outcome,
+                details: details
+            )
         }
         switch entry.action {
         case .revoke(let role, let state, let reason):
@@ -329,6 +348,18 @@ public struct SyncEngine: Sendable {
                 ),
                 [event("role.elevated", role)]
             )
+        case .writeBack(let group, let role, let add):
+            // The plan names it; the LDAP write-back executor is not part of this version, so the
+            // journal records it as not executed (and the audit says so) rather than pretend.
+            details["group"] = group
+            details["operation"] = add ? "add" : "remove"
+            details["result"] = "not executed: no write-back executor in this version"
+            return (.none, [event("writeback.\(add ? "add" : "remove")", role, outcome: "skipped")])
+        case .rotateCredential(let name, let role, let reason):
+            details["role"] = role
+            details["reason"] = reason
+            details["result"] = "not executed: no vault in this version"
+            return (.none, [event("credential.rotate", name, outcome: "skipped")])
         case .recordIdentity(let record):
             var events: [AuditEvent] = []
             for lifecycle in identity?.events ?? [] {

@@ -30,17 +30,29 @@ public enum PlanAction: Hashable, Sendable, Codable {
     case grantStanding(role: String, rule: String)
     /// Turn an eligible assignment into a standing one (the rule now grants it standing).
     case elevate(role: String, rule: String)
+    /// Keep the role's LDAP write-back group equal to its active holders: add or remove the
+    /// identity (executed by the write-back executor).
+    case writeBack(group: String, role: String, add: Bool)
+    /// Rotate a vault credential the identity could know (a leaver held a role that unlocks it;
+    /// executed by the vault).
+    case rotateCredential(name: String, role: String, reason: String)
     /// Record the identity as now seen (state, DN, tracked attributes, groups).
     case recordIdentity(IdentityRecord)
 
-    /// Order within an identity's plan: revocations first, then grants, then the record.
+    /// Order of a plan: revocations (and write-back removals) first, then grants (and write-back
+    /// additions), then credential rotations, then identity records.
     public var phase: Int {
         switch self {
         case .revoke, .expire: 0
+        case .writeBack(_, _, let add): add ? 1 : 0
         case .elevate, .grantStanding, .grantEligible: 1
-        case .recordIdentity: 2
+        case .rotateCredential: 2
+        case .recordIdentity: 3
         }
     }
+
+    /// The last phase (for walking a plan phase by phase).
+    public static let lastPhase = 3
 
     /// True for actions that change who holds what (everything but `recordIdentity`).
     public var changesAccess: Bool {
@@ -155,6 +167,8 @@ public struct Plan: Hashable, Sendable, Codable {
                 case .expire: summary.expirations += 1
                 case .grantEligible, .grantStanding: summary.grants += 1
                 case .elevate: summary.elevations += 1
+                case .writeBack: summary.writeBacks += 1
+                case .rotateCredential: summary.rotations += 1
                 case .recordIdentity: break
                 }
             }
@@ -179,6 +193,8 @@ public struct PlanSummary: Hashable, Sendable, Codable {
     public var revocations = 0
     public var expirations = 0
     public var conflicts = 0
+    public var writeBacks = 0
+    public var rotations = 0
 
     public init() {}
 }

@@ -238,7 +238,9 @@ public struct Planner {
                 keep.append(assignment)
             }
         }
-        guard !isLeaver else { return actions }
+        guard !isLeaver else {
+            return actions + self.sideEffects(of: actions, held: held, leaver: (username ?? identityID, leaverReason))
+        }
 
         // Grants, in rule order, checking separation of duties against what is kept and granted.
         var holding = Set(keep.map(\.role))
@@ -274,7 +276,47 @@ public struct Planner {
             }
             holding.insert(role)
         }
-        return actions
+        return actions + self.sideEffects(of: actions, held: held, leaver: nil)
+    }
+
+    /// The write-back and credential-rotation actions that follow from role actions: a role with a
+    /// write-back group gains or loses the identity when an active holding starts or ends; a leaver's
+    /// every held role (active or eligible) rotates the credentials it unlocks.
+    func sideEffects(of actions: [PlanAction], held: [Assignment], leaver: (name: String, reason: String?)?)
+        -> [PlanAction]
+    {
+        var effects: [PlanAction] = []
+        for action in actions {
+            switch action {
+            case .revoke(let role, .active, _), .expire(let role, .active, _):
+                if let group = self.mappings.role(named: role)?.writeBackGroup {
+                    effects.append(.writeBack(group: group, role: role, add: false))
+                }
+            case .grantStanding(let role, _), .elevate(let role, _):
+                if let group = self.mappings.role(named: role)?.writeBackGroup {
+                    effects.append(.writeBack(group: group, role: role, add: true))
+                }
+            default:
+                break
+            }
+        }
+        if let leaver {
+            var rotated = Set<String>()
+            for assignment in held.sorted(by: { $0.key < $1.key }) {
+                for credential in self.mappings.role(named: assignment.role)?.credentials ?? []
+                where rotated.insert(credential).inserted {
+                    effects.append(
+                        .rotateCredential(
+                            name: credential,
+                            role: assignment.role,
+                            reason:
+                                "\(leaver.name) held \(assignment.state.rawValue) \(assignment.role) and is a leaver"
+                        )
+                    )
+                }
+            }
+        }
+        return effects
     }
 
     static func moverReasons(previous: IdentityRecord, current: IdentityRecord) -> [String] {
@@ -582,6 +624,8 @@ func describe(_ action: PlanAction) -> String {
     case .grantEligible(let role, _): "grant eligible \(role)"
     case .grantStanding(let role, _): "grant standing \(role)"
     case .elevate(let role, _): "elevate \(role)"
+    case .writeBack(let group, _, let add): "\(add ? "add to" : "remove from") write-back group \(group)"
+    case .rotateCredential(let name, _, _): "rotate credential \(name)"
     case .recordIdentity: "record"
     }
 }

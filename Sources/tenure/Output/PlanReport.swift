@@ -42,6 +42,16 @@ struct PlanReport {
                     out += "      " + self.paint("+ grant standing \(role)", "32") + "  (rule \(rule))\n"
                 case .elevate(let role, let rule):
                     out += "      " + self.paint("~ elevate \(role) eligible → standing", "33") + "  (rule \(rule))\n"
+                case .writeBack(let group, _, let add):
+                    out +=
+                        "      "
+                        + self.paint(
+                            add ? "+ add to write-back group \(group)" : "- remove from write-back group \(group)",
+                            add ? "32" : "31"
+                        )
+                        + "\n"
+                case .rotateCredential(let name, _, let reason):
+                    out += "      " + self.paint("! rotate credential \(name)", "33") + "  (\(reason))\n"
                 case .recordIdentity:
                     break
                 }
@@ -66,6 +76,8 @@ struct PlanReport {
         out += s.rehires > 0 ? ", \(s.rehires) rehire(s)" : ""
         out +=
             "; \(s.grants) to grant, \(s.elevations) to elevate, \(s.revocations) to revoke, \(s.expirations) to expire"
+        out += s.writeBacks > 0 ? "; \(s.writeBacks) write-back change(s)" : ""
+        out += s.rotations > 0 ? "; \(s.rotations) credential rotation(s)" : ""
         out += s.conflicts > 0 ? "; \(s.conflicts) SoD conflict(s) refused" : ""
         out += ".\n"
         if plan.guardVerdict.held {
