@@ -48,11 +48,21 @@ public struct SyncEngine: Sendable {
         return (plan, hash)
     }
 
-    /// SHA-256 of the plan's canonical JSON (sorted keys), without its creation time: the same
-    /// changes give the same hash.
+    /// SHA-256 of the plan's canonical JSON (sorted keys) without the clock — its creation time and
+    /// the seen/terminated times of identity records — so the same changes planned a minute apart
+    /// (`tenure plan`, then the `tenure sync` that applies them) have the same hash.
     public static func contentHash(_ plan: Plan) throws -> String {
         var stable = plan
         stable.createdAt = 0
+        for index in stable.identities.indices {
+            stable.identities[index].actions = stable.identities[index].actions.map { action in
+                guard case .recordIdentity(var record) = action else { return action }
+                record.firstSeen = 0
+                record.lastSeen = 0
+                record.terminatedAt = record.terminatedAt.map { _ in 0 }
+                return .recordIdentity(record)
+            }
+        }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         return hex(Digest.sha256(Array(try encoder.encode(stable))))

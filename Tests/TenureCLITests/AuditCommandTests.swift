@@ -1,0 +1,72 @@
+import Foundation
+import GRDB
+import SlapdFixture
+import TenureCore
+import TenureEngine
+import TenureStore
+import Testing
+
+/// `tenure audit` and plan hashes, through the binary.
+@Suite(.timeLimit(.minutes(5)))
+struct AuditCommandTests {
+    @Test func tailExportAndTamperDetection() async throws {
+        try await withSlapd(data: Sample.ldif) { server in
+            try await withTemporaryDirectoryAsync { directory in
+                let world = try SyncTests.World(server: server, directory: directory)
+                #expect(try world.tenure(["sync"]).status == 0)
+
+                // tail: the newest records, oldest first, one per line.
+                let tail = try world.tenure(["audit", "tail", "-n", "3"])
+                #expect(tail.status == 0, "\(tail)")
+                let lines = tail.stdout.split(separator: "\n")
+                #expect(lines.count == 3)
+                #expect(lines.last?.contains("plan.applied") == true)
+
+                // export csv, filtered to one subject: a header and only that subject's records.
+                let store = try world.store()
+                let kmueller = try #require(
+                    try await store.loadState().identities.values.first { $0.username == "kmueller" }
+                )
+                let csv = try world.tenure(["audit", "export", "--format", "csv", "--subject", kmueller.id])
+                #expect(csv.status == 0, "\(csv)")
+                let rows = csv.stdout.split(whereSeparator: \.isNewline)  // RFC 4180: CRLF
+                #expect(rows.count >= 3, "\(csv)")  // header, joiner, grants
+                #expect(rows.dropFirst().allSatisfy { $0.contains(kmueller.id) })
+                #expect(rows.contains { $0.contains("identity.joiner") })
+                // A time window in the future selects nothing; a bad time is a usage error.
+                let future = try world.tenure(["audit", "export", "--since", "2999-01-01T00:00:00Z"])
+                #expect(future.status == 0 && future.stdout.isEmpty, "\(future)")
+                #expect(try world.tenure(["audit", "export", "--since", "yesterday"]).status == 64)
+
+                // Tamper with record 5 as an attacker with file access would (triggers dropped).
+                #expect(try world.tenure(["audit", "verify"]).status == 0)
+                let queue = try DatabaseQueue(path: world.database)
+                try await queue.write { db in
+                    let triggers = try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'trigger'")
+                    for trigger in triggers { try db.execute(sql: "DROP TRIGGER \(trigger)") }
+                    try db.execute(sql: "UPDATE audit_log SET outcome = 'failure' WHERE sequence = 5")
+                }
+                try queue.close()
+                let verify = try world.tenure(["audit", "verify"])
+                #expect(verify.status == 1, "\(verify)")
+                #expect(verify.stdout.contains("sequence 5"))
+            }
+        }
+    }
+
+    @Test func planAndSyncOfTheSameChangesHaveTheSameHash() async throws {
+        try await withSlapd(data: Sample.ldif) { server in
+            try await withTemporaryDirectoryAsync { directory in
+                let world = try SyncTests.World(server: server, directory: directory)
+                let plan = try world.tenure(["plan"])
+                try await Task.sleep(for: .seconds(1.1))  // a different clock second
+                let sync = try world.tenure(["sync"])
+                func hash(_ run: CLIRun) -> Substring? {
+                    run.stdout.split(separator: "\n").first { $0.hasPrefix("Plan hash: sha256:") }
+                }
+                #expect(hash(plan) != nil)
+                #expect(hash(plan) == hash(sync), "\(plan)\n\(sync)")
+            }
+        }
+    }
+}
