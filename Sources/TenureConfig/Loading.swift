@@ -44,22 +44,7 @@ extension TenureConfiguration {
         environment: [String: String],
         otherVariables: Set<String> = []
     ) throws(ConfigError) -> TenureConfiguration {
-        let start = ConfigLocation.file(path: file, line: 1, column: 1)
-        var root: ConfigNode
-        do {
-            root =
-                try YAMLComposer.compose(yaml, locate: { .file(path: file, line: $0, column: $1) })
-                ?? .emptyMapping(at: start)
-        } catch {
-            throw ConfigError(
-                file: file,
-                line: error.line,
-                column: error.column,
-                keyPath: error.keyPath ?? "",
-                message: error.message
-            )
-        }
-        if root.isNull { root = .emptyMapping(at: root.location) }
+        var root = try composeDocument(yaml, file: file)
         try EnvironmentOverrides.apply(environment, to: &root, file: file)
 
         let directory = (file as NSString).deletingLastPathComponent
@@ -147,4 +132,26 @@ extension TenureConfiguration {
         let location = self.provenance.locations[keyPath] ?? .file(path: file, line: nil, column: nil)
         return ConfigError(location, keyPath: keyPath, message: message, file: file)
     }
+}
+
+/// Parses a YAML document into located nodes; an empty document is an empty mapping. Syntax errors
+/// become a `ConfigError` at the line and column the parser reports.
+func composeDocument(_ yaml: String, file: String) throws(ConfigError) -> ConfigNode {
+    let start = ConfigLocation.file(path: file, line: 1, column: 1)
+    var root: ConfigNode
+    do {
+        root =
+            try YAMLComposer.compose(yaml, locate: { .file(path: file, line: $0, column: $1) })
+            ?? .emptyMapping(at: start)
+    } catch {
+        throw ConfigError(
+            file: file,
+            line: error.line,
+            column: error.column,
+            keyPath: error.keyPath ?? "",
+            message: error.message
+        )
+    }
+    if root.isNull { root = .emptyMapping(at: root.location) }
+    return root
 }

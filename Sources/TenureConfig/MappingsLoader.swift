@@ -100,22 +100,7 @@ public enum MappingsLoader {
     }
 
     static func fragment(yaml: String, file: String) throws(ConfigError) -> MappingsFragment {
-        let start = ConfigLocation.file(path: file, line: 1, column: 1)
-        var root: ConfigNode
-        do {
-            root =
-                try YAMLComposer.compose(yaml, locate: { .file(path: file, line: $0, column: $1) })
-                ?? .emptyMapping(at: start)
-        } catch {
-            throw ConfigError(
-                file: file,
-                line: error.line,
-                column: error.column,
-                keyPath: error.keyPath ?? "",
-                message: error.message
-            )
-        }
-        if root.isNull { root = .emptyMapping(at: root.location) }
+        let root = try composeDocument(yaml, file: file)
         var decoder = MappingsDecoder(file: file)
         return try decoder.decode(root)
     }

@@ -639,24 +639,7 @@ private func formatPercent(_ value: Double) -> String {
     return rounded == rounded.rounded() ? "\(Int(rounded))%" : "\(rounded)%"
 }
 
-/// `2026-01-01T00:00:00Z` for seconds since 1970 (UTC, whole seconds), without Foundation.
+/// `2026-01-01T00:00:00Z` for seconds since 1970 (UTC, whole seconds).
 public func isoDate(_ seconds: Double) -> String {
-    var days = Int((seconds / 86_400).rounded(.down))
-    var rest = Int(seconds) - days * 86_400
-    if rest < 0 {
-        rest += 86_400
-        days -= 1
-    }
-    // Civil-from-days (Howard Hinnant).
-    let z = days + 719_468
-    let era = (z >= 0 ? z : z - 146_096) / 146_097
-    let doe = z - era * 146_097
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-    let mp = (5 * doy + 2) / 153
-    let day = doy - (153 * mp + 2) / 5 + 1
-    let month = mp < 10 ? mp + 3 : mp - 9
-    let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
-    func two(_ n: Int) -> String { n < 10 ? "0\(n)" : "\(n)" }
-    return "\(year)-\(two(month))-\(two(day))T\(two(rest / 3600)):\(two(rest % 3600 / 60)):\(two(rest % 60))Z"
+    isoTimestamp(seconds, milliseconds: false)
 }
