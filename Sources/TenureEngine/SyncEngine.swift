@@ -90,6 +90,9 @@ public struct SyncEngine: Sendable {
         return entries
     }
 
+    /// Journal entries applied per transaction.
+    public static let batchSize = 256
+
     /// What a sync did.
     public struct Report: Sendable {
         /// A plan left unfinished by an earlier run and completed first.
@@ -215,10 +218,22 @@ public struct SyncEngine: Sendable {
                 auditRange: try await written()
             )
         }
-        let stored = try await self.store.unfinishedPlan()
+        // The saved entries' ids, in journal order (the store assigns them).
+        let ids = try await self.store.journalEntryIDs(planID: planID)
+        guard ids.count == journal.count else {
+            throw StoreError(
+                .corruptData,
+                "plan \(planID) was saved with \(ids.count) journal entries, not \(journal.count)"
+            )
+        }
+        let saved = zip(journal, ids).map { entry, id in
+            var entry = entry
+            entry.id = id
+            return entry
+        }
         let applied = try await self.apply(
             planID: planID,
-            journal: stored?.id == planID ? stored!.journal : journal,
+            journal: saved,
             plan: plan,
             now: now,
             afterEntry: afterEntry
@@ -243,14 +258,17 @@ public struct SyncEngine: Sendable {
         afterEntry: (@Sendable (Int) -> Void)?
     ) async throws -> Int {
         let plans = Dictionary(plan.identities.map { ($0.identityID, $0) }, uniquingKeysWith: { first, _ in first })
+        // Batches of entries per transaction: each entry keeps its change, done-mark and audit
+        // together, so a crash loses a whole batch or none of it and resume stays exact.
         var applied = 0
-        for entry in journal where !entry.done {
+        let pending = journal.filter { !$0.done }
+        for start in stride(from: 0, to: pending.count, by: Self.batchSize) {
             let time = now()
-            let (change, events) = self.effect(of: entry, identity: plans[entry.identityID], time: time)
-            if try await self.store.applyJournalEntry(planID: planID, entryID: entry.id, change: change, audit: events)
-            {
-                applied += 1
+            let batch = pending[start..<min(start + Self.batchSize, pending.count)].map { entry in
+                let (change, events) = self.effect(of: entry, identity: plans[entry.identityID], time: time)
+                return JournalApplication(entryID: entry.id, change: change, audit: events)
             }
+            applied += try await self.store.applyJournalEntries(planID: planID, batch)
             afterEntry?(applied)
         }
         var closing: [AuditEvent] = []

@@ -20,6 +20,15 @@ public protocol PIMStore: Sendable {
     /// journal order.
     func unfinishedPlan() async throws -> StoredPlan?
 
+    /// The ids of a plan's journal entries, in journal order (cheap: no plan or action decoding).
+    func journalEntryIDs(planID: Int64) async throws -> [Int64]
+
+    /// Applies several journal entries in ONE transaction, each exactly as `applyJournalEntry` does
+    /// (its change, its done-mark and its audit records together; entries already done are
+    /// skipped). A crash loses the whole batch or none of it, so resume stays exact; batching only
+    /// saves commits. Returns how many entries were applied.
+    func applyJournalEntries(planID: Int64, _ entries: [JournalApplication]) async throws -> Int
+
     /// In ONE transaction: applies the state change, marks journal entry `entryID` done, appends the
     /// audit events (chained, MACed), and sets the plan's status to `applying`. If the entry is
     /// already done it does nothing and returns false (idempotent resume).
@@ -173,4 +182,17 @@ public struct AuditVerification: Sendable, Hashable {
     }
 
     public var isIntact: Bool { self.firstBadSequence == nil && self.problem == nil }
+}
+
+/// One journal entry to apply: the model change and its audit records.
+public struct JournalApplication: Sendable, Hashable {
+    public var entryID: Int64
+    public var change: StateChange
+    public var audit: [AuditEvent]
+
+    public init(entryID: Int64, change: StateChange, audit: [AuditEvent]) {
+        self.entryID = entryID
+        self.change = change
+        self.audit = audit
+    }
 }

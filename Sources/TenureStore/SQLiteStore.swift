@@ -175,35 +175,47 @@ public final class SQLiteStore: PIMStore {
     public func applyJournalEntry(planID: Int64, entryID: Int64, change: StateChange, audit: [AuditEvent]) async throws
         -> Bool
     {
+        try await self.applyJournalEntries(
+            planID: planID,
+            [JournalApplication(entryID: entryID, change: change, audit: audit)]
+        ) == 1
+    }
+
+    public func journalEntryIDs(planID: Int64) async throws -> [Int64] {
+        try await self.pool.read { db in
+            try Int64.fetchAll(db, sql: "SELECT id FROM plan_journal WHERE planID = ? ORDER BY id", arguments: [planID])
+        }
+    }
+
+    public func applyJournalEntries(planID: Int64, _ entries: [JournalApplication]) async throws -> Int {
         let now = Date().timeIntervalSince1970
         return try await self.pool.write { db in
-            let status = try Self.planStatus(db, planID)
-            guard
-                let done = try Bool.fetchOne(
-                    db,
-                    sql: "SELECT done FROM plan_journal WHERE id = ? AND planID = ?",
-                    arguments: [entryID, planID]
-                )
-            else {
-                throw StoreError(.unknownJournalEntry, "plan \(planID) has no journal entry \(entryID)")
+            var status = try Self.planStatus(db, planID)
+            var applied = 0
+            for entry in entries {
+                // Cached statements: a batch runs these hundreds of times.
+                let check = try db.cachedStatement(sql: "SELECT done FROM plan_journal WHERE id = ? AND planID = ?")
+                guard let done = try Bool.fetchOne(check, arguments: [entry.entryID, planID]) else {
+                    throw StoreError(.unknownJournalEntry, "plan \(planID) has no journal entry \(entry.entryID)")
+                }
+                if done { continue }
+                guard status.isOpen else {
+                    throw StoreError(.planFinished, "plan \(planID) is \(status.rawValue): nothing more can be applied")
+                }
+                try Self.apply(entry.change, db)
+                try db.cachedStatement(sql: "UPDATE plan_journal SET done = 1, doneAt = ? WHERE id = ?")
+                    .execute(arguments: [now, entry.entryID])
+                _ = try self.appendAudit(entry.audit, db)
+                if status != .applying {
+                    try db.execute(
+                        sql: "UPDATE plan SET status = ? WHERE id = ?",
+                        arguments: [PlanStatus.applying.rawValue, planID]
+                    )
+                    status = .applying
+                }
+                applied += 1
             }
-            if done { return false }
-            guard status.isOpen else {
-                throw StoreError(.planFinished, "plan \(planID) is \(status.rawValue): nothing more can be applied")
-            }
-            try Self.apply(change, db)
-            try db.execute(
-                sql: "UPDATE plan_journal SET done = 1, doneAt = ? WHERE id = ?",
-                arguments: [now, entryID]
-            )
-            _ = try self.appendAudit(audit, db)
-            if status != .applying {
-                try db.execute(
-                    sql: "UPDATE plan SET status = ? WHERE id = ?",
-                    arguments: [PlanStatus.applying.rawValue, planID]
-                )
-            }
-            return true
+            return applied
         }
     }
 
@@ -251,12 +263,13 @@ public final class SQLiteStore: PIMStore {
     }
 
     private static func upsertAssignment(_ assignment: Assignment, _ db: Database) throws {
-        try db.execute(
+        try db.cachedStatement(
             sql: """
                 INSERT INTO assignment (identityID, role, state, source, since, until) VALUES (?, ?, ?, ?, ?, ?)
                 ON CONFLICT (identityID, role, state)
                 DO UPDATE SET source = excluded.source, since = excluded.since, until = excluded.until
-                """,
+                """
+        ).execute(
             arguments: [
                 assignment.identityID, assignment.role, assignment.state.rawValue, assignment.source,
                 assignment.since, assignment.until,
@@ -265,8 +278,9 @@ public final class SQLiteStore: PIMStore {
     }
 
     private static func deleteAssignment(_ key: AssignmentKey, _ db: Database) throws {
-        try db.execute(
-            sql: "DELETE FROM assignment WHERE identityID = ? AND role = ? AND state = ?",
+        try db.cachedStatement(
+            sql: "DELETE FROM assignment WHERE identityID = ? AND role = ? AND state = ?"
+        ).execute(
             arguments: [key.identityID, key.role, key.state.rawValue]
         )
     }
@@ -289,7 +303,7 @@ public final class SQLiteStore: PIMStore {
                 oldState != record.state.rawValue || oldDN != record.dn || oldUsername != record.username
                 || oldAttributes != record.attributes || oldGroups != record.groups
         }
-        try db.execute(
+        try db.cachedStatement(
             sql: """
                 INSERT INTO identity (id, state, dn, username, attributes, groups, firstSeen, lastSeen, terminatedAt)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -297,19 +311,21 @@ public final class SQLiteStore: PIMStore {
                     state = excluded.state, dn = excluded.dn, username = excluded.username,
                     attributes = excluded.attributes, groups = excluded.groups, firstSeen = excluded.firstSeen,
                     lastSeen = excluded.lastSeen, terminatedAt = excluded.terminatedAt
-                """,
+                """
+        ).execute(
             arguments: [
                 record.id, record.state.rawValue, record.dn, record.username, attributes, groups, record.firstSeen,
                 record.lastSeen, record.terminatedAt,
             ]
         )
         guard changed else { return }
-        try db.execute(
+        try db.cachedStatement(
             sql: """
                 INSERT INTO identity_history (identityID, sequence, time, state, dn, username, attributes, groups)
                 SELECT ?, COALESCE(MAX(sequence), 0) + 1, ?, ?, ?, ?, ?, ?
                 FROM identity_history WHERE identityID = ?
-                """,
+                """
+        ).execute(
             arguments: [
                 record.id, record.lastSeen, record.state.rawValue, record.dn, record.username, attributes, groups,
                 record.id,

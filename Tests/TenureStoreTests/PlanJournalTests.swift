@@ -347,3 +347,48 @@ struct PlanJournalTests {
         }
     }
 }
+
+@Suite("Batched journal application")
+struct JournalBatchTests {
+    @Test func aBatchAppliesEveryEntrySkipsDoneOnesAndIsAtomic() async throws {
+        try await withStore { store, _ throws in
+            let (plan, journal) = samplePlan()
+            let id = try await store.savePlan(plan, hash: "h", actor: "sync", journal: journal)
+            let entries = try #require(try await store.unfinishedPlan()).journal
+            let grant = Assignment(
+                identityID: "id-ada",
+                role: "db-admin",
+                state: .active,
+                source: "rule:dba-team",
+                since: 1
+            )
+            func application(_ index: Int, _ change: StateChange) -> JournalApplication {
+                JournalApplication(entryID: entries[index].id, change: change, audit: [event(index)])
+            }
+
+            // A batch with an unknown entry fails whole: nothing of it is applied or audited.
+            let bad = [
+                application(0, .upsertAssignment(grant)),
+                JournalApplication(entryID: 999_999, change: .none, audit: []),
+            ]
+            await #expect(throws: StoreError.self) { try await store.applyJournalEntries(planID: id, bad) }
+            #expect(try await store.loadState().assignments.isEmpty)
+            #expect(try await store.unfinishedPlan()?.journal.allSatisfy { !$0.done } == true)
+            #expect(try await store.verifyAudit().records == 0)
+
+            // The first entry alone, then a batch of all three: the done one is skipped.
+            #expect(try await store.applyJournalEntries(planID: id, [application(0, .upsertAssignment(grant))]) == 1)
+            let all = [
+                application(0, .upsertAssignment(grant)), application(1, .none),
+                application(
+                    2,
+                    .deleteAssignment(AssignmentKey(identityID: "id-bob", role: "db-admin", state: .active))
+                ),
+            ]
+            #expect(try await store.applyJournalEntries(planID: id, all) == 2)
+            #expect(try await store.unfinishedPlan()?.journal.allSatisfy(\.done) == true)
+            #expect(try await store.loadState().assignments == [grant])
+            #expect(try await store.verifyAudit().records == 3)  // one audit event per applied entry
+        }
+    }
+}
