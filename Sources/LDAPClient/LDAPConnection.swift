@@ -82,6 +82,19 @@ public actor LDAPConnection {
         self.handle = try HandleFactory.open(url: self.url, options: self.options)
     }
 
+    /// The handle for a write operation (isolated: runs on the connection's queue).
+    func liveHandle(_ operation: LDAPError.Operation) throws(LDAPError) -> OpaquePointer {
+        try self.handle.live(operation)
+    }
+
+    /// The handle's last error, for an operation and DN.
+    func lastError(_ operation: LDAPError.Operation, code: Int32, dn: String?) -> LDAPError {
+        self.handle.lastError(operation, code: code, dn: dn)
+    }
+
+    /// The logger, for short-lived probe connections.
+    var probeLogger: Logger { self.logger }
+
     /// Closes the connection (unbind). Further use fails with `serverDown`.
     public func close() {
         self.handle.close()

@@ -10,6 +10,7 @@ public struct LDAPError: Error, Hashable, Sendable, CustomStringConvertible {
         case bind
         case search
         case modify
+        case passwordModify = "password modify"
         case unbind
     }
 
