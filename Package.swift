@@ -43,6 +43,9 @@ let package = Package(
         // MARK: - 5. Crypto over libcrypto (SHA-256, HMAC-SHA256, random bytes)
         .target(name: "TenureCrypto", dependencies: ["COpenSSL"]),
 
+        // MARK: - Vault: envelope encryption of credentials (AES-256-GCM over libcrypto)
+        .target(name: "TenureVault", dependencies: ["COpenSSL", "TenureCrypto"]),
+
         // MARK: - 6. The PIM store: SQLite through GRDB (behind the PIMStore protocol), audit chain
         .target(
             name: "TenureStore",
@@ -88,10 +91,11 @@ let package = Package(
             dependencies: ["SlapdFixture", "TenureCore", "TenureCrypto", "TenureEngine", "TenureStore", "tenure", grdb]
         ),
         .testTarget(name: "TenureCryptoTests", dependencies: ["TenureCrypto"]),
+        .testTarget(name: "TenureVaultTests", dependencies: ["TenureCrypto", "TenureVault"]),
         .testTarget(name: "TenureStoreTests", dependencies: ["TenureCore", "TenureCrypto", "TenureStore", grdb]),
         .testTarget(
             name: "TenureEngineTests",
-            dependencies: ["SlapdFixture", "TenureConfig", "TenureCore", "TenureEngine", "TenureStore"]
+            dependencies: ["DirectorySource", "TenureCore", "TenureEngine", "TenureStore", logging]
         ),
     ]
 )

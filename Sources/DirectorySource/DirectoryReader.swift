@@ -35,6 +35,13 @@ public struct PullResult: Sendable {
     public var server: String
     public var entriesRead: Int
     public var seconds: Double
+
+    public init(snapshot: DirectorySnapshot, server: String, entriesRead: Int, seconds: Double) {
+        self.snapshot = snapshot
+        self.server = server
+        self.entriesRead = entriesRead
+        self.seconds = seconds
+    }
 }
 
 /// Reads a complete snapshot of the directory: every configured user and group base, every page.

@@ -122,27 +122,51 @@ public struct SyncEngine: Sendable {
 
         var resumed: (Int64, Int)?
         if let unfinished = try await self.store.unfinishedPlan() {
-            self.logger.notice(
-                "resuming an unfinished plan",
-                metadata: ["plan.id": "\(unfinished.id)", "plan.hash": "\(unfinished.hash)"]
-            )
-            _ = try await self.store.appendAudit([
-                AuditEvent(
-                    time: now(),
-                    actor: self.actor,
-                    type: "plan.resumed",
-                    object: "plan:\(unfinished.id)",
-                    details: ["hash": unfinished.hash, "pending": String(unfinished.journal.filter { !$0.done }.count)]
+            if unfinished.plan.guardVerdict.held {
+                // A plan the guard held, saved by a run that stopped before marking it held: it was
+                // never approved, so it is closed as held, not applied.
+                try await self.store.finishPlan(
+                    unfinished.id,
+                    status: .held,
+                    audit: [
+                        AuditEvent(
+                            time: now(),
+                            actor: self.actor,
+                            type: "plan.held",
+                            object: "plan:\(unfinished.id)",
+                            outcome: "held",
+                            details: [
+                                "hash": unfinished.hash, "reason": unfinished.plan.guardVerdict.reason ?? "",
+                                "note": "found unfinished after an interrupted run; not applied",
+                            ]
+                        )
+                    ]
                 )
-            ])
-            let count = try await self.apply(
-                planID: unfinished.id,
-                journal: unfinished.journal,
-                plan: unfinished.plan,
-                now: now,
-                afterEntry: afterEntry
-            )
-            resumed = (unfinished.id, count)
+            } else {
+                self.logger.notice(
+                    "resuming an unfinished plan",
+                    metadata: ["plan.id": "\(unfinished.id)", "plan.hash": "\(unfinished.hash)"]
+                )
+                _ = try await self.store.appendAudit([
+                    AuditEvent(
+                        time: now(),
+                        actor: self.actor,
+                        type: "plan.resumed",
+                        object: "plan:\(unfinished.id)",
+                        details: [
+                            "hash": unfinished.hash, "pending": String(unfinished.journal.filter { !$0.done }.count),
+                        ]
+                    )
+                ])
+                let count = try await self.apply(
+                    planID: unfinished.id,
+                    journal: unfinished.journal,
+                    plan: unfinished.plan,
+                    now: now,
+                    afterEntry: afterEntry
+                )
+                resumed = (unfinished.id, count)
+            }
         }
 
         let pulled: PullResult
@@ -191,7 +215,27 @@ public struct SyncEngine: Sendable {
         }
 
         let journal = Self.journal(for: plan)
-        let planID = try await self.store.savePlan(plan, hash: hash, actor: self.actor, journal: journal)
+        // A held plan is stored as approved only when a person overrode the guard; the stored
+        // verdict is what a resumed run goes by.
+        var stored = plan
+        if plan.guardVerdict.held && allowMassRevoke {
+            stored.guardVerdict.held = false
+            stored.guardVerdict.reason =
+                "guard overridden with --allow-mass-revoke by \(self.actor): \(plan.guardVerdict.reason ?? "")"
+        }
+        let planID = try await self.store.savePlan(stored, hash: hash, actor: self.actor, journal: journal)
+        if plan.guardVerdict.held && allowMassRevoke {
+            details["reason"] = plan.guardVerdict.reason ?? ""
+            _ = try await self.store.appendAudit([
+                AuditEvent(
+                    time: now(),
+                    actor: self.actor,
+                    type: "plan.guard_overridden",
+                    object: "plan:\(planID)",
+                    details: details
+                )
+            ])
+        }
         if plan.guardVerdict.held && !allowMassRevoke {
             details["reason"] = plan.guardVerdict.reason ?? ""
             try await self.store.finishPlan(
