@@ -52,7 +52,8 @@ run pull "${config[@]}"
 run sync "${config[@]}"
 echo
 echo "==> a day of churn in the directory (Config/sample-churn.ldif)"
-scripts/slapd-test-server.sh modify "$dir" Config/sample-churn.ldif 2>&1 | grep -E "^(adding|modifying|deleting|renaming)" || true
+scripts/slapd-test-server.sh modify "$dir" Config/sample-churn.ldif
+grep -E '^(dn|changetype):' Config/sample-churn.ldif | paste -d ' ' - - | awk '{printf "  %-7s %s\n", $4, $2}'
 set +e
 run plan "${config[@]}" --detailed-exitcode
 status=$?
