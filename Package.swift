@@ -91,7 +91,7 @@ let package = Package(
             dependencies: ["SlapdFixture", "TenureCore", "TenureCrypto", "TenureEngine", "TenureStore", "tenure", grdb]
         ),
         .testTarget(name: "TenureCryptoTests", dependencies: ["TenureCrypto"]),
-        .testTarget(name: "TenureVaultTests", dependencies: ["TenureCrypto", "TenureVault"]),
+        .testTarget(name: "TenureVaultTests", dependencies: ["SlapdFixture", "TenureCrypto", "TenureVault"]),
         .testTarget(name: "TenureStoreTests", dependencies: ["TenureCore", "TenureCrypto", "TenureStore", grdb]),
         .testTarget(
             name: "TenureEngineTests",

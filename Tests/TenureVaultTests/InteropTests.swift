@@ -1,3 +1,4 @@
+import SlapdFixture
 import TenureCrypto
 import Testing
 
