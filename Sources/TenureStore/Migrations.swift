@@ -11,6 +11,9 @@ enum StoreMigrations {
         migrator.registerMigration("v1") { db in
             try db.execute(sql: v1)
         }
+        migrator.registerMigration("v2") { db in
+            try db.execute(sql: v2)
+        }
         return migrator
     }
 
@@ -98,6 +101,48 @@ enum StoreMigrations {
         CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
         BEGIN
             SELECT RAISE(ABORT, 'audit_log is append-only');
+        END;
+        """
+
+    /// The credential vault: each credential's secrets arrive sealed (encrypted by the vault module)
+    /// and are stored as opaque text. Versions are never deleted, so no secret is ever lost.
+    private static let v2 = """
+        CREATE TABLE credential (
+            name TEXT PRIMARY KEY NOT NULL CHECK (name <> '' AND name NOT GLOB '*[^A-Za-z0-9._-]*'),
+            kind TEXT NOT NULL CHECK (kind IN ('ldapAccount', 'command')),
+            kindValue TEXT NOT NULL,      -- the account's DN, or the command's path
+            policyJSON TEXT NOT NULL,     -- the password policy (owned by the vault module)
+            maxAgeSeconds REAL,
+            oneTime INTEGER NOT NULL CHECK (oneTime IN (0, 1)),
+            createdAt REAL NOT NULL,
+            failures INTEGER NOT NULL DEFAULT 0 CHECK (failures >= 0),
+            lastError TEXT,               -- never a secret
+            nextAttemptAt REAL
+        );
+
+        -- Every secret a credential ever had. At most one current and one pending version each.
+        CREATE TABLE credential_version (
+            name TEXT NOT NULL REFERENCES credential(name) ON DELETE RESTRICT,
+            version INTEGER NOT NULL CHECK (version >= 1),
+            state TEXT NOT NULL CHECK (state IN ('pending', 'current', 'retired', 'abandoned')),
+            sealed TEXT NOT NULL,         -- the encrypted secret, never decoded by the store
+            createdAt REAL NOT NULL,
+            settledAt REAL,               -- when it became current, retired or abandoned
+            PRIMARY KEY (name, version)
+        );
+        CREATE UNIQUE INDEX credential_version_one_current ON credential_version(name) WHERE state = 'current';
+        CREATE UNIQUE INDEX credential_version_one_pending ON credential_version(name) WHERE state = 'pending';
+
+        -- Like the audit triggers, these stop mistakes, not someone with the file: a version is never
+        -- deleted, and only its state (and settledAt) ever changes.
+        CREATE TRIGGER credential_version_no_delete BEFORE DELETE ON credential_version
+        BEGIN
+            SELECT RAISE(ABORT, 'credential versions are never deleted');
+        END;
+        CREATE TRIGGER credential_version_sealed_fixed BEFORE UPDATE OF name, version, sealed, createdAt
+        ON credential_version
+        BEGIN
+            SELECT RAISE(ABORT, 'a credential version''s secret is never replaced');
         END;
         """
 }

@@ -179,6 +179,25 @@ struct MigrationTests {
                 )
                 previous = mac
             }
-        }
+        },
+        // v2 adds the credential vault: everything v1 holds, plus two credentials (one mid-rotation,
+        // one without a secret yet). VaultMigrationTests reads them back (VaultSeed).
+        "v2": { db in
+            try MigrationTests.seeders["v1"]!(db)
+            try db.execute(
+                sql: """
+                    INSERT INTO credential (name, kind, kindValue, policyJSON, maxAgeSeconds, oneTime, createdAt,
+                                            failures, lastError, nextAttemptAt)
+                    VALUES ('svc-backup', 'ldapAccount', 'uid=backup,ou=services,dc=example,dc=org',
+                            '{"length":24}', 2592000, 0, 1764000000, 1, 'Password Modify: timeout', 1764200300),
+                           ('deploy-hook', 'command', '/usr/local/bin/deploy-secret', '{}', NULL, 1, 1764000000,
+                            0, NULL, NULL);
+                    INSERT INTO credential_version (name, version, state, sealed, createdAt, settledAt)
+                    VALUES ('svc-backup', 1, 'retired', 'v1:AAAA', 1764000000, 1764100000),
+                           ('svc-backup', 2, 'current', 'v1:BBBB', 1764100000, 1764100000),
+                           ('svc-backup', 3, 'pending', 'v1:CCCC', 1764200000, NULL);
+                    """
+            )
+        },
     ]
 }

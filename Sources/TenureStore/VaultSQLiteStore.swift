@@ -1,0 +1,315 @@
+import Foundation
+import GRDB
+public import TenureCore
+
+/// The vault's tables (`credential`, `credential_version`, migration v2). Each mutation checks the
+/// version states inside its write transaction (`BEGIN IMMEDIATE`: no other writer in between), then
+/// changes the rows and appends its audit events, all committed together or not at all. The partial
+/// unique indexes (one current, one pending per credential) and the no-delete trigger back the
+/// checks up in the schema.
+extension SQLiteStore: VaultStore {
+    public func addCredential(_ record: CredentialRecord, initialSecret sealed: String?, audit: [AuditEvent])
+        async throws
+    {
+        try Self.validate(record)
+        if let sealed { try Self.validateSealed(sealed, record.name, version: 1) }
+        let (kind, kindValue) = Self.columns(record.kind)
+        try await self.pool.write { db in
+            if try Self.credentialExists(db, record.name) {
+                throw StoreError(.invalidStatus, "credential \(record.name) already exists")
+            }
+            try db.execute(
+                sql: """
+                    INSERT INTO credential (name, kind, kindValue, policyJSON, maxAgeSeconds, oneTime, createdAt)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    record.name, kind, kindValue, record.policyJSON, record.maxAgeSeconds, record.oneTime,
+                    record.createdAt,
+                ]
+            )
+            if let sealed {
+                try db.execute(
+                    sql: """
+                        INSERT INTO credential_version (name, version, state, sealed, createdAt, settledAt)
+                        VALUES (?, 1, ?, ?, ?, ?)
+                        """,
+                    arguments: [
+                        record.name, CredentialVersionState.current.rawValue, sealed, record.createdAt,
+                        record.createdAt,
+                    ]
+                )
+            }
+            _ = try self.appendAudit(audit, db)
+        }
+    }
+
+    public func credentialStatuses() async throws -> [CredentialStatus] {
+        try await self.pool.read { db in
+            try Self.statuses(db, name: nil)
+        }
+    }
+
+    public func credentialStatus(named name: String) async throws -> CredentialStatus? {
+        try await self.pool.read { db in
+            try Self.statuses(db, name: name).first
+        }
+    }
+
+    public func versions(of name: String) async throws -> [CredentialVersion] {
+        try await self.pool.read { db in
+            let rows = try Row.fetchCursor(
+                db,
+                sql: """
+                    SELECT version, state, sealed, createdAt, settledAt FROM credential_version
+                    WHERE name = ? ORDER BY version
+                    """,
+                arguments: [name]
+            )
+            var versions: [CredentialVersion] = []
+            while let row = try rows.next() {
+                versions.append(try Self.credentialVersion(row, name))
+            }
+            return versions
+        }
+    }
+
+    public func addPendingVersion(of name: String, sealed: String, audit: [AuditEvent]) async throws -> Int {
+        let now = Date().timeIntervalSince1970
+        return try await self.pool.write { db in
+            try Self.requireCredential(db, name)
+            if let pending = try Int.fetchOne(
+                db,
+                sql: "SELECT version FROM credential_version WHERE name = ? AND state = ?",
+                arguments: [name, CredentialVersionState.pending.rawValue]
+            ) {
+                throw StoreError(
+                    .invalidStatus,
+                    "credential \(name) already has a pending version (\(pending)): promote or abandon it first"
+                )
+            }
+            let highest =
+                try Int.fetchOne(
+                    db,
+                    sql: "SELECT MAX(version) FROM credential_version WHERE name = ?",
+                    arguments: [name]
+                ) ?? 0
+            let version = highest + 1
+            try Self.validateSealed(sealed, name, version: version)
+            try db.execute(
+                sql: """
+                    INSERT INTO credential_version (name, version, state, sealed, createdAt, settledAt)
+                    VALUES (?, ?, ?, ?, ?, NULL)
+                    """,
+                arguments: [name, version, CredentialVersionState.pending.rawValue, sealed, now]
+            )
+            _ = try self.appendAudit(audit, db)
+            return version
+        }
+    }
+
+    public func promote(_ name: String, version: Int, audit: [AuditEvent]) async throws {
+        let now = Date().timeIntervalSince1970
+        try await self.pool.write { db in
+            try Self.requirePending(db, name, version, "promote")
+            // Retire first: the unique index allows one current version at a time.
+            try db.execute(
+                sql: "UPDATE credential_version SET state = ?, settledAt = ? WHERE name = ? AND state = ?",
+                arguments: [
+                    CredentialVersionState.retired.rawValue, now, name, CredentialVersionState.current.rawValue,
+                ]
+            )
+            try db.execute(
+                sql: "UPDATE credential_version SET state = ?, settledAt = ? WHERE name = ? AND version = ?",
+                arguments: [CredentialVersionState.current.rawValue, now, name, version]
+            )
+            try db.execute(
+                sql: "UPDATE credential SET failures = 0, lastError = NULL, nextAttemptAt = NULL WHERE name = ?",
+                arguments: [name]
+            )
+            _ = try self.appendAudit(audit, db)
+        }
+    }
+
+    public func abandon(_ name: String, version: Int, audit: [AuditEvent]) async throws {
+        let now = Date().timeIntervalSince1970
+        try await self.pool.write { db in
+            try Self.requirePending(db, name, version, "abandon")
+            try db.execute(
+                sql: "UPDATE credential_version SET state = ?, settledAt = ? WHERE name = ? AND version = ?",
+                arguments: [CredentialVersionState.abandoned.rawValue, now, name, version]
+            )
+            _ = try self.appendAudit(audit, db)
+        }
+    }
+
+    public func recordRotationFailure(_ name: String, error: String, nextAttemptAt: Double, audit: [AuditEvent])
+        async throws
+    {
+        guard nextAttemptAt.isFinite else {
+            throw StoreError(.invalidEvent, "credential \(name): nextAttemptAt is not a finite number")
+        }
+        try await self.pool.write { db in
+            try Self.requireCredential(db, name)
+            try db.execute(
+                sql: "UPDATE credential SET failures = failures + 1, lastError = ?, nextAttemptAt = ? WHERE name = ?",
+                arguments: [error, nextAttemptAt, name]
+            )
+            _ = try self.appendAudit(audit, db)
+        }
+    }
+
+    // MARK: - Helpers
+
+    private static func validate(_ record: CredentialRecord) throws {
+        guard CredentialRecord.isValidName(record.name) else {
+            throw StoreError(
+                .invalidEvent,
+                "credential name '\(record.name)' is not valid: use letters, digits, '.', '_' and '-'"
+            )
+        }
+        guard record.createdAt.isFinite else {
+            throw StoreError(.invalidEvent, "credential \(record.name): createdAt is not a finite number")
+        }
+        if let maxAge = record.maxAgeSeconds, !(maxAge.isFinite && maxAge > 0) {
+            throw StoreError(.invalidEvent, "credential \(record.name): maxAgeSeconds must be a positive number")
+        }
+    }
+
+    /// An empty sealed secret is a caller's bug, never a real envelope. (The message names the
+    /// credential and version only.)
+    private static func validateSealed(_ sealed: String, _ name: String, version: Int) throws {
+        guard !sealed.isEmpty else {
+            throw StoreError(.invalidEvent, "credential \(name) version \(version): the sealed secret is empty")
+        }
+    }
+
+    private static func columns(_ kind: CredentialKind) -> (kind: String, value: String) {
+        switch kind {
+        case .ldapAccount(let dn): return ("ldapAccount", dn)
+        case .command(let path): return ("command", path)
+        }
+    }
+
+    private static func credentialExists(_ db: Database, _ name: String) throws -> Bool {
+        try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM credential WHERE name = ?)", arguments: [name])
+            ?? false
+    }
+
+    private static func requireCredential(_ db: Database, _ name: String) throws {
+        guard try Self.credentialExists(db, name) else {
+            throw StoreError(.unknownPlan, "there is no credential \(name)")
+        }
+    }
+
+    /// Throws unless `version` is the pending version of credential `name`.
+    private static func requirePending(_ db: Database, _ name: String, _ version: Int, _ action: String) throws {
+        try Self.requireCredential(db, name)
+        guard
+            let state = try String.fetchOne(
+                db,
+                sql: "SELECT state FROM credential_version WHERE name = ? AND version = ?",
+                arguments: [name, version]
+            )
+        else {
+            throw StoreError(.invalidStatus, "cannot \(action) credential \(name) version \(version): no such version")
+        }
+        guard state == CredentialVersionState.pending.rawValue else {
+            throw StoreError(
+                .invalidStatus,
+                "cannot \(action) credential \(name) version \(version): it is \(state), not pending"
+            )
+        }
+    }
+
+    /// Every credential (or the one named `name`), by name, with its current and pending versions.
+    private static func statuses(_ db: Database, name: String?) throws -> [CredentialStatus] {
+        var sql = """
+            SELECT name, kind, kindValue, policyJSON, maxAgeSeconds, oneTime, createdAt, failures, lastError,
+                nextAttemptAt
+            FROM credential
+            """
+        var arguments = StatementArguments()
+        if let name {
+            sql += " WHERE name = ?"
+            arguments += [name]
+        }
+        sql += " ORDER BY name"
+        var statuses: [CredentialStatus] = []
+        var index: [String: Int] = [:]
+        let rows = try Row.fetchCursor(db, sql: sql, arguments: arguments)
+        while let row = try rows.next() {
+            let status = try Self.credentialStatus(row)
+            index[status.record.name] = statuses.count
+            statuses.append(status)
+        }
+        guard !statuses.isEmpty else { return [] }
+        var versionSQL = """
+            SELECT name, version, state, sealed, createdAt, settledAt FROM credential_version
+            WHERE state IN ('current', 'pending')
+            """
+        if name != nil { versionSQL += " AND name = ?" }
+        let versions = try Row.fetchCursor(db, sql: versionSQL, arguments: arguments)
+        while let row = try versions.next() {
+            let owner = try Self.text(row, 0, "credential_version.name")
+            guard let position = index[owner] else { continue }
+            let version = try Self.credentialVersion(row, owner, offset: 1)
+            switch version.state {
+            case .current: statuses[position].current = version
+            case .pending: statuses[position].pending = version
+            case .retired, .abandoned: break
+            }
+        }
+        return statuses
+    }
+
+    private static func credentialStatus(_ row: Row) throws -> CredentialStatus {
+        let name = try Self.text(row, 0, "credential.name")
+        let kindText = try Self.text(row, 1, "credential.kind")
+        let kindValue = try Self.text(row, 2, "credential \(name): kindValue")
+        let kind: CredentialKind
+        switch kindText {
+        case "ldapAccount": kind = .ldapAccount(dn: kindValue)
+        case "command": kind = .command(path: kindValue)
+        default: throw StoreError(.corruptData, "credential \(name) has an unknown kind '\(kindText)'")
+        }
+        guard let oneTime = row[5] as Bool? else {
+            throw StoreError(.corruptData, "credential \(name): oneTime is NULL")
+        }
+        guard let failures = row[7] as Int? else {
+            throw StoreError(.corruptData, "credential \(name): failures is NULL")
+        }
+        return CredentialStatus(
+            record: CredentialRecord(
+                name: name,
+                kind: kind,
+                policyJSON: try Self.text(row, 3, "credential \(name): policyJSON"),
+                maxAgeSeconds: row[4],
+                oneTime: oneTime,
+                createdAt: try Self.real(row, 6, "credential \(name): createdAt")
+            ),
+            failures: failures,
+            lastError: try Self.optionalText(row, 8),
+            nextAttemptAt: row[9]
+        )
+    }
+
+    /// A version from `row`'s columns `offset`…`offset + 4`: version, state, sealed, createdAt, settledAt.
+    private static func credentialVersion(_ row: Row, _ name: String, offset: Int = 0) throws -> CredentialVersion {
+        guard let version = row[offset] as Int? else {
+            throw StoreError(.corruptData, "credential \(name): a version number is NULL")
+        }
+        let what = "credential \(name) version \(version)"
+        let stateText = try Self.text(row, offset + 1, "\(what): state")
+        guard let state = CredentialVersionState(rawValue: stateText) else {
+            throw StoreError(.corruptData, "\(what) has an unknown state '\(stateText)'")
+        }
+        return CredentialVersion(
+            version: version,
+            state: state,
+            sealed: try Self.text(row, offset + 2, "\(what): sealed"),
+            createdAt: try Self.real(row, offset + 3, "\(what): createdAt"),
+            settledAt: row[offset + 4]
+        )
+    }
+}

@@ -1,0 +1,145 @@
+public import TenureCore
+
+/// What a credential is the secret of, and so how it is rotated.
+public enum CredentialKind: Sendable, Hashable, Codable {
+    /// An LDAP service account, rotated by Password Modify.
+    case ldapAccount(dn: String)
+    /// A program that receives the new secret on stdin.
+    case command(path: String)
+}
+
+/// A credential the vault manages (its secrets are in `CredentialVersion`s).
+public struct CredentialRecord: Sendable, Hashable {
+    /// Unique, `[A-Za-z0-9._-]+`.
+    public var name: String
+    public var kind: CredentialKind
+    /// The password policy, as opaque JSON (the vault module owns its type).
+    public var policyJSON: String
+    /// Rotate when the current secret is older than this.
+    public var maxAgeSeconds: Double?
+    /// Rotate after each check-in.
+    public var oneTime: Bool
+    /// Seconds since 1970.
+    public var createdAt: Double
+
+    public init(
+        name: String,
+        kind: CredentialKind,
+        policyJSON: String,
+        maxAgeSeconds: Double? = nil,
+        oneTime: Bool = false,
+        createdAt: Double
+    ) {
+        self.name = name
+        self.kind = kind
+        self.policyJSON = policyJSON
+        self.maxAgeSeconds = maxAgeSeconds
+        self.oneTime = oneTime
+        self.createdAt = createdAt
+    }
+
+    /// Whether `name` is a valid credential name: `[A-Za-z0-9._-]+`.
+    public static func isValidName(_ name: String) -> Bool {
+        !name.isEmpty
+            && name.utf8.allSatisfy { byte in
+                switch byte {
+                case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+                    UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "-"):
+                    return true
+                default:
+                    return false
+                }
+            }
+    }
+}
+
+/// Where a secret version is in its life: `pending` (stored, not yet confirmed by the target),
+/// then `current` (the target took it) and later `retired`, or `abandoned` (the target never took it).
+public enum CredentialVersionState: String, Sendable, Hashable {
+    case pending, current, retired, abandoned
+}
+
+/// One secret of a credential. Versions are never deleted.
+public struct CredentialVersion: Sendable, Hashable {
+    /// 1, 2, 3 … per credential.
+    public var version: Int
+    public var state: CredentialVersionState
+    /// The encrypted secret (opaque; never decoded by the store).
+    public var sealed: String
+    public var createdAt: Double
+    /// When it became current, retired or abandoned.
+    public var settledAt: Double?
+
+    public init(
+        version: Int,
+        state: CredentialVersionState,
+        sealed: String,
+        createdAt: Double,
+        settledAt: Double? = nil
+    ) {
+        self.version = version
+        self.state = state
+        self.sealed = sealed
+        self.createdAt = createdAt
+        self.settledAt = settledAt
+    }
+}
+
+/// A credential with its current and pending secrets and its rotation state.
+public struct CredentialStatus: Sendable, Hashable {
+    public var record: CredentialRecord
+    /// At most one.
+    public var current: CredentialVersion?
+    /// At most one.
+    public var pending: CredentialVersion?
+    /// Consecutive rotation failures (cleared when a version is promoted).
+    public var failures: Int
+    /// The last rotation failure's message. Never a secret (the caller's duty).
+    public var lastError: String?
+    /// When to try rotating again after a failure.
+    public var nextAttemptAt: Double?
+
+    public init(
+        record: CredentialRecord,
+        current: CredentialVersion? = nil,
+        pending: CredentialVersion? = nil,
+        failures: Int = 0,
+        lastError: String? = nil,
+        nextAttemptAt: Double? = nil
+    ) {
+        self.record = record
+        self.current = current
+        self.pending = pending
+        self.failures = failures
+        self.lastError = lastError
+        self.nextAttemptAt = nextAttemptAt
+    }
+}
+
+/// The credential vault's storage. Secrets arrive sealed and are stored as given. Every mutation
+/// and its audit events commit in one transaction: a mutation that fails appends nothing.
+///
+/// Errors are `StoreError`s (messages name the credential and version, never a sealed value):
+/// `.unknownPlan` for a credential that does not exist (there is no vault-specific code yet),
+/// `.invalidStatus` for a step the version states refuse (the name exists, a pending version exists,
+/// the version is not the pending one), `.invalidEvent` for a value the store refuses (a bad name,
+/// an empty sealed secret, a time that is not a finite number; or an audit event it cannot store),
+/// `.corruptData` for rows that do not decode.
+public protocol VaultStore: Sendable {
+    /// Adds a credential, with its first secret (version 1, current) when given. Error if the name exists.
+    func addCredential(_ record: CredentialRecord, initialSecret sealed: String?, audit: [AuditEvent]) async throws
+    /// Every credential, sorted by name.
+    func credentialStatuses() async throws -> [CredentialStatus]
+    /// The credential named `name`, or nil.
+    func credentialStatus(named name: String) async throws -> CredentialStatus?
+    /// All versions of the credential, by version (empty for an unknown credential).
+    func versions(of name: String) async throws -> [CredentialVersion]
+    /// Stores the next version as PENDING (version = highest + 1) and commits. Error if a pending one exists.
+    func addPendingVersion(of name: String, sealed: String, audit: [AuditEvent]) async throws -> Int
+    /// pending → current; the previous current → retired; clears failures. Error unless `version` is the pending one.
+    func promote(_ name: String, version: Int, audit: [AuditEvent]) async throws
+    /// pending → abandoned (the target never took it). Error unless `version` is the pending one.
+    func abandon(_ name: String, version: Int, audit: [AuditEvent]) async throws
+    /// Records a failed attempt: failures += 1, lastError, nextAttemptAt.
+    func recordRotationFailure(_ name: String, error: String, nextAttemptAt: Double, audit: [AuditEvent]) async throws
+}
