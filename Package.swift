@@ -56,7 +56,8 @@ let package = Package(
         .target(
             name: "TenureEngine",
             dependencies: [
-                "DirectorySource", "LDAPClient", "TenureConfig", "TenureCore", "TenureCrypto", "TenureStore", logging,
+                "DirectorySource", "LDAPClient", "TenureConfig", "TenureCore", "TenureCrypto", "TenureStore",
+                "TenureVault", logging,
             ]
         ),
 
@@ -95,7 +96,11 @@ let package = Package(
         .testTarget(name: "TenureStoreTests", dependencies: ["TenureCore", "TenureCrypto", "TenureStore", grdb]),
         .testTarget(
             name: "TenureEngineTests",
-            dependencies: ["DirectorySource", "TenureCore", "TenureEngine", "TenureStore", logging]
+            dependencies: [
+                "DirectorySource", "LDAPClient", "SlapdFixture", "TenureCore", "TenureEngine", "TenureStore",
+                "TenureVault",
+                logging,
+            ]
         ),
     ]
 )

@@ -1,0 +1,376 @@
+import Foundation
+public import LDAPClient
+public import Logging
+import TenureCore
+public import TenureStore
+public import TenureVault
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Rotates vault credentials without ever losing a password.
+///
+/// Two phases: the new secret is sealed and committed as a PENDING version first; then the target
+/// is changed (LDAP Password Modify, bound as the account with its current secret); then the new
+/// secret is verified by binding with it, and only then promoted to current. If anything fails or
+/// the process dies between the steps, `reconcile` settles the state by trying both secrets:
+/// the pending one binds → promote; only the current one binds → abandon the pending one; neither →
+/// keep both and report (a person must look). Every step is audited; no secret is ever logged,
+/// audited or put in an error.
+public struct CredentialRotator: Sendable {
+    public var store: any VaultStore
+    public var masterKey: MasterKey
+    /// Server URLs, TLS and timeouts for binding as the accounts (the bind itself is per account).
+    public var ldap: LDAPConnectionOptions
+    public var logger: Logger
+    public var actor: String
+    public var now: @Sendable () -> Double
+
+    public init(
+        store: any VaultStore,
+        masterKey: MasterKey,
+        ldap: LDAPConnectionOptions,
+        logger: Logger,
+        actor: String,
+        now: (@Sendable () -> Double)? = nil
+    ) {
+        self.store = store
+        self.masterKey = masterKey
+        self.ldap = ldap
+        self.logger = logger
+        self.actor = actor
+        self.now = now ?? { Date().timeIntervalSince1970 }
+    }
+
+    /// How a rotation or reconciliation ended.
+    public enum Outcome: Sendable, Hashable {
+        /// The new version is current and binds.
+        case rotated(version: Int)
+        /// The target kept its current secret; the pending version was abandoned.
+        case unchanged(reason: String)
+        /// Nothing to do (no pending version).
+        case nothingPending
+        /// Neither secret binds, or the target cannot be checked: both versions are kept.
+        case needsAttention(reason: String)
+    }
+
+    public struct RotationError: Error, CustomStringConvertible, Sendable {
+        public var description: String
+    }
+
+    /// Adds a credential with its current secret as version 1.
+    public func enroll(
+        name: String,
+        kind: CredentialKind,
+        currentSecret: String,
+        policy: PasswordPolicy,
+        maxAgeSeconds: Double? = nil,
+        oneTime: Bool = false
+    ) async throws {
+        try policy.validate()
+        let sealed = try Self.encode(
+            Envelope.seal(Array(currentSecret.utf8), credential: name, version: 1, masterKey: self.masterKey)
+        )
+        let policyJSON = String(decoding: try JSONEncoder().encode(policy), as: UTF8.self)
+        let record = CredentialRecord(
+            name: name,
+            kind: kind,
+            policyJSON: policyJSON,
+            maxAgeSeconds: maxAgeSeconds,
+            oneTime: oneTime,
+            createdAt: self.now()
+        )
+        try await self.store.addCredential(
+            record,
+            initialSecret: sealed,
+            audit: [self.event("credential.added", name, details: ["version": "1", "target": Self.describe(kind)])]
+        )
+    }
+
+    /// Rotates one credential (settling an interrupted rotation first).
+    public func rotate(_ name: String, reason: String) async throws -> Outcome {
+        var status = try await self.status(name)
+        if status.pending != nil {
+            _ = try await self.reconcile(name)
+            status = try await self.status(name)
+            if status.pending != nil {
+                throw RotationError(
+                    description: "credential \(name) has an unsettled pending version; see `tenure vault show \(name)`"
+                )
+            }
+        }
+        guard let current = status.current else {
+            throw RotationError(description: "credential \(name) has no current secret to rotate from")
+        }
+        let policy = try JSONDecoder().decode(PasswordPolicy.self, from: Data(status.record.policyJSON.utf8))
+        let old = try self.open(name, current)
+        let new = try PasswordGenerator.generate(policy)
+        let version = (try await self.store.versions(of: name).map(\.version).max() ?? 0) + 1
+        let sealed = try Self.encode(
+            Envelope.seal(Array(new.utf8), credential: name, version: version, masterKey: self.masterKey)
+        )
+
+        // Phase 1: the new secret is safe (encrypted, committed) before the target changes.
+        let stored = try await self.store.addPendingVersion(
+            of: name,
+            sealed: sealed,
+            audit: [
+                self.event(
+                    "credential.rotation.started",
+                    name,
+                    details: ["version": String(version), "reason": reason]
+                )
+            ]
+        )
+        guard stored == version else {
+            throw RotationError(
+                description: "credential \(name): stored pending version \(stored), expected \(version)"
+            )
+        }
+
+        // Phase 2: change the target. Whatever happens, the bind checks below decide.
+        var changeError: String?
+        switch status.record.kind {
+        case .ldapAccount(let dn):
+            do {
+                let connection = try await self.connect(as: dn, secret: LDAPSecret(old))
+                do {
+                    try await connection.changePassword(of: dn, to: LDAPSecret(new), old: LDAPSecret(old))
+                } catch {
+                    changeError = "\(error)"
+                }
+                await connection.close()
+            } catch {
+                changeError = "\(error)"
+            }
+        case .command(let path):
+            if let failure = Self.runRotationCommand(path, secret: new) {
+                // The program says it did not change the secret: the current one stays.
+                try await self.abandon(name, version, failure: failure)
+                return .unchanged(reason: failure)
+            }
+            try await self.store.promote(
+                name,
+                version: version,
+                audit: [
+                    self.event(
+                        "credential.rotated",
+                        name,
+                        details: ["version": String(version), "verified": "command exit 0"]
+                    )
+                ]
+            )
+            return .rotated(version: version)
+        }
+        // Phase 3: verify by binding, then promote (or settle).
+        return try await self.settle(
+            name,
+            status.record.kind,
+            pending: version,
+            new: new,
+            old: old,
+            changeError: changeError
+        )
+    }
+
+    /// Settles a credential left with a pending version (a crash or failure between the steps).
+    public func reconcile(_ name: String) async throws -> Outcome {
+        let status = try await self.status(name)
+        guard let pending = status.pending else { return .nothingPending }
+        let new = try self.open(name, pending)
+        guard let current = status.current else {
+            return .needsAttention(reason: "credential \(name) has a pending version but no current one")
+        }
+        let old = try self.open(name, current)
+        return try await self.settle(
+            name,
+            status.record.kind,
+            pending: pending.version,
+            new: new,
+            old: old,
+            changeError: nil
+        )
+    }
+
+    // MARK: - Steps
+
+    private func settle(
+        _ name: String,
+        _ kind: CredentialKind,
+        pending version: Int,
+        new: String,
+        old: String,
+        changeError: String?
+    ) async throws -> Outcome {
+        guard case .ldapAccount(let dn) = kind else {
+            let reason =
+                "the rotation program's result is unknown; check the target, then promote or abandon version \(version)"
+            try await self.recordFailure(name, reason)
+            return .needsAttention(reason: reason)
+        }
+        if try await self.binds(dn, new) {
+            try await self.store.promote(
+                name,
+                version: version,
+                audit: [
+                    self.event(
+                        "credential.rotated",
+                        name,
+                        details: ["version": String(version), "verified": "bind", "dn": dn]
+                    )
+                ]
+            )
+            return .rotated(version: version)
+        }
+        if try await self.binds(dn, old) {
+            let failure =
+                changeError.map { "the password change failed: \($0)" } ?? "the target kept its current password"
+            try await self.abandon(name, version, failure: failure)
+            return .unchanged(reason: failure)
+        }
+        let reason = "neither the pending (version \(version)) nor the current password binds as \(dn)"
+        try await self.recordFailure(name, reason)
+        return .needsAttention(reason: reason)
+    }
+
+    private func abandon(_ name: String, _ version: Int, failure: String) async throws {
+        try await self.store.abandon(
+            name,
+            version: version,
+            audit: [
+                self.event(
+                    "credential.rotation.abandoned",
+                    name,
+                    outcome: "failure",
+                    details: ["version": String(version), "reason": failure]
+                )
+            ]
+        )
+        try await self.recordFailure(name, failure)
+    }
+
+    private func recordFailure(_ name: String, _ reason: String) async throws {
+        let failures = (try await self.store.credentialStatus(named: name)?.failures ?? 0) + 1
+        let delay = min(3_600, 60 * pow(2, Double(min(failures - 1, 6))))
+        try await self.store.recordRotationFailure(
+            name,
+            error: reason,
+            nextAttemptAt: self.now() + delay,
+            audit: [
+                self.event(
+                    "credential.rotation.failed",
+                    name,
+                    outcome: "failure",
+                    details: ["reason": reason, "failures": String(failures)]
+                )
+            ]
+        )
+    }
+
+    private func status(_ name: String) async throws -> CredentialStatus {
+        guard let status = try await self.store.credentialStatus(named: name) else {
+            throw RotationError(description: "no credential named \(name)")
+        }
+        return status
+    }
+
+    private func open(_ name: String, _ version: CredentialVersion) throws -> String {
+        let sealed = try JSONDecoder().decode(SealedSecret.self, from: Data(version.sealed.utf8))
+        guard sealed.credential == name, sealed.version == version.version else {
+            throw RotationError(
+                description: "credential \(name) version \(version.version) holds another credential's secret"
+            )
+        }
+        var bytes = try Envelope.open(sealed, masterKey: self.masterKey)
+        defer { for index in bytes.indices { bytes[index] = 0 } }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    private func connect(as dn: String, secret: LDAPSecret) async throws -> LDAPConnection {
+        var options = self.ldap
+        options.bind = .simple(dn: dn, password: secret)
+        return try await LDAPConnection.connect(options: options, logger: self.logger)
+    }
+
+    /// True when `dn` binds with `secret`; false for invalid credentials; other errors throw (a
+    /// server that cannot be reached must not be read as "the password is wrong").
+    private func binds(_ dn: String, _ secret: String) async throws -> Bool {
+        do {
+            let connection = try await self.connect(as: dn, secret: LDAPSecret(secret))
+            await connection.close()
+            return true
+        } catch let error as LDAPError where error.code == .invalidCredentials {
+            return false
+        }
+    }
+
+    private func event(
+        _ type: String,
+        _ name: String,
+        outcome: String = "success",
+        details: [String: String]
+    ) -> AuditEvent {
+        AuditEvent(time: self.now(), actor: self.actor, type: type, object: name, outcome: outcome, details: details)
+    }
+
+    private static func encode(_ sealed: SealedSecret) throws -> String {
+        String(decoding: try JSONEncoder().encode(sealed), as: UTF8.self)
+    }
+
+    private static func describe(_ kind: CredentialKind) -> String {
+        switch kind {
+        case .ldapAccount(let dn): "ldap:\(dn)"
+        case .command(let path): "command:\(path)"
+        }
+    }
+
+    /// Runs the rotation program with the secret on stdin; nil when it exits 0, else why not.
+    /// posix_spawn with the signal mask reset (a child of a libdispatch thread would otherwise
+    /// inherit blocked signals); the secret goes through a pipe, never argv or the environment.
+    static func runRotationCommand(_ path: String, secret: String) -> String? {
+        var pipeEnds: [Int32] = [0, 0]
+        guard pipe(&pipeEnds) == 0 else { return "cannot create a pipe: \(String(cString: strerror(errno)))" }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_adddup2(&actions, pipeEnds[0], 0)
+        posix_spawn_file_actions_addclose(&actions, pipeEnds[1])
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var noSignals = sigset_t()
+        sigemptyset(&noSignals)
+        posix_spawnattr_setsigmask(&attributes, &noSignals)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK))
+        let argv = [strdup(path), nil]
+        defer { free(argv[0]) }
+        let environment = [strdup("PATH=/usr/local/bin:/usr/bin:/bin"), nil]
+        defer { free(environment[0]) }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, path, &actions, &attributes, argv, environment)
+        close(pipeEnds[0])
+        guard rc == 0 else {
+            close(pipeEnds[1])
+            return "cannot run \(path): \(String(cString: strerror(rc)))"
+        }
+        var bytes = Array(secret.utf8)
+        var written = 0
+        while written < bytes.count {
+            let result = bytes.withUnsafeBytes { write(pipeEnds[1], $0.baseAddress! + written, $0.count - written) }
+            if result < 0 && errno == EINTR { continue }
+            if result <= 0 { break }
+            written += result
+        }
+        for index in bytes.indices { bytes[index] = 0 }
+        close(pipeEnds[1])
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+        let exited = (status & 0x7f) == 0
+        let code = (status >> 8) & 0xff
+        if exited && code == 0 { return nil }
+        return exited ? "\(path) exited with status \(code)" : "\(path) was killed by signal \(status & 0x7f)"
+    }
+}
