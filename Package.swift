@@ -66,7 +66,7 @@ let package = Package(
             name: "tenure",
             dependencies: [
                 "DirectorySource", "LDAPClient", "TenureConfig", "TenureCore", "TenureEngine", "TenureStore",
-                argumentParser, logging,
+                "TenureVault", argumentParser, logging,
             ]
         ),
 

@@ -277,7 +277,10 @@ struct ConfigDecoder {
         return StateSettings(
             database: try path(&self, "database", "name the SQLite file, e.g. database: /var/lib/tenure/tenure.sqlite"),
             auditKeyFile: try path(&self, "auditKeyFile", "name the audit key file (tenure audit init-key creates it)"),
-            mappings: try path(&self, "mappings", "name the mappings directory or file, e.g. mappings: ../Mappings")
+            mappings: try path(&self, "mappings", "name the mappings directory or file, e.g. mappings: ../Mappings"),
+            vaultKeyFile: try self.string(state, "vaultKeyFile").flatMap {
+                $0.value.isEmpty ? nil : self.resolvedPath($0)
+            }
         )
     }
 

@@ -88,6 +88,7 @@ extension TenureConfiguration {
             out.value("state.database", yamlString(state.database))
             out.value("state.auditKeyFile", yamlString(state.auditKeyFile), note: "key: <redacted>")
             out.value("state.mappings", yamlString(state.mappings))
+            out.value("state.vaultKeyFile", state.vaultKeyFile.map(yamlString) ?? "null", note: "key: <redacted>")
         }
         return out.text
     }

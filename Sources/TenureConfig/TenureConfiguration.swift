@@ -49,11 +49,15 @@ public struct StateSettings: Sendable, Hashable {
     public var auditKeyFile: String
     /// A mappings directory (every *.yaml in it) or a single mappings file.
     public var mappings: String
+    /// The vault master key (32 bytes, mode 0600, created by `tenure vault init`); nil when the
+    /// vault is not used.
+    public var vaultKeyFile: String?
 
-    public init(database: String, auditKeyFile: String, mappings: String) {
+    public init(database: String, auditKeyFile: String, mappings: String, vaultKeyFile: String? = nil) {
         self.database = database
         self.auditKeyFile = auditKeyFile
         self.mappings = mappings
+        self.vaultKeyFile = vaultKeyFile
     }
 }
 

@@ -11,6 +11,8 @@ struct Tenure: AsyncParsableCommand {
             75 another sync holds the lock, 78 configuration error.
             """,
         version: "0.1.0",
-        subcommands: [Pull.self, PlanCommand.self, SyncCommand.self, AuditCommand.self, ConfigCommand.self]
+        subcommands: [
+            Pull.self, PlanCommand.self, SyncCommand.self, AuditCommand.self, VaultCommand.self, ConfigCommand.self,
+        ]
     )
 }

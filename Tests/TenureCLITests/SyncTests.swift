@@ -73,7 +73,8 @@ struct SyncTests {
                 userBase: userBase
             )
             self.config = try write(
-                base + "state:\n  database: tenure.sqlite\n  auditKeyFile: audit.key\n  mappings: mappings\n",
+                base + "state:\n  database: tenure.sqlite\n  auditKeyFile: audit.key\n  mappings: mappings\n"
+                    + "  vaultKeyFile: vault.key\n",
                 to: "tenure-\(UUID().uuidString.prefix(6)).yaml",
                 in: directory
             )

@@ -1,0 +1,76 @@
+import Foundation
+import SlapdFixture
+import Testing
+
+/// `tenure vault` through the binary, against slapd.
+@Suite(.timeLimit(.minutes(5)))
+struct VaultCommandTests {
+    static let account = "cn=svc-db,ou=services,dc=tenure,dc=test"
+
+    /// Whether `password` binds as the service account (ldapwhoami, independent of Tenure).
+    private func binds(_ server: SlapdServer, _ password: String, in directory: String) throws -> Bool {
+        let file = try write(password, to: "probe-\(UUID().uuidString.prefix(6))", in: directory)
+        chmod(file, 0o600)
+        defer { unlink(file) }
+        let output = try run("/usr/bin/ldapwhoami", ["-x", "-H", server.url, "-D", Self.account, "-y", file])
+        return output.status == 0
+    }
+
+    @Test func initAddRotateShowAndNoSecretInAnyOutput() async throws {
+        let initial = "Initial-\(UUID().uuidString)"
+        let data = """
+            dn: \(Self.account)
+            objectClass: organizationalRole
+            objectClass: simpleSecurityObject
+            cn: svc-db
+            userPassword: \(initial)
+
+            """
+        try await withSlapd(data: Sample.ldif + "\n\n" + data) { server in
+            try await withTemporaryDirectoryAsync { directory in
+                let world = try SyncTests.World(server: server, directory: directory)
+                var outputs: [CLIRun] = []
+                func tenure(_ arguments: [String]) throws -> CLIRun {
+                    let result = try world.tenure(arguments)
+                    outputs.append(result)
+                    return result
+                }
+
+                let created = try tenure(["vault", "init"])
+                #expect(created.status == 0, "\(created)")
+                var info = stat()
+                #expect(stat(directory + "/vault.key", &info) == 0 && info.st_mode & 0o777 == 0o600)
+                #expect(try tenure(["vault", "init"]).status == 1)  // never overwritten
+
+                let secretFile = try write(initial + "\n", to: "initial.secret", in: directory)
+                #expect(try tenure(["vault", "add", "db-root", "--ldap-account", Self.account]).status == 64)
+                let added = try tenure([
+                    "vault", "add", "db-root", "--ldap-account", Self.account, "--secret-file", secretFile,
+                ])
+                #expect(added.status == 0, "\(added)")
+                #expect(try tenure(["vault", "list"]).stdout.contains("db-root"))
+
+                let rotated = try tenure(["vault", "rotate", "db-root"])
+                #expect(rotated.status == 0, "\(rotated)")
+                #expect(rotated.stdout.contains("rotated to version 2"))
+                #expect(try !self.binds(server, initial, in: directory))
+
+                let shown = try tenure(["vault", "show", "db-root"])
+                #expect(shown.stdout.contains("v1  retired"))
+                #expect(shown.stdout.contains("v2  current"))
+                #expect(try tenure(["vault", "reconcile"]).stdout.contains("Nothing to reconcile"))
+                #expect(try tenure(["audit", "verify"]).status == 0)
+                let audit = try tenure(["audit", "export", "--format", "jsonl"])
+                #expect(audit.stdout.contains("credential.rotated"))
+
+                // The secret never appears in any output, audit export included.
+                for output in outputs {
+                    #expect(
+                        !output.allOutput.contains(initial),
+                        "leaked by: tenure \(output.arguments.joined(separator: " "))"
+                    )
+                }
+            }
+        }
+    }
+}
