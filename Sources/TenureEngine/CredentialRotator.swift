@@ -150,17 +150,7 @@ public struct CredentialRotator: Sendable {
                 try await self.abandon(name, version, failure: failure)
                 return .unchanged(reason: failure)
             }
-            try await self.store.promote(
-                name,
-                version: version,
-                audit: [
-                    self.event(
-                        "credential.rotated",
-                        name,
-                        details: ["version": String(version), "verified": "command exit 0"]
-                    )
-                ]
-            )
+            try await self.promote(name, version, verified: ["verified": "command exit 0"])
             return .rotated(version: version)
         }
         // Phase 3: verify by binding, then promote (or settle).
@@ -210,17 +200,7 @@ public struct CredentialRotator: Sendable {
             return .needsAttention(reason: reason)
         }
         if try await self.binds(dn, new) {
-            try await self.store.promote(
-                name,
-                version: version,
-                audit: [
-                    self.event(
-                        "credential.rotated",
-                        name,
-                        details: ["version": String(version), "verified": "bind", "dn": dn]
-                    )
-                ]
-            )
+            try await self.promote(name, version, verified: ["verified": "bind", "dn": dn])
             return .rotated(version: version)
         }
         if try await self.binds(dn, old) {
@@ -232,6 +212,17 @@ public struct CredentialRotator: Sendable {
         let reason = "neither the pending (version \(version)) nor the current password binds as \(dn)"
         try await self.recordFailure(name, reason)
         return .needsAttention(reason: reason)
+    }
+
+    /// Makes the pending version current, recording how it was verified.
+    private func promote(_ name: String, _ version: Int, verified evidence: [String: String]) async throws {
+        var details = evidence
+        details["version"] = String(version)
+        try await self.store.promote(
+            name,
+            version: version,
+            audit: [self.event("credential.rotated", name, details: details)]
+        )
     }
 
     private func abandon(_ name: String, _ version: Int, failure: String) async throws {
