@@ -14,8 +14,18 @@ enum StoreMigrations {
         migrator.registerMigration("v2") { db in
             try db.execute(sql: v2)
         }
+        migrator.registerMigration("v3") { db in
+            try db.execute(sql: v3)
+        }
         return migrator
     }
+
+    /// v3: a version can carry the id of the request that made it (`plan:<id>:entry:<id>` for a
+    /// rotation a sync plan asked for), so a resumed plan finds its rotation instead of repeating it.
+    private static let v3 = """
+        ALTER TABLE credential_version ADD COLUMN requestID TEXT;
+        CREATE UNIQUE INDEX credential_version_request ON credential_version(requestID) WHERE requestID IS NOT NULL;
+        """
 
     private static let v1 = """
         CREATE TABLE identity (

@@ -75,6 +75,29 @@ extension SQLiteStore: VaultStore {
     }
 
     public func addPendingVersion(of name: String, sealed: String, audit: [AuditEvent]) async throws -> Int {
+        try await self.addPendingVersion(of: name, sealed: sealed, requestID: nil, audit: audit)
+    }
+
+    public func version(forRequest requestID: String) async throws -> (name: String, version: CredentialVersion)? {
+        try await self.pool.read { db in
+            guard
+                let row = try Row.fetchOne(
+                    db,
+                    sql: """
+                        SELECT version, state, sealed, createdAt, settledAt, name FROM credential_version
+                        WHERE requestID = ?
+                        """,
+                    arguments: [requestID]
+                )
+            else { return nil }
+            let name: String = row["name"]
+            return (name, try Self.credentialVersion(row, name))
+        }
+    }
+
+    public func addPendingVersion(of name: String, sealed: String, requestID: String?, audit: [AuditEvent]) async throws
+        -> Int
+    {
         let now = Date().timeIntervalSince1970
         return try await self.pool.write { db in
             try Self.requireCredential(db, name)
@@ -98,10 +121,10 @@ extension SQLiteStore: VaultStore {
             try Self.validateSealed(sealed, name, version: version)
             try db.execute(
                 sql: """
-                    INSERT INTO credential_version (name, version, state, sealed, createdAt, settledAt)
-                    VALUES (?, ?, ?, ?, ?, NULL)
+                    INSERT INTO credential_version (name, version, state, sealed, createdAt, settledAt, requestID)
+                    VALUES (?, ?, ?, ?, ?, NULL, ?)
                     """,
-                arguments: [name, version, CredentialVersionState.pending.rawValue, sealed, now]
+                arguments: [name, version, CredentialVersionState.pending.rawValue, sealed, now, requestID]
             )
             _ = try self.appendAudit(audit, db)
             return version

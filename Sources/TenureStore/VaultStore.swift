@@ -136,6 +136,13 @@ public protocol VaultStore: Sendable {
     func versions(of name: String) async throws -> [CredentialVersion]
     /// Stores the next version as PENDING (version = highest + 1) and commits. Error if a pending one exists.
     func addPendingVersion(of name: String, sealed: String, audit: [AuditEvent]) async throws -> Int
+
+    /// The same, recording the id of the request that asked for it (unique): a caller that may run
+    /// twice for one request (a resumed plan) finds the version with `version(forRequest:)`.
+    func addPendingVersion(of name: String, sealed: String, requestID: String?, audit: [AuditEvent]) async throws -> Int
+
+    /// The version made for a request, with its credential's name.
+    func version(forRequest requestID: String) async throws -> (name: String, version: CredentialVersion)?
     /// pending → current; the previous current → retired; clears failures. Error unless `version` is the pending one.
     func promote(_ name: String, version: Int, audit: [AuditEvent]) async throws
     /// pending → abandoned (the target never took it). Error unless `version` is the pending one.

@@ -199,5 +199,13 @@ struct MigrationTests {
                     """
             )
         },
+        // v3 adds request ids to credential versions: everything v2 holds, one version made for a plan.
+        "v3": { db in
+            try MigrationTests.seeders["v2"]!(db)
+            try db.execute(
+                sql:
+                    "UPDATE credential_version SET requestID = 'plan:1:entry:9' WHERE name = 'svc-backup' AND version = 3"
+            )
+        },
     ]
 }

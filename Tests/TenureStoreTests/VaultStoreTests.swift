@@ -561,3 +561,35 @@ enum VaultSeed {
         ),
     ]
 }
+
+@Suite("Vault store: request ids")
+struct VaultRequestTests {
+    @Test func aVersionMadeForARequestIsFoundAndTheRequestIsUnique() async throws {
+        try await withStore { store, _ throws in
+            try await store.addCredential(ldapRecord("svc-a"), initialSecret: "v1:A", audit: [])
+            try await store.addCredential(ldapRecord("svc-b"), initialSecret: "v1:B", audit: [])
+            #expect(try await store.version(forRequest: "plan:1:entry:1") == nil)
+            let version = try await store.addPendingVersion(
+                of: "svc-a",
+                sealed: "v1:A2",
+                requestID: "plan:1:entry:1",
+                audit: []
+            )
+            let found = try #require(try await store.version(forRequest: "plan:1:entry:1"))
+            #expect(found.name == "svc-a")
+            #expect(found.version.version == version)
+            #expect(found.version.state == .pending)
+            // The same request cannot make a second version, even of another credential.
+            await #expect(throws: (any Error).self) {
+                _ = try await store.addPendingVersion(
+                    of: "svc-b",
+                    sealed: "v1:B2",
+                    requestID: "plan:1:entry:1",
+                    audit: []
+                )
+            }
+            try await store.promote("svc-a", version: version, audit: [])
+            #expect(try await store.version(forRequest: "plan:1:entry:1")?.version.state == .current)
+        }
+    }
+}
