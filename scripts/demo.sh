@@ -47,7 +47,13 @@ run() {
 config=(--config Config/tenure.yaml)
 rm -f .tenure/tenure.sqlite .tenure/tenure.sqlite-wal .tenure/tenure.sqlite-shm .tenure/audit.key
 run config check "${config[@]}" --password >/dev/null && echo "configuration OK"
+rm -f .tenure/vault.key
 run audit init-key "${config[@]}"
+run vault init "${config[@]}"
+echo
+echo "==> tenure vault add ldap-rootdn --ldap-account cn=ldap-rootdn,ou=services,dc=tenure,dc=test --secret-stdin"
+printf 'rootdn-demo-initial\n' | "$bin" vault add ldap-rootdn "${config[@]}" \
+    --ldap-account cn=ldap-rootdn,ou=services,dc=tenure,dc=test --secret-stdin
 run pull "${config[@]}"
 run sync "${config[@]}"
 echo
@@ -61,6 +67,7 @@ set -e
 echo "(plan exit status $status: 2 = changes to apply)"
 run sync "${config[@]}"
 run plan "${config[@]}"
+run vault show ldap-rootdn "${config[@]}"
 run audit tail "${config[@]}" -n 12
 run audit verify "${config[@]}"
 echo

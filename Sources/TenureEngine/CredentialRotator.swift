@@ -90,6 +90,26 @@ public struct CredentialRotator: Sendable {
 
     /// Rotates one credential (settling an interrupted rotation first).
     public func rotate(_ name: String, reason: String) async throws -> Outcome {
+        try await self.performRotation(name, reason: reason, requestID: nil)
+    }
+
+    /// Rotates for a request at most once: called again with the same request id (a resumed sync
+    /// plan), it settles what the first call left instead of rotating a second time.
+    public func rotate(_ name: String, reason: String, requestID: String) async throws -> Outcome {
+        if let earlier = try await self.store.version(forRequest: requestID) {
+            switch earlier.version.state {
+            case .current, .retired:
+                return .rotated(version: earlier.version.version)
+            case .pending:
+                return try await self.reconcile(earlier.name)
+            case .abandoned:
+                return .unchanged(reason: "the rotation for \(requestID) was attempted and abandoned")
+            }
+        }
+        return try await self.performRotation(name, reason: reason, requestID: requestID)
+    }
+
+    private func performRotation(_ name: String, reason: String, requestID: String?) async throws -> Outcome {
         var status = try await self.status(name)
         if status.pending != nil {
             _ = try await self.reconcile(name)
@@ -115,6 +135,7 @@ public struct CredentialRotator: Sendable {
         let stored = try await self.store.addPendingVersion(
             of: name,
             sealed: sealed,
+            requestID: requestID,
             audit: [
                 self.event(
                     "credential.rotation.started",

@@ -17,12 +17,22 @@ public struct SyncEngine: Sendable {
     public var logger: Logger
     /// Who the audit records name as the actor (`sync`, `cli:<user>`).
     public var actor: String
+    /// Rotates the credentials a leaver could know; nil when no vault is configured (the planned
+    /// rotations are then journaled as not executed).
+    public var rotator: CredentialRotator?
 
-    public init(mappings: Mappings, store: any PIMStore, logger: Logger, actor: String) {
+    public init(
+        mappings: Mappings,
+        store: any PIMStore,
+        logger: Logger,
+        actor: String,
+        rotator: CredentialRotator? = nil
+    ) {
         self.mappings = mappings
         self.store = store
         self.logger = logger
         self.actor = actor
+        self.rotator = rotator
     }
 
     /// The planner, with RFC 4514 normalisation of DNs.
@@ -303,18 +313,38 @@ public struct SyncEngine: Sendable {
     ) async throws -> Int {
         let plans = Dictionary(plan.identities.map { ($0.identityID, $0) }, uniquingKeysWith: { first, _ in first })
         // Batches of entries per transaction: each entry keeps its change, done-mark and audit
-        // together, so a crash loses a whole batch or none of it and resume stays exact.
+        // together, so a crash loses a whole batch or none of it and resume stays exact. A
+        // credential rotation reaches outside the database, so it runs on its own, keyed by its
+        // journal entry: a resumed plan finds the rotation instead of repeating it.
         var applied = 0
-        let pending = journal.filter { !$0.done }
-        for start in stride(from: 0, to: pending.count, by: Self.batchSize) {
-            let time = now()
-            let batch = pending[start..<min(start + Self.batchSize, pending.count)].map { entry in
-                let (change, events) = self.effect(of: entry, identity: plans[entry.identityID], time: time)
-                return JournalApplication(entryID: entry.id, change: change, audit: events)
-            }
+        var batch: [JournalApplication] = []
+        func flush() async throws {
+            guard !batch.isEmpty else { return }
             applied += try await self.store.applyJournalEntries(planID: planID, batch)
+            batch.removeAll(keepingCapacity: true)
             afterEntry?(applied)
         }
+        for entry in journal where !entry.done {
+            if case .rotateCredential(let name, let role, let reason) = entry.action, let rotator = self.rotator {
+                try await flush()
+                let event = await self.rotate(
+                    name,
+                    role: role,
+                    reason: reason,
+                    identity: plans[entry.identityID],
+                    requestID: "plan:\(planID):entry:\(entry.id)",
+                    rotator: rotator,
+                    time: now()
+                )
+                batch.append(JournalApplication(entryID: entry.id, change: .none, audit: [event]))
+                try await flush()
+                continue
+            }
+            let (change, events) = self.effect(of: entry, identity: plans[entry.identityID], time: now())
+            batch.append(JournalApplication(entryID: entry.id, change: change, audit: events))
+            if batch.count >= Self.batchSize { try await flush() }
+        }
+        try await flush()
         var closing: [AuditEvent] = []
         for conflict in plan.conflicts {
             closing.append(
@@ -360,6 +390,56 @@ public struct SyncEngine: Sendable {
         )
         try await self.store.finishPlan(planID, status: .applied, audit: closing)
         return applied
+    }
+
+    /// Rotates one credential for a leaver; the outcome (never a secret) as an audit record. A failed
+    /// rotation does not stop the sync: it is recorded here and in the vault's status for a retry.
+    func rotate(
+        _ name: String,
+        role: String,
+        reason: String,
+        identity: IdentityPlan?,
+        requestID: String,
+        rotator: CredentialRotator,
+        time: Double
+    ) async -> AuditEvent {
+        var details = ["username": identity?.username ?? "", "role": role, "reason": reason, "request": requestID]
+        var outcome = "success"
+        do {
+            guard try await rotator.store.credentialStatus(named: name) != nil else {
+                details["result"] = "not executed: \(name) is not in the vault"
+                return AuditEvent(
+                    time: time,
+                    actor: self.actor,
+                    type: "credential.rotate",
+                    subject: identity?.identityID,
+                    object: name,
+                    outcome: "skipped",
+                    details: details
+                )
+            }
+            switch try await rotator.rotate(name, reason: reason, requestID: requestID) {
+            case .rotated(let version):
+                details["result"] = "rotated to version \(version)"
+            case .nothingPending:
+                details["result"] = "nothing to do"
+            case .unchanged(let why), .needsAttention(let why):
+                outcome = "failure"
+                details["result"] = why
+            }
+        } catch {
+            outcome = "failure"
+            details["result"] = "\(error)"
+        }
+        return AuditEvent(
+            time: time,
+            actor: self.actor,
+            type: "credential.rotate",
+            subject: identity?.identityID,
+            object: name,
+            outcome: outcome,
+            details: details
+        )
     }
 
     /// The model change and audit records of one journal entry.

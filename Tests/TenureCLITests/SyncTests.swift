@@ -60,7 +60,8 @@ struct SyncTests {
             server: SlapdServer,
             directory: String,
             userBase: String = Sample.people,
-            mappings: String = SyncTests.mappings
+            mappings: String = SyncTests.mappings,
+            vault: Bool = false
         ) throws {
             self.server = server
             self.directory = directory
@@ -74,7 +75,7 @@ struct SyncTests {
             )
             self.config = try write(
                 base + "state:\n  database: tenure.sqlite\n  auditKeyFile: audit.key\n  mappings: mappings\n"
-                    + "  vaultKeyFile: vault.key\n",
+                    + (vault ? "  vaultKeyFile: vault.key\n" : ""),
                 to: "tenure-\(UUID().uuidString.prefix(6)).yaml",
                 in: directory
             )

@@ -28,7 +28,7 @@ struct VaultCommandTests {
             """
         try await withSlapd(data: Sample.ldif + "\n\n" + data) { server in
             try await withTemporaryDirectoryAsync { directory in
-                let world = try SyncTests.World(server: server, directory: directory)
+                let world = try SyncTests.World(server: server, directory: directory, vault: true)
                 var outputs: [CLIRun] = []
                 func tenure(_ arguments: [String]) throws -> CLIRun {
                     let result = try world.tenure(arguments)

@@ -4,6 +4,7 @@ import Foundation
 import TenureConfig
 import TenureCore
 import TenureEngine
+import TenureVault
 
 struct SyncCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -35,7 +36,32 @@ struct SyncCommand: AsyncParsableCommand {
         }
         defer { withExtendedLifetime(lock) {} }
         let store = try context.openStore()
-        let engine = SyncEngine(mappings: mappings, store: store, logger: context.logger, actor: StateContext.actor)
+        // With a vault, a leaver's credentials are rotated as part of the plan.
+        var rotator: CredentialRotator?
+        if let keyFile = context.state.vaultKeyFile {
+            let key: MasterKey
+            do {
+                key = try MasterKey.load(path: keyFile)
+            } catch {
+                printError("vault key error: \(error) (create one with: tenure vault init)")
+                throw ExitCode(78)
+            }
+            rotator = CredentialRotator(
+                store: store,
+                masterKey: key,
+                ldap: DirectoryReader(configuration: context.configuration, password: nil, logger: context.logger)
+                    .connectionOptions,
+                logger: context.logger,
+                actor: StateContext.actor
+            )
+        }
+        let engine = SyncEngine(
+            mappings: mappings,
+            store: store,
+            logger: context.logger,
+            actor: StateContext.actor,
+            rotator: rotator
+        )
         let progress = isTerminal(STDERR_FILENO) ? ProgressPrinter() : nil
         let report: SyncEngine.Report
         do {
