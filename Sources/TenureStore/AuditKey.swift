@@ -15,14 +15,14 @@ public struct AuditKey: Sendable, CustomStringConvertible, CustomDebugStringConv
     /// The key length in bytes.
     public static let length = 32
 
-    private let storage: Storage
+    private let storage: SecretBytes
 
     /// A key from its bytes (exactly 32), e.g. one held by a secrets manager.
     public init(bytes: [UInt8]) throws(AuditKeyError) {
         guard bytes.count == Self.length else {
             throw AuditKeyError(path: nil, "an audit key must be \(Self.length) bytes, not \(bytes.count)")
         }
-        self.storage = Storage(bytes)
+        self.storage = SecretBytes(copying: bytes)
     }
 
     /// A new random key, in memory only (tests, throwaway stores).
@@ -70,25 +70,6 @@ public struct AuditKey: Sendable, CustomStringConvertible, CustomDebugStringConv
     public var debugDescription: String { "AuditKey(<redacted>)" }
     public var customMirror: Mirror { Mirror(self, children: [], displayStyle: .struct) }
 
-    /// Owns the key bytes and wipes them when the last copy of the key goes away.
-    ///
-    /// `@unchecked Sendable`: `bytes` is written only by `init` and `deinit`, when no other reference
-    /// exists.
-    private final class Storage: @unchecked Sendable {
-        private(set) var bytes: [UInt8]
-
-        init(_ source: [UInt8]) {
-            // A private copy, so wiping it in deinit cannot be defeated by copy-on-write sharing.
-            self.bytes = [UInt8](unsafeUninitializedCapacity: source.count) { buffer, count in
-                _ = buffer.initialize(from: source)
-                count = source.count
-            }
-        }
-
-        deinit {
-            secureZero(&self.bytes)
-        }
-    }
 }
 
 /// The audit key could not be created, read or accepted. Names the file; never the key.
@@ -104,5 +85,3 @@ public struct AuditKeyError: Error, Hashable, Sendable, CustomStringConvertible 
 
     public var description: String { self.message }
 }
-
-/// Reads until `buffer` is full or the file ends; returns how many bytes were read.

@@ -17,14 +17,14 @@ public struct MasterKey: Sendable, CustomStringConvertible, CustomDebugStringCon
     /// The key length in bytes (AES-256).
     public static let length = 32
 
-    private let storage: Storage
+    private let storage: SecretBytes
 
     /// A key from its bytes (exactly 32), e.g. for tests or one held by a secrets manager.
     public init(bytes: [UInt8]) throws(VaultError) {
         guard bytes.count == Self.length else {
             throw VaultError(.invalidKey, "a master key must be \(Self.length) bytes, not \(bytes.count)")
         }
-        self.storage = Storage(bytes)
+        self.storage = SecretBytes(copying: bytes)
     }
 
     /// A new random key, in memory only (tests, throwaway vaults).
@@ -66,25 +66,6 @@ public struct MasterKey: Sendable, CustomStringConvertible, CustomDebugStringCon
     public var debugDescription: String { "MasterKey(<redacted>)" }
     public var customMirror: Mirror { Mirror(self, children: [], displayStyle: .struct) }
 
-    /// Owns the key bytes and wipes them when the last copy of the key goes away.
-    ///
-    /// `@unchecked Sendable`: `bytes` is written only by `init` and `deinit`, when no other reference
-    /// exists.
-    private final class Storage: @unchecked Sendable {
-        private(set) var bytes: [UInt8]
-
-        init(_ source: [UInt8]) {
-            // A private copy, so wiping it in deinit cannot be defeated by copy-on-write sharing.
-            self.bytes = [UInt8](unsafeUninitializedCapacity: source.count) { buffer, count in
-                _ = buffer.initialize(from: source)
-                count = source.count
-            }
-        }
-
-        deinit {
-            secureZero(&self.bytes)
-        }
-    }
 }
 
 /// `count` bytes from the secure random generator, with its failure as a ``VaultError``.
@@ -95,11 +76,6 @@ func randomBytes(_ count: Int, purpose: String) throws(VaultError) -> [UInt8] {
         throw VaultError(.randomFailure, "cannot generate \(purpose): \(error)")
     }
 }
-
-/// Reads until `buffer` is full or the file ends; returns how many bytes were read.
-
-/// Best effort: makes the new directory entry durable too (a crash right after `generate` must not
-/// lose the key file while the caller already sealed secrets under it).
 
 extension VaultError {
     /// A key-file problem as a vault error (same message, the matching code).
