@@ -88,63 +88,47 @@ public struct DirectoryReader: Sendable {
         let connection = try await LDAPConnection.connect(options: self.connectionOptions, logger: self.logger)
         let users = self.configuration.users
         let groups = self.configuration.groups
-        let ldap = self.configuration.ldap
-        var people: [IdentityEntry] = []
-        var groupEntries: [GroupEntry] = []
-        var entriesRead = 0
+        let people: [IdentityEntry]
+        let groupEntries: [GroupEntry]
         do {
-            for base in users.baseDNs {
-                let request = LDAPSearchRequest(
-                    base: base,
-                    scope: users.scope,
-                    filter: users.filter,
-                    attributes: users.requestedAttributes,
-                    pageSize: ldap.pageSize,
-                    rangeSize: ldap.rangeSize
-                )
-                let visitor = UserVisitor(
-                    settings: users.lowercasedNames,
+            let lowercasedUsers = users.lowercasedNames
+            people = try await self.read(
+                "users",
+                bases: users.baseDNs,
+                scope: users.scope,
+                filter: users.filter,
+                attributes: users.requestedAttributes,
+                on: connection
+            ) { base in
+                UserVisitor(
+                    settings: lowercasedUsers,
                     idAttribute: users.attributes.id,
                     base: base,
                     now: now,
                     observer: observer
                 )
-                let result = try await connection.search(request, visitor: visitor)
-                entriesRead += result.entries.count
-                people.append(contentsOf: result.entries)
-                self.logger.debug(
-                    "read users",
-                    metadata: ["ldap.base": "\(base)", "ldap.entries": "\(result.entries.count)"]
-                )
+            } entries: {
+                $0.entries
             }
-            for base in groups.baseDNs {
-                let request = LDAPSearchRequest(
-                    base: base,
-                    scope: groups.scope,
-                    filter: groups.filter,
-                    attributes: groups.requestedAttributes,
-                    pageSize: ldap.pageSize,
-                    rangeSize: ldap.rangeSize
-                )
-                let visitor = GroupVisitor(
-                    settings: groups.lowercasedNames,
-                    idAttribute: groups.id,
-                    base: base,
-                    observer: observer
-                )
-                let result = try await connection.search(request, visitor: visitor)
-                entriesRead += result.entries.count
-                groupEntries.append(contentsOf: result.entries)
-                self.logger.debug(
-                    "read groups",
-                    metadata: ["ldap.base": "\(base)", "ldap.entries": "\(result.entries.count)"]
-                )
+            let lowercasedGroups = groups.lowercasedNames
+            groupEntries = try await self.read(
+                "groups",
+                bases: groups.baseDNs,
+                scope: groups.scope,
+                filter: groups.filter,
+                attributes: groups.requestedAttributes,
+                on: connection
+            ) { base in
+                GroupVisitor(settings: lowercasedGroups, idAttribute: groups.id, base: base, observer: observer)
+            } entries: {
+                $0.entries
             }
         } catch {
             await connection.close()
             throw error
         }
         await connection.close()
+        let entriesRead = people.count + groupEntries.count
         let read = ContinuousClock.now
         // Member and manager values not written exactly like an entry's DN: other spacing or case,
         // uniqueMember's optional UID, or DNs outside the snapshot.
@@ -168,6 +152,38 @@ public struct DirectoryReader: Sendable {
             entriesRead: entriesRead,
             seconds: seconds(elapsed)
         )
+    }
+}
+
+extension DirectoryReader {
+    /// Reads every base with a fresh visitor per base, page by page, and collects what the visitors
+    /// made of the entries.
+    func read<V: LDAPSearchVisitor, T>(
+        _ what: String,
+        bases: [String],
+        scope: LDAPSearchScope,
+        filter: String,
+        attributes: [String],
+        on connection: LDAPConnection,
+        visitor: (String) -> V,
+        entries: (V) -> [T]
+    ) async throws -> [T] {
+        let ldap = self.configuration.ldap
+        var collected: [T] = []
+        for base in bases {
+            let request = LDAPSearchRequest(
+                base: base,
+                scope: scope,
+                filter: filter,
+                attributes: attributes,
+                pageSize: ldap.pageSize,
+                rangeSize: ldap.rangeSize
+            )
+            let read = entries(try await connection.search(request, visitor: visitor(base)))
+            self.logger.debug("read \(what)", metadata: ["ldap.base": "\(base)", "ldap.entries": "\(read.count)"])
+            collected.append(contentsOf: read)
+        }
+        return collected
     }
 }
 
