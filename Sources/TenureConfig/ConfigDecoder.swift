@@ -258,8 +258,12 @@ struct ConfigDecoder {
         }
         let groups = try self.decodeGroups(groupsNode)
         let state = try self.node(document, "state").map { (node) throws(ConfigError) in try self.decodeState(node) }
+        let writeBack = try self.node(document, "writeBack").map { (node) throws(ConfigError) in
+            try self.decodeWriteBack(node)
+        }
         var configuration = TenureConfiguration(ldap: ldap, users: users, groups: groups, warnings: self.warnings)
         configuration.state = state
+        configuration.writeBack = writeBack
         configuration.provenance = self.provenance
         return configuration
     }
@@ -281,6 +285,36 @@ struct ConfigDecoder {
             vaultKeyFile: try self.string(state, "vaultKeyFile").flatMap {
                 $0.value.isEmpty ? nil : self.resolvedPath($0)
             }
+        )
+    }
+
+    // MARK: writeBack
+
+    mutating func decodeWriteBack(_ node: ConfigNode) throws(ConfigError) -> WriteBackSettings {
+        let section = try self.mapping(node, path: "writeBack", allowed: ConfigSchema.writeBackKeys)
+        guard let bindDN = try self.string(section, "bindDN"), !bindDN.value.isEmpty else {
+            throw self.missing(
+                section,
+                "bindDN",
+                "name the account Tenure writes write-back groups as, e.g. bindDN: cn=tenure-writer,ou=services,…"
+            )
+        }
+        _ = try self.dn(bindDN)
+        let password = try self.passwordSource(section, section: "writeBack", bindDN: bindDN, anonymousAllowed: false)
+        var memberAttribute = WriteBackSettings.defaultMemberAttribute
+        if let value = try self.string(section, "memberAttribute"), !value.value.isEmpty {
+            try self.check(value, validateAttribute)
+            memberAttribute = value.value
+        }
+        var placeholder: String?
+        if let value = try self.string(section, "emptyGroupPlaceholder"), !value.value.isEmpty {
+            placeholder = try self.dn(value)
+        }
+        return WriteBackSettings(
+            bindDN: bindDN.value,
+            password: password,
+            memberAttribute: memberAttribute,
+            emptyGroupPlaceholder: placeholder
         )
     }
 
@@ -309,59 +343,7 @@ struct ConfigDecoder {
         if let value = bindDN, value.value.isEmpty { bindDN = nil }
         if let bindDN { _ = try self.dn(bindDN) }
 
-        var passwordFile = try self.string(ldap, "passwordFile")
-        if passwordFile?.value.isEmpty == true { passwordFile = nil }
-        var passwordEnv = try self.string(ldap, "passwordEnv")
-        if passwordEnv?.value.isEmpty == true { passwordEnv = nil }
-
-        var password = PasswordSource.none
-        if passwordFile != nil, let passwordEnv {
-            throw self.error(
-                passwordEnv.location,
-                passwordEnv.path,
-                "set at most one of ldap.passwordFile and ldap.passwordEnv, not both"
-            )
-        } else if let passwordFile {
-            let path = self.resolvedPath(passwordFile)
-            password = .file(path)
-            self.checkPasswordFilePermissions(path, passwordFile)
-        } else if let passwordEnv {
-            let name = passwordEnv.value
-            let isValidName =
-                name.first.map { $0 == "_" || ($0.isASCII && $0.isLetter) } == true
-                && name.allSatisfy { $0 == "_" || ($0.isASCII && ($0.isLetter || $0.isNumber)) }
-            guard isValidName else {
-                throw self.error(
-                    passwordEnv.location,
-                    passwordEnv.path,
-                    "must be the name of an environment variable (letters, digits and _), not the password itself"
-                )
-            }
-            guard !ConfigSchema.environmentVariables.contains(name) else {
-                throw self.error(
-                    passwordEnv.location,
-                    passwordEnv.path,
-                    "\(name) is a configuration override variable; use another name, e.g. "
-                        + ConfigSchema.conventionalPasswordVariable
-                )
-            }
-            password = .environment(name)
-        }
-        if let bindDN, password == .none {
-            throw self.error(
-                bindDN.location,
-                bindDN.path,
-                "a bind DN needs a password: set ldap.passwordFile or ldap.passwordEnv "
-                    + "(or remove bindDN to bind anonymously)"
-            )
-        }
-        if bindDN == nil, let source = passwordFile ?? passwordEnv {
-            self.warn(
-                source.location,
-                source.path,
-                "a password source is set but ldap.bindDN is empty: binding anonymously, the password is not used"
-            )
-        }
+        let password = try self.passwordSource(ldap, section: "ldap", bindDN: bindDN, anonymousAllowed: true)
 
         let startTLS = try self.bool(ldap, "startTLS", default: false)
         let tls = try self.decodeTLS(self.node(ldap, "tls") ?? .emptyMapping(at: ldap.location))
@@ -419,6 +401,70 @@ struct ConfigDecoder {
             operationTimeout: operationTimeout,
             rangeSize: rangeSize
         )
+    }
+
+    /// `passwordFile` / `passwordEnv` of a section with a bind DN (`ldap`, `writeBack`): exactly one
+    /// of them when a bind DN is set; neither (an anonymous bind) only where `anonymousAllowed`.
+    mutating func passwordSource(
+        _ section: Mapping,
+        section name: String,
+        bindDN: Located<String>?,
+        anonymousAllowed: Bool
+    ) throws(ConfigError) -> PasswordSource {
+        var passwordFile = try self.string(section, "passwordFile")
+        if passwordFile?.value.isEmpty == true { passwordFile = nil }
+        var passwordEnv = try self.string(section, "passwordEnv")
+        if passwordEnv?.value.isEmpty == true { passwordEnv = nil }
+
+        var password = PasswordSource.none
+        if passwordFile != nil, let passwordEnv {
+            throw self.error(
+                passwordEnv.location,
+                passwordEnv.path,
+                "set at most one of \(name).passwordFile and \(name).passwordEnv, not both"
+            )
+        } else if let passwordFile {
+            let path = self.resolvedPath(passwordFile)
+            password = .file(path)
+            self.checkPasswordFilePermissions(path, passwordFile)
+        } else if let passwordEnv {
+            let variable = passwordEnv.value
+            let isValidName =
+                variable.first.map { $0 == "_" || ($0.isASCII && $0.isLetter) } == true
+                && variable.allSatisfy { $0 == "_" || ($0.isASCII && ($0.isLetter || $0.isNumber)) }
+            guard isValidName else {
+                throw self.error(
+                    passwordEnv.location,
+                    passwordEnv.path,
+                    "must be the name of an environment variable (letters, digits and _), not the password itself"
+                )
+            }
+            guard !ConfigSchema.environmentVariables.contains(variable) else {
+                throw self.error(
+                    passwordEnv.location,
+                    passwordEnv.path,
+                    "\(variable) is a configuration override variable; use another name, e.g. "
+                        + ConfigSchema.conventionalPasswordVariable
+                )
+            }
+            password = .environment(variable)
+        }
+        if let bindDN, password == .none {
+            throw self.error(
+                bindDN.location,
+                bindDN.path,
+                "a bind DN needs a password: set \(name).passwordFile or \(name).passwordEnv"
+                    + (anonymousAllowed ? " (or remove bindDN to bind anonymously)" : "")
+            )
+        }
+        if bindDN == nil, let source = passwordFile ?? passwordEnv {
+            self.warn(
+                source.location,
+                source.path,
+                "a password source is set but \(name).bindDN is empty: binding anonymously, the password is not used"
+            )
+        }
+        return password
     }
 
     /// Warns when the password file exists and group or others have any access to it.

@@ -1,11 +1,12 @@
 /// The keys of `tenure.yaml`, for the unknown-key check, suggestions and environment overrides.
 enum ConfigSchema {
-    static let rootKeys = ["ldap", "users", "groups", "state"]
+    static let rootKeys = ["ldap", "users", "groups", "state", "writeBack"]
     static let stateKeys = ["database", "auditKeyFile", "mappings", "vaultKeyFile"]
     static let ldapKeys = [
         "urls", "bindDN", "passwordFile", "passwordEnv", "startTLS", "tls", "pageSize", "networkTimeoutSeconds",
         "operationTimeoutSeconds", "rangeSize",
     ]
+    static let writeBackKeys = ["bindDN", "passwordFile", "passwordEnv", "memberAttribute", "emptyGroupPlaceholder"]
     static let tlsKeys = ["caFile", "certFile", "keyFile", "insecureSkipVerify", "minVersion"]
     static let userKeys = ["baseDNs", "scope", "filter", "attributes", "extraAttributes", "disabled"]
     static let userAttributeKeys = [
@@ -56,6 +57,7 @@ enum ConfigSchema {
         add("groups.baseDNs", list: true)
         for key in ["scope", "filter", "id", "name", "nested"] { add("groups.\(key)") }
         for key in stateKeys { add("state.\(key)") }
+        for key in writeBackKeys { add("writeBack.\(key)") }
         return keys
     }()
 
@@ -69,6 +71,8 @@ enum ConfigSchema {
 
     /// The conventional variable for the bind password (`passwordEnv: TENURE_LDAP_PASSWORD`).
     static let conventionalPasswordVariable = "TENURE_LDAP_PASSWORD"
+    /// The same for the write-back account (`writeBack.passwordEnv: TENURE_WRITE_BACK_PASSWORD`).
+    static let conventionalWriteBackPasswordVariable = "TENURE_WRITE_BACK_PASSWORD"
 }
 
 /// `TENURE_` + the key path in UPPER_SNAKE_CASE: `ldap.tls.caFile` → `TENURE_LDAP_TLS_CA_FILE`,

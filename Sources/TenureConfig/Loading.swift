@@ -4,7 +4,7 @@ extension TenureConfiguration {
     /// `TENURE_` variables that are not configuration keys and are never reported as unknown:
     /// the conventional bind password variable and the variable naming the configuration file.
     public static let reservedEnvironmentVariables: Set<String> = [
-        ConfigSchema.conventionalPasswordVariable, "TENURE_CONFIG",
+        ConfigSchema.conventionalPasswordVariable, ConfigSchema.conventionalWriteBackPasswordVariable, "TENURE_CONFIG",
     ]
 
     /// Reads the file at `path`, overlays the environment, decodes and validates.
@@ -84,11 +84,26 @@ extension TenureConfiguration {
     /// Returns nil for an anonymous bind. One trailing newline (`\n` or `\r\n`) is stripped from a
     /// password file. Errors name the source — never the password.
     public func resolvePassword(environment: [String: String]) throws(ConfigError) -> String? {
-        switch self.ldap.password {
+        try self.resolvePassword(self.ldap.password, section: "ldap", environment: environment)
+    }
+
+    /// The write-back account's password (`writeBack.passwordFile` / `passwordEnv`); nil when
+    /// write-back is not configured. Errors name the source — never the password.
+    public func resolveWriteBackPassword(environment: [String: String]) throws(ConfigError) -> String? {
+        guard let writeBack = self.writeBack else { return nil }
+        return try self.resolvePassword(writeBack.password, section: "writeBack", environment: environment)
+    }
+
+    private func resolvePassword(
+        _ source: PasswordSource,
+        section: String,
+        environment: [String: String]
+    ) throws(ConfigError) -> String? {
+        switch source {
         case .none:
             return nil
         case .file(let path):
-            let fail = { (message: String) -> ConfigError in self.passwordError("ldap.passwordFile", message) }
+            let fail = { (message: String) -> ConfigError in self.passwordError("\(section).passwordFile", message) }
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
                 throw fail("password file \(path) does not exist")
@@ -112,14 +127,14 @@ extension TenureConfiguration {
         case .environment(let name):
             guard let password = environment[name] else {
                 throw self.passwordError(
-                    "ldap.passwordEnv",
-                    "environment variable \(name) (ldap.passwordEnv) is not set"
+                    "\(section).passwordEnv",
+                    "environment variable \(name) (\(section).passwordEnv) is not set"
                 )
             }
             guard !password.isEmpty else {
                 throw self.passwordError(
-                    "ldap.passwordEnv",
-                    "environment variable \(name) (ldap.passwordEnv) is empty "
+                    "\(section).passwordEnv",
+                    "environment variable \(name) (\(section).passwordEnv) is empty "
                         + "(an empty password would be an unauthenticated bind)"
                 )
             }

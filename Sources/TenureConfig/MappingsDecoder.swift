@@ -3,7 +3,7 @@ import TenureCore
 
 /// The keys of a mappings file (`Mappings/*.yaml`), for the unknown-key check and suggestions.
 enum MappingsSchema {
-    static let rootKeys = ["roles", "rules", "scope", "protected", "guard"]
+    static let rootKeys = ["roles", "rules", "scope", "protected", "guard", "leaver"]
     static let roleKeys = [
         "name", "tier", "mode", "maxActivation", "requirements", "writeBackGroup", "credentials", "conflicts", "drift",
     ]
@@ -15,6 +15,7 @@ enum MappingsSchema {
     static let conditionKeys = conditionOperators + attributeOperators
     static let protectedKeys = ["username", "id", "dn"]
     static let guardKeys = ["maxLeavers", "maxLeaverPercent"]
+    static let leaverKeys = ["lookBack"]
 
     /// The identity fields a condition can name directly (the `users.attributes` mapping, and `dn`).
     /// Any other name is an LDAP attribute and is lowercased.
@@ -71,6 +72,7 @@ struct MappingsFragment {
     var scope: SingleSection<Condition>?
     var protected: [ProtectedIdentity] = []
     var guardSettings: SingleSection<LeaverGuard>?
+    var leaver: SingleSection<LeaverPolicy>?
     var groupReferences: [GroupReference] = []
 }
 
@@ -98,7 +100,7 @@ struct MappingsDecoder {
             root,
             path: "",
             allowed: MappingsSchema.rootKeys,
-            what: "a mapping with any of the sections roles, rules, scope, protected and guard"
+            what: "a mapping with any of the sections roles, rules, scope, protected, guard and leaver"
         )
         // In the order written in the schema (roles before the rules that grant them).
         if let node = self.base.node(document, "roles") {
@@ -127,6 +129,19 @@ struct MappingsDecoder {
             _ = self.base.node(document, "guard")
             let settings = try self.decodeGuard(entry.value)
             self.fragment.guardSettings = .init(value: settings, location: entry.keyLocation)
+        }
+        if let entry = document.entries["leaver"] {
+            _ = self.base.node(document, "leaver")
+            let settings = try self.base.mapping(entry.value, path: "leaver", allowed: MappingsSchema.leaverKeys)
+            var policy = LeaverPolicy()
+            if let value = try self.base.string(settings, "lookBack") {
+                do {
+                    policy.lookBackSeconds = Double(try parseDuration(value.value, allowZero: true))
+                } catch {
+                    throw self.error(value.location, value.path, error.message)
+                }
+            }
+            self.fragment.leaver = .init(value: policy, location: entry.keyLocation)
         }
         return self.fragment
     }

@@ -22,6 +22,7 @@ enum MappingsAssembler {
         try self.checkWriteBackGroups(roles)
         let scope = try self.single(fragments.map(\.scope), key: "scope")
         let guardSettings = try self.single(fragments.map(\.guardSettings), key: "guard")
+        let leaver = try self.single(fragments.map(\.leaver), key: "leaver")
 
         var byName: [String: MappingsFragment.LocatedRole] = [:]
         for role in roles { byName[role.role.name] = role }
@@ -70,7 +71,8 @@ enum MappingsAssembler {
             protected: fragments.flatMap(\.protected).reduce(into: []) { result, identity in
                 if !result.contains(identity) { result.append(identity) }
             },
-            guardSettings: guardSettings ?? LeaverGuard()
+            guardSettings: guardSettings ?? LeaverGuard(),
+            leaver: leaver ?? LeaverPolicy()
         )
     }
 
@@ -222,7 +224,9 @@ func validateMappingsName(_ name: String, what: String) throws(ValidationFailure
 }
 
 /// A duration such as `90m`, `4h`, `1d`, `3600s` or `1h30m` (units s, m, h, d), in seconds.
-func parseDuration(_ text: String) throws(ValidationFailure) -> Int {
+/// `0` (or `0s`, …) only where `allowZero`.
+func parseDuration(_ text: String, allowZero: Bool = false) throws(ValidationFailure) -> Int {
+    if allowZero, text == "0" { return 0 }
     let invalid = ValidationFailure(
         "invalid duration \(quoted(text)); write a number with a unit: s, m, h or d (90m, 4h, 1d, 1h30m)"
     )
@@ -257,7 +261,7 @@ func parseDuration(_ text: String) throws(ValidationFailure) -> Int {
             "duration \(quoted(text)) has no unit; write e.g. \(text)s, \(text)m or \(text)h"
         )
     }
-    guard total > 0 else { throw ValidationFailure("duration \(quoted(text)) must be longer than 0") }
+    guard total > 0 || allowZero else { throw ValidationFailure("duration \(quoted(text)) must be longer than 0") }
     return total
 }
 

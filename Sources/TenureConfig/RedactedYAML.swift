@@ -13,17 +13,7 @@ extension TenureConfiguration {
         out.section("ldap")
         out.list("ldap.urls", self.ldap.urls.map(yamlString))
         out.value("ldap.bindDN", self.ldap.bindDN.map(yamlString) ?? "null")
-        switch self.ldap.password {
-        case .none:
-            out.value("ldap.passwordFile", "null")
-            out.value("ldap.passwordEnv", "null")
-        case .file(let path):
-            out.value("ldap.passwordFile", yamlString(path), note: "password: <redacted>")
-            out.value("ldap.passwordEnv", "null")
-        case .environment(let name):
-            out.value("ldap.passwordFile", "null")
-            out.value("ldap.passwordEnv", yamlString(name), note: "password: <redacted>")
-        }
+        out.password("ldap", self.ldap.password)
         out.value("ldap.startTLS", String(self.ldap.startTLS))
         out.section("ldap.tls")
         out.value("ldap.tls.caFile", self.ldap.tls.caFile.map(yamlString) ?? "null")
@@ -90,6 +80,13 @@ extension TenureConfiguration {
             out.value("state.mappings", yamlString(state.mappings))
             out.value("state.vaultKeyFile", state.vaultKeyFile.map(yamlString) ?? "null", note: "key: <redacted>")
         }
+        if let writeBack = self.writeBack {
+            out.section("writeBack")
+            out.value("writeBack.bindDN", yamlString(writeBack.bindDN))
+            out.password("writeBack", writeBack.password)
+            out.value("writeBack.memberAttribute", yamlString(writeBack.memberAttribute))
+            out.value("writeBack.emptyGroupPlaceholder", writeBack.emptyGroupPlaceholder.map(yamlString) ?? "null")
+        }
         return out.text
     }
 }
@@ -98,6 +95,21 @@ extension TenureConfiguration {
 private struct YAMLWriter {
     let provenance: Provenance
     var text = ""
+
+    /// `passwordFile` and `passwordEnv` of a section: where the password is, never the password.
+    mutating func password(_ section: String, _ source: PasswordSource) {
+        switch source {
+        case .none:
+            self.value("\(section).passwordFile", "null")
+            self.value("\(section).passwordEnv", "null")
+        case .file(let path):
+            self.value("\(section).passwordFile", yamlString(path), note: "password: <redacted>")
+            self.value("\(section).passwordEnv", "null")
+        case .environment(let name):
+            self.value("\(section).passwordFile", "null")
+            self.value("\(section).passwordEnv", yamlString(name), note: "password: <redacted>")
+        }
+    }
 
     private func indent(_ keyPath: String) -> String {
         String(repeating: "  ", count: keyPath.count(where: { $0 == "." }))

@@ -15,6 +15,9 @@ public struct TenureConfiguration: Sendable, Hashable {
     public var groups: GroupSettings
     /// `state:` — where the PIM store, the audit key and the mappings are (needed by plan and sync).
     public var state: StateSettings?
+    /// `writeBack:` — the account Tenure writes write-back groups as; nil when write-back is off
+    /// (planned write-back actions are then recorded as not executed).
+    public var writeBack: WriteBackSettings?
     /// Things that are allowed but probably wrong or dangerous (disabled certificate
     /// verification, a world-readable password file, unknown `TENURE_` variables, …).
     public var warnings: [ConfigWarning]
@@ -58,6 +61,35 @@ public struct StateSettings: Sendable, Hashable {
         self.auditKeyFile = auditKeyFile
         self.mappings = mappings
         self.vaultKeyFile = vaultKeyFile
+    }
+}
+
+/// `writeBack:` — how Tenure writes the membership of write-back groups: over the `ldap:` servers
+/// and TLS settings, bound as its own account (the reading account stays read-only).
+public struct WriteBackSettings: Sendable, Hashable {
+    public var bindDN: String
+    /// Where the writer's password comes from (never `.none`).
+    public var password: PasswordSource
+    /// The attribute that lists members (`member` for groupOfNames, `uniqueMember` for
+    /// groupOfUniqueNames). Values are member DNs.
+    public var memberAttribute: String
+    /// A DN written into a group when its last member is removed, for schemas where a group must
+    /// have a member (groupOfNames); removed again when a real member is added. Never reported as
+    /// drift. nil: removing the last member of such a group fails (and is reported).
+    public var emptyGroupPlaceholder: String?
+
+    public static let defaultMemberAttribute = "member"
+
+    public init(
+        bindDN: String,
+        password: PasswordSource,
+        memberAttribute: String = WriteBackSettings.defaultMemberAttribute,
+        emptyGroupPlaceholder: String? = nil
+    ) {
+        self.bindDN = bindDN
+        self.password = password
+        self.memberAttribute = memberAttribute
+        self.emptyGroupPlaceholder = emptyGroupPlaceholder
     }
 }
 

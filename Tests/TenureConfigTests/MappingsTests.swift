@@ -352,6 +352,17 @@ struct MappingsDecodingTests {
         )
     }
 
+    @Test("the leaver look-back: a duration, 0 for none, 30 days by default; errors located")
+    func leaverLookBack() throws {
+        #expect(try mappings("leaver: {lookBack: 7d}\n").leaver.lookBackSeconds == 7 * 86_400)
+        #expect(try mappings("leaver: {lookBack: 0}\n").leaver.lookBackSeconds == 0)
+        #expect(try mappings("roles: []\n").leaver.lookBackSeconds == 30 * 86_400)
+        let error = #expect(throws: ConfigError.self) { try mappings("leaver:\n  lookBack: soon\n") }
+        #expect(error?.description.hasPrefix("m.yaml:2:13: leaver.lookBack: invalid duration") == true)
+        let unknown = #expect(throws: ConfigError.self) { try mappings("leaver:\n  lookback: 1d\n") }
+        #expect(unknown?.keyPath == "leaver.lookback")
+    }
+
     @Test("conflicts become symmetric without duplicates")
     func symmetricConflicts() throws {
         let result = try mappings(
@@ -481,9 +492,14 @@ struct MappingsMergingTests {
         #expect(ruleError?.message == "duplicate rule name \"dbas\" (first defined at a.yaml:2:11)")
     }
 
-    @Test("scope and guard may be set in one file only", arguments: ["scope", "guard"])
+    @Test("scope, guard and leaver may be set in one file only", arguments: ["scope", "guard", "leaver"])
     func singleSections(_ key: String) {
-        let section = key == "scope" ? "scope: {memberOf: x}\n" : "guard: {maxLeavers: 3}\n"
+        let section =
+            switch key {
+            case "scope": "scope: {memberOf: x}\n"
+            case "guard": "guard: {maxLeavers: 3}\n"
+            default: "leaver: {lookBack: 1d}\n"
+            }
         let error = #expect(throws: ConfigError.self) {
             try MappingsLoader.parse([
                 ("policy.yaml", "# policy\n" + section),

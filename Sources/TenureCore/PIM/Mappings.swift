@@ -10,19 +10,23 @@ public struct Mappings: Hashable, Sendable {
     /// Break-glass accounts: never changed by a plan; any change to them is reported loudly.
     public var protected: [ProtectedIdentity]
     public var guardSettings: LeaverGuard
+    /// What a leaver's credential rotation covers.
+    public var leaver: LeaverPolicy
 
     public init(
         roles: [RoleDefinition] = [],
         rules: [Rule] = [],
         scope: Condition = .always,
         protected: [ProtectedIdentity] = [],
-        guardSettings: LeaverGuard = LeaverGuard()
+        guardSettings: LeaverGuard = LeaverGuard(),
+        leaver: LeaverPolicy = LeaverPolicy()
     ) {
         self.roles = roles
         self.rules = rules
         self.scope = scope
         self.protected = protected
         self.guardSettings = guardSettings
+        self.leaver = leaver
     }
 
     public func role(named name: String) -> RoleDefinition? {
@@ -146,6 +150,20 @@ public enum ProtectedIdentity: Hashable, Sendable {
     case id(String)
     case username(String)
     case dn(String)
+}
+
+/// Which credentials a leaver's plan rotates: those unlocked by every role the leaver holds (active
+/// or eligible), by every role they held that ended within `lookBackSeconds` before leaving, and
+/// those they checked out within it (or still have checked out).
+public struct LeaverPolicy: Hashable, Sendable {
+    /// default: 30 days. 0: only what is held when leaving (and open check-outs).
+    public var lookBackSeconds: Double
+
+    public static let defaultLookBackSeconds: Double = 30 * 86_400
+
+    public init(lookBackSeconds: Double = LeaverPolicy.defaultLookBackSeconds) {
+        self.lookBackSeconds = lookBackSeconds
+    }
 }
 
 /// Holds a plan with too many leavers (a wrong base DN, an empty or truncated directory) until a
