@@ -59,6 +59,45 @@ public struct CredentialRotator: Sendable {
         public var description: String
     }
 
+    /// What a check-in did.
+    public struct CheckInResult: Sendable, Hashable {
+        /// The check-out, checked in.
+        public var checkout: CredentialCheckout
+        /// The outcome of rotating a one-time credential; nil when the credential is not one-time
+        /// (no rotation needed).
+        public var rotation: Outcome?
+
+        public init(checkout: CredentialCheckout, rotation: Outcome?) {
+            self.checkout = checkout
+            self.rotation = rotation
+        }
+    }
+
+    /// One maintenance step `maintain()` took for a credential.
+    public struct MaintenanceResult: Sendable, Hashable {
+        /// Why the step ran.
+        public enum Trigger: String, Sendable, Hashable {
+            /// A pending version was left (a crash or failure between the rotation's steps).
+            case reconcile
+            /// An earlier rotation failed and its back-off has passed.
+            case retry
+            /// The current secret is older than the credential's max age.
+            case maxAge
+        }
+
+        public var name: String
+        public var trigger: Trigger
+        /// How the step ended. A step that threw is recorded as a rotation failure and reported as
+        /// `.needsAttention` with the error's message.
+        public var outcome: Outcome
+
+        public init(name: String, trigger: Trigger, outcome: Outcome) {
+            self.name = name
+            self.trigger = trigger
+            self.outcome = outcome
+        }
+    }
+
     /// Adds a credential with its current secret as version 1.
     public func enroll(
         name: String,
@@ -204,6 +243,129 @@ public struct CredentialRotator: Sendable {
         )
     }
 
+    // MARK: - Check-in
+
+    /// Checks in the check-out `checkoutID` (audited `credential.checkin`) and, when its credential
+    /// is one-time, rotates it for request `checkin:<checkoutID>`. Safe to retry: a check-out already
+    /// checked in is not recorded again, and the request id makes sure the credential is rotated at
+    /// most once for it (a retry settles or reports what the first call left).
+    public func checkIn(checkoutID: String) async throws -> CheckInResult {
+        guard var checkout = try await self.store.checkout(id: checkoutID) else {
+            throw RotationError(description: "there is no check-out \(checkoutID)")
+        }
+        if checkout.isOpen {
+            let event = AuditEvent(
+                time: self.now(),
+                actor: self.actor,
+                type: "credential.checkin",
+                subject: checkout.identityID,
+                object: checkout.name,
+                details: ["checkout": checkout.id, "version": String(checkout.version)]
+            )
+            do {
+                checkout = try await self.store.checkIn(id: checkoutID, at: self.now(), audit: [event])
+            } catch let error as StoreError where error.code == .invalidStatus {
+                // Checked in by a concurrent call in between: carry on as its retry.
+                guard let again = try await self.store.checkout(id: checkoutID), !again.isOpen else { throw error }
+                checkout = again
+            }
+        }
+        guard try await self.status(checkout.name).record.oneTime else {
+            return CheckInResult(checkout: checkout, rotation: nil)
+        }
+        let outcome = try await self.rotate(
+            checkout.name,
+            reason: "one-time credential checked in (check-out \(checkoutID))",
+            requestID: "checkin:\(checkoutID)"
+        )
+        return CheckInResult(checkout: checkout, rotation: outcome)
+    }
+
+    // MARK: - Maintenance
+
+    /// One pass over every credential (what each sync and the daemon run), at most one step each,
+    /// in name order:
+    /// - a pending version exists → `reconcile` it (crash repair);
+    /// - else an earlier rotation failed (failures > 0) → rotate again;
+    /// - else the current version became current (settledAt, else createdAt) more than its
+    ///   `maxAgeSeconds` ago → rotate.
+    ///
+    /// While a failure's back-off runs (`nextAttemptAt` is after now) the credential is left alone,
+    /// whatever else is due. Credentials with nothing to do are not in the result. A step that fails
+    /// is recorded (failures, lastError, a growing back-off; see `retryDelay`) and the next
+    /// credential is tried; only a failure to read the credential list throws.
+    public func maintain() async throws -> [MaintenanceResult] {
+        let statuses = try await self.store.credentialStatuses()
+        let now = self.now()
+        var results: [MaintenanceResult] = []
+        for status in statuses {
+            guard let (trigger, reason) = Self.maintenanceStep(status, now: now) else { continue }
+            let name = status.record.name
+            let outcome: Outcome
+            do {
+                switch trigger {
+                case .reconcile: outcome = try await self.reconcile(name)
+                case .retry, .maxAge: outcome = try await self.rotate(name, reason: reason)
+                }
+            } catch {
+                let failure = "\(reason): \(error)"
+                do {
+                    try await self.recordFailure(name, failure)
+                } catch let recordError {
+                    self.logger.error(
+                        "vault maintenance could not record a failure",
+                        metadata: ["credential": "\(name)", "error": "\(recordError)"]
+                    )
+                }
+                outcome = .needsAttention(reason: failure)
+            }
+            self.logger.info(
+                "vault maintenance",
+                metadata: ["credential": "\(name)", "trigger": "\(trigger.rawValue)", "outcome": "\(outcome)"]
+            )
+            results.append(MaintenanceResult(name: name, trigger: trigger, outcome: outcome))
+        }
+        return results
+    }
+
+    /// The step `maintain()` takes for `status` at `now`, with its reason; nil for none.
+    static func maintenanceStep(
+        _ status: CredentialStatus,
+        now: Double
+    ) -> (MaintenanceResult.Trigger, String)? {
+        let backingOff = status.failures > 0 && (status.nextAttemptAt.map { $0 > now } ?? false)
+        if let pending = status.pending {
+            return backingOff ? nil : (.reconcile, "settle pending version \(pending.version)")
+        }
+        if status.failures > 0 {
+            guard !backingOff else { return nil }
+            let attempts = status.failures == 1 ? "1 failed attempt" : "\(status.failures) failed attempts"
+            return (.retry, "retry after \(attempts)")
+        }
+        if let maxAge = status.record.maxAgeSeconds, let current = status.current,
+            now - (current.settledAt ?? current.createdAt) > maxAge
+        {
+            return (.maxAge, "older than its max age of \(Self.describeDuration(maxAge))")
+        }
+        return nil
+    }
+
+    /// How long to wait before retrying after `failures` consecutive failures: one minute, doubling
+    /// with each further failure (2, 4, … 32 minutes), capped at one hour from the seventh on.
+    public static func retryDelay(afterFailures failures: Int) -> Double {
+        min(3_600, 60 * pow(2, Double(min(max(failures, 1) - 1, 6))))
+    }
+
+    /// "90 days", "12 hours", "5 minutes", "90 seconds".
+    static func describeDuration(_ seconds: Double) -> String {
+        for (size, unit) in [(86_400.0, "day"), (3_600, "hour"), (60, "minute"), (1, "second")]
+        where seconds >= size && seconds / size < 1e12 && seconds.truncatingRemainder(dividingBy: size) == 0 {
+            let count = Int(seconds / size)
+            return "\(count) \(unit)\(count == 1 ? "" : "s")"
+        }
+        return "\(seconds) seconds"
+    }
+
     // MARK: - Steps
 
     private func settle(
@@ -264,7 +426,7 @@ public struct CredentialRotator: Sendable {
 
     private func recordFailure(_ name: String, _ reason: String) async throws {
         let failures = (try await self.store.credentialStatus(named: name)?.failures ?? 0) + 1
-        let delay = min(3_600, 60 * pow(2, Double(min(failures - 1, 6))))
+        let delay = Self.retryDelay(afterFailures: failures)
         try await self.store.recordRotationFailure(
             name,
             error: reason,

@@ -17,6 +17,9 @@ enum StoreMigrations {
         migrator.registerMigration("v3") { db in
             try db.execute(sql: v3)
         }
+        migrator.registerMigration("v4") { db in
+            try db.execute(sql: v4)
+        }
         return migrator
     }
 
@@ -25,6 +28,51 @@ enum StoreMigrations {
     private static let v3 = """
         ALTER TABLE credential_version ADD COLUMN requestID TEXT;
         CREATE UNIQUE INDEX credential_version_request ON credential_version(requestID) WHERE requestID IS NOT NULL;
+        """
+
+    /// v4: vault check-outs (who saw which secret when: a leaver's check-outs within the look-back
+    /// window are rotated), the members Tenure wrote into write-back groups, and the drift of write-back groups as last seen (each finding is audited
+    /// when it appears and when it goes, not on every run).
+    private static let v4 = """
+        CREATE TABLE credential_checkout (
+            id TEXT PRIMARY KEY NOT NULL,
+            name TEXT NOT NULL REFERENCES credential(name) ON DELETE RESTRICT,
+            identityID TEXT NOT NULL,
+            username TEXT,
+            version INTEGER NOT NULL,      -- the version handed out (never the secret)
+            exclusive INTEGER NOT NULL CHECK (exclusive IN (0, 1)),
+            checkedOutAt REAL NOT NULL,
+            dueAt REAL,                    -- when it must be checked in by
+            checkedInAt REAL
+        );
+        CREATE INDEX credential_checkout_time ON credential_checkout(checkedOutAt);
+        CREATE INDEX credential_checkout_identity ON credential_checkout(identityID);
+        CREATE INDEX credential_checkout_open ON credential_checkout(name) WHERE checkedInAt IS NULL;
+        CREATE TRIGGER credential_checkout_no_delete BEFORE DELETE ON credential_checkout
+        BEGIN
+            SELECT RAISE(ABORT, 'check-outs are never deleted');
+        END;
+
+        -- Members Tenure itself wrote into write-back groups (removed again when the holding ends,
+        -- whatever the drift policy). One row per group and identity.
+        CREATE TABLE writeback_member (
+            groupDN TEXT NOT NULL,         -- normalised
+            identityID TEXT NOT NULL,
+            member TEXT NOT NULL,          -- the DN written
+            role TEXT NOT NULL,
+            since REAL NOT NULL,
+            PRIMARY KEY (groupDN, identityID)
+        );
+
+        CREATE TABLE drift_finding (
+            role TEXT NOT NULL,
+            member TEXT NOT NULL,          -- the member value as the group holds it (normalised DN)
+            kind TEXT NOT NULL,
+            findingJSON TEXT NOT NULL,
+            firstSeen REAL NOT NULL,
+            lastSeen REAL NOT NULL,
+            PRIMARY KEY (role, member, kind)
+        );
         """
 
     private static let v1 = """

@@ -2,11 +2,11 @@ import Foundation
 import GRDB
 public import TenureCore
 
-/// The vault's tables (`credential`, `credential_version`, migration v2). Each mutation checks the
-/// version states inside its write transaction (`BEGIN IMMEDIATE`: no other writer in between), then
-/// changes the rows and appends its audit events, all committed together or not at all. The partial
-/// unique indexes (one current, one pending per credential) and the no-delete trigger back the
-/// checks up in the schema.
+/// The vault's tables (`credential`, `credential_version`, migration v2; `credential_checkout`, v4).
+/// Each mutation checks the version (or check-out) states inside its write transaction
+/// (`BEGIN IMMEDIATE`: no other writer in between), then changes the rows and appends its audit
+/// events, all committed together or not at all. The partial unique indexes (one current, one
+/// pending per credential) and the no-delete triggers back the checks up in the schema.
 extension SQLiteStore: VaultStore {
     public func addCredential(_ record: CredentialRecord, initialSecret sealed: String?, audit: [AuditEvent])
         async throws
@@ -182,6 +182,116 @@ extension SQLiteStore: VaultStore {
         }
     }
 
+    // MARK: - Check-outs
+
+    public func recordCheckout(_ checkout: CredentialCheckout, audit: [AuditEvent]) async throws {
+        try Self.validate(checkout)
+        try await self.pool.write { db in
+            let name = checkout.name
+            try Self.requireCredential(db, name)
+            guard
+                try Bool.fetchOne(
+                    db,
+                    sql: "SELECT EXISTS (SELECT 1 FROM credential_version WHERE name = ? AND version = ?)",
+                    arguments: [name, checkout.version]
+                ) ?? false
+            else {
+                throw StoreError(
+                    .unknownPlan,
+                    "cannot check out credential \(name) version \(checkout.version): no such version"
+                )
+            }
+            if let existing = try Self.checkouts(db, where: "id = ?", [checkout.id]).first {
+                throw StoreError(
+                    .invalidStatus,
+                    "cannot check out credential \(name): check-out id \(checkout.id) is already used "
+                        + "(credential \(existing.name))"
+                )
+            }
+            let open = try Self.checkouts(db, where: "name = ? AND checkedInAt IS NULL", [name])
+            if checkout.exclusive, let other = open.first {
+                throw StoreError(
+                    .invalidStatus,
+                    "cannot check out credential \(name) exclusively: check-out \(other.id) by "
+                        + "\(other.identityID) is open"
+                )
+            }
+            if let exclusive = open.first(where: \.exclusive) {
+                throw StoreError(
+                    .invalidStatus,
+                    "cannot check out credential \(name): check-out \(exclusive.id) by \(exclusive.identityID) "
+                        + "holds it exclusively until it is checked in"
+                )
+            }
+            try db.execute(
+                sql: """
+                    INSERT INTO credential_checkout (id, name, identityID, username, version, exclusive, checkedOutAt,
+                                                     dueAt, checkedInAt)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)
+                    """,
+                arguments: [
+                    checkout.id, name, checkout.identityID, checkout.username, checkout.version, checkout.exclusive,
+                    checkout.checkedOutAt, checkout.dueAt,
+                ]
+            )
+            _ = try self.appendAudit(audit, db)
+        }
+    }
+
+    public func checkIn(id: String, at time: Double, audit: [AuditEvent]) async throws -> CredentialCheckout {
+        guard time.isFinite else {
+            throw StoreError(.invalidEvent, "check-out \(id): the check-in time is not a finite number")
+        }
+        return try await self.pool.write { db in
+            guard var checkout = try Self.checkouts(db, where: "id = ?", [id]).first else {
+                throw StoreError(.unknownPlan, "there is no check-out \(id)")
+            }
+            guard checkout.isOpen else {
+                throw StoreError(
+                    .invalidStatus,
+                    "check-out \(id) of credential \(checkout.name) is already checked in"
+                )
+            }
+            try db.execute(
+                sql: "UPDATE credential_checkout SET checkedInAt = ? WHERE id = ? AND checkedInAt IS NULL",
+                arguments: [time, id]
+            )
+            _ = try self.appendAudit(audit, db)
+            checkout.checkedInAt = time
+            return checkout
+        }
+    }
+
+    public func checkout(id: String) async throws -> CredentialCheckout? {
+        try await self.pool.read { db in
+            try Self.checkouts(db, where: "id = ?", [id]).first
+        }
+    }
+
+    public func openCheckouts(of name: String) async throws -> [CredentialCheckout] {
+        try await self.pool.read { db in
+            try Self.checkouts(db, where: "name = ? AND checkedInAt IS NULL", [name])
+        }
+    }
+
+    public func checkouts(since: Double) async throws -> [CredentialCheckout] {
+        try Self.validateSince(since)
+        return try await self.pool.read { db in
+            try Self.checkouts(db, where: "(checkedOutAt >= ? OR checkedInAt IS NULL)", [since])
+        }
+    }
+
+    public func checkouts(identityID: String, since: Double) async throws -> [CredentialCheckout] {
+        try Self.validateSince(since)
+        return try await self.pool.read { db in
+            try Self.checkouts(
+                db,
+                where: "identityID = ? AND (checkedOutAt >= ? OR checkedInAt IS NULL)",
+                [identityID, since]
+            )
+        }
+    }
+
     // MARK: - Helpers
 
     private static func validate(_ record: CredentialRecord) throws {
@@ -197,6 +307,72 @@ extension SQLiteStore: VaultStore {
         if let maxAge = record.maxAgeSeconds, !(maxAge.isFinite && maxAge > 0) {
             throw StoreError(.invalidEvent, "credential \(record.name): maxAgeSeconds must be a positive number")
         }
+    }
+
+    private static func validate(_ checkout: CredentialCheckout) throws {
+        let what = "check-out \(checkout.id) of credential \(checkout.name)"
+        guard !checkout.id.isEmpty else {
+            throw StoreError(.invalidEvent, "a check-out of credential \(checkout.name) has an empty id")
+        }
+        guard !checkout.identityID.isEmpty else {
+            throw StoreError(.invalidEvent, "\(what) names no identity")
+        }
+        guard checkout.checkedOutAt.isFinite else {
+            throw StoreError(.invalidEvent, "\(what): checkedOutAt is not a finite number")
+        }
+        if let due = checkout.dueAt {
+            guard due.isFinite else { throw StoreError(.invalidEvent, "\(what): dueAt is not a finite number") }
+            guard due >= checkout.checkedOutAt else {
+                throw StoreError(.invalidEvent, "\(what): dueAt is before checkedOutAt")
+            }
+        }
+        guard checkout.checkedInAt == nil else {
+            throw StoreError(.invalidEvent, "\(what) is already checked in: record it open, then check it in")
+        }
+    }
+
+    /// A look-back start that is not a number would silently match nothing.
+    private static func validateSince(_ since: Double) throws {
+        guard !since.isNaN else { throw StoreError(.invalidEvent, "the check-out look-back start is not a number") }
+    }
+
+    /// The check-outs matching `condition` (SQL over `credential_checkout`), by check-out time then id.
+    private static func checkouts(
+        _ db: Database,
+        where condition: String,
+        _ arguments: StatementArguments
+    ) throws -> [CredentialCheckout] {
+        let rows = try Row.fetchCursor(
+            db,
+            sql: """
+                SELECT id, name, identityID, username, version, exclusive, checkedOutAt, dueAt, checkedInAt
+                FROM credential_checkout WHERE \(condition) ORDER BY checkedOutAt, id
+                """,
+            arguments: arguments
+        )
+        var checkouts: [CredentialCheckout] = []
+        while let row = try rows.next() {
+            let id = try Self.text(row, 0, "credential_checkout.id")
+            let what = "check-out \(id)"
+            guard let version = row[4] as Int? else { throw StoreError(.corruptData, "\(what): version is NULL") }
+            guard let exclusive = row[5] as Bool? else {
+                throw StoreError(.corruptData, "\(what): exclusive is NULL")
+            }
+            checkouts.append(
+                CredentialCheckout(
+                    id: id,
+                    name: try Self.text(row, 1, "\(what): name"),
+                    identityID: try Self.text(row, 2, "\(what): identityID"),
+                    username: try Self.optionalText(row, 3),
+                    version: version,
+                    exclusive: exclusive,
+                    checkedOutAt: try Self.real(row, 6, "\(what): checkedOutAt"),
+                    dueAt: row[7],
+                    checkedInAt: row[8]
+                )
+            )
+        }
+        return checkouts
     }
 
     /// An empty sealed secret is a caller's bug, never a real envelope. (The message names the

@@ -116,14 +116,63 @@ public struct CredentialStatus: Sendable, Hashable {
     }
 }
 
+/// One hand-out of a credential's secret to a person: who saw which version, when, and when they
+/// gave it back. Check-outs are never deleted (a leaver's look-back reads them). Never holds a secret.
+public struct CredentialCheckout: Sendable, Hashable {
+    /// Unique (chosen by the caller).
+    public var id: String
+    /// The credential checked out.
+    public var name: String
+    /// Who checked it out (an identity id).
+    public var identityID: String
+    public var username: String?
+    /// The version handed out.
+    public var version: Int
+    /// No other open check-out of the credential while this one is open.
+    public var exclusive: Bool
+    /// Seconds since 1970.
+    public var checkedOutAt: Double
+    /// When it must be checked in by.
+    public var dueAt: Double?
+    /// When it was checked in; nil while open.
+    public var checkedInAt: Double?
+
+    public init(
+        id: String,
+        name: String,
+        identityID: String,
+        username: String? = nil,
+        version: Int,
+        exclusive: Bool = false,
+        checkedOutAt: Double,
+        dueAt: Double? = nil,
+        checkedInAt: Double? = nil
+    ) {
+        self.id = id
+        self.name = name
+        self.identityID = identityID
+        self.username = username
+        self.version = version
+        self.exclusive = exclusive
+        self.checkedOutAt = checkedOutAt
+        self.dueAt = dueAt
+        self.checkedInAt = checkedInAt
+    }
+
+    /// Not checked in yet.
+    public var isOpen: Bool { self.checkedInAt == nil }
+}
+
 /// The credential vault's storage. Secrets arrive sealed and are stored as given. Every mutation
 /// and its audit events commit in one transaction: a mutation that fails appends nothing.
 ///
 /// Errors are `StoreError`s (messages name the credential and version, never a sealed value):
-/// `.unknownPlan` for a credential that does not exist (there is no vault-specific code yet),
-/// `.invalidStatus` for a step the version states refuse (the name exists, a pending version exists,
-/// the version is not the pending one), `.invalidEvent` for a value the store refuses (a bad name,
-/// an empty sealed secret, a time that is not a finite number; or an audit event it cannot store),
+/// `.unknownPlan` for a credential, version or check-out that does not exist (there is no
+/// vault-specific code yet), `.invalidStatus` for a step the current state refuses (the name exists,
+/// a pending version exists, the version is not the pending one, the check-out id exists or is
+/// already checked in, an exclusive check-out conflicts), `.invalidEvent` for a value the store
+/// refuses (a bad name, an empty sealed secret or id, a time that is not a finite number; or an
+/// audit event it cannot store),
 /// `.corruptData` for rows that do not decode.
 public protocol VaultStore: Sendable {
     /// Adds a credential, with its first secret (version 1, current) when given. Error if the name exists.
@@ -149,4 +198,25 @@ public protocol VaultStore: Sendable {
     func abandon(_ name: String, version: Int, audit: [AuditEvent]) async throws
     /// Records a failed attempt: failures += 1, lastError, nextAttemptAt.
     func recordRotationFailure(_ name: String, error: String, nextAttemptAt: Double, audit: [AuditEvent]) async throws
+
+    // MARK: Check-outs
+
+    /// Records a new, open check-out. Error for an unknown credential or version, an id already
+    /// used, an empty id or identity, a time that is not finite, a due time before the check-out, a
+    /// check-out given as already checked in, or an exclusivity conflict: an exclusive check-out
+    /// needs no other open check-out of the credential, and none can be added while an exclusive
+    /// one is open (checked in the same transaction as the insert).
+    func recordCheckout(_ checkout: CredentialCheckout, audit: [AuditEvent]) async throws
+    /// Closes the open check-out `id` at `at` and returns it, checked in. Error if there is no such
+    /// check-out, it is already checked in, or `at` is not finite.
+    func checkIn(id: String, at: Double, audit: [AuditEvent]) async throws -> CredentialCheckout
+    /// The check-out `id`, or nil.
+    func checkout(id: String) async throws -> CredentialCheckout?
+    /// The open check-outs of credential `name`, by check-out time then id.
+    func openCheckouts(of name: String) async throws -> [CredentialCheckout]
+    /// Every check-out made at or after `since`, and every one still open (whenever it was made), by
+    /// check-out time then id: what a leaver's look-back reads.
+    func checkouts(since: Double) async throws -> [CredentialCheckout]
+    /// The same, for one identity.
+    func checkouts(identityID: String, since: Double) async throws -> [CredentialCheckout]
 }

@@ -207,5 +207,18 @@ struct MigrationTests {
                     "UPDATE credential_version SET requestID = 'plan:1:entry:9' WHERE name = 'svc-backup' AND version = 3"
             )
         },
+        // v4 adds check-outs: everything v3 holds, plus one exclusive check-out of svc-backup that was
+        // checked in and one still open. CheckoutStoreTests reads them back (CheckoutSeed).
+        "v4": { db in
+            try MigrationTests.seeders["v3"]!(db)
+            try db.execute(
+                sql: """
+                    INSERT INTO credential_checkout (id, name, identityID, username, version, exclusive, checkedOutAt,
+                                                     dueAt, checkedInAt)
+                    VALUES ('co-1', 'svc-backup', 'id-ada', 'ada', 2, 1, 1764150000, 1764153600, 1764151000),
+                           ('co-2', 'svc-backup', 'id-ada', NULL, 2, 0, 1764160000.5, NULL, NULL);
+                    """
+            )
+        },
     ]
 }
