@@ -89,7 +89,10 @@ let package = Package(
         ),
         .testTarget(
             name: "TenureCLITests",
-            dependencies: ["SlapdFixture", "TenureCore", "TenureCrypto", "TenureEngine", "TenureStore", "tenure", grdb]
+            dependencies: [
+                "SlapdFixture", "TenureCore", "TenureCrypto", "TenureEngine", "TenureStore", "TenureVault", "tenure",
+                grdb,
+            ]
         ),
         .testTarget(name: "TenureCryptoTests", dependencies: ["TenureCrypto"]),
         .testTarget(name: "TenureVaultTests", dependencies: ["SlapdFixture", "TenureCrypto", "TenureVault"]),
@@ -97,9 +100,8 @@ let package = Package(
         .testTarget(
             name: "TenureEngineTests",
             dependencies: [
-                "DirectorySource", "LDAPClient", "SlapdFixture", "TenureCore", "TenureEngine", "TenureStore",
-                "TenureVault",
-                logging,
+                "DirectorySource", "LDAPClient", "SlapdFixture", "TenureConfig", "TenureCore", "TenureEngine",
+                "TenureStore", "TenureVault", logging,
             ]
         ),
     ]

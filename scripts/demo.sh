@@ -3,10 +3,12 @@
 #   1. install what is missing (apt), build tenure;
 #   2. start the sample directory (Config/sample-directory.ldif) in a throwaway slapd on
 #      127.0.0.1:3890 (another free port if that one is taken), in .tenure/sample-directory;
-#   3. with Config/tenure.yaml and Mappings/: a fresh PIM store and audit key in .tenure/,
-#      pull a snapshot, sync (everyone is a joiner), apply a scripted day of churn
-#      (Config/sample-churn.ldif: joiners, movers, a rename, leavers), show the plan, sync
-#      again, then show and verify the audit;
+#   3. with Config/tenure.yaml and Mappings/: a fresh PIM store, audit key and vault in
+#      .tenure/, pull a snapshot, sync (everyone is a joiner; holders written into the
+#      privileged write-back groups as cn=tenure-writer; drift handled by each role's policy),
+#      apply a scripted day of churn (Config/sample-churn.ldif: joiners, movers, a rename,
+#      leavers, a hand-made group change), show the plan, sync again (a leaver's service
+#      account is rotated), show the drift report, the vault and the audit, verify the audit;
 #   4. stop the directory (unless --keep).
 #
 # Usage: scripts/demo.sh [--keep]
@@ -67,6 +69,7 @@ set -e
 echo "(plan exit status $status: 2 = changes to apply)"
 run sync "${config[@]}"
 run plan "${config[@]}"
+run drift "${config[@]}"
 run vault show ldap-rootdn "${config[@]}"
 run audit tail "${config[@]}" -n 12
 run audit verify "${config[@]}"

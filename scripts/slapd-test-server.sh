@@ -341,7 +341,8 @@ olcDbIndex: member,uniqueMember,memberUid eq
 olcLimits: {0}dn.exact="cn=tenure-reader,ou=services,$suffix" size=unlimited time=unlimited size.prtotal=unlimited
 olcLimits: {1}dn.exact="cn=limited-reader,ou=services,$suffix" size.soft=5 size.hard=5 size.prtotal=5
 olcAccess: {0}to attrs=userPassword by self write by anonymous auth by * none
-olcAccess: {1}to * by users read by * none
+olcAccess: {1}to dn.subtree="ou=privileged,ou=groups,$suffix" attrs=member,uniqueMember by dn.exact="cn=tenure-writer,ou=services,$suffix" write by users read by * none
+olcAccess: {2}to * by users read by * none
 
 dn: olcOverlay={0}memberof,olcDatabase={1}mdb,cn=config
 objectClass: olcOverlayConfig
@@ -373,9 +374,10 @@ EOF
 }
 
 write_base_ldif() { # DIR SUFFIX -> stdout
-    local dir=$1 suffix=$2 reader_hash limited_hash
+    local dir=$1 suffix=$2 reader_hash limited_hash writer_hash
     reader_hash=$(hash_password "$dir/reader.password")
     limited_hash=$(hash_password "$dir/limited.password")
+    writer_hash=$(hash_password "$dir/writer.password")
     printf 'dn: %s\n' "$suffix"
     first_rdn_entry "$suffix"
     cat <<EOF
@@ -445,6 +447,15 @@ objectClass: simpleSecurityObject
 cn: limited-reader
 description: Read-only service account limited to 5 entries per search
 userPassword: $limited_hash
+pwdPolicySubentry: cn=service-accounts,ou=policies,$suffix
+
+dn: cn=tenure-writer,ou=services,$suffix
+objectClass: top
+objectClass: organizationalRole
+objectClass: simpleSecurityObject
+cn: tenure-writer
+description: Tenure write-back account: may write member/uniqueMember below ou=privileged,ou=groups only
+userPassword: $writer_hash
 pwdPolicySubentry: cn=service-accounts,ou=policies,$suffix
 
 EOF
@@ -599,6 +610,7 @@ cmd_start() {
     gen_password "$dir/admin.password"
     gen_password "$dir/reader.password"
     gen_password "$dir/limited.password"
+    gen_password "$dir/writer.password"
     gen_tls "$dir/tls"
 
     local tool_log=$dir/slapadd.log
@@ -728,6 +740,8 @@ LDAP_READER_DN=cn=tenure-reader,ou=services,$suffix
 LDAP_READER_PASSWORD_FILE=$dir/reader.password
 LDAP_LIMITED_DN=cn=limited-reader,ou=services,$suffix
 LDAP_LIMITED_PASSWORD_FILE=$dir/limited.password
+LDAP_WRITER_DN=cn=tenure-writer,ou=services,$suffix
+LDAP_WRITER_PASSWORD_FILE=$dir/writer.password
 LDAP_CA_FILE=$dir/tls/ca.pem
 LDAP_WRONG_CA_FILE=$dir/tls/wrong-ca.pem
 SLAPD_PID=$pid

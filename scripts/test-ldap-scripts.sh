@@ -87,7 +87,8 @@ done
 ports=$(cat "$WORK"/s*/env | sed -n 's/^LDAPS\{0,1\}_PORT=//p' | sort -u | wc -l)
 expect "six distinct ports" "$ports" 6
 for key in LDAP_URL LDAPS_URL LDAP_SUFFIX LDAP_ADMIN_DN LDAP_ADMIN_PASSWORD_FILE LDAP_READER_DN \
-    LDAP_READER_PASSWORD_FILE LDAP_LIMITED_DN LDAP_LIMITED_PASSWORD_FILE LDAP_CA_FILE \
+    LDAP_READER_PASSWORD_FILE LDAP_LIMITED_DN LDAP_LIMITED_PASSWORD_FILE LDAP_WRITER_DN LDAP_WRITER_PASSWORD_FILE \
+    LDAP_CA_FILE \
     LDAP_WRONG_CA_FILE SLAPD_PID; do
     [[ -n $(envval "$WORK/s1" "$key") ]] || fail "env key $key missing"
 done
@@ -112,7 +113,7 @@ base=(-b "$SUF" -s base dn)
 n=$(ldapsearch -x -H "$URL" "${READER[@]}" -b "ou=people,$SUF" -LLL '(objectClass=inetOrgPerson)' dn | grep -c '^dn: ')
 expect "sample: 26 people" "$n" 26
 n=$(ldapsearch -x -H "$URL" "${READER[@]}" -b "ou=groups,$SUF" -LLL '(objectClass=*)' dn | grep -c '^dn: cn=')
-expect "sample: 7 groups" "$n" 7
+expect "sample: 14 groups (7 + 7 write-back groups)" "$n" 14
 check "ldaps with the CA (LDAPTLS_CACERT)" 0 env LDAPTLS_CACERT="$CA" ldapsearch -x -H "$SURL" "${READER[@]}" "${base[@]}"
 check "ldaps with the CA (-o TLS_CACERT)" 0 ldapsearch -o "TLS_CACERT=$CA" -x -H "$SURL" "${READER[@]}" "${base[@]}"
 check "ldaps://localhost with the CA" 0 env LDAPTLS_CACERT="$CA" ldapsearch -x \
@@ -122,6 +123,15 @@ check "StartTLS (-ZZ) with the CA" 0 env LDAPTLS_CACERT="$CA" ldapsearch -ZZ -x 
 check "StartTLS with the wrong CA fails" 1 env LDAPTLS_CACERT="$WCA" ldapsearch -ZZ -x -H "$URL" "${READER[@]}" "${base[@]}"
 check "limited-reader hits the size limit" 4 ldapsearch -x -H "$URL" "${LIMITED[@]}" -b "$SUF" dn
 check "limited-reader hits it paged too" 4 ldapsearch -x -H "$URL" "${LIMITED[@]}" -E pr=2/noprompt -b "$SUF" dn
+WRITER=(-D "$(envval "$D" LDAP_WRITER_DN)" -y "$(envval "$D" LDAP_WRITER_PASSWORD_FILE)")
+printf 'dn: cn=auditor,ou=privileged,ou=groups,%s\nchangetype: modify\nadd: member\nmember: uid=lwu,ou=people,%s\n' "$SUF" "$SUF" >"$WORK/wb-add.ldif"
+check "writer adds a member to a write-back group" 0 ldapmodify -x -H "$URL" "${WRITER[@]}" -f "$WORK/wb-add.ldif"
+printf 'dn: cn=auditor,ou=privileged,ou=groups,%s\nchangetype: modify\ndelete: member\nmember: uid=lwu,ou=people,%s\n' "$SUF" "$SUF" >"$WORK/wb-del.ldif"
+check "writer removes it again" 0 ldapmodify -x -H "$URL" "${WRITER[@]}" -f "$WORK/wb-del.ldif"
+printf 'dn: cn=dba,ou=groups,%s\nchangetype: modify\nadd: member\nmember: uid=lwu,ou=people,%s\n' "$SUF" "$SUF" >"$WORK/wb-other.ldif"
+check "writer cannot write other groups" 50 ldapmodify -x -H "$URL" "${WRITER[@]}" -f "$WORK/wb-other.ldif"
+printf 'dn: cn=auditor,ou=privileged,ou=groups,%s\nchangetype: modify\nreplace: description\ndescription: x\n' "$SUF" >"$WORK/wb-desc.ldif"
+check "writer cannot write other attributes" 50 ldapmodify -x -H "$URL" "${WRITER[@]}" -f "$WORK/wb-desc.ldif"
 check "anonymous cannot read" 32 ldapsearch -x -H "$URL" -b "$SUF" dn
 check "wrong password: 49" 49 ldapsearch -x -H "$URL" -D "$(envval "$D" LDAP_READER_DN)" -w wrong "${base[@]}"
 n=$(ldapsearch -x -H "$URL" "${READER[@]}" -b "ou=people,$SUF" -LLL userPassword | grep -c '^userPassword' || true)

@@ -53,11 +53,22 @@ public struct DirectoryReader: Sendable {
     public var configuration: TenureConfiguration
     public var password: LDAPSecret?
     public var logger: Logger
+    /// Groups the snapshot must include even outside the group bases: the write-back groups (their
+    /// members are compared with the roles' holders). Normalised DNs. One that does not exist (or
+    /// does not match the group filter) is left out of the snapshot with a warning: the planner
+    /// reports it, and the rest of the sync goes on.
+    public var requiredGroups: [String]
 
-    public init(configuration: TenureConfiguration, password: LDAPSecret?, logger: Logger) {
+    public init(
+        configuration: TenureConfiguration,
+        password: LDAPSecret?,
+        logger: Logger,
+        requiredGroups: [String] = []
+    ) {
         self.configuration = configuration
         self.password = password
         self.logger = logger
+        self.requiredGroups = requiredGroups
     }
 
     /// The connection options the configuration describes.
@@ -89,7 +100,8 @@ public struct DirectoryReader: Sendable {
         let users = self.configuration.users
         let groups = self.configuration.groups
         let people: [IdentityEntry]
-        let groupEntries: [GroupEntry]
+        var groupEntries: [GroupEntry]
+        var warnings: [String] = []
         do {
             let lowercasedUsers = users.lowercasedNames
             people = try await self.read(
@@ -123,6 +135,32 @@ public struct DirectoryReader: Sendable {
             } entries: {
                 $0.entries
             }
+            let found = Set(groupEntries.map(\.normalizedDN))
+            for dn in Set(self.requiredGroups).subtracting(found).sorted() {
+                let read: [GroupEntry]
+                do {
+                    read = try await self.read(
+                        "write-back group",
+                        bases: [dn],
+                        scope: .base,
+                        filter: groups.filter,
+                        attributes: groups.requestedAttributes,
+                        on: connection
+                    ) { base in
+                        GroupVisitor(settings: lowercasedGroups, idAttribute: groups.id, base: base, observer: nil)
+                    } entries: {
+                        $0.entries
+                    }
+                } catch let error as LDAPError where error.code == .noSuchObject {
+                    read = []
+                }
+                if read.isEmpty {
+                    let warning = "write-back group \(dn) does not exist or does not match groups.filter"
+                    self.logger.warning("\(warning)")
+                    warnings.append(warning)
+                }
+                groupEntries.append(contentsOf: read)
+            }
         } catch {
             await connection.close()
             throw error
@@ -132,12 +170,13 @@ public struct DirectoryReader: Sendable {
         let read = ContinuousClock.now
         // Member and manager values not written exactly like an entry's DN: other spacing or case,
         // uniqueMember's optional UID, or DNs outside the snapshot.
-        let snapshot = try await SnapshotBuilder.build(
+        var snapshot = try await SnapshotBuilder.build(
             identities: consume people,
             groups: consume groupEntries,
             nested: groups.nested,
             normalizeDN: { try? DistinguishedName.normalize(stripOptionalUID($0)) }
         )
+        snapshot.warnings.append(contentsOf: warnings)
         self.logger.debug(
             "snapshot built",
             metadata: [

@@ -20,30 +20,51 @@ public struct SyncEngine: Sendable {
     /// Rotates the credentials a leaver could know; nil when no vault is configured (the planned
     /// rotations are then journaled as not executed).
     public var rotator: CredentialRotator?
+    /// Writes write-back groups; nil when `writeBack:` is not configured (the planned writes are then
+    /// journaled as not executed).
+    public var writeBack: (any WriteBackExecutor)?
+    /// `writeBack.emptyGroupPlaceholder`: never reported as drift.
+    public var writeBackPlaceholder: String?
 
     public init(
         mappings: Mappings,
         store: any PIMStore,
         logger: Logger,
         actor: String,
-        rotator: CredentialRotator? = nil
+        rotator: CredentialRotator? = nil,
+        writeBack: (any WriteBackExecutor)? = nil,
+        writeBackPlaceholder: String? = nil
     ) {
         self.mappings = mappings
         self.store = store
         self.logger = logger
         self.actor = actor
         self.rotator = rotator
+        self.writeBack = writeBack
+        self.writeBackPlaceholder = writeBackPlaceholder
     }
 
     /// The planner, with RFC 4514 normalisation of DNs.
     public var planner: Planner {
-        Planner(mappings: self.mappings, normalizeDN: normalizeDNOrKeep)
+        Planner(
+            mappings: self.mappings,
+            normalizeDN: normalizeDNOrKeep,
+            writeBackPlaceholder: self.writeBackPlaceholder
+        )
+    }
+
+    /// The write-back groups, normalised: a pull must read them even outside the group bases.
+    public var writeBackGroups: [String] {
+        self.mappings.roles.compactMap(\.writeBackGroup).map(normalizeDNOrKeep)
     }
 
     /// Plans against the stored model (nothing is written).
     public func plan(snapshot: DirectorySnapshot, now: Double) async throws -> (plan: Plan, hash: String) {
         let started = ContinuousClock.now
-        let state = try await self.store.loadState()
+        var state = try await self.store.loadState()
+        let history = try await self.store.leaverHistory(since: now - self.mappings.leaver.lookBackSeconds)
+        state.endedHoldings = history.ended
+        state.checkouts = history.checkouts
         let loaded = ContinuousClock.now
         let plan = self.planner.plan(state: state, snapshot: snapshot, now: now)
         let planned = ContinuousClock.now
@@ -114,10 +135,13 @@ public struct SyncEngine: Sendable {
         public var held: Bool
         /// The audit records this run wrote.
         public var auditRange: ClosedRange<Int64>?
+        /// What the vault did after the plan: crash repair, retries of failed rotations, rotations of
+        /// credentials past their max age.
+        public var maintenance: [CredentialRotator.MaintenanceResult] = []
     }
 
-    /// One sync: resume what an earlier run left unfinished, pull, plan, apply. The caller holds the
-    /// sync lock.
+    /// One sync: resume what an earlier run left unfinished, pull, plan, apply, then the vault's
+    /// maintenance (with a vault). The caller holds the sync lock.
     public func sync(
         allowMassRevoke: Bool,
         now: @Sendable () -> Double,
@@ -125,6 +149,50 @@ public struct SyncEngine: Sendable {
         afterEntry: (@Sendable (Int) -> Void)? = nil
     ) async throws -> Report {
         let auditBefore = try await self.newestAuditSequence()
+        var report = try await self.syncPlan(
+            allowMassRevoke: allowMassRevoke,
+            now: now,
+            pull: pull,
+            afterEntry: afterEntry,
+            auditBefore: auditBefore
+        )
+        if let rotator = self.rotator {
+            report.maintenance = await self.maintain(rotator, now: now)
+            let after = try await self.newestAuditSequence()
+            report.auditRange = after > auditBefore ? (auditBefore + 1)...after : nil
+        }
+        return report
+    }
+
+    /// The vault's share of every sync: a pending version left by a crash is settled, a failed
+    /// rotation whose back-off has passed is retried, a credential past its max age is rotated. A
+    /// failure here never undoes the plan: it is logged and audited, and the next sync tries again.
+    func maintain(_ rotator: CredentialRotator, now: () -> Double) async -> [CredentialRotator.MaintenanceResult] {
+        do {
+            // Each step is logged and audited by the rotator.
+            return try await rotator.maintain()
+        } catch {
+            self.logger.error("vault maintenance failed", metadata: ["error": "\(error)"])
+            _ = try? await self.store.appendAudit([
+                AuditEvent(
+                    time: now(),
+                    actor: self.actor,
+                    type: "vault.maintenance",
+                    outcome: "failure",
+                    details: ["error": "\(error)"]
+                )
+            ])
+            return []
+        }
+    }
+
+    private func syncPlan(
+        allowMassRevoke: Bool,
+        now: @Sendable () -> Double,
+        pull: () async throws -> PullResult,
+        afterEntry: (@Sendable (Int) -> Void)?,
+        auditBefore: Int64
+    ) async throws -> Report {
         func written() async throws -> ClosedRange<Int64>? {
             let after = try await self.newestAuditSequence()
             return after > auditBefore ? (auditBefore + 1)...after : nil
@@ -204,6 +272,7 @@ public struct SyncEngine: Sendable {
         ]
 
         if plan.identities.isEmpty {
+            _ = try await self.store.recordDrift(plan.drift, time: now(), actor: self.actor)
             _ = try await self.store.appendAudit([
                 AuditEvent(
                     time: now(),
@@ -292,6 +361,7 @@ public struct SyncEngine: Sendable {
             now: now,
             afterEntry: afterEntry
         )
+        _ = try await self.store.recordDrift(plan.drift, time: now(), actor: self.actor)
         return Report(
             resumed: resumed,
             plan: plan,
@@ -338,6 +408,26 @@ public struct SyncEngine: Sendable {
                 )
                 batch.append(JournalApplication(entryID: entry.id, change: .none, audit: [event]))
                 try await flush()
+                continue
+            }
+            if case .writeBack(let group, let role, let add, let member, let reason) = entry.action,
+                let executor = self.writeBack
+            {
+                let identity = plans[entry.identityID]
+                let value = member ?? identity?.dn ?? ""
+                let (change, event) = await self.write(
+                    group: group,
+                    role: role,
+                    add: add,
+                    member: value,
+                    reason: reason,
+                    entry: entry,
+                    identity: identity,
+                    executor: executor,
+                    time: now()
+                )
+                batch.append(JournalApplication(entryID: entry.id, change: change, audit: [event]))
+                if batch.count >= Self.batchSize { try await flush() }
                 continue
             }
             let (change, events) = self.effect(of: entry, identity: plans[entry.identityID], time: now())
@@ -442,6 +532,65 @@ public struct SyncEngine: Sendable {
         )
     }
 
+    /// Writes one member of a write-back group. LDAP writes are idempotent, so the entry joins the
+    /// normal batch: a crash before its commit repeats the write on resume, harmlessly. A failed
+    /// write changes nothing in the model and is audited; the next plan finds the group still
+    /// differing and plans the write again.
+    func write(
+        group: String,
+        role: String,
+        add: Bool,
+        member: String,
+        reason: String?,
+        entry: JournalEntry,
+        identity: IdentityPlan?,
+        executor: any WriteBackExecutor,
+        time: Double
+    ) async -> (StateChange, AuditEvent) {
+        let isIdentity = !entry.identityID.hasPrefix("member:")
+        var details = [
+            "group": group, "member": member, "operation": add ? "add" : "remove", "reason": reason ?? "",
+            "username": identity?.username ?? "",
+        ]
+        var outcome = "success"
+        var change = StateChange.none
+        do {
+            let result = try await executor.write(group: group, member: member, add: add)
+            details["result"] = result == .changed ? (add ? "added" : "removed") : "already in place"
+            if isIdentity {
+                change =
+                    add
+                    ? .addWriteBackMember(
+                        WriteBackMember(
+                            group: group,
+                            identityID: entry.identityID,
+                            member: member,
+                            role: role,
+                            since: time
+                        )
+                    )
+                    : .removeWriteBackMember(group: group, identityID: entry.identityID)
+            }
+        } catch {
+            outcome = "failure"
+            details["result"] = "\(error)"
+            self.logger.error(
+                "write-back failed",
+                metadata: ["group": "\(group)", "member": "\(member)", "error": "\(error)"]
+            )
+        }
+        let event = AuditEvent(
+            time: time,
+            actor: self.actor,
+            type: "writeback.\(add ? "add" : "remove")",
+            subject: isIdentity ? entry.identityID : nil,
+            object: role,
+            outcome: outcome,
+            details: details
+        )
+        return (change, event)
+    }
+
     /// The model change and audit records of one journal entry.
     func effect(of entry: JournalEntry, identity: IdentityPlan?, time: Double) -> (StateChange, [AuditEvent]) {
         let id = entry.identityID
@@ -500,13 +649,31 @@ public struct SyncEngine: Sendable {
                 ),
                 [event("role.elevated", role)]
             )
-        case .writeBack(let group, let role, let add):
-            // The plan names it; the LDAP write-back executor is not part of this version, so the
-            // journal records it as not executed (and the audit says so) rather than pretend.
+        case .writeBack(let group, let role, let add, let member, let reason):
+            // Without a `writeBack:` account the plan still names the write; the journal records it
+            // as not executed (and the audit says so) rather than pretend.
             details["group"] = group
+            details["member"] = member ?? identity?.dn ?? ""
             details["operation"] = add ? "add" : "remove"
-            details["result"] = "not executed: no write-back executor in this version"
+            details["reason"] = reason ?? ""
+            details["result"] = "not executed: write-back is not configured (writeBack: in the configuration)"
             return (.none, [event("writeback.\(add ? "add" : "remove")", role, outcome: "skipped")])
+        case .adopt(let role, let group):
+            details["state"] = "active"
+            details["group"] = group
+            details["reason"] = "drift policy adopt: in the write-back group without holding the role"
+            let assignment = Assignment(identityID: id, role: role, state: .active, source: "drift:adopt", since: time)
+            let member = WriteBackMember(
+                group: group,
+                identityID: id,
+                member: identity?.dn ?? "",
+                role: role,
+                since: time
+            )
+            return (
+                .all([.upsertAssignment(assignment), .addWriteBackMember(member)]),
+                [event("role.adopted", role)]
+            )
         case .rotateCredential(let name, let role, let reason):
             details["role"] = role
             details["reason"] = reason

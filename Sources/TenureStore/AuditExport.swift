@@ -86,30 +86,7 @@ enum AuditExport {
             record.event.subject ?? "", record.event.object ?? "", record.event.outcome,
             FlatJSON.object(record.event.details), record.previousHash, record.mac,
         ]
-        var out: [UInt8] = []
-        for (index, field) in fields.enumerated() {
-            if index > 0 { out.append(UInt8(ascii: ",")) }
-            appendCSVField(field, to: &out)
-        }
-        out.append(contentsOf: "\r\n".utf8)
-        return out
-    }
-
-    /// RFC 4180: a field with a comma, a double quote, CR or LF is quoted, its quotes doubled.
-    static func appendCSVField(_ field: String, to out: inout [UInt8]) {
-        let needsQuotes = field.utf8.contains {
-            $0 == UInt8(ascii: ",") || $0 == UInt8(ascii: "\"") || $0 == 0x0a || $0 == 0x0d
-        }
-        guard needsQuotes else {
-            out.append(contentsOf: field.utf8)
-            return
-        }
-        out.append(UInt8(ascii: "\""))
-        for byte in field.utf8 {
-            if byte == UInt8(ascii: "\"") { out.append(byte) }
-            out.append(byte)
-        }
-        out.append(UInt8(ascii: "\""))
+        return CSV.line(fields)
     }
 
     static func iso8601(_ time: Double) -> String {

@@ -16,6 +16,20 @@ public protocol PIMStore: Sendable {
     /// journal has nothing done.
     func savePlan(_ plan: Plan, hash: String, actor: String, journal: [JournalEntry]) async throws -> Int64
 
+    /// What a leaver may still know from before: assignments that ended at or after `since` (from
+    /// the audit log's `role.revoked` / `role.expired` records), and vault check-outs made at or
+    /// after `since` or still open.
+    func leaverHistory(since: Double) async throws -> (ended: [EndedHolding], checkouts: [CheckoutRecord])
+
+    /// The drift findings as last recorded, with when each was first seen.
+    func driftFindings() async throws -> [RecordedDrift]
+
+    /// Replaces the recorded drift with `current` in one transaction: a finding not recorded before
+    /// is audited as `drift.detected`, a recorded one no longer found as `drift.resolved` (each once,
+    /// not on every run). Returns the new and the resolved findings.
+    func recordDrift(_ current: [DriftFinding], time: Double, actor: String) async throws
+        -> (detected: [DriftFinding], resolved: [DriftFinding])
+
     /// The oldest plan whose status is `pending` or `applying`, with its journal (done flags), in
     /// journal order.
     func unfinishedPlan() async throws -> StoredPlan?
@@ -49,6 +63,19 @@ public protocol PIMStore: Sendable {
 
     /// Re-computes the audit chain and reports the first record that does not verify.
     func verifyAudit() async throws -> AuditVerification
+}
+
+/// A drift finding with when it was first and last seen.
+public struct RecordedDrift: Sendable, Hashable {
+    public var finding: DriftFinding
+    public var firstSeen: Double
+    public var lastSeen: Double
+
+    public init(finding: DriftFinding, firstSeen: Double, lastSeen: Double) {
+        self.finding = finding
+        self.firstSeen = firstSeen
+        self.lastSeen = lastSeen
+    }
 }
 
 /// One action of a plan, as the apply journal records it.
@@ -121,6 +148,13 @@ public enum StateChange: Sendable, Hashable {
     /// Insert or replace the identity; appends a history row when its state, DN, username,
     /// attributes or groups changed (or it is new).
     case upsertIdentity(IdentityRecord)
+    /// Record a member Tenure wrote into a write-back group (replacing the row of the same group
+    /// and identity).
+    case addWriteBackMember(WriteBackMember)
+    /// Forget a member Tenure wrote (nothing happens when there is none).
+    case removeWriteBackMember(group: String, identityID: String)
+    /// Several changes, in order, in the same transaction.
+    case all([StateChange])
     /// Nothing to change (an action withheld or already in effect), but the entry is marked done.
     case none
 }

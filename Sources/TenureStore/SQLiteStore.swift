@@ -97,8 +97,166 @@ public final class SQLiteStore: PIMStore {
                     )
                 )
             }
+            let members = try Row.fetchCursor(
+                db,
+                sql:
+                    "SELECT groupDN, identityID, member, role, since FROM writeback_member ORDER BY groupDN, identityID"
+            )
+            while let row = try members.next() {
+                state.writeBackMembers.append(
+                    WriteBackMember(
+                        group: try Self.text(row, 0, "writeback_member.groupDN"),
+                        identityID: try Self.text(row, 1, "writeback_member.identityID"),
+                        member: try Self.text(row, 2, "writeback_member.member"),
+                        role: try Self.text(row, 3, "writeback_member.role"),
+                        since: try Self.real(row, 4, "writeback_member.since")
+                    )
+                )
+            }
             return state
         }
+    }
+
+    public func leaverHistory(since: Double) async throws -> (ended: [EndedHolding], checkouts: [CheckoutRecord]) {
+        try await self.pool.read { db in
+            var ended: [EndedHolding] = []
+            let rows = try Row.fetchCursor(
+                db,
+                sql: """
+                    SELECT subject, object, details, time FROM audit_log
+                    WHERE time >= ? AND type IN ('role.revoked', 'role.expired') AND outcome = 'success'
+                        AND subject IS NOT NULL AND object IS NOT NULL
+                    ORDER BY sequence
+                    """,
+                arguments: [since]
+            )
+            while let row = try rows.next() {
+                let details = (row[2] as String?).flatMap { FlatJSON.decodeObject($0) } ?? [:]
+                ended.append(
+                    EndedHolding(
+                        identityID: try Self.text(row, 0, "audit_log.subject"),
+                        role: try Self.text(row, 1, "audit_log.object"),
+                        state: details["state"].flatMap(AssignmentState.init(rawValue:)) ?? .active,
+                        endedAt: try Self.real(row, 3, "audit_log.time")
+                    )
+                )
+            }
+            var checkouts: [CheckoutRecord] = []
+            let checkoutRows = try Row.fetchCursor(
+                db,
+                sql: """
+                    SELECT identityID, name, checkedOutAt FROM credential_checkout
+                    WHERE checkedOutAt >= ? OR checkedInAt IS NULL ORDER BY checkedOutAt, id
+                    """,
+                arguments: [since]
+            )
+            while let row = try checkoutRows.next() {
+                checkouts.append(
+                    CheckoutRecord(
+                        identityID: try Self.text(row, 0, "credential_checkout.identityID"),
+                        credential: try Self.text(row, 1, "credential_checkout.name"),
+                        checkedOutAt: try Self.real(row, 2, "credential_checkout.checkedOutAt")
+                    )
+                )
+            }
+            return (ended, checkouts)
+        }
+    }
+
+    // MARK: - Drift
+
+    public func driftFindings() async throws -> [RecordedDrift] {
+        try await self.pool.read { db in try Self.recordedDrift(db) }
+    }
+
+    private static func recordedDrift(_ db: Database) throws -> [RecordedDrift] {
+        var found: [RecordedDrift] = []
+        let rows = try Row.fetchCursor(
+            db,
+            sql: "SELECT findingJSON, firstSeen, lastSeen FROM drift_finding ORDER BY role, member, kind"
+        )
+        while let row = try rows.next() {
+            let json = try Self.text(row, 0, "drift_finding.findingJSON")
+            found.append(
+                RecordedDrift(
+                    finding: try StoreJSON.decode(json, what: "drift finding") as DriftFinding,
+                    firstSeen: try Self.real(row, 1, "drift_finding.firstSeen"),
+                    lastSeen: try Self.real(row, 2, "drift_finding.lastSeen")
+                )
+            )
+        }
+        return found
+    }
+
+    public func recordDrift(_ current: [DriftFinding], time: Double, actor: String) async throws
+        -> (detected: [DriftFinding], resolved: [DriftFinding])
+    {
+        let encoded = try current.map { ($0, try StoreJSON.encode($0)) }
+        return try await self.pool.write { db in
+            let before = Dictionary(
+                try Self.recordedDrift(db).map { (DriftKey($0.finding), $0) },
+                uniquingKeysWith: { first, _ in first }
+            )
+            var seen = Set<DriftKey>()
+            var detected: [DriftFinding] = []
+            var events: [AuditEvent] = []
+            let upsert = try db.cachedStatement(
+                sql: """
+                    INSERT INTO drift_finding (role, member, kind, findingJSON, firstSeen, lastSeen)
+                    VALUES (?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (role, member, kind) DO UPDATE SET findingJSON = excluded.findingJSON,
+                        lastSeen = excluded.lastSeen
+                    """
+            )
+            for (finding, json) in encoded {
+                let k = DriftKey(finding)
+                guard seen.insert(k).inserted else { continue }
+                try upsert.execute(arguments: [finding.role, finding.member, finding.kind.rawValue, json, time, time])
+                if before[k]?.finding.resolution != finding.resolution || before[k] == nil {
+                    detected.append(finding)
+                    events.append(Self.driftEvent("drift.detected", finding, time: time, actor: actor))
+                }
+            }
+            var resolved: [DriftFinding] = []
+            for (k, recorded) in before.sorted(by: { ($0.key.role, $0.key.member) < ($1.key.role, $1.key.member) })
+            where !seen.contains(k) {
+                try db.execute(
+                    sql: "DELETE FROM drift_finding WHERE role = ? AND member = ? AND kind = ?",
+                    arguments: [k.role, k.member, k.kind]
+                )
+                resolved.append(recorded.finding)
+                events.append(Self.driftEvent("drift.resolved", recorded.finding, time: time, actor: actor))
+            }
+            _ = try self.appendAudit(events, db)
+            return (detected, resolved)
+        }
+    }
+
+    private struct DriftKey: Hashable {
+        var role: String
+        var member: String
+        var kind: String
+
+        init(_ finding: DriftFinding) {
+            self.role = finding.role
+            self.member = finding.member
+            self.kind = finding.kind.rawValue
+        }
+    }
+
+    private static func driftEvent(_ type: String, _ finding: DriftFinding, time: Double, actor: String) -> AuditEvent {
+        AuditEvent(
+            time: time,
+            actor: actor,
+            type: type,
+            subject: finding.identityID,
+            object: finding.role,
+            outcome: type == "drift.resolved" ? "resolved" : finding.resolution.rawValue,
+            details: [
+                "group": finding.group, "member": finding.member, "kind": finding.kind.rawValue,
+                "detail": finding.detail, "username": finding.username ?? "",
+            ]
+        )
     }
 
     // MARK: - Plans and the journal
@@ -259,6 +417,19 @@ public final class SQLiteStore: PIMStore {
             try Self.upsertAssignment(add, db)
         case .upsertIdentity(let record):
             try Self.upsertIdentity(record, db)
+        case .addWriteBackMember(let member):
+            try db.cachedStatement(
+                sql: """
+                    INSERT INTO writeback_member (groupDN, identityID, member, role, since) VALUES (?, ?, ?, ?, ?)
+                    ON CONFLICT (groupDN, identityID) DO UPDATE SET member = excluded.member, role = excluded.role
+                    """
+            ).execute(arguments: [member.group, member.identityID, member.member, member.role, member.since])
+        case .removeWriteBackMember(let group, let identityID):
+            try db.cachedStatement(
+                sql: "DELETE FROM writeback_member WHERE groupDN = ? AND identityID = ?"
+            ).execute(arguments: [group, identityID])
+        case .all(let changes):
+            for change in changes { try Self.apply(change, db) }
         }
     }
 

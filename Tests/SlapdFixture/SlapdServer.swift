@@ -22,6 +22,9 @@ public struct SlapdServer: Sendable {
     public var readerPasswordFile: String { self.environment["LDAP_READER_PASSWORD_FILE"]! }
     public var limitedDN: String { self.environment["LDAP_LIMITED_DN"]! }
     public var limitedPasswordFile: String { self.environment["LDAP_LIMITED_PASSWORD_FILE"]! }
+    /// May write member/uniqueMember below ou=privileged,ou=groups and nothing else.
+    public var writerDN: String { self.environment["LDAP_WRITER_DN"]! }
+    public var writerPasswordFile: String { self.environment["LDAP_WRITER_PASSWORD_FILE"]! }
     public var adminDN: String { self.environment["LDAP_ADMIN_DN"]! }
     public var adminPasswordFile: String { self.environment["LDAP_ADMIN_PASSWORD_FILE"]! }
     public var caFile: String { self.environment["LDAP_CA_FILE"]! }

@@ -238,9 +238,10 @@ func checkSampleSnapshot(_ run: CLIRun, server: String) throws {
     #expect(document.summary.identities == 26)
     #expect(document.identities.count == 26)
     #expect(document.summary.disabled == 2)
-    #expect(document.summary.groups == 7)
-    #expect(document.groups.count == 7)
-    #expect(document.summary.entriesRead == 33)
+    // 7 groups and 7 privileged write-back groups (ou=privileged,ou=groups).
+    #expect(document.summary.groups == 14)
+    #expect(document.groups.count == 14)
+    #expect(document.summary.entriesRead == 40)
     #expect(document.cycles.isEmpty)
 
     // Stable ids: the entryUUID, canonical (36 characters, lowercase), one per identity.

@@ -61,7 +61,8 @@ struct SyncTests {
             directory: String,
             userBase: String = Sample.people,
             mappings: String = SyncTests.mappings,
-            vault: Bool = false
+            vault: Bool = false,
+            writeBack: Bool = false
         ) throws {
             self.server = server
             self.directory = directory
@@ -75,7 +76,10 @@ struct SyncTests {
             )
             self.config = try write(
                 base + "state:\n  database: tenure.sqlite\n  auditKeyFile: audit.key\n  mappings: mappings\n"
-                    + (vault ? "  vaultKeyFile: vault.key\n" : ""),
+                    + (vault ? "  vaultKeyFile: vault.key\n" : "")
+                    + (writeBack
+                        ? "writeBack:\n  bindDN: \"\(server.writerDN)\"\n  passwordFile: \"\(server.writerPasswordFile)\"\n"
+                            + "  emptyGroupPlaceholder: \"cn=nobody,dc=tenure,dc=test\"\n" : ""),
                 to: "tenure-\(UUID().uuidString.prefix(6)).yaml",
                 in: directory
             )

@@ -129,8 +129,8 @@ private enum World {
                     )
                 case .recordIdentity(let record):
                     state.identities[record.id] = record
-                case .writeBack, .rotateCredential:
-                    break  // effects outside the model
+                case .writeBack, .rotateCredential, .adopt:
+                    break  // effects outside the model (and drift, tested in WriteBackPlannerTests)
                 }
             }
         }
@@ -453,66 +453,5 @@ private func reasons(_ plan: Plan, _ id: String) -> [String] {
         )
         #expect(mappings.unreadAttributes(extraAttributes: []) == ["costcenter", "roomnumber"])
         #expect(mappings.unreadAttributes(extraAttributes: ["roomNumber", "costCenter"]).isEmpty)
-    }
-}
-
-@Suite struct SideEffectTests {
-    static let mappings = Mappings(
-        roles: [
-            RoleDefinition(
-                name: "dba-prod",
-                tier: 0,
-                mode: .eligible,
-                writeBackGroup: "cn=dba-prod,ou=privileged,dc=t",
-                credentials: ["db-root"]
-            ),
-            RoleDefinition(
-                name: "db-read",
-                tier: 2,
-                mode: .standing,
-                writeBackGroup: "cn=db-read,ou=privileged,dc=t",
-                credentials: ["db-root", "db-report"]
-            ),
-        ],
-        rules: [
-            Rule(name: "dbas", when: .memberOf("dba"), grant: "dba-prod", mode: .eligible),
-            Rule(
-                name: "readers",
-                when: .attributeEquals(attribute: "department", value: "Database"),
-                grant: "db-read",
-                mode: .standing
-            ),
-        ]
-    )
-
-    @Test func standingGrantsAddToTheWriteBackGroupAndLeaversRotateWhatTheyCouldKnow() {
-        let planner = Planner(mappings: Self.mappings, normalizeDN: { $0.lowercased() })
-        let ann = World.person("ann", department: "Database")
-        let snapshot = World.snapshot([ann], groups: [World.group("dba", ["ann"])])
-        let joined = planner.plan(state: PIMState(), snapshot: snapshot, now: World.now)
-        // Eligible grants change no group membership; standing grants do.
-        #expect(
-            actions(joined, "ann") == [
-                .grantEligible(role: "dba-prod", rule: "dbas"), .grantStanding(role: "db-read", rule: "readers"),
-                .writeBack(group: "cn=db-read,ou=privileged,dc=t", role: "db-read", add: true),
-            ]
-        )
-        let state = World.applied(joined, to: PIMState(), now: World.now)
-        var gone = snapshot
-        gone.identities[0].disabled = true
-        let left = planner.plan(state: state, snapshot: gone, now: World.now + 60)
-        let leaverActions = actions(left, "ann")
-        #expect(leaverActions.contains(.writeBack(group: "cn=db-read,ou=privileged,dc=t", role: "db-read", add: false)))
-        // Every credential of every held role (eligible too), once each.
-        let rotations = leaverActions.compactMap { action -> String? in
-            if case .rotateCredential(let name, _, _) = action { return name }
-            return nil
-        }
-        #expect(rotations.sorted() == ["db-report", "db-root"])
-        // Revocations and write-back removals come before rotations.
-        let phases = left.identities[0].actions.map(\.phase)
-        #expect(phases == phases.sorted())
-        #expect(left.summary.rotations == 2)
-        #expect(left.summary.writeBacks == 1)
     }
 }

@@ -30,9 +30,13 @@ public enum PlanAction: Hashable, Sendable, Codable {
     case grantStanding(role: String, rule: String)
     /// Turn an eligible assignment into a standing one (the rule now grants it standing).
     case elevate(role: String, rule: String)
-    /// Keep the role's LDAP write-back group equal to its active holders: add or remove the
-    /// identity (executed by the write-back executor).
-    case writeBack(group: String, role: String, add: Bool)
+    /// Keep the role's LDAP write-back group equal to its active holders: add or remove `member`
+    /// (the identity's DN, or for a member that is no managed identity the value the group holds)
+    /// in `group` (executed by the write-back executor). `reason` says why, for people and the audit.
+    case writeBack(group: String, role: String, add: Bool, member: String? = nil, reason: String? = nil)
+    /// Drift, adopted: the identity was put in the role's write-back group outside Tenure and the
+    /// role's drift policy is `adopt`, so it now holds the role (active, source `drift:adopt`).
+    case adopt(role: String, group: String)
     /// Rotate a vault credential the identity could know (a leaver held a role that unlocks it;
     /// executed by the vault).
     case rotateCredential(name: String, role: String, reason: String)
@@ -44,8 +48,8 @@ public enum PlanAction: Hashable, Sendable, Codable {
     public var phase: Int {
         switch self {
         case .revoke, .expire: 0
-        case .writeBack(_, _, let add): add ? 1 : 0
-        case .elevate, .grantStanding, .grantEligible: 1
+        case .writeBack(_, _, let add, _, _): add ? 1 : 0
+        case .elevate, .grantStanding, .grantEligible, .adopt: 1
         case .rotateCredential: 2
         case .recordIdentity: 3
         }
@@ -134,19 +138,39 @@ public struct Plan: Hashable, Sendable, Codable {
     public var guardVerdict: GuardVerdict
     /// When the plan was made, seconds since 1970.
     public var createdAt: Double
+    /// Write-back groups that differ from what Tenure put there, and what the plan does about it
+    /// (sorted by role, member, kind).
+    public var drift: [DriftFinding]
 
     public init(
         identities: [IdentityPlan],
         conflicts: [SoDConflict],
         protectedChanges: [String],
         guardVerdict: GuardVerdict,
-        createdAt: Double
+        createdAt: Double,
+        drift: [DriftFinding] = []
     ) {
         self.identities = identities
         self.conflicts = conflicts
         self.protectedChanges = protectedChanges
         self.guardVerdict = guardVerdict
         self.createdAt = createdAt
+        self.drift = drift
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case identities, conflicts, protectedChanges, guardVerdict, createdAt, drift
+    }
+
+    /// Plans stored before drift existed decode with no drift.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.identities = try container.decode([IdentityPlan].self, forKey: .identities)
+        self.conflicts = try container.decode([SoDConflict].self, forKey: .conflicts)
+        self.protectedChanges = try container.decode([String].self, forKey: .protectedChanges)
+        self.guardVerdict = try container.decode(GuardVerdict.self, forKey: .guardVerdict)
+        self.createdAt = try container.decode(Double.self, forKey: .createdAt)
+        self.drift = try container.decodeIfPresent([DriftFinding].self, forKey: .drift) ?? []
     }
 
     /// Counts for the summary line.
@@ -168,12 +192,14 @@ public struct Plan: Hashable, Sendable, Codable {
                 case .grantEligible, .grantStanding: summary.grants += 1
                 case .elevate: summary.elevations += 1
                 case .writeBack: summary.writeBacks += 1
+                case .adopt: summary.adoptions += 1
                 case .rotateCredential: summary.rotations += 1
                 case .recordIdentity: break
                 }
             }
         }
         summary.conflicts = self.conflicts.count
+        summary.drift = self.drift.count
         return summary
     }
 
@@ -195,6 +221,74 @@ public struct PlanSummary: Hashable, Sendable, Codable {
     public var conflicts = 0
     public var writeBacks = 0
     public var rotations = 0
+    public var adoptions = 0
+    /// Drift findings (reported, removed, adopted or re-added).
+    public var drift = 0
 
     public init() {}
+}
+
+/// A difference between a role's write-back group and what Tenure put there.
+public struct DriftFinding: Hashable, Sendable, Codable {
+    public enum Kind: String, Hashable, Sendable, Codable, CaseIterable {
+        /// A managed, active identity in the group without holding the role.
+        case outOfBand = "out-of-band"
+        /// An identity of the directory that Tenure does not manage (out of scope, disabled) in the group.
+        case unmanaged
+        /// A member value that is no identity of the snapshot (deleted entry, outside the user bases).
+        case orphan
+        /// A group nested in the write-back group (its members get the role's access unseen).
+        case nestedGroup = "nested-group"
+        /// A holder Tenure had put in the group was removed outside Tenure.
+        case missing
+        /// A protected identity is in the group without the role, or out of it with the role
+        /// (never changed by Tenure; reported).
+        case protectedMember = "protected"
+        /// An eligible-only role held as standing (not through an activation).
+        case standingEligible = "standing-eligible"
+        /// The write-back group does not exist (or does not match the group filter).
+        case missingGroup = "missing-group"
+    }
+
+    public enum Resolution: String, Hashable, Sendable, Codable {
+        /// Reported and audited only (drift policy `alert`, or nothing Tenure may do).
+        case reported
+        /// Removed from the group (drift policy `revert`).
+        case removed
+        /// Given an assignment (drift policy `adopt`).
+        case adopted
+        /// Put back in the group (a holder removed outside Tenure).
+        case readded
+    }
+
+    public var role: String
+    /// The write-back group (normalised DN).
+    public var group: String
+    /// The member as the group holds it (normalised DN, or the raw value); empty for `missingGroup`.
+    public var member: String
+    public var identityID: String?
+    public var username: String?
+    public var kind: Kind
+    public var resolution: Resolution
+    public var detail: String
+
+    public init(
+        role: String,
+        group: String,
+        member: String,
+        identityID: String? = nil,
+        username: String? = nil,
+        kind: Kind,
+        resolution: Resolution,
+        detail: String
+    ) {
+        self.role = role
+        self.group = group
+        self.member = member
+        self.identityID = identityID
+        self.username = username
+        self.kind = kind
+        self.resolution = resolution
+        self.detail = detail
+    }
 }

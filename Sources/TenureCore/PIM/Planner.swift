@@ -13,10 +13,14 @@ public struct Planner {
     public var mappings: Mappings
     /// Normalises a DN (for `underDN` and `memberOf` by DN, and group keys).
     public var normalizeDN: (String) -> String
+    /// The value written into an otherwise empty write-back group (`writeBack.emptyGroupPlaceholder`),
+    /// normalised; never drift.
+    public var writeBackPlaceholder: String?
 
-    public init(mappings: Mappings, normalizeDN: @escaping (String) -> String) {
+    public init(mappings: Mappings, normalizeDN: @escaping (String) -> String, writeBackPlaceholder: String? = nil) {
         self.mappings = mappings
         self.normalizeDN = normalizeDN
+        self.writeBackPlaceholder = writeBackPlaceholder.map(normalizeDN)
     }
 
     /// The identity fields a mover is detected on (besides the DN and groups).
@@ -35,6 +39,18 @@ public struct Planner {
         var protectedChanges: [String] = []
         var leavers = 0
         var seen = Set<String>()
+        var activeIDs = Set<String>()
+        var protectedIDs = Set<String>()
+        let lookBackStart = now - self.mappings.leaver.lookBackSeconds
+        var recentlyHeld: [String: [EndedHolding]] = [:]
+        for holding in state.endedHoldings where holding.endedAt >= lookBackStart {
+            recentlyHeld[holding.identityID, default: []].append(holding)
+        }
+        var checkedOut: [String: [CheckoutRecord]] = [:]
+        for checkout in state.checkouts where checkout.checkedOutAt >= lookBackStart {
+            checkedOut[checkout.identityID, default: []].append(checkout)
+        }
+        let history = LeaverHistory(recentlyHeld: recentlyHeld, checkedOut: checkedOut)
 
         for (position, identity) in snapshot.identities.enumerated() {
             seen.insert(identity.id)
@@ -48,6 +64,8 @@ public struct Planner {
             var desired: [String: (mode: RoleMode, rule: String)] = [:]
             let isActive = record.state == .active
             let wasActive = previous?.state == .active
+            if isActive { activeIDs.insert(identity.id) }
+            if context.isProtected(position) { protectedIDs.insert(identity.id) }
 
             switch (previous?.state, record.state) {
             case (nil, .active):
@@ -85,6 +103,7 @@ public struct Planner {
                 desired: desired,
                 isLeaver: wasActive && !isActive,
                 leaverReason: events.first(where: { $0.kind == .leaver })?.reasons.joined(separator: "; "),
+                history: history,
                 now: now,
                 conflicts: &conflicts
             )
@@ -133,6 +152,7 @@ public struct Planner {
                 desired: [:],
                 isLeaver: true,
                 leaverReason: "gone from the directory",
+                history: history,
                 now: now,
                 conflicts: &conflicts
             )
@@ -145,6 +165,7 @@ public struct Planner {
                 actions: actions.sorted { $0.phase < $1.phase }
             )
             if context.isProtectedRecord(previous) {
+                protectedIDs.insert(id)
                 plan.isProtected = true
                 protectedChanges.append(
                     "protected identity \(previous.username ?? id) (\(previous.dn)): gone from the directory"
@@ -155,6 +176,20 @@ public struct Planner {
             }
             plans.append(plan)
         }
+        let drift = WriteBackPlanning(
+            mappings: self.mappings,
+            normalizeDN: self.normalizeDN,
+            placeholder: self.writeBackPlaceholder
+        ).reconcile(
+            WriteBackPlanning.Inputs(
+                state: state,
+                snapshot: snapshot,
+                activeIDs: activeIDs,
+                protectedIDs: protectedIDs,
+                now: now
+            ),
+            plans: &plans
+        )
         plans.sort { $0.identityID < $1.identityID }
         conflicts.sort { ($0.identityID, $0.role) < ($1.identityID, $1.role) }
 
@@ -164,7 +199,8 @@ public struct Planner {
             conflicts: conflicts,
             protectedChanges: protectedChanges.sorted(),
             guardVerdict: self.guardVerdict(leavers: leavers, inScope: inScopeBefore),
-            createdAt: now
+            createdAt: now,
+            drift: drift
         )
     }
 
@@ -200,6 +236,7 @@ public struct Planner {
         desired: [String: (mode: RoleMode, rule: String)],
         isLeaver: Bool,
         leaverReason: String?,
+        history: LeaverHistory,
         now: Double,
         conflicts: inout [SoDConflict]
     ) -> [PlanAction] {
@@ -239,7 +276,13 @@ public struct Planner {
             }
         }
         guard !isLeaver else {
-            return actions + self.sideEffects(of: actions, held: held, leaver: (username ?? identityID, leaverReason))
+            return actions
+                + self.leaverRotations(
+                    identityID: identityID,
+                    name: username ?? identityID,
+                    held: held,
+                    history: history
+                )
         }
 
         // Grants, in rule order, checking separation of duties against what is kept and granted.
@@ -276,45 +319,50 @@ public struct Planner {
             }
             holding.insert(role)
         }
-        return actions + self.sideEffects(of: actions, held: held, leaver: nil)
+        return actions
     }
 
-    /// The write-back and credential-rotation actions that follow from role actions: a role with a
-    /// write-back group gains or loses the identity when an active holding starts or ends; a leaver's
-    /// every held role (active or eligible) rotates the credentials it unlocks.
-    func sideEffects(of actions: [PlanAction], held: [Assignment], leaver: (name: String, reason: String?)?)
-        -> [PlanAction]
-    {
+    /// The credentials a leaver could know, each rotated once: unlocked by a role held now (active
+    /// or eligible) or held within the look-back window, or checked out within it (or still out).
+    func leaverRotations(identityID: String, name: String, held: [Assignment], history: LeaverHistory) -> [PlanAction] {
         var effects: [PlanAction] = []
-        for action in actions {
-            switch action {
-            case .revoke(let role, .active, _), .expire(let role, .active, _):
-                if let group = self.mappings.role(named: role)?.writeBackGroup {
-                    effects.append(.writeBack(group: group, role: role, add: false))
-                }
-            case .grantStanding(let role, _), .elevate(let role, _):
-                if let group = self.mappings.role(named: role)?.writeBackGroup {
-                    effects.append(.writeBack(group: group, role: role, add: true))
-                }
-            default:
-                break
+        var rotated = Set<String>()
+        func rotate(_ credential: String, role: String, reason: String) {
+            guard rotated.insert(credential).inserted else { return }
+            effects.append(.rotateCredential(name: credential, role: role, reason: reason))
+        }
+        for assignment in held.sorted(by: { $0.key < $1.key }) {
+            for credential in self.mappings.role(named: assignment.role)?.credentials ?? [] {
+                rotate(
+                    credential,
+                    role: assignment.role,
+                    reason: "\(name) held \(assignment.state.rawValue) \(assignment.role) and is a leaver"
+                )
             }
         }
-        if let leaver {
-            var rotated = Set<String>()
-            for assignment in held.sorted(by: { $0.key < $1.key }) {
-                for credential in self.mappings.role(named: assignment.role)?.credentials ?? []
-                where rotated.insert(credential).inserted {
-                    effects.append(
-                        .rotateCredential(
-                            name: credential,
-                            role: assignment.role,
-                            reason:
-                                "\(leaver.name) held \(assignment.state.rawValue) \(assignment.role) and is a leaver"
-                        )
-                    )
-                }
+        let ended = (history.recentlyHeld[identityID] ?? []).sorted {
+            ($0.role, $0.state.rawValue, $0.endedAt) < ($1.role, $1.state.rawValue, $1.endedAt)
+        }
+        for holding in ended {
+            for credential in self.mappings.role(named: holding.role)?.credentials ?? [] {
+                rotate(
+                    credential,
+                    role: holding.role,
+                    reason: "\(name) held \(holding.state.rawValue) \(holding.role) until \(isoDate(holding.endedAt)) "
+                        + "(within the leaver look-back) and is a leaver"
+                )
             }
+        }
+        let checkouts = (history.checkedOut[identityID] ?? []).sorted {
+            ($0.checkedOutAt, $0.credential) < ($1.checkedOutAt, $1.credential)
+        }
+        for checkout in checkouts {
+            rotate(
+                checkout.credential,
+                role: "",
+                reason:
+                    "\(name) checked out \(checkout.credential) at \(isoDate(checkout.checkedOutAt)) and is a leaver"
+            )
         }
         return effects
     }
@@ -337,6 +385,12 @@ public struct Planner {
         for group in before.subtracting(after).sorted() { reasons.append("left group \(group)") }
         return reasons
     }
+}
+
+/// What a leaver could still know: roles held within the look-back window and check-outs, by identity.
+struct LeaverHistory {
+    var recentlyHeld: [String: [EndedHolding]]
+    var checkedOut: [String: [CheckoutRecord]]
 }
 
 /// Precomputed look-ups over one snapshot.
@@ -379,19 +433,16 @@ private struct Context {
             if let until = rule.validUntil, now > until { return false }
             return roleNames.contains(rule.grant)
         }
-        var conflicts: [String: Set<String>] = [:]
-        for role in mappings.roles {
-            for other in role.conflicts {
-                conflicts[role.name, default: []].insert(other)
-                conflicts[other, default: []].insert(role.name)
-            }
-        }
-        self.conflicts = conflicts
+        self.conflicts = Planner.conflictMap(mappings)
         var position: [String: Int32] = [:]
         position.reserveCapacity(snapshot.identities.count)
         for (index, identity) in snapshot.identities.enumerated() { position[identity.id] = Int32(index) }
+        // Write-back groups are Tenure's output, not input: their membership is no identity's group
+        // (Tenure's own writes never make movers) and no condition reads them (validated).
+        let writeBackGroups = Set(mappings.roles.compactMap(\.writeBackGroup))
         var groupsOf = [[Int32]](repeating: [], count: snapshot.identities.count)
-        for (groupIndex, group) in snapshot.groups.enumerated() {
+        for (groupIndex, group) in snapshot.groups.enumerated()
+        where writeBackGroups.isEmpty || !writeBackGroups.contains(normalizeDN(group.dn)) {
             for member in group.transitiveMembers {
                 if let index = position[member] { groupsOf[Int(index)].append(Int32(groupIndex)) }
             }
@@ -624,7 +675,8 @@ func describe(_ action: PlanAction) -> String {
     case .grantEligible(let role, _): "grant eligible \(role)"
     case .grantStanding(let role, _): "grant standing \(role)"
     case .elevate(let role, _): "elevate \(role)"
-    case .writeBack(let group, _, let add): "\(add ? "add to" : "remove from") write-back group \(group)"
+    case .writeBack(let group, _, let add, _, _): "\(add ? "add to" : "remove from") write-back group \(group)"
+    case .adopt(let role, _): "adopt \(role) (drift)"
     case .rotateCredential(let name, _, _): "rotate credential \(name)"
     case .recordIdentity: "record"
     }

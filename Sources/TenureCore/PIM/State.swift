@@ -104,13 +104,78 @@ public struct AssignmentKey: Hashable, Sendable, Codable, Comparable {
     }
 }
 
+/// A member Tenure itself wrote into a write-back group. Tenure removes what it wrote when the
+/// holding ends, whatever the role's drift policy; anything else in the group is drift.
+public struct WriteBackMember: Hashable, Sendable, Codable {
+    /// The write-back group (normalised DN).
+    public var group: String
+    public var identityID: String
+    /// The DN written (the identity's DN at the time).
+    public var member: String
+    public var role: String
+    /// When it was written, seconds since 1970.
+    public var since: Double
+
+    public init(group: String, identityID: String, member: String, role: String, since: Double) {
+        self.group = group
+        self.identityID = identityID
+        self.member = member
+        self.role = role
+        self.since = since
+    }
+}
+
+/// A role an identity held until recently (an assignment that ended within the leaver look-back).
+public struct EndedHolding: Hashable, Sendable, Codable {
+    public var identityID: String
+    public var role: String
+    public var state: AssignmentState
+    /// When it ended, seconds since 1970.
+    public var endedAt: Double
+
+    public init(identityID: String, role: String, state: AssignmentState, endedAt: Double) {
+        self.identityID = identityID
+        self.role = role
+        self.state = state
+        self.endedAt = endedAt
+    }
+}
+
+/// A vault credential an identity checked out (for a leaver's rotation).
+public struct CheckoutRecord: Hashable, Sendable, Codable {
+    public var identityID: String
+    public var credential: String
+    public var checkedOutAt: Double
+
+    public init(identityID: String, credential: String, checkedOutAt: Double) {
+        self.identityID = identityID
+        self.credential = credential
+        self.checkedOutAt = checkedOutAt
+    }
+}
+
 /// The stored PIM model the planner diffs against.
 public struct PIMState: Hashable, Sendable {
     public var identities: [String: IdentityRecord]
     public var assignments: [Assignment]
+    /// Members Tenure wrote into write-back groups.
+    public var writeBackMembers: [WriteBackMember]
+    /// Assignments that ended within the leaver look-back window (loaded only when one is set).
+    public var endedHoldings: [EndedHolding]
+    /// Vault check-outs within the leaver look-back window, and any still open.
+    public var checkouts: [CheckoutRecord]
 
-    public init(identities: [String: IdentityRecord] = [:], assignments: [Assignment] = []) {
+    public init(
+        identities: [String: IdentityRecord] = [:],
+        assignments: [Assignment] = [],
+        writeBackMembers: [WriteBackMember] = [],
+        endedHoldings: [EndedHolding] = [],
+        checkouts: [CheckoutRecord] = []
+    ) {
         self.identities = identities
         self.assignments = assignments
+        self.writeBackMembers = writeBackMembers
+        self.endedHoldings = endedHoldings
+        self.checkouts = checkouts
     }
 }

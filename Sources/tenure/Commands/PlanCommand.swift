@@ -7,11 +7,12 @@ import TenureEngine
 struct PlanCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "plan",
-        abstract: "Show what a sync would change: joiners, movers, leavers and their role actions.",
+        abstract: "Show what a sync would change: joiners, movers, leavers, their role actions and drift.",
         discussion: """
             Pulls the directory, diffs it against the stored model with the mappings, and prints the \
             plan like `terraform plan`. Nothing is written. With --detailed-exitcode the exit status \
-            is 0 for no changes, 2 for changes, 1 for an error.
+            is 0 for no changes, 2 for changes, 1 for an error (drift that is only reported is no \
+            change: see tenure drift --detailed-exitcode).
             """
     )
 
@@ -32,10 +33,13 @@ struct PlanCommand: AsyncParsableCommand {
         let context = try StateContext(options: self.options)
         let mappings = try context.loadMappings()
         let store = try context.openStore()
-        let engine = SyncEngine(mappings: mappings, store: store, logger: context.logger, actor: StateContext.actor)
+        let engine = try context.engine(mappings: mappings, store: store, executing: false)
         let pulled: PullResult
         do {
-            pulled = try await context.pull(progress: isTerminal(STDERR_FILENO) ? ProgressPrinter() : nil)
+            pulled = try await context.pull(
+                progress: isTerminal(STDERR_FILENO) ? ProgressPrinter() : nil,
+                requiredGroups: engine.writeBackGroups
+            )
         } catch let exit as ExitCode {
             throw exit
         } catch {

@@ -7,6 +7,7 @@ import TenureConfig
 import TenureCore
 import TenureEngine
 import TenureStore
+import TenureVault
 
 /// What plan, sync and audit need besides the directory: the `state:` settings, the mappings, the
 /// audit key and the store. Errors exit 78 (configuration) with the place named.
@@ -72,8 +73,9 @@ struct StateContext {
         }
     }
 
-    /// Pulls the directory (the same reader as `tenure pull`).
-    func pull(progress: (any PullObserver)?) async throws -> PullResult {
+    /// Pulls the directory (the same reader as `tenure pull`), with the write-back groups wherever
+    /// they are.
+    func pull(progress: (any PullObserver)?, requiredGroups: [String]) async throws -> PullResult {
         let password: LDAPSecret?
         do {
             password = try self.configuration.resolvePassword(environment: ProcessInfo.processInfo.environment)
@@ -82,8 +84,65 @@ struct StateContext {
             printError("configuration error: \(error)")
             throw ExitCode(78)
         }
-        let reader = DirectoryReader(configuration: self.configuration, password: password, logger: self.logger)
+        let reader = DirectoryReader(
+            configuration: self.configuration,
+            password: password,
+            logger: self.logger,
+            requiredGroups: requiredGroups
+        )
         return try await reader.pull(observer: progress, now: Date().timeIntervalSince1970)
+    }
+
+    /// The engine for plan and sync: with the vault when `state.vaultKeyFile` is set (a leaver's
+    /// credentials are rotated) and the LDAP writer when `writeBack:` is set (write-back groups are
+    /// written). `tenure plan` passes `executing: false`: nothing is written.
+    func engine(mappings: Mappings, store: SQLiteStore, executing: Bool) throws -> SyncEngine {
+        var engine = SyncEngine(
+            mappings: mappings,
+            store: store,
+            logger: self.logger,
+            actor: StateContext.actor,
+            writeBackPlaceholder: self.configuration.writeBack?.emptyGroupPlaceholder
+        )
+        guard executing else { return engine }
+        let ldap = DirectoryReader(configuration: self.configuration, password: nil, logger: self.logger)
+            .connectionOptions
+        if let keyFile = self.state.vaultKeyFile {
+            let key: MasterKey
+            do {
+                key = try MasterKey.load(path: keyFile)
+            } catch {
+                printError("vault key error: \(error) (create one with: tenure vault init)")
+                throw ExitCode(78)
+            }
+            engine.rotator = CredentialRotator(
+                store: store,
+                masterKey: key,
+                ldap: ldap,
+                logger: self.logger,
+                actor: StateContext.actor
+            )
+        }
+        if let writeBack = self.configuration.writeBack {
+            let password: String
+            do {
+                password =
+                    try self.configuration.resolveWriteBackPassword(environment: ProcessInfo.processInfo.environment)
+                    ?? ""
+            } catch {
+                printError("configuration error: \(error)")
+                throw ExitCode(78)
+            }
+            var options = ldap
+            options.bind = .simple(dn: writeBack.bindDN, password: LDAPSecret(password))
+            engine.writeBack = LDAPWriteBack(
+                options: options,
+                memberAttribute: writeBack.memberAttribute,
+                placeholder: writeBack.emptyGroupPlaceholder,
+                logger: self.logger
+            )
+        }
+        return engine
     }
 
     /// `cli:<user>` for the audit log.

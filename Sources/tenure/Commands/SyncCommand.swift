@@ -4,7 +4,6 @@ import Foundation
 import TenureConfig
 import TenureCore
 import TenureEngine
-import TenureVault
 
 struct SyncCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -36,39 +35,16 @@ struct SyncCommand: AsyncParsableCommand {
         }
         defer { withExtendedLifetime(lock) {} }
         let store = try context.openStore()
-        // With a vault, a leaver's credentials are rotated as part of the plan.
-        var rotator: CredentialRotator?
-        if let keyFile = context.state.vaultKeyFile {
-            let key: MasterKey
-            do {
-                key = try MasterKey.load(path: keyFile)
-            } catch {
-                printError("vault key error: \(error) (create one with: tenure vault init)")
-                throw ExitCode(78)
-            }
-            rotator = CredentialRotator(
-                store: store,
-                masterKey: key,
-                ldap: DirectoryReader(configuration: context.configuration, password: nil, logger: context.logger)
-                    .connectionOptions,
-                logger: context.logger,
-                actor: StateContext.actor
-            )
-        }
-        let engine = SyncEngine(
-            mappings: mappings,
-            store: store,
-            logger: context.logger,
-            actor: StateContext.actor,
-            rotator: rotator
-        )
+        // With a vault, a leaver's credentials are rotated as part of the plan; with a writeBack:
+        // account, write-back groups are written.
+        let engine = try context.engine(mappings: mappings, store: store, executing: true)
         let progress = isTerminal(STDERR_FILENO) ? ProgressPrinter() : nil
         let report: SyncEngine.Report
         do {
             report = try await engine.sync(
                 allowMassRevoke: self.allowMassRevoke,
                 now: { Date().timeIntervalSince1970 },
-                pull: { try await context.pull(progress: progress) }
+                pull: { try await context.pull(progress: progress, requiredGroups: engine.writeBackGroups) }
             )
         } catch let exit as ExitCode {
             throw exit
@@ -92,6 +68,22 @@ struct SyncCommand: AsyncParsableCommand {
             PlanReport(color: isTerminal(STDOUT_FILENO)).render(report.plan, hash: report.hash, header: header),
             terminator: ""
         )
+        for result in report.maintenance {
+            let why =
+                switch result.trigger {
+                case .reconcile: "settling a rotation left unfinished"
+                case .retry: "retrying a failed rotation"
+                case .maxAge: "older than its max age"
+                }
+            let outcome =
+                switch result.outcome {
+                case .rotated(let version): "rotated to version \(version)"
+                case .unchanged(let reason): "unchanged: \(reason)"
+                case .nothingPending: "nothing to do"
+                case .needsAttention(let reason): "NEEDS ATTENTION: \(reason)"
+                }
+            print("Vault: \(result.name) (\(why)): \(outcome)")
+        }
         if let range = report.auditRange {
             print("Audit records \(range.lowerBound)–\(range.upperBound) written.")
         }

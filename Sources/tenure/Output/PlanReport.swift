@@ -12,7 +12,10 @@ struct PlanReport {
 
     func render(_ plan: Plan, hash: String, header: String) -> String {
         var out = header + "\n\n"
-        if plan.identities.isEmpty {
+        if plan.identities.isEmpty && !plan.drift.isEmpty {
+            out += "No changes to apply; the drift below is reported only (the roles' drift policy is alert).\n"
+        }
+        if plan.identities.isEmpty && plan.drift.isEmpty {
             out += "No changes. The stored model matches the directory and the mappings.\n"
         }
         for identity in plan.identities {
@@ -42,19 +45,33 @@ struct PlanReport {
                     out += "      " + self.paint("+ grant standing \(role)", "32") + "  (rule \(rule))\n"
                 case .elevate(let role, let rule):
                     out += "      " + self.paint("~ elevate \(role) eligible → standing", "33") + "  (rule \(rule))\n"
-                case .writeBack(let group, _, let add):
+                case .writeBack(let group, _, let add, let member, let reason):
                     out +=
                         "      "
                         + self.paint(
                             add ? "+ add to write-back group \(group)" : "- remove from write-back group \(group)",
                             add ? "32" : "31"
                         )
+                        + (member.map { $0 == identity.dn ? "" : "  member \($0)" } ?? "")
+                        + (reason.map { "  (\($0))" } ?? "")
                         + "\n"
+                case .adopt(let role, let group):
+                    out +=
+                        "      " + self.paint("+ adopt active \(role)", "32")
+                        + "  (drift: in \(group) without holding it; drift policy adopt)\n"
                 case .rotateCredential(let name, _, let reason):
                     out += "      " + self.paint("! rotate credential \(name)", "33") + "  (\(reason))\n"
                 case .recordIdentity:
                     break
                 }
+            }
+        }
+        if !plan.drift.isEmpty {
+            out += "\n  Drift in write-back groups:\n"
+            for finding in plan.drift {
+                let who = finding.username ?? (finding.member.isEmpty ? finding.group : finding.member)
+                out += "  " + self.paint("! \(finding.kind.rawValue)", "35") + " \(finding.role): \(who)"
+                out += " — \(finding.detail) [\(finding.resolution.rawValue)]\n"
             }
         }
         if !plan.conflicts.isEmpty {
@@ -78,6 +95,8 @@ struct PlanReport {
             "; \(s.grants) to grant, \(s.elevations) to elevate, \(s.revocations) to revoke, \(s.expirations) to expire"
         out += s.writeBacks > 0 ? "; \(s.writeBacks) write-back change(s)" : ""
         out += s.rotations > 0 ? "; \(s.rotations) credential rotation(s)" : ""
+        out += s.adoptions > 0 ? "; \(s.adoptions) adoption(s)" : ""
+        out += s.drift > 0 ? "; \(s.drift) drift finding(s)" : ""
         out += s.conflicts > 0 ? "; \(s.conflicts) SoD conflict(s) refused" : ""
         out += ".\n"
         if plan.guardVerdict.held {

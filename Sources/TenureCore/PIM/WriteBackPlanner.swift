@@ -1,0 +1,388 @@
+/// Write-back and drift: after the assignment actions of a plan are known, each role's write-back
+/// group is compared with what it must hold — the role's active holders once the plan is applied —
+/// and with what Tenure itself wrote there (`PIMState.writeBackMembers`).
+///
+/// - A holder missing from the group is added (a holder Tenure had added and someone removed is
+///   also reported as drift, `missing`).
+/// - A member Tenure wrote whose holding ended is removed, whatever the drift policy: Tenure's own
+///   writes never come back as drift.
+/// - Any other member is drift, handled by the role's policy: `alert` reports it, `revert` removes
+///   it, `adopt` gives a managed identity the role (others are reported).
+/// - Protected identities are never added or removed; a difference is reported.
+/// - An eligible-only role held standing (not through an activation) is reported.
+struct WriteBackPlanning {
+    let mappings: Mappings
+    let normalizeDN: (String) -> String
+    let placeholder: String?
+
+    /// What the main planning pass knows about each identity of the snapshot and the store.
+    struct Inputs {
+        var state: PIMState
+        var snapshot: DirectorySnapshot
+        /// Identities active (in scope, enabled) in this run.
+        var activeIDs: Set<String>
+        /// Protected identities (by stable id).
+        var protectedIDs: Set<String>
+        var now: Double
+    }
+
+    func reconcile(_ inputs: Inputs, plans: inout [IdentityPlan]) -> [DriftFinding] {
+        let roles = self.mappings.roles.filter { $0.writeBackGroup != nil }
+        var findings: [DriftFinding] = []
+        var planIndex: [String: Int] = [:]
+        for (index, plan) in plans.enumerated() { planIndex[plan.identityID] = index }
+        var identityIndex: [String: Int] = [:]
+        identityIndex.reserveCapacity(inputs.snapshot.identities.count)
+        for (index, identity) in inputs.snapshot.identities.enumerated() { identityIndex[identity.id] = index }
+
+        // Who holds what once the plan is applied, and where each holding comes from.
+        var after: [AssignmentKey: String] = [:]
+        for assignment in inputs.state.assignments { after[assignment.key] = assignment.source }
+        var endedNow: [String: Set<String>] = [:]
+        var grantedNow: [String: Set<String>] = [:]
+        for plan in plans {
+            let id = plan.identityID
+            for action in plan.actions {
+                switch action {
+                case .revoke(let role, let state, _), .expire(let role, let state, _):
+                    after[AssignmentKey(identityID: id, role: role, state: state)] = nil
+                    if state == .active { endedNow[role, default: []].insert(id) }
+                case .grantStanding(let role, let rule):
+                    after[AssignmentKey(identityID: id, role: role, state: .active)] = "rule:\(rule)"
+                    grantedNow[role, default: []].insert(id)
+                case .elevate(let role, let rule):
+                    after[AssignmentKey(identityID: id, role: role, state: .eligible)] = nil
+                    after[AssignmentKey(identityID: id, role: role, state: .active)] = "rule:\(rule)"
+                    grantedNow[role, default: []].insert(id)
+                case .grantEligible(let role, let rule):
+                    after[AssignmentKey(identityID: id, role: role, state: .eligible)] = "rule:\(rule)"
+                default:
+                    break
+                }
+            }
+        }
+        var holders: [String: Set<String>] = [:]
+        var heldRoles: [String: Set<String>] = [:]
+        for key in after.keys {
+            heldRoles[key.identityID, default: []].insert(key.role)
+            if key.state == .active { holders[key.role, default: []].insert(key.identityID) }
+        }
+        var written: [String: [String: WriteBackMember]] = [:]
+        for member in inputs.state.writeBackMembers { written[member.group, default: [:]][member.identityID] = member }
+        var groupsByDN: [String: Group] = [:]
+        for group in inputs.snapshot.groups { groupsByDN[self.normalizeDN(group.dn)] = group }
+        let groupDNByID = Dictionary(
+            inputs.snapshot.groups.map { ($0.id, $0.dn) },
+            uniquingKeysWith: { first, _ in first }
+        )
+        let conflicts = Planner.conflictMap(self.mappings)
+
+        func append(_ action: PlanAction, for id: String, username: String?, dn: String) {
+            if let index = planIndex[id] {
+                plans[index].actions.append(action)
+            } else {
+                planIndex[id] = plans.count
+                plans.append(IdentityPlan(identityID: id, username: username, dn: dn, events: [], actions: [action]))
+            }
+        }
+
+        for role in roles {
+            guard let groupDN = role.writeBackGroup else { continue }
+            guard let group = groupsByDN[groupDN] else {
+                findings.append(
+                    DriftFinding(
+                        role: role.name,
+                        group: groupDN,
+                        member: "",
+                        kind: .missingGroup,
+                        resolution: .reported,
+                        detail: "the write-back group does not exist or does not match groups.filter; "
+                            + "nothing is written for \(role.name) until it does"
+                    )
+                )
+                continue
+            }
+            let roleHolders = holders[role.name] ?? []
+            let wrote = written[groupDN] ?? [:]
+            let current = Set(group.directMembers)
+            let granted = grantedNow[role.name] ?? []
+            let ended = endedNow[role.name] ?? []
+
+            // Holders that must be in the group.
+            for id in roleHolders.sorted() {
+                guard let position = identityIndex[id] else { continue }
+                let identity = inputs.snapshot.identities[position]
+                if inputs.protectedIDs.contains(id) {
+                    if !current.contains(id) {
+                        findings.append(
+                            DriftFinding(
+                                role: role.name,
+                                group: groupDN,
+                                member: self.normalizeDN(identity.dn),
+                                identityID: id,
+                                username: identity.username,
+                                kind: .protectedMember,
+                                resolution: .reported,
+                                detail: "protected identity holds \(role.name) but is not in the group; not changed"
+                            )
+                        )
+                    }
+                    continue
+                }
+                guard inputs.activeIDs.contains(id) else { continue }
+                if current.contains(id) {
+                    // In the group, but not by Tenure's hand (first run with write-back, or put there
+                    // by hand before the grant): record it as Tenure's (the add is idempotent), so
+                    // that it is removed when the holding ends.
+                    if wrote[id] == nil {
+                        append(
+                            .writeBack(
+                                group: groupDN,
+                                role: role.name,
+                                add: true,
+                                member: identity.dn,
+                                reason: "holds \(role.name) and is already a member; now managed by Tenure"
+                            ),
+                            for: id,
+                            username: identity.username,
+                            dn: identity.dn
+                        )
+                    }
+                    continue
+                }
+                let reason: String
+                if granted.contains(id) {
+                    reason = "granted \(role.name)"
+                } else if wrote[id] != nil {
+                    reason = "holds \(role.name) but was removed from the group outside Tenure: re-added"
+                    findings.append(
+                        DriftFinding(
+                            role: role.name,
+                            group: groupDN,
+                            member: self.normalizeDN(identity.dn),
+                            identityID: id,
+                            username: identity.username,
+                            kind: .missing,
+                            resolution: .readded,
+                            detail: "holds \(role.name); removed from the group outside Tenure"
+                        )
+                    )
+                } else {
+                    reason = "holds \(role.name) and is not in the group"
+                }
+                append(
+                    .writeBack(group: groupDN, role: role.name, add: true, member: identity.dn, reason: reason),
+                    for: id,
+                    username: identity.username,
+                    dn: identity.dn
+                )
+            }
+
+            // Members that are identities of the snapshot but do not hold the role.
+            for id in current.subtracting(roleHolders).sorted() {
+                guard let position = identityIndex[id] else { continue }
+                let identity = inputs.snapshot.identities[position]
+                let member = self.normalizeDN(identity.dn)
+                if inputs.protectedIDs.contains(id) {
+                    findings.append(
+                        DriftFinding(
+                            role: role.name,
+                            group: groupDN,
+                            member: member,
+                            identityID: id,
+                            username: identity.username,
+                            kind: .protectedMember,
+                            resolution: .reported,
+                            detail: "protected identity is in the group without holding \(role.name); not changed"
+                        )
+                    )
+                    continue
+                }
+                if wrote[id] != nil || ended.contains(id) {
+                    let why = ended.contains(id) ? "no longer holds \(role.name)" : "does not hold \(role.name)"
+                    append(
+                        .writeBack(
+                            group: groupDN,
+                            role: role.name,
+                            add: false,
+                            member: identity.dn,
+                            reason: "\(why) (Tenure's own membership)"
+                        ),
+                        for: id,
+                        username: identity.username,
+                        dn: identity.dn
+                    )
+                    continue
+                }
+                let managed = inputs.activeIDs.contains(id)
+                let kind: DriftFinding.Kind = managed ? .outOfBand : .unmanaged
+                var resolution = DriftFinding.Resolution.reported
+                var detail =
+                    managed
+                    ? "in the group without holding \(role.name)"
+                    : "not a managed identity (out of scope or disabled), in the group"
+                switch role.drift {
+                case .alert:
+                    break
+                case .revert:
+                    resolution = .removed
+                    append(
+                        .writeBack(
+                            group: groupDN,
+                            role: role.name,
+                            add: false,
+                            member: identity.dn,
+                            reason: "drift: \(detail); drift policy revert"
+                        ),
+                        for: id,
+                        username: identity.username,
+                        dn: identity.dn
+                    )
+                case .adopt:
+                    let holding = heldRoles[id] ?? []
+                    let excluded = conflicts[role.name] ?? []
+                    if !managed {
+                        detail += "; not adopted: only managed identities are"
+                    } else if let clash = holding.filter({ excluded.contains($0) }).min() {
+                        detail += "; not adopted: \(role.name) conflicts with \(clash), which it holds"
+                    } else {
+                        resolution = .adopted
+                        heldRoles[id, default: []].insert(role.name)
+                        append(
+                            .adopt(role: role.name, group: groupDN),
+                            for: id,
+                            username: identity.username,
+                            dn: identity.dn
+                        )
+                    }
+                }
+                findings.append(
+                    DriftFinding(
+                        role: role.name,
+                        group: groupDN,
+                        member: member,
+                        identityID: id,
+                        username: identity.username,
+                        kind: kind,
+                        resolution: resolution,
+                        detail: detail
+                    )
+                )
+            }
+
+            // Tenure's memberships of identities no longer in the snapshot, and memberships it
+            // recorded that are gone from the group although the holding ended.
+            var consumed = Set<String>()
+            for (id, member) in wrote.sorted(by: { $0.key < $1.key })
+            where !roleHolders.contains(id) && !current.contains(id) {
+                let value = self.normalizeDN(member.member)
+                consumed.insert(value)
+                let identity = identityIndex[id].map { inputs.snapshot.identities[$0] }
+                let previous = inputs.state.identities[id]
+                append(
+                    .writeBack(
+                        group: groupDN,
+                        role: role.name,
+                        add: false,
+                        member: member.member,
+                        reason: "no longer holds \(role.name) (Tenure's own membership)"
+                    ),
+                    for: id,
+                    username: identity?.username ?? previous?.username,
+                    dn: identity?.dn ?? previous?.dn ?? member.member
+                )
+            }
+
+            // Values that are no identity of the snapshot, and nested groups.
+            var others: [(value: String, kind: DriftFinding.Kind)] = []
+            for value in group.unresolvedMembers {
+                let normalized = self.normalizeDN(value)
+                if normalized == self.placeholder || consumed.contains(normalized) { continue }
+                others.append((value, .orphan))
+            }
+            for nested in group.directGroups {
+                if let dn = groupDNByID[nested] { others.append((dn, .nestedGroup)) }
+            }
+            for (value, kind) in others.sorted(by: { $0.value < $1.value }) {
+                let member = self.normalizeDN(value)
+                var detail =
+                    kind == .orphan
+                    ? "member is no identity Tenure reads (deleted, or outside the user bases)"
+                    : "a nested group: its members get \(role.name)'s access without holding it"
+                var resolution = DriftFinding.Resolution.reported
+                if role.drift == .revert {
+                    resolution = .removed
+                    append(
+                        .writeBack(
+                            group: groupDN,
+                            role: role.name,
+                            add: false,
+                            member: value,
+                            reason: "drift: \(detail); drift policy revert"
+                        ),
+                        for: "member:" + member,
+                        username: nil,
+                        dn: value
+                    )
+                } else if role.drift == .adopt {
+                    detail += "; not adopted: only managed identities are"
+                }
+                findings.append(
+                    DriftFinding(
+                        role: role.name,
+                        group: groupDN,
+                        member: member,
+                        kind: kind,
+                        resolution: resolution,
+                        detail: detail
+                    )
+                )
+            }
+        }
+
+        // Eligible-only roles held standing (not through an activation).
+        for plan in plans {
+            for action in plan.actions {
+                if case .adopt(let role, _) = action {
+                    after[AssignmentKey(identityID: plan.identityID, role: role, state: .active)] = "drift:adopt"
+                }
+            }
+        }
+        let eligibleOnly = Set(self.mappings.roles.filter { $0.mode == .eligible }.map(\.name))
+        for (key, source) in after
+        where key.state == .active && eligibleOnly.contains(key.role) && !source.hasPrefix("activation:") {
+            let identity = identityIndex[key.identityID].map { inputs.snapshot.identities[$0] }
+            findings.append(
+                DriftFinding(
+                    role: key.role,
+                    group: self.mappings.role(named: key.role)?.writeBackGroup ?? "",
+                    member: identity.map { self.normalizeDN($0.dn) } ?? "",
+                    identityID: key.identityID,
+                    username: identity?.username ?? inputs.state.identities[key.identityID]?.username,
+                    kind: .standingEligible,
+                    resolution: .reported,
+                    detail: "\(key.role) is eligible-only but held standing (source \(source))"
+                )
+            )
+        }
+        for index in plans.indices { plans[index].actions.sort { $0.phase < $1.phase } }
+        return findings.sorted {
+            ($0.role, $0.member, $0.kind.rawValue, $0.identityID ?? "")
+                < ($1.role, $1.member, $1.kind.rawValue, $1.identityID ?? "")
+        }
+    }
+}
+
+extension Planner {
+    /// Role → the roles it may not be held with (both directions).
+    static func conflictMap(_ mappings: Mappings) -> [String: Set<String>] {
+        var conflicts: [String: Set<String>] = [:]
+        for role in mappings.roles {
+            for other in role.conflicts {
+                conflicts[role.name, default: []].insert(other)
+                conflicts[other, default: []].insert(role.name)
+            }
+        }
+        return conflicts
+    }
+}

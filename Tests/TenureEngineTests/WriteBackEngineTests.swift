@@ -1,0 +1,244 @@
+import DirectorySource
+import Foundation
+import LDAPClient
+import Logging
+import SlapdFixture
+import TenureConfig
+import TenureCore
+import TenureEngine
+import TenureStore
+import Testing
+
+/// The write-back executor against a real slapd: a write the server refuses is audited as a failure
+/// and changes nothing in Tenure's record of its own writes, so the next sync writes it again; a
+/// write-back group outside the group bases is read anyway; the last member of a groupOfNames
+/// needs the placeholder.
+@Suite(.timeLimit(.minutes(5)))
+struct WriteBackEngineTests {
+    static let suffix = "dc=tenure,dc=test"
+    static let group = "cn=ops-root,ou=privileged,ou=groups,\(suffix)"
+    static let placeholder = "cn=nobody,\(suffix)"
+    static let data = """
+        dn: uid=ann,ou=people,\(suffix)
+        objectClass: inetOrgPerson
+        uid: ann
+        cn: Ann
+        sn: A
+        title: Operator
+
+        dn: ou=privileged,ou=groups,\(suffix)
+        objectClass: organizationalUnit
+        ou: privileged
+
+        dn: \(group)
+        objectClass: groupOfNames
+        cn: ops-root
+        member: \(placeholder)
+
+        """
+
+    static let mappings = Mappings(
+        roles: [RoleDefinition(name: "ops-root", tier: 1, mode: .standing, writeBackGroup: group, drift: .revert)],
+        rules: [
+            Rule(
+                name: "operators",
+                when: .attributeEquals(attribute: "title", value: "Operator"),
+                grant: "ops-root",
+                mode: .standing
+            )
+        ],
+        guardSettings: LeaverGuard(maxLeavers: 10, maxLeaverPercent: 100)
+    )
+
+    struct World {
+        let server: SlapdServer
+        let store: SQLiteStore
+        let logger: Logger
+        let directory: URL
+
+        init(server: SlapdServer) throws {
+            self.server = server
+            self.directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+                "tenure-writeback-\(UUID().uuidString)"
+            )
+            try FileManager.default.createDirectory(at: self.directory, withIntermediateDirectories: true)
+            self.store = try SQLiteStore(
+                path: self.directory.appendingPathComponent("t.sqlite").path,
+                auditKey: AuditKey.random()
+            )
+            var logger = Logger(label: "tenure.tests")
+            logger.logLevel = .critical
+            self.logger = logger
+        }
+
+        /// Users under ou=people; groups only under ou=nowhere-else: the write-back group is outside.
+        func pull(requiredGroups: [String]) async throws -> PullResult {
+            let configuration = TenureConfiguration(
+                ldap: LDAPSettings(
+                    urls: [self.server.url],
+                    bindDN: self.server.readerDN,
+                    password: .file(self.server.readerPasswordFile)
+                ),
+                users: UserSettings(baseDNs: ["ou=people,\(WriteBackEngineTests.suffix)"]),
+                groups: GroupSettings(baseDNs: ["ou=services,\(WriteBackEngineTests.suffix)"])
+            )
+            let reader = DirectoryReader(
+                configuration: configuration,
+                password: LDAPSecret(self.server.readerPassword),
+                logger: self.logger,
+                requiredGroups: requiredGroups
+            )
+            return try await reader.pull(now: 0)
+        }
+
+        func engine(writerDN: String, password: String, placeholder: String?) -> SyncEngine {
+            SyncEngine(
+                mappings: WriteBackEngineTests.mappings,
+                store: self.store,
+                logger: self.logger,
+                actor: "sync",
+                writeBack: LDAPWriteBack(
+                    options: LDAPConnectionOptions(
+                        urls: [self.server.url],
+                        bind: .simple(dn: writerDN, password: LDAPSecret(password))
+                    ),
+                    memberAttribute: "member",
+                    placeholder: placeholder,
+                    logger: self.logger
+                ),
+                writeBackPlaceholder: placeholder
+            )
+        }
+
+        var writerPassword: String {
+            get throws {
+                try String(contentsOfFile: self.server.writerPasswordFile, encoding: .utf8)
+                    .trimmingCharacters(in: .newlines)
+            }
+        }
+
+        /// The group's member values, lowercased and sorted (ldapsearch as the reader).
+        func members() throws -> [String] {
+            let output = try run(
+                "/usr/bin/ldapsearch",
+                [
+                    "-x", "-H", self.server.url, "-D", self.server.readerDN, "-y", self.server.readerPasswordFile,
+                    "-b", WriteBackEngineTests.group, "-s", "base", "-LLL", "-o", "ldif-wrap=no", "member",
+                ]
+            )
+            #expect(output.status == 0, "\(output)")
+            return output.stdout.split(separator: "\n").compactMap { line in
+                line.hasPrefix("member: ") ? line.dropFirst("member: ".count).lowercased() : nil
+            }.sorted()
+        }
+
+        func audit(_ type: String) async throws -> [AuditRecord] {
+            try await self.store.auditRecords(
+                AuditQuery(afterSequence: nil, since: nil, until: nil, subject: nil, limit: nil, newestFirst: false)
+            ).filter { $0.event.type == type }
+        }
+    }
+
+    @Test func aRefusedWriteIsAuditedAndWrittenAgainByTheNextSync() async throws {
+        try await withSlapd(data: Self.data) { server in
+            let world = try World(server: server)
+            defer { try? FileManager.default.removeItem(at: world.directory) }
+            let ann = "uid=ann,ou=people,\(Self.suffix)"
+
+            // The reader may not write: the server refuses, the sync goes on, the failure is audited.
+            let refused = world.engine(
+                writerDN: server.readerDN,
+                password: server.readerPassword,
+                placeholder: Self.placeholder
+            )
+            let first = try await refused.sync(
+                allowMassRevoke: false,
+                now: { 1_000 },
+                pull: { try await world.pull(requiredGroups: refused.writeBackGroups) }
+            )
+            #expect(first.plan.summary.grants == 1)
+            let failed = try await world.audit("writeback.add")
+            #expect(failed.map(\.event.outcome) == ["failure"])
+            #expect(failed.first?.event.details["result"]?.contains("insufficientAccessRights") == true)
+            #expect(try world.members() == [Self.placeholder])
+            var state = try await world.store.loadState()
+            #expect(state.assignments.count == 1, "the grant stands: the group is Tenure's output")
+            #expect(state.writeBackMembers.isEmpty, "nothing recorded as written")
+
+            // The next sync, with the writer, plans the write again and makes it.
+            let writer = world.engine(
+                writerDN: server.writerDN,
+                password: try world.writerPassword,
+                placeholder: Self.placeholder
+            )
+            let second = try await writer.sync(
+                allowMassRevoke: false,
+                now: { 2_000 },
+                pull: { try await world.pull(requiredGroups: writer.writeBackGroups) }
+            )
+            #expect(second.plan.summary.writeBacks == 1)
+            #expect(try world.members() == [ann])  // the placeholder left with the first member
+            state = try await world.store.loadState()
+            #expect(state.writeBackMembers.map(\.member) == [ann])
+
+            // Nothing more to do: Tenure's write is neither drift nor a mover.
+            let third = try await writer.sync(
+                allowMassRevoke: false,
+                now: { 3_000 },
+                pull: { try await world.pull(requiredGroups: writer.writeBackGroups) }
+            )
+            #expect(third.plan.identities.isEmpty)
+            #expect(third.plan.drift.isEmpty)
+
+            // Without a placeholder the last member cannot leave a groupOfNames: audited, retried.
+            try server.modify(
+                """
+                dn: \(ann)
+                changetype: modify
+                replace: title
+                title: Developer
+
+                """
+            )
+            let strict = world.engine(writerDN: server.writerDN, password: try world.writerPassword, placeholder: nil)
+            _ = try await strict.sync(
+                allowMassRevoke: false,
+                now: { 4_000 },
+                pull: { try await world.pull(requiredGroups: strict.writeBackGroups) }
+            )
+            let removals = try await world.audit("writeback.remove")
+            #expect(removals.map(\.event.outcome) == ["failure"])
+            #expect(removals.first?.event.details["result"]?.contains("objectClassViolation") == true)
+            #expect(try world.members() == [ann])
+            let retried = try await writer.sync(
+                allowMassRevoke: false,
+                now: { 5_000 },
+                pull: { try await world.pull(requiredGroups: writer.writeBackGroups) }
+            )
+            #expect(retried.plan.summary.writeBacks == 1)
+            #expect(try world.members() == [Self.placeholder])
+            #expect(try await world.store.loadState().writeBackMembers.isEmpty)
+            #expect(try await world.store.verifyAudit().isIntact)
+        }
+    }
+
+    @Test func aMissingWriteBackGroupIsReportedAndTheRestOfTheSyncGoesOn() async throws {
+        try await withSlapd(data: Self.data) { server in
+            let world = try World(server: server)
+            defer { try? FileManager.default.removeItem(at: world.directory) }
+            var mappings = Self.mappings
+            mappings.roles[0].writeBackGroup = "cn=not-there,ou=privileged,ou=groups,\(Self.suffix)"
+            var engine = world.engine(writerDN: server.writerDN, password: try world.writerPassword, placeholder: nil)
+            engine.mappings = mappings
+            let report = try await engine.sync(
+                allowMassRevoke: false,
+                now: { 1_000 },
+                pull: { try await world.pull(requiredGroups: engine.writeBackGroups) }
+            )
+            #expect(report.plan.summary.grants == 1)
+            #expect(report.plan.drift.map(\.kind) == [.missingGroup])
+            #expect(try await world.audit("writeback.add").isEmpty)
+            #expect(try await world.audit("drift.detected").count == 1)
+        }
+    }
+}
