@@ -168,6 +168,8 @@ struct WriteBackCommandTests {
 
                     """
                 )
+                let planned = try tenure(["plan", "--format", "json", "--log-level", "debug"])
+                #expect(planned.stdout.contains("\"rotateCredential\""), "\(planned)")
                 let left = try tenure(["sync", "--log-level", "debug"])
                 #expect(left.status == 0, "\(left)")
                 #expect(left.stdout.contains("- leaver  kmueller"))

@@ -1,3 +1,4 @@
+import DirectorySource
 import Foundation
 import LDAPClient
 import Logging
@@ -548,5 +549,68 @@ struct VaultMaintenanceTests {
                 == [60, 120, 240, 480, 960, 1_920, 3_600, 3_600, 3_600]
         )
         #expect(CredentialRotator.retryDelay(afterFailures: 1_000) == 3_600)
+    }
+
+    @Test func theNextSyncRepairsACrashAndRotatesWhatIsPastItsMaxAge() async throws {
+        try await withWorld { world in
+            let now = Date().timeIntervalSince1970
+            try await world.enroll("db-root", .ldapAccount(dn: Self.dbAccount), secret: Self.initial, at: now)
+            try await world.enroll(
+                "app",
+                .ldapAccount(dn: Self.appAccount),
+                secret: Self.appInitial,
+                maxAge: 30 * Self.day,
+                at: now - 31 * Self.day
+            )
+            world.clock.set(now)
+            // A rotation of db-root died after the server took the new password.
+            let applied = "Applied-Not-Promoted-\(UUID().uuidString)"
+            try await world.storePending(applied, version: 2, name: "db-root")
+            try await world.adminSets(Self.dbAccount, applied)
+
+            var logger = Logger(label: "tenure.tests")
+            logger.logLevel = .critical
+            let engine = SyncEngine(
+                mappings: Mappings(),
+                store: world.store,
+                logger: logger,
+                actor: "sync",
+                rotator: world.rotator
+            )
+            let report = try await engine.sync(
+                allowMassRevoke: false,
+                now: { now },
+                pull: {
+                    PullResult(
+                        snapshot: DirectorySnapshot(identities: [], groups: []),
+                        server: "ldap://127.0.0.1",
+                        entriesRead: 0,
+                        seconds: 0
+                    )
+                }
+            )
+            #expect(
+                report.maintenance == [
+                    .init(name: "app", trigger: .maxAge, outcome: .rotated(version: 2)),
+                    .init(name: "db-root", trigger: .reconcile, outcome: .rotated(version: 2)),
+                ]
+            )
+            #expect(try await world.binds(Self.dbAccount, applied))
+            #expect(try await !world.binds(Self.appAccount, Self.appInitial))
+            #expect(try await world.binds(Self.appAccount, try await world.secret(2, of: "app")))
+            // The sync's audit range covers the maintenance.
+            let range = try #require(report.auditRange)
+            let rotations = try await world.store.auditRecords(
+                AuditQuery(
+                    afterSequence: range.lowerBound - 1,
+                    since: nil,
+                    until: nil,
+                    subject: nil,
+                    limit: nil,
+                    newestFirst: false
+                )
+            ).filter { $0.event.type == "credential.rotated" }
+            #expect(rotations.count == 2)
+        }
     }
 }

@@ -90,6 +90,7 @@ struct AuditCommand: AsyncParsableCommand {
         @Option(help: "Only records at or after this time (ISO 8601, e.g. 2026-11-01T00:00:00Z).") var since: String?
         @Option(help: "Only records before this time (ISO 8601).") var until: String?
         @Option(help: "Only records about this subject (an identity id).") var subject: String?
+        @Option(help: "Only records after this sequence number (to continue an earlier export).") var after: Int64?
 
         func run() async throws {
             let context = try StateContext(options: self.options)
@@ -102,7 +103,7 @@ struct AuditCommand: AsyncParsableCommand {
                 return date.timeIntervalSince1970
             }
             let query = AuditQuery(
-                afterSequence: nil,
+                afterSequence: self.after,
                 since: try time(self.since, "since"),
                 until: try time(self.until, "until"),
                 subject: self.subject,
