@@ -148,15 +148,20 @@ struct VaultCommand: AsyncParsableCommand {
         func run() async throws {
             let context = try Context(options: self.options)
             let statuses = try await context.store.credentialStatuses()
-            let rows = statuses.map { status in
-                [
-                    status.record.name, describe(status.record.kind), status.current.map { "v\($0.version)" } ?? "-",
-                    status.pending.map { "v\($0.version) PENDING" } ?? "", String(status.failures),
+            let rows = statuses.map { status -> [String] in
+                let current = status.current.map { "v\($0.version)" } ?? "-"
+                let pending = status.pending.map { "v\($0.version) PENDING" } ?? ""
+                let next: String = status.failures > 0 ? (status.nextAttemptAt.map(isoDate) ?? "") : ""
+                return [
+                    status.record.name, describe(status.record.kind), current, pending, String(status.failures), next,
                     status.lastError ?? "",
                 ]
             }
             print(
-                Table(columns: ["NAME", "TARGET", "CURRENT", "PENDING", "FAILURES", "LAST ERROR"], rows: rows).render(),
+                Table(
+                    columns: ["NAME", "TARGET", "CURRENT", "PENDING", "FAILURES", "NEXT TRY", "LAST ERROR"],
+                    rows: rows
+                ).render(),
                 terminator: ""
             )
         }
