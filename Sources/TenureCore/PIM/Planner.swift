@@ -39,8 +39,8 @@ public struct Planner {
         var protectedChanges: [String] = []
         var leavers = 0
         var seen = Set<String>()
-        var activeIDs = Set<String>()
-        var protectedIDs = Set<String>()
+        var activeAt = [Bool](repeating: false, count: snapshot.identities.count)
+        var protectedGone = Set<String>()
         let lookBackStart = now - self.mappings.leaver.lookBackSeconds
         var recentlyHeld: [String: [EndedHolding]] = [:]
         for holding in state.endedHoldings where holding.endedAt >= lookBackStart {
@@ -64,8 +64,7 @@ public struct Planner {
             var desired: [String: (mode: RoleMode, rule: String)] = [:]
             let isActive = record.state == .active
             let wasActive = previous?.state == .active
-            if isActive { activeIDs.insert(identity.id) }
-            if context.isProtected(position) { protectedIDs.insert(identity.id) }
+            activeAt[position] = isActive
 
             switch (previous?.state, record.state) {
             case (nil, .active):
@@ -165,7 +164,7 @@ public struct Planner {
                 actions: actions.sorted { $0.phase < $1.phase }
             )
             if context.isProtectedRecord(previous) {
-                protectedIDs.insert(id)
+                protectedGone.insert(id)
                 plan.isProtected = true
                 protectedChanges.append(
                     "protected identity \(previous.username ?? id) (\(previous.dn)): gone from the directory"
@@ -184,8 +183,9 @@ public struct Planner {
             WriteBackPlanning.Inputs(
                 state: state,
                 snapshot: snapshot,
-                activeIDs: activeIDs,
-                protectedIDs: protectedIDs,
+                isActive: { activeAt[$0] },
+                isProtected: { context.isProtected($0) },
+                protectedGone: protectedGone,
                 now: now
             ),
             plans: &plans

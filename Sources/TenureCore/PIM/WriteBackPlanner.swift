@@ -19,25 +19,62 @@ struct WriteBackPlanning {
     struct Inputs {
         var state: PIMState
         var snapshot: DirectorySnapshot
-        /// Identities active (in scope, enabled) in this run.
-        var activeIDs: Set<String>
-        /// Protected identities (by stable id).
-        var protectedIDs: Set<String>
+        /// Whether the identity at a snapshot position is active (in scope, enabled) in this run.
+        var isActive: (Int) -> Bool
+        /// Whether the identity at a snapshot position is protected.
+        var isProtected: (Int) -> Bool
+        /// Protected identities no longer in the snapshot (by stable id).
+        var protectedGone: Set<String>
         var now: Double
+    }
+
+    /// Snapshot positions by stable id: a binary search when the identities are in id order (as the
+    /// snapshot builder makes them), a dictionary otherwise. Planning 100,000 identities must not
+    /// pay for a 100,000-entry table when only a few hundred group members are looked up.
+    struct Positions {
+        let identities: [Identity]
+        let table: [String: Int]?
+
+        init(_ identities: [Identity]) {
+            self.identities = identities
+            var sorted = true
+            for index in identities.indices.dropFirst() where !(identities[index - 1].id < identities[index].id) {
+                sorted = false
+                break
+            }
+            self.table =
+                sorted
+                ? nil
+                : Dictionary(identities.enumerated().map { ($1.id, $0) }, uniquingKeysWith: { first, _ in first })
+        }
+
+        subscript(_ id: String) -> Int? {
+            if let table = self.table { return table[id] }
+            var low = 0
+            var high = self.identities.count
+            while low < high {
+                let middle = (low + high) / 2
+                if self.identities[middle].id < id { low = middle + 1 } else { high = middle }
+            }
+            return low < self.identities.count && self.identities[low].id == id ? low : nil
+        }
     }
 
     func reconcile(_ inputs: Inputs, plans: inout [IdentityPlan]) -> [DriftFinding] {
         let roles = self.mappings.roles.filter { $0.writeBackGroup != nil }
+        let eligibleOnly = Set(self.mappings.roles.filter { $0.mode == .eligible }.map(\.name))
+        guard !roles.isEmpty || !eligibleOnly.isEmpty else { return [] }
         var findings: [DriftFinding] = []
         var planIndex: [String: Int] = [:]
         for (index, plan) in plans.enumerated() { planIndex[plan.identityID] = index }
-        var identityIndex: [String: Int] = [:]
-        identityIndex.reserveCapacity(inputs.snapshot.identities.count)
-        for (index, identity) in inputs.snapshot.identities.enumerated() { identityIndex[identity.id] = index }
+        let identityIndex = Positions(inputs.snapshot.identities)
+        func isProtected(_ id: String) -> Bool {
+            identityIndex[id].map(inputs.isProtected) ?? inputs.protectedGone.contains(id)
+        }
 
-        // Who holds what once the plan is applied, and where each holding comes from.
-        var after: [AssignmentKey: String] = [:]
-        for assignment in inputs.state.assignments { after[assignment.key] = assignment.source }
+        // What the plan changes (small), then who holds what once it is applied: the stored
+        // assignments (large) are only read, never copied.
+        var changed: [AssignmentKey: String?] = [:]
         var endedNow: [String: Set<String>] = [:]
         var grantedNow: [String: Set<String>] = [:]
         for plan in plans {
@@ -45,28 +82,59 @@ struct WriteBackPlanning {
             for action in plan.actions {
                 switch action {
                 case .revoke(let role, let state, _), .expire(let role, let state, _):
-                    after[AssignmentKey(identityID: id, role: role, state: state)] = nil
+                    changed[AssignmentKey(identityID: id, role: role, state: state)] = .some(nil)
                     if state == .active { endedNow[role, default: []].insert(id) }
                 case .grantStanding(let role, let rule):
-                    after[AssignmentKey(identityID: id, role: role, state: .active)] = "rule:\(rule)"
+                    changed[AssignmentKey(identityID: id, role: role, state: .active)] = "rule:\(rule)"
                     grantedNow[role, default: []].insert(id)
                 case .elevate(let role, let rule):
-                    after[AssignmentKey(identityID: id, role: role, state: .eligible)] = nil
-                    after[AssignmentKey(identityID: id, role: role, state: .active)] = "rule:\(rule)"
+                    changed[AssignmentKey(identityID: id, role: role, state: .eligible)] = .some(nil)
+                    changed[AssignmentKey(identityID: id, role: role, state: .active)] = "rule:\(rule)"
                     grantedNow[role, default: []].insert(id)
                 case .grantEligible(let role, let rule):
-                    after[AssignmentKey(identityID: id, role: role, state: .eligible)] = "rule:\(rule)"
+                    changed[AssignmentKey(identityID: id, role: role, state: .eligible)] = "rule:\(rule)"
                 default:
                     break
                 }
             }
         }
-        var holders: [String: Set<String>] = [:]
-        var heldRoles: [String: Set<String>] = [:]
-        for key in after.keys {
-            heldRoles[key.identityID, default: []].insert(key.role)
-            if key.state == .active { holders[key.role, default: []].insert(key.identityID) }
+        let writeBackRoles = Set(roles.map(\.name))
+        // One look-up per stored assignment: is its role written back, eligible-only, or neither.
+        var interest: [String: (writeBack: Bool, eligibleOnly: Bool)] = [:]
+        for role in self.mappings.roles {
+            let entry = (writeBackRoles.contains(role.name), eligibleOnly.contains(role.name))
+            if entry.0 || entry.1 { interest[role.name] = entry }
         }
+        let touched = Set(changed.keys.map(\.identityID))
+        var holders: [String: Set<String>] = [:]
+        /// Active holdings of eligible-only roles once applied, with their source.
+        var standingEligible: [(key: AssignmentKey, source: String)] = []
+        let assignments = inputs.state.assignments
+        for index in assignments.indices where assignments[index].state == .active {
+            guard let kind = interest[assignments[index].role] else { continue }
+            let assignment = assignments[index]
+            // Changed by the plan: counted below.
+            if touched.contains(assignment.identityID) && changed[assignment.key] != nil { continue }
+            if kind.writeBack { holders[assignment.role, default: []].insert(assignment.identityID) }
+            if kind.eligibleOnly && !assignment.source.hasPrefix("activation:") {
+                standingEligible.append((assignment.key, assignment.source))
+            }
+        }
+        for (key, source) in changed where key.state == .active {
+            guard let source, let kind = interest[key.role] else { continue }
+            if kind.writeBack { holders[key.role, default: []].insert(key.identityID) }
+            if kind.eligibleOnly && !source.hasPrefix("activation:") { standingEligible.append((key, source)) }
+        }
+        /// The roles an identity holds (either state) once the plan is applied (for adopt's SoD check).
+        func heldRoles(_ id: String) -> Set<String> {
+            var roles = Set<String>()
+            for assignment in inputs.state.assignments where assignment.identityID == id {
+                if changed[assignment.key] == nil { roles.insert(assignment.role) }
+            }
+            for (key, source) in changed where key.identityID == id && source != nil { roles.insert(key.role) }
+            return roles
+        }
+
         var written: [String: [String: WriteBackMember]] = [:]
         for member in inputs.state.writeBackMembers { written[member.group, default: [:]][member.identityID] = member }
         var groupsByDN: [String: Group] = [:]
@@ -76,6 +144,7 @@ struct WriteBackPlanning {
             uniquingKeysWith: { first, _ in first }
         )
         let conflicts = Planner.conflictMap(self.mappings)
+        var adopted: [String: Set<String>] = [:]
 
         func append(_ action: PlanAction, for id: String, username: String?, dn: String) {
             if let index = planIndex[id] {
@@ -112,7 +181,7 @@ struct WriteBackPlanning {
             for id in roleHolders.sorted() {
                 guard let position = identityIndex[id] else { continue }
                 let identity = inputs.snapshot.identities[position]
-                if inputs.protectedIDs.contains(id) {
+                if inputs.isProtected(position) {
                     if !current.contains(id) {
                         findings.append(
                             DriftFinding(
@@ -129,7 +198,7 @@ struct WriteBackPlanning {
                     }
                     continue
                 }
-                guard inputs.activeIDs.contains(id) else { continue }
+                guard inputs.isActive(position) else { continue }
                 if current.contains(id) {
                     // In the group, but not by Tenure's hand (first run with write-back, or put there
                     // by hand before the grant): record it as Tenure's (the add is idempotent), so
@@ -183,7 +252,7 @@ struct WriteBackPlanning {
                 guard let position = identityIndex[id] else { continue }
                 let identity = inputs.snapshot.identities[position]
                 let member = self.normalizeDN(identity.dn)
-                if inputs.protectedIDs.contains(id) {
+                if inputs.isProtected(position) {
                     findings.append(
                         DriftFinding(
                             role: role.name,
@@ -214,7 +283,7 @@ struct WriteBackPlanning {
                     )
                     continue
                 }
-                let managed = inputs.activeIDs.contains(id)
+                let managed = inputs.isActive(position)
                 let kind: DriftFinding.Kind = managed ? .outOfBand : .unmanaged
                 var resolution = DriftFinding.Resolution.reported
                 var detail =
@@ -239,7 +308,7 @@ struct WriteBackPlanning {
                         dn: identity.dn
                     )
                 case .adopt:
-                    let holding = heldRoles[id] ?? []
+                    let holding = heldRoles(id).union(adopted[id] ?? [])
                     let excluded = conflicts[role.name] ?? []
                     if !managed {
                         detail += "; not adopted: only managed identities are"
@@ -247,7 +316,7 @@ struct WriteBackPlanning {
                         detail += "; not adopted: \(role.name) conflicts with \(clash), which it holds"
                     } else {
                         resolution = .adopted
-                        heldRoles[id, default: []].insert(role.name)
+                        adopted[id, default: []].insert(role.name)
                         append(
                             .adopt(role: role.name, group: groupDN),
                             for: id,
@@ -274,7 +343,7 @@ struct WriteBackPlanning {
             // recorded that are gone from the group although the holding ended.
             var consumed = Set<String>()
             for (id, member) in wrote.sorted(by: { $0.key < $1.key })
-            where !roleHolders.contains(id) && !current.contains(id) {
+            where !roleHolders.contains(id) && !current.contains(id) && !isProtected(id) {
                 let value = self.normalizeDN(member.member)
                 consumed.insert(value)
                 let identity = identityIndex[id].map { inputs.snapshot.identities[$0] }
@@ -341,16 +410,12 @@ struct WriteBackPlanning {
         }
 
         // Eligible-only roles held standing (not through an activation).
-        for plan in plans {
-            for action in plan.actions {
-                if case .adopt(let role, _) = action {
-                    after[AssignmentKey(identityID: plan.identityID, role: role, state: .active)] = "drift:adopt"
-                }
+        for (id, roles) in adopted {
+            for role in roles where eligibleOnly.contains(role) {
+                standingEligible.append((AssignmentKey(identityID: id, role: role, state: .active), "drift:adopt"))
             }
         }
-        let eligibleOnly = Set(self.mappings.roles.filter { $0.mode == .eligible }.map(\.name))
-        for (key, source) in after
-        where key.state == .active && eligibleOnly.contains(key.role) && !source.hasPrefix("activation:") {
+        for (key, source) in standingEligible where !source.hasPrefix("activation:") {
             let identity = identityIndex[key.identityID].map { inputs.snapshot.identities[$0] }
             findings.append(
                 DriftFinding(
