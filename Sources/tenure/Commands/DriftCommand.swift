@@ -8,7 +8,7 @@ import TenureStore
 struct DriftCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "drift",
-        abstract: "Show role drift: write-back groups that differ from what Tenure granted.",
+        abstract: "Show role drift: write-back groups that differ from what Tenure granted (table, JSON, CSV, HTML).",
         discussion: """
             Pulls the directory and compares every role's write-back group with the role's active \
             holders and with what Tenure wrote: members added outside Tenure (out-of-band), members \
@@ -25,11 +25,12 @@ struct DriftCommand: AsyncParsableCommand {
         case table
         case json
         case csv
+        case html
     }
 
     @OptionGroup var options: GlobalOptions
 
-    @Option(help: "Output format: table (for people), json or csv.")
+    @Option(help: "Output format: table (for people), json, csv, or html (one self-contained page).")
     var format: Format = .table
 
     @Flag(help: "Exit 0 when there is no drift, 2 when there is, 1 on error.")
@@ -80,10 +81,64 @@ struct DriftCommand: AsyncParsableCommand {
                 ])
             }
             FileHandle.standardOutput.write(Data(out))
+        case .html:
+            print(Self.html(rows, server: pulled.server, at: Date().timeIntervalSince1970), terminator: "")
         }
         if self.detailedExitcode && !rows.isEmpty {
             throw ExitCode(2)
         }
+    }
+
+    /// One self-contained page (inline style, no script, no external resource), every value escaped.
+    static func html(_ rows: [DriftRow], server: String, at time: Double) -> String {
+        func escape(_ text: String) -> String {
+            var out = ""
+            for character in text {
+                switch character {
+                case "&": out += "&amp;"
+                case "<": out += "&lt;"
+                case ">": out += "&gt;"
+                case "\"": out += "&quot;"
+                case "'": out += "&#39;"
+                default: out.append(character)
+                }
+            }
+            return out
+        }
+        var body = ""
+        for row in rows {
+            let finding = row.finding
+            let member =
+                finding.username.map { "\(escape($0))<br><small>\(escape(finding.member))</small>" }
+                ?? escape(finding.member.isEmpty ? finding.group : finding.member)
+            body += "<tr class=\"\(escape(finding.resolution.rawValue))\"><td>\(escape(finding.role))</td>"
+            body += "<td>\(escape(finding.kind.rawValue))</td><td>\(member)</td>"
+            body +=
+                "<td>\(escape(finding.resolution.rawValue))</td><td>\(escape(row.firstSeen.map(isoDate) ?? "new"))</td>"
+            body += "<td>\(escape(finding.detail))</td><td><small>\(escape(finding.group))</small></td></tr>\n"
+        }
+        let empty =
+            rows.isEmpty ? "<p>No drift: every write-back group holds exactly its role's active holders.</p>" : ""
+        return """
+            <!DOCTYPE html>
+            <html lang="en"><head><meta charset="utf-8">
+            <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
+            <title>Tenure drift report</title>
+            <style>
+            body{font:14px system-ui,sans-serif;margin:2em;color:#222}
+            table{border-collapse:collapse;width:100%}
+            th,td{border-bottom:1px solid #ddd;padding:.4em .6em;text-align:left;vertical-align:top}
+            th{background:#f4f4f4} small{color:#666}
+            tr.removed td:nth-child(4){color:#b00} tr.adopted td:nth-child(4){color:#06c}
+            tr.reported td:nth-child(4){color:#a60} tr.readded td:nth-child(4){color:#080}
+            </style></head><body>
+            <h1>Tenure drift report</h1>
+            <p>\(escape(server)) at \(escape(isoDate(time))): \(rows.count) finding(s). RESOLUTION is what the next sync does.</p>
+            \(empty)<table><thead><tr><th>Role</th><th>Kind</th><th>Member</th><th>Resolution</th><th>Since</th><th>Detail</th><th>Group</th></tr></thead>
+            <tbody>
+            \(body)</tbody></table></body></html>
+
+            """
     }
 
     static func table(_ rows: [DriftRow], roles: Int) -> String {
