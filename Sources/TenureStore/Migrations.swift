@@ -20,6 +20,9 @@ enum StoreMigrations {
         migrator.registerMigration("v4") { db in
             try db.execute(sql: v4)
         }
+        migrator.registerMigration("v5") { db in
+            try db.execute(sql: v5)
+        }
         return migrator
     }
 
@@ -73,6 +76,74 @@ enum StoreMigrations {
             lastSeen REAL NOT NULL,
             PRIMARY KEY (role, member, kind)
         );
+        """
+
+    /// v5: the checking API — just-in-time activations, TOTP enrolments (the seed sealed under the
+    /// vault's master key), HR records received over SCIM, scheduled offboardings, and credentials
+    /// that need MFA at check-out.
+    private static let v5 = """
+        CREATE TABLE activation (
+            id TEXT PRIMARY KEY NOT NULL,
+            identityID TEXT NOT NULL,
+            role TEXT NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('pending', 'active', 'denied', 'ended', 'expired')),
+            requestedBy TEXT NOT NULL,     -- who asked (the token's name)
+            requestedAt REAL NOT NULL,
+            durationSeconds REAL NOT NULL CHECK (durationSeconds > 0),
+            justification TEXT,
+            ticket TEXT,
+            mfa INTEGER NOT NULL DEFAULT 0 CHECK (mfa IN (0, 1)),
+            decidedBy TEXT,                -- who approved or denied
+            decidedAt REAL,
+            decisionReason TEXT,
+            startsAt REAL,
+            endsAt REAL,
+            endedAt REAL,
+            endReason TEXT
+        );
+        CREATE INDEX activation_identity ON activation(identityID, state);
+        CREATE INDEX activation_due ON activation(state, endsAt);
+
+        CREATE TABLE mfa_enrollment (
+            identityID TEXT PRIMARY KEY NOT NULL,
+            sealedSeed TEXT NOT NULL,      -- sealed by the vault (credential name mfa:<identityID>)
+            lastUsedStep INTEGER,          -- a code is never accepted twice
+            enrolledAt REAL NOT NULL
+        );
+
+        CREATE TABLE hr_user (
+            id TEXT PRIMARY KEY NOT NULL,  -- the SCIM id
+            userName TEXT NOT NULL,
+            externalId TEXT,
+            employeeNumber TEXT,
+            active INTEGER NOT NULL CHECK (active IN (0, 1)),
+            terminationDate REAL,
+            identityID TEXT,               -- the directory identity it is linked to, once found
+            resourceJSON TEXT NOT NULL,    -- the SCIM resource as last written
+            version INTEGER NOT NULL,      -- the ETag's version
+            created REAL NOT NULL,
+            lastModified REAL NOT NULL,
+            deleted INTEGER NOT NULL DEFAULT 0 CHECK (deleted IN (0, 1))
+        );
+        CREATE UNIQUE INDEX hr_user_userName ON hr_user(userName COLLATE NOCASE) WHERE deleted = 0;
+        CREATE UNIQUE INDEX hr_user_externalId ON hr_user(externalId) WHERE externalId IS NOT NULL AND deleted = 0;
+        CREATE INDEX hr_user_identity ON hr_user(identityID);
+
+        CREATE TABLE offboarding (
+            id TEXT PRIMARY KEY NOT NULL,
+            identityID TEXT NOT NULL,
+            effectiveAt REAL NOT NULL,
+            reason TEXT NOT NULL,
+            requestedBy TEXT NOT NULL,
+            requestedAt REAL NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('scheduled', 'done', 'cancelled')),
+            doneAt REAL,
+            planID INTEGER
+        );
+        CREATE INDEX offboarding_due ON offboarding(state, effectiveAt);
+        CREATE INDEX offboarding_identity ON offboarding(identityID);
+
+        ALTER TABLE credential ADD COLUMN requiresMFA INTEGER NOT NULL DEFAULT 0 CHECK (requiresMFA IN (0, 1));
         """
 
     private static let v1 = """

@@ -219,6 +219,35 @@ struct MigrationTests {
                            ('co-2', 'svc-backup', 'id-ada', NULL, 2, 0, 1764160000.5, NULL, NULL);
                     """
             )
+            try db.execute(
+                sql: """
+                    INSERT INTO writeback_member (groupDN, identityID, member, role, since)
+                    VALUES ('cn=dba-prod,ou=privileged,dc=t', 'id-ada', 'uid=ada,ou=people,dc=t', 'dba-prod', 1764000000);
+                    INSERT INTO drift_finding (role, member, kind, findingJSON, firstSeen, lastSeen)
+                    VALUES ('dba-prod', 'uid=eve,ou=people,dc=t', 'out-of-band', '{}', 1764000000, 1764100000);
+                    """
+            )
+        },
+        // v5 adds the checking API's tables and credential.requiresMFA: everything v4 holds, plus an
+        // activation, an MFA enrolment, an HR record and a scheduled offboarding.
+        "v5": { db in
+            try MigrationTests.seeders["v4"]!(db)
+            try db.execute(
+                sql: """
+                    INSERT INTO activation (id, identityID, role, state, requestedBy, requestedAt, durationSeconds,
+                                            justification, ticket, mfa, startsAt, endsAt)
+                    VALUES ('act-1', 'id-ada', 'dba-prod', 'active', 'token:ops', 1764200000, 3600, 'incident', 'INC-1',
+                            1, 1764200000, 1764203600);
+                    INSERT INTO mfa_enrollment (identityID, sealedSeed, lastUsedStep, enrolledAt)
+                    VALUES ('id-ada', 'v1:SEED', 58800000, 1764000000);
+                    INSERT INTO hr_user (id, userName, externalId, employeeNumber, active, terminationDate, identityID,
+                                         resourceJSON, version, created, lastModified)
+                    VALUES ('hr-1', 'ada', 'E100', 'E100', 1, NULL, 'id-ada', '{}', 1, 1764000000, 1764000000);
+                    INSERT INTO offboarding (id, identityID, effectiveAt, reason, requestedBy, requestedAt, state)
+                    VALUES ('off-1', 'id-ada', 1765000000, 'resignation', 'token:hr', 1764000000, 'scheduled');
+                    UPDATE credential SET requiresMFA = 1 WHERE name = 'svc-backup';
+                    """
+            )
         },
     ]
 }
