@@ -259,7 +259,7 @@ struct ConfigDecoder {
         let groups = try self.decodeGroups(groupsNode)
         let state = try self.node(document, "state").map { (node) throws(ConfigError) in try self.decodeState(node) }
         let writeBack = try self.node(document, "writeBack").map { (node) throws(ConfigError) in
-            try self.decodeWriteBack(node)
+            try self.decodeWriteBack(node, groups: groups)
         }
         var configuration = TenureConfiguration(ldap: ldap, users: users, groups: groups, warnings: self.warnings)
         configuration.state = state
@@ -290,7 +290,7 @@ struct ConfigDecoder {
 
     // MARK: writeBack
 
-    mutating func decodeWriteBack(_ node: ConfigNode) throws(ConfigError) -> WriteBackSettings {
+    mutating func decodeWriteBack(_ node: ConfigNode, groups: GroupSettings) throws(ConfigError) -> WriteBackSettings {
         let section = try self.mapping(node, path: "writeBack", allowed: ConfigSchema.writeBackKeys)
         guard let bindDN = try self.string(section, "bindDN"), !bindDN.value.isEmpty else {
             throw self.missing(
@@ -302,9 +302,22 @@ struct ConfigDecoder {
         _ = try self.dn(bindDN)
         let password = try self.passwordSource(section, section: "writeBack", bindDN: bindDN, anonymousAllowed: false)
         var memberAttribute = WriteBackSettings.defaultMemberAttribute
+        let readAsDNs = groups.members.filter { $0.valueIs == .dn }.map(\.attribute)
         if let value = try self.string(section, "memberAttribute"), !value.value.isEmpty {
             try self.check(value, validateAttribute)
             memberAttribute = value.value
+        }
+        // What Tenure writes must be what it reads back, or its own writes would look missing and be
+        // written again on every run (and removals would miss what the reader sees).
+        guard readAsDNs.contains(where: { $0.caseInsensitiveCompare(memberAttribute) == .orderedSame }) else {
+            let location = section.entries["memberAttribute"]?.value.location ?? section.location
+            throw self.error(
+                location,
+                "writeBack.memberAttribute",
+                "\(quoted(memberAttribute)) is not one of the DN-valued groups.members attributes ("
+                    + (readAsDNs.isEmpty ? "none" : readAsDNs.joined(separator: ", "))
+                    + "): Tenure must read back what it writes"
+            )
         }
         var placeholder: String?
         if let value = try self.string(section, "emptyGroupPlaceholder"), !value.value.isEmpty {

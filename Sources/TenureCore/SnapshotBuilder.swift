@@ -257,7 +257,9 @@ public enum SnapshotBuilder {
         for member in group.memberDNs {
             switch index.resolve(member) {
             case .person(let person): people.append(person)
-            case .group(let child): if nested { groups.append(child) }
+            // Not followed when nesting is off, but kept as a value: a group nested in a write-back
+            // group still gives its members access, and must show (as drift).
+            case .group(let child): if nested { groups.append(child) } else { unresolved.append(member) }
             case nil: unresolved.append(member)
             }
         }

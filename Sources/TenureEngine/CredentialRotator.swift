@@ -335,6 +335,10 @@ public struct CredentialRotator: Sendable {
     ) -> (MaintenanceResult.Trigger, String)? {
         let backingOff = status.failures > 0 && (status.nextAttemptAt.map { $0 > now } ?? false)
         if let pending = status.pending {
+            // A pending version younger than the lease may belong to a rotation still running in
+            // another process (tenure vault rotate, a check-in): settling it now could abandon a
+            // password the target is about to take. Left alone until it is clearly orphaned.
+            guard now - pending.createdAt >= Self.pendingLease else { return nil }
             return backingOff ? nil : (.reconcile, "settle pending version \(pending.version)")
         }
         if status.failures > 0 {
@@ -349,6 +353,9 @@ public struct CredentialRotator: Sendable {
         }
         return nil
     }
+
+    /// How old a pending version must be before `maintain()` settles it (a rotation takes seconds).
+    public static let pendingLease: Double = 300
 
     /// How long to wait before retrying after `failures` consecutive failures: one minute, doubling
     /// with each further failure (2, 4, … 32 minutes), capped at one hour from the seventh on.

@@ -236,14 +236,14 @@ public struct SyncEngine: Sendable {
                         ]
                     )
                 ])
-                let count = try await self.apply(
+                let outcome = try await self.apply(
                     planID: unfinished.id,
                     journal: unfinished.journal,
                     plan: unfinished.plan,
                     now: now,
                     afterEntry: afterEntry
                 )
-                resumed = (unfinished.id, count)
+                resumed = (unfinished.id, outcome.applied)
             }
         }
 
@@ -354,20 +354,32 @@ public struct SyncEngine: Sendable {
             entry.id = id
             return entry
         }
-        let applied = try await self.apply(
+        let outcome = try await self.apply(
             planID: planID,
             journal: saved,
             plan: plan,
             now: now,
             afterEntry: afterEntry
         )
-        _ = try await self.store.recordDrift(plan.drift, time: now(), actor: self.actor)
+        // Drift is recorded as it ended, not as planned: a removal or re-add that did not happen
+        // (write-back not configured, or the server refused) stays reported, and the next sync tries
+        // again.
+        var drift = plan.drift
+        for index in drift.indices
+        where drift[index].resolution == .removed || drift[index].resolution == .readded {
+            guard outcome.unexecutedWrites.contains(Self.writeKey(drift[index].group, drift[index].member)) else {
+                continue
+            }
+            drift[index].resolution = .reported
+            drift[index].detail += " (the write did not happen; see the writeback audit record)"
+        }
+        _ = try await self.store.recordDrift(drift, time: now(), actor: self.actor)
         return Report(
             resumed: resumed,
             plan: plan,
             hash: hash,
             planID: planID,
-            applied: applied,
+            applied: outcome.applied,
             held: false,
             auditRange: try await written()
         )
@@ -380,7 +392,8 @@ public struct SyncEngine: Sendable {
         plan: Plan,
         now: @Sendable () -> Double,
         afterEntry: (@Sendable (Int) -> Void)?
-    ) async throws -> Int {
+    ) async throws -> (applied: Int, unexecutedWrites: Set<String>) {
+        var unexecuted = Set<String>()
         let plans = Dictionary(plan.identities.map { ($0.identityID, $0) }, uniquingKeysWith: { first, _ in first })
         // Batches of entries per transaction: each entry keeps its change, done-mark and audit
         // together, so a crash loses a whole batch or none of it and resume stays exact. A
@@ -426,9 +439,15 @@ public struct SyncEngine: Sendable {
                     executor: executor,
                     time: now()
                 )
+                if event.outcome != "success" { unexecuted.insert(Self.writeKey(group, normalizeDNOrKeep(value))) }
                 batch.append(JournalApplication(entryID: entry.id, change: change, audit: [event]))
                 if batch.count >= Self.batchSize { try await flush() }
                 continue
+            }
+            if case .writeBack(let group, _, _, let member, _) = entry.action {
+                // No executor: journaled and audited as not executed.
+                let value = member ?? plans[entry.identityID]?.dn ?? ""
+                unexecuted.insert(Self.writeKey(group, normalizeDNOrKeep(value)))
             }
             let (change, events) = self.effect(of: entry, identity: plans[entry.identityID], time: now())
             batch.append(JournalApplication(entryID: entry.id, change: change, audit: events))
@@ -479,8 +498,11 @@ public struct SyncEngine: Sendable {
             )
         )
         try await self.store.finishPlan(planID, status: .applied, audit: closing)
-        return applied
+        return (applied, unexecuted)
     }
+
+    /// A write-back group and member, for matching drift findings with write outcomes.
+    static func writeKey(_ group: String, _ member: String) -> String { group + "\n" + member }
 
     /// Rotates one credential for a leaver; the outcome (never a secret) as an audit record. A failed
     /// rotation does not stop the sync: it is recorded here and in the vault's status for a retry.

@@ -23,13 +23,28 @@ public protocol WriteBackExecutor: Sendable {
 public actor LDAPWriteBack: WriteBackExecutor {
     private let options: LDAPConnectionOptions
     private let memberAttribute: String
+    private let otherMemberAttributes: [String]
     private let placeholder: String?
     private let logger: Logger
     private var connection: LDAPConnection?
 
-    public init(options: LDAPConnectionOptions, memberAttribute: String, placeholder: String?, logger: Logger) {
+    /// - Parameters:
+    ///   - memberAttribute: where members are added (`writeBack.memberAttribute`).
+    ///   - otherMemberAttributes: the other DN-valued membership attributes the reader counts
+    ///     (`groups.members`): a removal also deletes the member from them, so that someone listed as
+    ///     `uniqueMember` of a group written through `member` is not reported removed while they stay.
+    public init(
+        options: LDAPConnectionOptions,
+        memberAttribute: String,
+        otherMemberAttributes: [String] = [],
+        placeholder: String?,
+        logger: Logger
+    ) {
         self.options = options
         self.memberAttribute = memberAttribute
+        self.otherMemberAttributes = otherMemberAttributes.filter {
+            $0.lowercased() != memberAttribute.lowercased()
+        }
         self.placeholder = placeholder
         self.logger = logger
     }
@@ -70,7 +85,11 @@ public actor LDAPWriteBack: WriteBackExecutor {
         }
         switch result {
         case .success(let removed):
-            return removed > 0 ? .changed : .alreadyInPlace
+            var elsewhere = 0
+            for other in self.otherMemberAttributes {
+                elsewhere += try await connection.removeValues(group, attribute: other, [member])
+            }
+            return removed + elsewhere > 0 ? .changed : .alreadyInPlace
         case .failure(let error):
             guard error.code == .objectClassViolation, let placeholder = self.placeholder else { throw error }
             // The last member of a group that must have one: the placeholder takes its place, in one

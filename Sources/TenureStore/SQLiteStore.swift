@@ -145,7 +145,7 @@ public final class SQLiteStore: PIMStore {
             let checkoutRows = try Row.fetchCursor(
                 db,
                 sql: """
-                    SELECT identityID, name, checkedOutAt FROM credential_checkout
+                    SELECT identityID, name, checkedOutAt, checkedInAt IS NULL FROM credential_checkout
                     WHERE checkedOutAt >= ? OR checkedInAt IS NULL ORDER BY checkedOutAt, id
                     """,
                 arguments: [since]
@@ -155,7 +155,8 @@ public final class SQLiteStore: PIMStore {
                     CheckoutRecord(
                         identityID: try Self.text(row, 0, "credential_checkout.identityID"),
                         credential: try Self.text(row, 1, "credential_checkout.name"),
-                        checkedOutAt: try Self.real(row, 2, "credential_checkout.checkedOutAt")
+                        checkedOutAt: try Self.real(row, 2, "credential_checkout.checkedOutAt"),
+                        isOpen: row[3] as Bool? ?? false
                     )
                 )
             }

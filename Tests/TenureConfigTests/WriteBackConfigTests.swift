@@ -95,6 +95,11 @@ struct WriteBackConfigTests {
                 "tenure.yaml:10:26: writeBack.emptyGroupPlaceholder: invalid DN"
             ),
             ("  bindDN: \"cn=w,dc=x\"\n  password: hunter2\n", "tenure.yaml:9:3: writeBack.password: unknown key"),
+            (
+                "  bindDN: \"cn=w,dc=x\"\n  passwordEnv: W\n  memberAttribute: owner\n",
+                "tenure.yaml:10:20: writeBack.memberAttribute: \"owner\" is not one of the DN-valued groups.members "
+                    + "attributes (member, uniqueMember): Tenure must read back what it writes"
+            ),
         ]
     )
     func errors(_ lines: String, _ prefix: String) throws {

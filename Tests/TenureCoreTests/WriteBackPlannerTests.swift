@@ -465,7 +465,10 @@ import Testing
         ]
         state.checkouts = [
             CheckoutRecord(identityID: "ann", credential: "payments", checkedOutAt: Self.now - day),
+            // Checked out three weeks ago and checked in: outside the window.
             CheckoutRecord(identityID: "ann", credential: "old-secret", checkedOutAt: Self.now - 21 * day),
+            // Checked out two months ago and never checked in: she still has it.
+            CheckoutRecord(identityID: "ann", credential: "still-out", checkedOutAt: Self.now - 60 * day, isOpen: true),
             CheckoutRecord(identityID: "bob", credential: "bobs", checkedOutAt: Self.now - day),
         ]
         var left = snapshot
@@ -476,8 +479,8 @@ import Testing
             return nil
         }
         // In the order found: held roles by name (db-read: db-root, db-report), then check-outs.
-        #expect(rotations == ["db-root", "db-report", "payments"])
-        #expect(plan.summary.rotations == 3)
+        #expect(rotations == ["db-root", "db-report", "still-out", "payments"])
+        #expect(plan.summary.rotations == 4)
         let phases = plan.identities[0].actions.map(\.phase)
         #expect(phases == phases.sorted())
     }
@@ -504,5 +507,160 @@ import Testing
             }
             #expect(rotations == expected, "look-back \(lookBack / day) days")
         }
+    }
+
+    // MARK: - Review findings
+
+    @Test func anOpenCheckOutIsRotatedEvenWithNoLookBack() {
+        let planner = Self.planner(Self.mappings(lookBack: 0))
+        let ann = Self.person("ann")
+        var state = Self.applied(
+            planner.plan(state: PIMState(), snapshot: Self.snap(identities: [ann], groups: []), now: Self.now),
+            to: PIMState(),
+            now: Self.now
+        )
+        state.checkouts = [
+            CheckoutRecord(identityID: "ann", credential: "open", checkedOutAt: Self.now - 3_600, isOpen: true),
+            CheckoutRecord(identityID: "ann", credential: "closed", checkedOutAt: Self.now - 3_600),
+        ]
+        var left = Self.snap(identities: [ann], groups: [])
+        left.identities[0].employeeType = "service"
+        let rotations = planner.plan(state: state, snapshot: left, now: Self.now).identities.flatMap(\.actions)
+            .compactMap { action -> String? in
+                if case .rotateCredential(let name, _, _) = action { return name }
+                return nil
+            }
+        #expect(rotations == ["open"])
+    }
+
+    @Test func aProtectedAccountsDNIsNeverRemovedAsAnOrphan() {
+        var mappings = Self.mappings(drift: .revert)
+        mappings.protected.append(.dn("cn=breakglass,ou=services,dc=t"))
+        let planner = Self.planner(mappings)
+        // A protected account outside the user bases, and a protected identity (by username) that is
+        // gone from the directory but still listed: neither is an orphan to revert.
+        var state = PIMState()
+        state.identities["bg2"] = IdentityRecord(
+            id: "bg2",
+            state: .active,
+            dn: "uid=breakglass,ou=people,dc=t",
+            username: "breakglass",
+            attributes: [:],
+            groups: [],
+            firstSeen: 0,
+            lastSeen: 0
+        )
+        let snapshot = Self.snap(
+            identities: [],
+            groups: [
+                Self.group(
+                    Self.readGroup,
+                    unresolved: ["CN=Breakglass,OU=Services,DC=t", "uid=breakglass,ou=people,dc=t", "uid=gone,dc=t"]
+                )
+            ]
+        )
+        let plan = planner.plan(state: state, snapshot: snapshot, now: Self.now)
+        let removals = plan.identities.flatMap(\.actions).compactMap { action -> String? in
+            if case .writeBack(_, _, false, let member, _) = action { return member }
+            return nil
+        }
+        #expect(removals == ["uid=gone,dc=t"])
+        #expect(plan.drift.filter { $0.kind == .protectedMember }.count == 2)
+    }
+
+    @Test func aGroupContainingAWriteBackGroupDoesNotCarryTenuresWrites() {
+        // Rule: members of "ops" get auditor. "ops" nests the db-read write-back group: ann, written
+        // there because she holds db-read, must not become an auditor through it.
+        var mappings = Self.mappings()
+        mappings.rules.append(Rule(name: "ops", when: .memberOf("ops"), grant: "auditor", mode: .standing))
+        let planner = Self.planner(mappings)
+        let ann = Self.person("ann", department: "Database")
+        let bob = Self.person("bob")
+        let read = Self.group(Self.readGroup, members: ["ann"])
+        var ops = Self.group("cn=ops,ou=groups,dc=t", members: ["bob"], nested: [read.id])
+        ops.transitiveMembers = ["ann", "bob"]  // as the snapshot builder resolves nesting
+        let plan = planner.plan(
+            state: PIMState(),
+            snapshot: Self.snap(identities: [ann, bob], groups: [read, ops]),
+            now: Self.now
+        )
+        let grants = { (id: String) in
+            (plan.identities.first { $0.identityID == id }?.actions ?? []).filter {
+                if case .grantStanding(role: "auditor", _) = $0 { return true }
+                return false
+            }
+        }
+        #expect(grants("bob").count == 1)
+        #expect(grants("ann").isEmpty, "Tenure's own write must not grant a role")
+        let record = plan.identities.first { $0.identityID == "ann" }?.actions.compactMap { action -> IdentityRecord? in
+            if case .recordIdentity(let record) = action { return record }
+            return nil
+        }.first
+        #expect(record?.groups == [], "not a member of ops through the write-back group")
+    }
+
+    @Test func aRenamedHoldersOldDNIsRemovedAndTheRecordFollows() {
+        let planner = Self.planner(Self.mappings())
+        var ann = Self.person("ann", department: "Database")
+        let state = Self.applied(
+            planner.plan(
+                state: PIMState(),
+                snapshot: Self.snap(identities: [ann], groups: [Self.group(Self.readGroup, members: ["ann"])]),
+                now: Self.now
+            ),
+            to: PIMState(),
+            now: Self.now
+        )
+        // Renamed; the directory did not rewrite the member value.
+        ann.dn = "uid=ann.new,ou=people,dc=t"
+        let plan = planner.plan(
+            state: state,
+            snapshot: Self.snap(
+                identities: [ann],
+                groups: [Self.group(Self.readGroup, unresolved: ["uid=ann,ou=people,dc=t"])]
+            ),
+            now: Self.now + 60
+        )
+        let writes = (plan.identities.first { $0.identityID == "ann" }?.actions ?? []).compactMap { action -> String? in
+            if case .writeBack(_, _, let add, let member, _) = action { return "\(add ? "+" : "-")\(member ?? "")" }
+            return nil
+        }
+        #expect(writes == ["-uid=ann,ou=people,dc=t", "+uid=ann.new,ou=people,dc=t"])
+        #expect(!plan.drift.contains { $0.kind == .orphan }, "the old DN is Tenure's, not an orphan")
+    }
+
+    @Test func aHolderWhoseRemovalFailedIsRemovedByTheNextSync() {
+        // Ann held db-read (revoked yesterday); Tenure never recorded writing her (its write failed or
+        // write-back came later), and she is still in the group.
+        let planner = Self.planner(Self.mappings(drift: .alert))
+        let ann = Self.person("ann")
+        var state = Self.applied(
+            planner.plan(state: PIMState(), snapshot: Self.snap(identities: [ann], groups: []), now: Self.now),
+            to: PIMState(),
+            now: Self.now
+        )
+        state.endedHoldings = [
+            EndedHolding(identityID: "ann", role: "db-read", state: .active, endedAt: Self.now - 86_400)
+        ]
+        let plan = planner.plan(
+            state: state,
+            snapshot: Self.snap(identities: [ann], groups: [Self.group(Self.readGroup, members: ["ann"])]),
+            now: Self.now
+        )
+        #expect(Self.has(plan, "ann", add: false, Self.readGroup))
+        #expect(plan.drift.isEmpty)
+    }
+
+    @Test func adoptNeverGivesAnEligibleOnlyRoleStanding() {
+        let planner = Self.planner(Self.mappings(drift: .adopt))
+        let zed = Self.person("zed")
+        let plan = planner.plan(
+            state: PIMState(),
+            snapshot: Self.snap(identities: [zed], groups: [Self.group(Self.dbaGroup, members: ["zed"])]),
+            now: Self.now
+        )
+        #expect(plan.drift.map(\.resolution) == [.reported])
+        #expect(plan.drift.first?.detail.contains("eligible-only") == true)
+        #expect(!plan.identities.flatMap(\.actions).contains { if case .adopt = $0 { true } else { false } })
     }
 }

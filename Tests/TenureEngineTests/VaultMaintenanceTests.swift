@@ -348,6 +348,10 @@ struct VaultMaintenanceTests {
             // app: the process died before changing the target.
             try await world.storePending("Never-Applied-\(UUID().uuidString)", version: 2, name: "app")
 
+            // A pending version younger than the lease may be a rotation still running elsewhere.
+            #expect(try await world.rotator.maintain().isEmpty)
+            world.clock.set(Date().timeIntervalSince1970 + CredentialRotator.pendingLease)
+            let later = world.clock.now
             #expect(
                 try await world.rotator.maintain() == [
                     .init(
@@ -370,7 +374,7 @@ struct VaultMaintenanceTests {
             #expect(try await world.binds(Self.appAccount, Self.appInitial))
             // Abandoning counts as a failure: app waits for its back-off; db-root has nothing to do.
             #expect(app.failures == 1)
-            #expect(app.nextAttemptAt == now + 60)
+            #expect(app.nextAttemptAt == later + 60)
             #expect(try await world.rotator.maintain().isEmpty)
             #expect(!(try await world.auditText()).contains(applied))
         }
@@ -528,8 +532,8 @@ struct VaultMaintenanceTests {
             #expect(status.pending?.version == 2)  // kept for the next reconcile
             #expect(try await world.binds(Self.dbAccount, Self.initial))
 
-            // With the server back, the pending version is settled after the back-off.
-            world.clock.set(now + 61)
+            // With the server back, the pending version is settled after the back-off and the lease.
+            world.clock.set(now + CredentialRotator.pendingLease + 61)
             #expect(
                 try await world.rotator.maintain() == [
                     .init(
@@ -562,11 +566,11 @@ struct VaultMaintenanceTests {
                 maxAge: 30 * Self.day,
                 at: now - 31 * Self.day
             )
-            world.clock.set(now)
-            // A rotation of db-root died after the server took the new password.
+            // A rotation of db-root died after the server took the new password, long enough ago.
             let applied = "Applied-Not-Promoted-\(UUID().uuidString)"
             try await world.storePending(applied, version: 2, name: "db-root")
             try await world.adminSets(Self.dbAccount, applied)
+            world.clock.set(Date().timeIntervalSince1970 + CredentialRotator.pendingLease)
 
             var logger = Logger(label: "tenure.tests")
             logger.logLevel = .critical

@@ -241,4 +241,60 @@ struct WriteBackEngineTests {
             #expect(try await world.audit("drift.detected").count == 1)
         }
     }
+
+    @Test func aRemovalReachesAMemberListedAsUniqueMember() async throws {
+        let unique = "cn=ops-unique,ou=privileged,ou=groups,\(Self.suffix)"
+        let data =
+            Self.data + """
+
+                dn: \(unique)
+                objectClass: groupOfUniqueNames
+                cn: ops-unique
+                uniqueMember: uid=ann,ou=people,\(Self.suffix)
+                uniqueMember: \(Self.placeholder)
+
+                """
+        try await withSlapd(data: data) { server in
+            let world = try World(server: server)
+            defer { try? FileManager.default.removeItem(at: world.directory) }
+            // Nobody holds the role; ann was put in by hand; the policy is revert.
+            var engine = world.engine(
+                writerDN: server.writerDN,
+                password: try world.writerPassword,
+                placeholder: Self.placeholder
+            )
+            engine.mappings = Mappings(
+                roles: [
+                    RoleDefinition(name: "ops-unique", tier: 1, mode: .standing, writeBackGroup: unique, drift: .revert)
+                ]
+            )
+            engine.writeBack = LDAPWriteBack(
+                options: LDAPConnectionOptions(
+                    urls: [server.url],
+                    bind: .simple(dn: server.writerDN, password: LDAPSecret(try world.writerPassword))
+                ),
+                memberAttribute: "member",
+                otherMemberAttributes: ["member", "uniqueMember"],
+                placeholder: nil,
+                logger: world.logger
+            )
+            let report = try await engine.sync(
+                allowMassRevoke: false,
+                now: { 1_000 },
+                pull: { try await world.pull(requiredGroups: engine.writeBackGroups) }
+            )
+            #expect(report.plan.drift.map(\.resolution) == [.removed])
+            let removals = try await world.audit("writeback.remove")
+            #expect(removals.map(\.event.outcome) == ["success"])
+            #expect(removals.first?.event.details["result"] == "removed")
+            let output = try run(
+                "/usr/bin/ldapsearch",
+                [
+                    "-x", "-H", server.url, "-D", server.readerDN, "-y", server.readerPasswordFile, "-b", unique, "-s",
+                    "base", "-LLL", "uniqueMember",
+                ]
+            )
+            #expect(!output.stdout.contains("uid=ann"), "\(output.stdout)")
+        }
+    }
 }

@@ -47,7 +47,7 @@ public struct Planner {
             recentlyHeld[holding.identityID, default: []].append(holding)
         }
         var checkedOut: [String: [CheckoutRecord]] = [:]
-        for checkout in state.checkouts where checkout.checkedOutAt >= lookBackStart {
+        for checkout in state.checkouts where checkout.isOpen || checkout.checkedOutAt >= lookBackStart {
             checkedOut[checkout.identityID, default: []].append(checkout)
         }
         let history = LeaverHistory(recentlyHeld: recentlyHeld, checkedOut: checkedOut)
@@ -186,6 +186,7 @@ public struct Planner {
                 isActive: { activeAt[$0] },
                 isProtected: { context.isProtected($0) },
                 protectedGone: protectedGone,
+                isProtectedDN: { context.isProtectedDN($0, state: state) },
                 now: now
             ),
             plans: &plans
@@ -397,6 +398,7 @@ struct LeaverHistory {
 private struct Context {
     let snapshot: DirectorySnapshot
     let mappings: Mappings
+    let normalizeDN: (String) -> String
     /// Per identity: positions of the groups it is in (transitively), sorted.
     let groupsOf: [[Int32]]
     let normalizedGroupDNs: [String]
@@ -419,7 +421,8 @@ private struct Context {
     /// Role → the roles it may not be held with (both directions).
     let conflicts: [String: Set<String>]
 
-    init(snapshot: DirectorySnapshot, mappings: Mappings, normalizeDN: (String) -> String, now: Double) {
+    init(snapshot: DirectorySnapshot, mappings: Mappings, normalizeDN: @escaping (String) -> String, now: Double) {
+        self.normalizeDN = normalizeDN
         self.snapshot = snapshot
         self.mappings = mappings
         let roleNames = Set(mappings.roles.map(\.name))
@@ -439,11 +442,18 @@ private struct Context {
         for (index, identity) in snapshot.identities.enumerated() { position[identity.id] = Int32(index) }
         // Write-back groups are Tenure's output, not input: their membership is no identity's group
         // (Tenure's own writes never make movers) and no condition reads them (validated).
+        // A group that contains a write-back group (nested) would carry Tenure's writes into its own
+        // membership, and so into movers and rules: its members are recomputed without them.
         let writeBackGroups = Set(mappings.roles.compactMap(\.writeBackGroup))
+        let cut = Self.membersWithoutWriteBack(
+            snapshot: snapshot,
+            writeBackGroups: writeBackGroups,
+            normalizeDN: normalizeDN
+        )
         var groupsOf = [[Int32]](repeating: [], count: snapshot.identities.count)
         for (groupIndex, group) in snapshot.groups.enumerated()
         where writeBackGroups.isEmpty || !writeBackGroups.contains(normalizeDN(group.dn)) {
-            for member in group.transitiveMembers {
+            for member in cut[groupIndex] ?? group.transitiveMembers {
                 if let index = position[member] { groupsOf[Int(index)].append(Int32(groupIndex)) }
             }
         }
@@ -514,6 +524,52 @@ private struct Context {
         self.protectedDNs = dns
     }
 
+    /// For every group that contains a write-back group (directly or through nesting): its
+    /// transitive members with the write-back groups cut out of the nesting graph. Groups not
+    /// affected are not in the result (their stored transitive members stand).
+    static func membersWithoutWriteBack(
+        snapshot: DirectorySnapshot,
+        writeBackGroups: Set<String>,
+        normalizeDN: (String) -> String
+    ) -> [Int: [String]] {
+        guard !writeBackGroups.isEmpty else { return [:] }
+        var indexByID: [String: Int] = [:]
+        for (index, group) in snapshot.groups.enumerated() { indexByID[group.id] = index }
+        let cutIndices = Set(
+            snapshot.groups.indices.filter { writeBackGroups.contains(normalizeDN(snapshot.groups[$0].dn)) }
+        )
+        guard !cutIndices.isEmpty else { return [:] }
+        // Parents of each group, to find every group above a write-back group.
+        var parents: [Int: [Int]] = [:]
+        for (index, group) in snapshot.groups.enumerated() {
+            for child in group.directGroups {
+                if let childIndex = indexByID[child] { parents[childIndex, default: []].append(index) }
+            }
+        }
+        var affected = Set<Int>()
+        var queue = Array(cutIndices)
+        while let next = queue.popLast() {
+            for parent in parents[next] ?? [] where affected.insert(parent).inserted { queue.append(parent) }
+        }
+        var result: [Int: [String]] = [:]
+        for index in affected where !cutIndices.contains(index) {
+            var members = Set<String>()
+            var seen: Set<Int> = [index]
+            var stack = [index]
+            while let current = stack.popLast() {
+                members.formUnion(snapshot.groups[current].directMembers)
+                for child in snapshot.groups[current].directGroups {
+                    guard let childIndex = indexByID[child], !cutIndices.contains(childIndex),
+                        seen.insert(childIndex).inserted
+                    else { continue }
+                    stack.append(childIndex)
+                }
+            }
+            result[index] = members.sorted()
+        }
+        return result
+    }
+
     struct View {
         let position: Int
     }
@@ -525,6 +581,17 @@ private struct Context {
         return self.protectedIDs.contains(identity.id.lowercased())
             || identity.username.map { self.protectedUsernames.contains($0.lowercased()) } == true
             || self.protectedDNs.contains(self.normalizedIdentityDNs[position])
+    }
+
+    /// A protected `dn:`, or the last-seen DN of an identity protected by id or username. Only asked
+    /// for group member values that are no identity of the snapshot (rare), so the stored records
+    /// are scanned rather than indexed.
+    func isProtectedDN(_ dn: String, state: PIMState) -> Bool {
+        if self.protectedDNs.contains(dn) { return true }
+        guard !self.protectedIDs.isEmpty || !self.protectedUsernames.isEmpty else { return false }
+        return state.identities.values.contains { record in
+            self.isProtectedRecord(record) && self.normalizeDN(record.dn) == dn
+        }
     }
 
     func isProtectedRecord(_ record: IdentityRecord) -> Bool {

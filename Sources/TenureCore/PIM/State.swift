@@ -146,11 +146,14 @@ public struct CheckoutRecord: Hashable, Sendable, Codable {
     public var identityID: String
     public var credential: String
     public var checkedOutAt: Double
+    /// Not checked in yet: rotated for a leaver however long ago it was checked out.
+    public var isOpen: Bool
 
-    public init(identityID: String, credential: String, checkedOutAt: Double) {
+    public init(identityID: String, credential: String, checkedOutAt: Double, isOpen: Bool = false) {
         self.identityID = identityID
         self.credential = credential
         self.checkedOutAt = checkedOutAt
+        self.isOpen = isOpen
     }
 }
 

@@ -25,6 +25,9 @@ struct WriteBackPlanning {
         var isProtected: (Int) -> Bool
         /// Protected identities no longer in the snapshot (by stable id).
         var protectedGone: Set<String>
+        /// Whether a normalised DN names a protected identity (a protected `dn:`, or the DN of a
+        /// protected identity as last seen): such a member is never removed, even as an orphan.
+        var isProtectedDN: (String) -> Bool
         var now: Double
     }
 
@@ -145,6 +148,13 @@ struct WriteBackPlanning {
         )
         let conflicts = Planner.conflictMap(self.mappings)
         var adopted: [String: Set<String>] = [:]
+        // Active holdings that ended recently (within the leaver look-back): a member whose holding
+        // ended is Tenure's to remove even when its own write was never recorded (write-back not
+        // configured yet, or the removal failed), so a failed removal is retried by the next sync.
+        var recentlyEnded: [String: Set<String>] = [:]
+        for holding in inputs.state.endedHoldings where holding.state == .active {
+            recentlyEnded[holding.role, default: []].insert(holding.identityID)
+        }
 
         func append(_ action: PlanAction, for id: String, username: String?, dn: String) {
             if let index = planIndex[id] {
@@ -175,7 +185,8 @@ struct WriteBackPlanning {
             let wrote = written[groupDN] ?? [:]
             let current = Set(group.directMembers)
             let granted = grantedNow[role.name] ?? []
-            let ended = endedNow[role.name] ?? []
+            let ended = (endedNow[role.name] ?? []).union(recentlyEnded[role.name] ?? [])
+            var consumed = Set<String>()
 
             // Holders that must be in the group.
             for id in roleHolders.sorted() {
@@ -199,11 +210,33 @@ struct WriteBackPlanning {
                     continue
                 }
                 guard inputs.isActive(position) else { continue }
+                // Renamed since Tenure wrote it: the old value goes (the directory may not have
+                // rewritten it, and the old DN could later name someone else).
+                let currentDN = self.normalizeDN(identity.dn)
+                if let earlier = wrote[id], self.normalizeDN(earlier.member) != currentDN {
+                    consumed.insert(self.normalizeDN(earlier.member))
+                    if group.unresolvedMembers.contains(where: {
+                        self.normalizeDN($0) == self.normalizeDN(earlier.member)
+                    }) {
+                        append(
+                            .writeBack(
+                                group: groupDN,
+                                role: role.name,
+                                add: false,
+                                member: earlier.member,
+                                reason: "renamed from \(earlier.member): the old DN Tenure wrote is removed"
+                            ),
+                            for: id,
+                            username: identity.username,
+                            dn: identity.dn
+                        )
+                    }
+                }
                 if current.contains(id) {
                     // In the group, but not by Tenure's hand (first run with write-back, or put there
-                    // by hand before the grant): record it as Tenure's (the add is idempotent), so
-                    // that it is removed when the holding ends.
-                    if wrote[id] == nil {
+                    // by hand before the grant), or under an older DN: record it as Tenure's (the add
+                    // is idempotent), so that it is removed when the holding ends.
+                    if wrote[id] == nil || self.normalizeDN(wrote[id]?.member ?? "") != currentDN {
                         append(
                             .writeBack(
                                 group: groupDN,
@@ -312,6 +345,8 @@ struct WriteBackPlanning {
                     let excluded = conflicts[role.name] ?? []
                     if !managed {
                         detail += "; not adopted: only managed identities are"
+                    } else if role.mode == .eligible {
+                        detail += "; not adopted: \(role.name) is eligible-only (adopting would give standing access)"
                     } else if let clash = holding.filter({ excluded.contains($0) }).min() {
                         detail += "; not adopted: \(role.name) conflicts with \(clash), which it holds"
                     } else {
@@ -340,12 +375,13 @@ struct WriteBackPlanning {
             }
 
             // Tenure's memberships of identities no longer in the snapshot, and memberships it
-            // recorded that are gone from the group although the holding ended.
-            var consumed = Set<String>()
+            // recorded that are gone from the group although the holding ended. A protected
+            // identity's value is never removed (nor reported as an orphan: it is not one).
             for (id, member) in wrote.sorted(by: { $0.key < $1.key })
-            where !roleHolders.contains(id) && !current.contains(id) && !isProtected(id) {
+            where !roleHolders.contains(id) && !current.contains(id) {
                 let value = self.normalizeDN(member.member)
                 consumed.insert(value)
+                guard !isProtected(id) else { continue }
                 let identity = identityIndex[id].map { inputs.snapshot.identities[$0] }
                 let previous = inputs.state.identities[id]
                 append(
@@ -367,6 +403,19 @@ struct WriteBackPlanning {
             for value in group.unresolvedMembers {
                 let normalized = self.normalizeDN(value)
                 if normalized == self.placeholder || consumed.contains(normalized) { continue }
+                if inputs.isProtectedDN(normalized) {
+                    findings.append(
+                        DriftFinding(
+                            role: role.name,
+                            group: groupDN,
+                            member: normalized,
+                            kind: .protectedMember,
+                            resolution: .reported,
+                            detail: "a protected account's DN is in the group (not read as an identity); not changed"
+                        )
+                    )
+                    continue
+                }
                 others.append((value, .orphan))
             }
             for nested in group.directGroups {
@@ -376,7 +425,8 @@ struct WriteBackPlanning {
                 let member = self.normalizeDN(value)
                 var detail =
                     kind == .orphan
-                    ? "member is no identity Tenure reads (deleted, or outside the user bases)"
+                    ? "member is no identity Tenure reads (a deleted entry, one outside the user bases, "
+                        + "or a group when groups.nested is false)"
                     : "a nested group: its members get \(role.name)'s access without holding it"
                 var resolution = DriftFinding.Resolution.reported
                 if role.drift == .revert {
@@ -421,7 +471,9 @@ struct WriteBackPlanning {
                 DriftFinding(
                     role: key.role,
                     group: self.mappings.role(named: key.role)?.writeBackGroup ?? "",
-                    member: identity.map { self.normalizeDN($0.dn) } ?? "",
+                    member: identity.map { self.normalizeDN($0.dn) }
+                        ?? inputs.state.identities[key.identityID].map { self.normalizeDN($0.dn) }
+                        ?? "id:\(key.identityID)",
                     identityID: key.identityID,
                     username: identity?.username ?? inputs.state.identities[key.identityID]?.username,
                     kind: .standingEligible,

@@ -138,6 +138,7 @@ struct StateContext {
             engine.writeBack = LDAPWriteBack(
                 options: options,
                 memberAttribute: writeBack.memberAttribute,
+                otherMemberAttributes: self.configuration.groups.members.filter { $0.valueIs == .dn }.map(\.attribute),
                 placeholder: writeBack.emptyGroupPlaceholder,
                 logger: self.logger
             )
