@@ -261,9 +261,13 @@ struct ConfigDecoder {
         let writeBack = try self.node(document, "writeBack").map { (node) throws(ConfigError) in
             try self.decodeWriteBack(node, groups: groups)
         }
+        let server = try self.node(document, "server").map { (node) throws(ConfigError) in
+            try self.decodeServer(node)
+        }
         var configuration = TenureConfiguration(ldap: ldap, users: users, groups: groups, warnings: self.warnings)
         configuration.state = state
         configuration.writeBack = writeBack
+        configuration.server = server
         configuration.provenance = self.provenance
         return configuration
     }

@@ -1,12 +1,17 @@
 /// The keys of `tenure.yaml`, for the unknown-key check, suggestions and environment overrides.
 enum ConfigSchema {
-    static let rootKeys = ["ldap", "users", "groups", "state", "writeBack"]
+    static let rootKeys = ["ldap", "users", "groups", "state", "writeBack", "server"]
     static let stateKeys = ["database", "auditKeyFile", "mappings", "vaultKeyFile"]
     static let ldapKeys = [
         "urls", "bindDN", "passwordFile", "passwordEnv", "startTLS", "tls", "pageSize", "networkTimeoutSeconds",
         "operationTimeoutSeconds", "rangeSize",
     ]
     static let writeBackKeys = ["bindDN", "passwordFile", "passwordEnv", "memberAttribute", "emptyGroupPlaceholder"]
+    static let serverKeys = [
+        "host", "port", "maxBodyBytes", "tokens", "schedule", "sweepIntervalSeconds", "totpIssuer", "auditFlushSeconds",
+    ]
+    static let tokenKeys = ["name", "sha256", "scopes", "subject"]
+    static let scheduleKeys = ["interval", "cron", "jitter"]
     static let tlsKeys = ["caFile", "certFile", "keyFile", "insecureSkipVerify", "minVersion"]
     static let userKeys = ["baseDNs", "scope", "filter", "attributes", "extraAttributes", "disabled"]
     static let userAttributeKeys = [
@@ -58,6 +63,10 @@ enum ConfigSchema {
         for key in ["scope", "filter", "id", "name", "nested"] { add("groups.\(key)") }
         for key in stateKeys { add("state.\(key)") }
         for key in writeBackKeys { add("writeBack.\(key)") }
+        for key in ["host", "port", "maxBodyBytes", "sweepIntervalSeconds", "totpIssuer", "auditFlushSeconds"] {
+            add("server.\(key)")
+        }
+        for key in scheduleKeys { add("server.schedule.\(key)") }
         return keys
     }()
 

@@ -18,6 +18,8 @@ public struct TenureConfiguration: Sendable, Hashable {
     /// `writeBack:` — the account Tenure writes write-back groups as; nil when write-back is off
     /// (planned write-back actions are then recorded as not executed).
     public var writeBack: WriteBackSettings?
+    /// `server:` — `tenure serve` (the API and the daemon); nil: defaults, no tokens.
+    public var server: ServerSettings?
     /// Things that are allowed but probably wrong or dangerous (disabled certificate
     /// verification, a world-readable password file, unknown `TENURE_` variables, …).
     public var warnings: [ConfigWarning]

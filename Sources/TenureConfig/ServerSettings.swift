@@ -1,0 +1,100 @@
+public import TenureCore
+
+/// `server:` — `tenure serve`: the checking API and the daemon's schedules.
+public struct ServerSettings: Sendable, Hashable {
+    /// The address to listen on. default: 127.0.0.1 (put a TLS-terminating proxy in front for
+    /// anything else).
+    public var host: String
+    /// default: 8080; 0 picks a free port (tests).
+    public var port: Int
+    /// Requests with a larger body are refused with 413. default: 1 MiB.
+    public var maxBodyBytes: Int
+    /// Bearer tokens, by their SHA-256 (never the token itself).
+    public var tokens: [APIToken]
+    /// The scheduled sync; nil: no scheduled sync (the API still answers).
+    public var schedule: ScheduleSettings?
+    /// How often expired activations are recorded and due offboardings carried out. default: 15 s.
+    public var sweepIntervalSeconds: Double
+    /// The issuer shown by authenticator apps for `tenure mfa enroll`. default: Tenure.
+    public var totpIssuer: String
+    /// How long the audit batcher waits to gather decisions into one transaction. default: 2 ms.
+    public var auditFlushSeconds: Double
+
+    public static let defaultHost = "127.0.0.1"
+    public static let defaultPort = 8080
+    public static let defaultMaxBodyBytes = 1 << 20
+    public static let defaultSweepIntervalSeconds: Double = 15
+    public static let defaultAuditFlushSeconds: Double = 0.002
+
+    public init(
+        host: String = ServerSettings.defaultHost,
+        port: Int = ServerSettings.defaultPort,
+        maxBodyBytes: Int = ServerSettings.defaultMaxBodyBytes,
+        tokens: [APIToken] = [],
+        schedule: ScheduleSettings? = nil,
+        sweepIntervalSeconds: Double = ServerSettings.defaultSweepIntervalSeconds,
+        totpIssuer: String = "Tenure",
+        auditFlushSeconds: Double = ServerSettings.defaultAuditFlushSeconds
+    ) {
+        self.host = host
+        self.port = port
+        self.maxBodyBytes = maxBodyBytes
+        self.tokens = tokens
+        self.schedule = schedule
+        self.sweepIntervalSeconds = sweepIntervalSeconds
+        self.totpIssuer = totpIssuer
+        self.auditFlushSeconds = auditFlushSeconds
+    }
+}
+
+/// What a bearer token may do.
+public enum APIScope: String, Sendable, Hashable, CaseIterable, Codable {
+    /// Ask for decisions (AuthZEN evaluation).
+    case check
+    /// Request, list and end just-in-time activations; check out and in credentials.
+    case activate
+    /// Approve or deny activations (never one's own).
+    case approve
+    /// HR: SCIM Users and offboarding.
+    case hr
+    /// Everything.
+    case admin
+    /// Read-only views (activations, drift, metrics).
+    case read
+}
+
+/// A bearer token the API accepts, stored as the SHA-256 of the token.
+public struct APIToken: Sendable, Hashable {
+    /// A name for logs and the audit (`token:<name>`).
+    public var name: String
+    /// Lowercase hex SHA-256 of the token (64 characters).
+    public var sha256: String
+    public var scopes: Set<APIScope>
+    /// The person the token belongs to (a username), for approvals: nobody approves their own
+    /// request. nil for a system (a gateway, the HR connector).
+    public var subject: String?
+
+    public init(name: String, sha256: String, scopes: Set<APIScope>, subject: String? = nil) {
+        self.name = name
+        self.sha256 = sha256
+        self.scopes = scopes
+        self.subject = subject
+    }
+}
+
+/// When the daemon syncs: a fixed interval or a cron expression, each with random jitter.
+public struct ScheduleSettings: Sendable, Hashable {
+    public enum When: Sendable, Hashable {
+        case interval(seconds: Double)
+        case cron(CronSchedule)
+    }
+
+    public var when: When
+    /// A random delay of up to this many seconds before each run (spreads replicas). default: 0.
+    public var jitterSeconds: Double
+
+    public init(when: When, jitterSeconds: Double = 0) {
+        self.when = when
+        self.jitterSeconds = jitterSeconds
+    }
+}

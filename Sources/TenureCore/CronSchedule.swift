@@ -1,0 +1,176 @@
+/// A five-field cron expression (minute hour day-of-month month day-of-week), evaluated in UTC:
+/// `*/15 * * * *`, `0 2 * * 1-5`, `30 6,18 1 * *`. Each field takes `*`, numbers, ranges `a-b`,
+/// lists `a,b` and steps `*/n` or `a-b/n`; day-of-week 0 and 7 are Sunday. As in Vixie cron, when
+/// both day fields are restricted a day matches either of them.
+public struct CronSchedule: Hashable, Sendable, CustomStringConvertible {
+    public let expression: String
+    let minutes: Set<Int>
+    let hours: Set<Int>
+    let daysOfMonth: Set<Int>
+    let months: Set<Int>
+    let daysOfWeek: Set<Int>
+    let dayOfMonthRestricted: Bool
+    let dayOfWeekRestricted: Bool
+
+    public struct ParseError: Error, Hashable, Sendable, CustomStringConvertible {
+        public var description: String
+    }
+
+    public init(_ expression: String) throws(ParseError) {
+        let fields = expression.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+        guard fields.count == 5 else {
+            throw ParseError(
+                description: "cron expression \"\(expression)\" has \(fields.count) field(s); "
+                    + "write five: minute hour day-of-month month day-of-week, e.g. \"*/15 * * * *\""
+            )
+        }
+        self.expression = expression
+        self.minutes = try Self.field(fields[0], name: "minute", range: 0...59)
+        self.hours = try Self.field(fields[1], name: "hour", range: 0...23)
+        self.daysOfMonth = try Self.field(fields[2], name: "day-of-month", range: 1...31)
+        self.months = try Self.field(fields[3], name: "month", range: 1...12)
+        var weekdays = try Self.field(fields[4], name: "day-of-week", range: 0...7)
+        if weekdays.remove(7) != nil { weekdays.insert(0) }
+        self.daysOfWeek = weekdays
+        self.dayOfMonthRestricted = fields[2] != "*"
+        self.dayOfWeekRestricted = fields[4] != "*"
+    }
+
+    public var description: String { self.expression }
+
+    /// The first matching minute strictly after `time` (seconds since 1970, UTC), or nil when none
+    /// comes within about four years (e.g. `0 0 30 2 *`).
+    public func next(after time: Double) -> Double? {
+        var minute = Int64((time / 60).rounded(.down)) + 1
+        let limit = minute + 4 * 366 * 24 * 60
+        while minute < limit {
+            let civil = CivilTime(minutesSince1970: minute)
+            guard self.months.contains(civil.month) else {
+                minute =
+                    CivilTime.minutesSince1970(year: civil.year, month: civil.month, day: 1)
+                    + CivilTime.minutes(
+                        inMonth: civil.month,
+                        year: civil.year
+                    )
+                continue
+            }
+            guard self.dayMatches(civil) else {
+                minute += Int64(24 * 60 - civil.hour * 60 - civil.minute)
+                continue
+            }
+            guard self.hours.contains(civil.hour) else {
+                minute += Int64(60 - civil.minute)
+                continue
+            }
+            if self.minutes.contains(civil.minute) { return Double(minute * 60) }
+            minute += 1
+        }
+        return nil
+    }
+
+    private func dayMatches(_ civil: CivilTime) -> Bool {
+        let dom = self.daysOfMonth.contains(civil.day)
+        let dow = self.daysOfWeek.contains(civil.weekday)
+        switch (self.dayOfMonthRestricted, self.dayOfWeekRestricted) {
+        case (true, true): return dom || dow
+        case (true, false): return dom
+        case (false, true): return dow
+        case (false, false): return true
+        }
+    }
+
+    private static func field(_ text: String, name: String, range: ClosedRange<Int>) throws(ParseError) -> Set<Int> {
+        var values = Set<Int>()
+        for part in text.split(separator: ",", omittingEmptySubsequences: false) {
+            let pieces = part.split(separator: "/", omittingEmptySubsequences: false)
+            guard pieces.count <= 2, let base = pieces.first, !base.isEmpty else {
+                throw ParseError(
+                    description: "cron \(name) field \"\(text)\": \"\(part)\" is not a value, range or step"
+                )
+            }
+            var step = 1
+            if pieces.count == 2 {
+                guard let parsed = Int(pieces[1]), parsed > 0 else {
+                    throw ParseError(
+                        description: "cron \(name) field \"\(text)\": step \"\(pieces[1])\" must be a positive number"
+                    )
+                }
+                step = parsed
+            }
+            let low: Int
+            let high: Int
+            if base == "*" {
+                (low, high) = (range.lowerBound, range.upperBound)
+            } else if let dash = base.firstIndex(of: "-") {
+                guard let a = Int(base[..<dash]), let b = Int(base[base.index(after: dash)...]), a <= b else {
+                    throw ParseError(
+                        description: "cron \(name) field \"\(text)\": \"\(base)\" is not a range a-b with a <= b"
+                    )
+                }
+                (low, high) = (a, b)
+            } else {
+                guard let value = Int(base) else {
+                    throw ParseError(description: "cron \(name) field \"\(text)\": \"\(base)\" is not a number")
+                }
+                (low, high) = (value, pieces.count == 2 ? range.upperBound : value)
+            }
+            guard range.contains(low), range.contains(high) else {
+                throw ParseError(
+                    description: "cron \(name) field \"\(text)\": values must be within "
+                        + "\(range.lowerBound)-\(range.upperBound)"
+                )
+            }
+            values.formUnion(stride(from: low, through: high, by: step))
+        }
+        return values
+    }
+}
+
+/// A UTC calendar minute (proleptic Gregorian), from days-since-epoch arithmetic.
+struct CivilTime {
+    var year: Int
+    var month: Int
+    var day: Int
+    var hour: Int
+    var minute: Int
+    /// 0 = Sunday.
+    var weekday: Int
+
+    init(minutesSince1970 total: Int64) {
+        let days = Int(total >= 0 ? total / 1440 : (total - 1439) / 1440)
+        let inDay = Int(total - Int64(days) * 1440)
+        self.hour = inDay / 60
+        self.minute = inDay % 60
+        self.weekday = ((days % 7) + 11) % 7  // 1970-01-01 was a Thursday (4)
+        // Howard Hinnant's civil_from_days.
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        self.day = doy - (153 * mp + 2) / 5 + 1
+        self.month = mp < 10 ? mp + 3 : mp - 9
+        self.year = yoe + era * 400 + (self.month <= 2 ? 1 : 0)
+    }
+
+    /// Minutes since 1970 at the start of the day (days_from_civil).
+    static func minutesSince1970(year: Int, month: Int, day: Int) -> Int64 {
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let doy = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        return Int64(era * 146_097 + doe - 719_468) * 1440
+    }
+
+    static func minutes(inMonth month: Int, year: Int) -> Int64 {
+        let days: Int
+        switch month {
+        case 2: days = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
+        case 4, 6, 9, 11: days = 30
+        default: days = 31
+        }
+        return Int64(days * 1440)
+    }
+}

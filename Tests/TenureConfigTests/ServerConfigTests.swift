@@ -1,0 +1,88 @@
+import Testing
+
+@testable import TenureConfig
+@testable import TenureCore
+
+private let hash = String(repeating: "ab", count: 32)
+
+@Suite("server: the API and the daemon")
+struct ServerConfigTests {
+    @Test("tokens, schedule and defaults")
+    func fullSection() throws {
+        let config = try parse(
+            minimalYAML + """
+                server:
+                  port: 9443
+                  tokens:
+                    - name: gateway
+                      sha256: "\(hash.uppercased())"
+                      scopes: [check]
+                    - name: alice
+                      sha256: "\(hash)"
+                      scopes: [approve, activate]
+                      subject: alice
+                  schedule:
+                    cron: "*/15 * * * *"
+                    jitter: 30s
+
+                """
+        )
+        let server = try #require(config.server)
+        #expect(server.host == "127.0.0.1")
+        #expect(server.port == 9443)
+        #expect(server.maxBodyBytes == 1 << 20)
+        #expect(server.tokens.map(\.name) == ["gateway", "alice"])
+        #expect(server.tokens[0].sha256 == hash)  // lowercased
+        #expect(server.tokens[1].scopes == [.approve, .activate])
+        #expect(server.tokens[1].subject == "alice")
+        #expect(server.schedule?.when == .cron(try CronSchedule("*/15 * * * *")))
+        #expect(server.schedule?.jitterSeconds == 30)
+        #expect(config.warnings.isEmpty)
+
+        let interval = try parse(minimalYAML + "server:\n  schedule: {interval: 15m}\n")
+        #expect(interval.server?.schedule?.when == .interval(seconds: 900))
+        #expect(interval.server?.tokens.isEmpty == true)
+        // Overridden from the environment like any scalar.
+        let overridden = try parse(minimalYAML + "server: {}\n", environment: ["TENURE_SERVER_PORT": "8181"])
+        #expect(overridden.server?.port == 8181)
+    }
+
+    @Test("listening beyond loopback is a warning")
+    func nonLoopback() throws {
+        let config = try parse(minimalYAML + "server:\n  host: 0.0.0.0\n")
+        #expect(config.warnings.contains { $0.message.contains("without TLS") })
+    }
+
+    @Test(
+        "errors name the place, and never repeat what may be a token",
+        arguments: [
+            (
+                "  tokens:\n    - name: a\n      sha256: s3cret-token-value\n      scopes: [check]\n",
+                "server.tokens[0].sha256: must be the 64-character hex SHA-256"
+            ),
+            (
+                "  tokens:\n    - name: a\n      sha256: \"\(hash)\"\n      scopes: [chek]\n",
+                "unknown value \"chek\" (did you mean \"check\"?)"
+            ),
+            (
+                "  tokens:\n    - name: a\n      sha256: \"\(hash)\"\n",
+                "server.tokens[0].scopes: required key is missing"
+            ),
+            (
+                "  tokens:\n    - name: a\n      sha256: \"\(hash)\"\n      scopes: [check]\n    - name: a\n      sha256: \"\(hash)\"\n      scopes: [read]\n",
+                "duplicate token name \"a\""
+            ),
+            ("  tokens:\n    - name: a\n      token: abc\n", "unknown key \"token\""),
+            ("  schedule: {interval: 15m, cron: \"* * * * *\"}\n", "set interval or cron, not both"),
+            ("  schedule: {}\n", "server.schedule.interval: required key is missing"),
+            ("  schedule: {cron: \"61 * * * *\"}\n", "minute field \"61\""),
+            ("  schedule: {interval: soon}\n", "invalid duration"),
+            ("  port: 70000\n", "server.port"),
+        ]
+    )
+    func errors(_ lines: String, _ fragment: String) throws {
+        let error = try #require(parseError(minimalYAML + "server:\n" + lines))
+        #expect(error.description.contains(fragment), "\(error.description)")
+        #expect(!error.description.contains("s3cret-token-value"))
+    }
+}
