@@ -21,7 +21,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // MARK: - C libraries (from the system, through pkg-config)
@@ -52,6 +55,9 @@ let package = Package(
             dependencies: ["TenureCore", "TenureCrypto", grdb, .product(name: "GRDBSQLite", package: "GRDB.swift")]
         ),
 
+        // MARK: - SCIM 2.0 for HR pushes: User resources, filters, PATCH, discovery (pure; no store)
+        .target(name: "TenureSCIM", dependencies: ["TenureCore"]),
+
         // MARK: - 7. Engine: pull + plan + journaled apply
         .target(
             name: "TenureEngine",
@@ -61,12 +67,27 @@ let package = Package(
             ]
         ),
 
+        // MARK: - Access decisions: AuthZEN evaluation and activation policy over the PIM model (pure)
+        .target(name: "TenureAccess", dependencies: ["TenureCore"]),
+
+        // MARK: - The API server and the daemon (Hummingbird, ServiceLifecycle, Prometheus)
+        .target(
+            name: "TenureServer",
+            dependencies: [
+                "DirectorySource", "LDAPClient", "TenureAccess", "TenureConfig", "TenureCore", "TenureCrypto",
+                "TenureEngine", "TenureSCIM", "TenureStore", "TenureVault", logging,
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+
         // MARK: - CLI
         .executableTarget(
             name: "tenure",
             dependencies: [
-                "DirectorySource", "LDAPClient", "TenureConfig", "TenureCore", "TenureEngine", "TenureStore",
-                "TenureVault", argumentParser, logging,
+                "DirectorySource", "LDAPClient", "TenureConfig", "TenureCore", "TenureCrypto", "TenureEngine",
+                "TenureServer", "TenureStore", "TenureVault", argumentParser, logging,
             ]
         ),
 
@@ -95,8 +116,19 @@ let package = Package(
             ]
         ),
         .testTarget(name: "TenureCryptoTests", dependencies: ["TenureCrypto"]),
+        .testTarget(name: "TenureAccessTests", dependencies: ["TenureAccess", "TenureCore"]),
+        .testTarget(
+            name: "TenureServerTests",
+            dependencies: [
+                "SlapdFixture", "TenureAccess", "TenureConfig", "TenureCore", "TenureCrypto", "TenureEngine",
+                "TenureServer", "TenureStore", "TenureVault", logging,
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"), grdb,
+            ]
+        ),
         .testTarget(name: "TenureVaultTests", dependencies: ["SlapdFixture", "TenureCrypto", "TenureVault"]),
         .testTarget(name: "TenureStoreTests", dependencies: ["TenureCore", "TenureCrypto", "TenureStore", grdb]),
+        .testTarget(name: "TenureSCIMTests", dependencies: ["TenureCore", "TenureSCIM", "TenureStore"]),
         .testTarget(
             name: "TenureEngineTests",
             dependencies: [

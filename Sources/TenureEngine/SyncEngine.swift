@@ -65,6 +65,7 @@ public struct SyncEngine: Sendable {
         let history = try await self.store.leaverHistory(since: now - self.mappings.leaver.lookBackSeconds)
         state.endedHoldings = history.ended
         state.checkouts = history.checkouts
+        state.hrTerminated = try await self.store.hrTerminations(now: now)
         let loaded = ContinuousClock.now
         let plan = self.planner.plan(state: state, snapshot: snapshot, now: now)
         let planned = ContinuousClock.now
@@ -164,6 +165,102 @@ public struct SyncEngine: Sendable {
         return report
     }
 
+    /// What an offboarding did.
+    public struct OffboardReport: Sendable {
+        public var offboardingID: String
+        public var plan: Plan
+        public var planID: Int64
+        public var applied: Int
+        /// The plan was withheld: the identity is protected.
+        public var withheld: Bool
+    }
+
+    /// Terminates one identity now, without reading the directory: every assignment revoked, Tenure's
+    /// write-back memberships removed, every credential they could know rotated, the identity
+    /// recorded as terminated — one journaled plan, audited like a sync's. The offboarding is
+    /// recorded (`offboardingID`, or a new one) so that later syncs keep the identity terminated
+    /// even while the directory still shows it enabled. The caller holds the sync lock.
+    public func offboard(
+        identityID: String,
+        reason: String,
+        offboardingID: String? = nil,
+        requestedBy: String? = nil,
+        now: @Sendable () -> Double
+    ) async throws -> OffboardReport {
+        let time = now()
+        var state = try await self.store.loadState(identityID: identityID)
+        guard state.identities[identityID] != nil else {
+            throw StoreError(.invalidEvent, "no identity \(identityID) is known to Tenure")
+        }
+        let history = try await self.store.leaverHistory(since: time - self.mappings.leaver.lookBackSeconds)
+        state.endedHoldings = history.ended.filter { $0.identityID == identityID }
+        state.checkouts = history.checkouts.filter { $0.identityID == identityID }
+        guard let plan = self.planner.offboardPlan(state: state, identityID: identityID, reason: reason, now: time)
+        else {
+            throw StoreError(.invalidEvent, "no identity \(identityID) is known to Tenure")
+        }
+        let withheld = plan.identities.first?.isProtected ?? false
+        let id = offboardingID ?? "off-\(UUID().uuidString.lowercased())"
+        if offboardingID == nil {
+            try await self.store.addOffboarding(
+                Offboarding(
+                    id: id,
+                    identityID: identityID,
+                    effectiveAt: time,
+                    reason: reason,
+                    requestedBy: requestedBy ?? self.actor,
+                    requestedAt: time
+                ),
+                audit: [
+                    AuditEvent(
+                        time: time,
+                        actor: self.actor,
+                        type: "offboarding.requested",
+                        subject: identityID,
+                        object: "offboarding:\(id)",
+                        details: ["reason": reason, "effectiveAt": isoDate(time)]
+                    )
+                ]
+            )
+        }
+        let hash = try Self.contentHash(plan)
+        let journal = Self.journal(for: plan)
+        let planID = try await self.store.savePlan(plan, hash: hash, actor: self.actor, journal: journal)
+        let ids = try await self.store.journalEntryIDs(planID: planID)
+        let saved = zip(journal, ids).map { entry, id in
+            var entry = entry
+            entry.id = id
+            return entry
+        }
+        let outcome = try await self.apply(planID: planID, journal: saved, plan: plan, now: now, afterEntry: nil)
+        try await self.store.completeOffboarding(
+            id,
+            planID: planID,
+            at: now(),
+            audit: [
+                AuditEvent(
+                    time: now(),
+                    actor: self.actor,
+                    type: "offboarding.completed",
+                    subject: identityID,
+                    object: "offboarding:\(id)",
+                    outcome: withheld ? "withheld" : "success",
+                    details: [
+                        "reason": reason, "plan": String(planID), "actions": String(journal.count),
+                        "username": plan.identities.first?.username ?? "",
+                    ]
+                )
+            ]
+        )
+        return OffboardReport(
+            offboardingID: id,
+            plan: plan,
+            planID: planID,
+            applied: outcome.applied,
+            withheld: withheld
+        )
+    }
+
     /// The vault's share of every sync: a pending version left by a crash is settled, a failed
     /// rotation whose back-off has passed is retried, a credential past its max age is rotated. A
     /// failure here never undoes the plan: it is logged and audited, and the next sync tries again.
@@ -245,6 +342,17 @@ public struct SyncEngine: Sendable {
                 )
                 resumed = (unfinished.id, outcome.applied)
             }
+        }
+
+        // Offboardings that fell due while nothing carried them out (the server was down).
+        for due in try await self.store.offboardings(state: .scheduled, dueBy: now()) {
+            _ = try await self.offboard(
+                identityID: due.identityID,
+                reason: due.reason,
+                offboardingID: due.id,
+                requestedBy: due.requestedBy,
+                now: now
+            )
         }
 
         let pulled: PullResult

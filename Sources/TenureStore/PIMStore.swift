@@ -21,6 +21,22 @@ public protocol PIMStore: Sendable {
     /// after `since` or still open.
     func leaverHistory(since: Double) async throws -> (ended: [EndedHolding], checkouts: [CheckoutRecord])
 
+    /// The part of the model about one identity: its record, assignments and write-back memberships
+    /// (an offboarding plans from this, without loading everyone).
+    func loadState(identityID: String) async throws -> PIMState
+
+    /// Identities HR or an operator terminated (id → why); see `SQLiteStore.hrTerminations`.
+    func hrTerminations(now: Double?) async throws -> [String: String]
+
+    /// Stores a scheduled offboarding with its audit records.
+    func addOffboarding(_ offboarding: Offboarding, audit: [AuditEvent]) async throws
+
+    /// Marks a scheduled offboarding done, with the plan that carried it out.
+    func completeOffboarding(_ id: String, planID: Int64?, at time: Double, audit: [AuditEvent]) async throws
+
+    /// Offboardings in a state, due by a time, oldest first.
+    func offboardings(state: Offboarding.State?, dueBy: Double?) async throws -> [Offboarding]
+
     /// The drift findings as last recorded, with when each was first seen.
     func driftFindings() async throws -> [RecordedDrift]
 

@@ -117,6 +117,54 @@ public final class SQLiteStore: PIMStore {
         }
     }
 
+    public func loadState(identityID: String) async throws -> PIMState {
+        try await self.pool.read { db in
+            var state = PIMState()
+            if let row = try Row.fetchOne(
+                db,
+                sql: """
+                    SELECT id, state, dn, username, attributes, groups, firstSeen, lastSeen, terminatedAt
+                    FROM identity WHERE id = ?
+                    """,
+                arguments: [identityID]
+            ) {
+                let record = try Self.identityRecord(row)
+                state.identities[record.id] = record
+            }
+            for row in try Row.fetchAll(
+                db,
+                sql:
+                    "SELECT role, state, source, since, until FROM assignment WHERE identityID = ? ORDER BY role, state",
+                arguments: [identityID]
+            ) {
+                let text: String = row[1]
+                guard let assignmentState = AssignmentState(rawValue: text) else {
+                    throw StoreError(.corruptData, "assignment \(identityID) has an unknown state '\(text)'")
+                }
+                state.assignments.append(
+                    Assignment(
+                        identityID: identityID,
+                        role: row[0],
+                        state: assignmentState,
+                        source: row[2],
+                        since: row[3],
+                        until: row[4]
+                    )
+                )
+            }
+            for row in try Row.fetchAll(
+                db,
+                sql: "SELECT groupDN, member, role, since FROM writeback_member WHERE identityID = ? ORDER BY groupDN",
+                arguments: [identityID]
+            ) {
+                state.writeBackMembers.append(
+                    WriteBackMember(group: row[0], identityID: identityID, member: row[1], role: row[2], since: row[3])
+                )
+            }
+            return state
+        }
+    }
+
     public func leaverHistory(since: Double) async throws -> (ended: [EndedHolding], checkouts: [CheckoutRecord]) {
         try await self.pool.read { db in
             var ended: [EndedHolding] = []

@@ -55,7 +55,9 @@ public struct Planner {
         for (position, identity) in snapshot.identities.enumerated() {
             seen.insert(identity.id)
             let view = context.view(of: position)
-            let inScope = context.evaluate(context.scope, view)
+            let hrReason = state.hrTerminated[identity.id]
+            // Terminated by HR (or an operator's offboarding): out of scope whatever the directory says.
+            let inScope = hrReason == nil && context.evaluate(context.scope, view)
             let previous = state.identities[identity.id]
             let held = assignmentsByIdentity[identity.id] ?? []
             let record = context.record(for: position, inScope: inScope, previous: previous, now: now)
@@ -85,7 +87,11 @@ public struct Planner {
             case (.active?, _):
                 var reasons: [String] = []
                 if identity.disabled { reasons.append("disabled: " + identity.disabledReasons.joined(separator: "; ")) }
-                if !inScope { reasons.append("out of scope") }
+                if let hrReason {
+                    reasons.append("terminated by HR: \(hrReason)")
+                } else if !inScope {
+                    reasons.append("out of scope")
+                }
                 events.append(LifecycleEvent(kind: .leaver, reasons: reasons))
                 leavers += 1
             default:
@@ -321,6 +327,83 @@ public struct Planner {
             holding.insert(role)
         }
         return actions
+    }
+
+    /// The plan of one identity's offboarding, made without reading the directory (HR terminated them,
+    /// or an operator did): every assignment revoked, every write-back membership Tenure made
+    /// removed, every credential they could know rotated, and the identity recorded as terminated.
+    /// A protected identity's access is withheld and reported, as in `plan`.
+    public func offboardPlan(state: PIMState, identityID: String, reason: String, now: Double) -> Plan? {
+        guard let previous = state.identities[identityID] else { return nil }
+        var record = previous
+        record.state = .terminated
+        if previous.state != .terminated { record.terminatedAt = now }
+        record.lastSeen = now
+        let held = state.assignments.filter { $0.identityID == identityID }.sorted { $0.key < $1.key }
+        var actions: [PlanAction] = held.map {
+            .revoke(role: $0.role, state: $0.state, reason: "offboarded: \(reason)")
+        }
+        for member in state.writeBackMembers where member.identityID == identityID {
+            actions.append(
+                .writeBack(
+                    group: member.group,
+                    role: member.role,
+                    add: false,
+                    member: member.member,
+                    reason: "offboarded: \(reason)"
+                )
+            )
+        }
+        let lookBackStart = now - self.mappings.leaver.lookBackSeconds
+        let history = LeaverHistory(
+            recentlyHeld: [
+                identityID: state.endedHoldings.filter { $0.identityID == identityID && $0.endedAt >= lookBackStart }
+            ],
+            checkedOut: [
+                identityID: state.checkouts.filter {
+                    $0.identityID == identityID && ($0.isOpen || $0.checkedOutAt >= lookBackStart)
+                }
+            ]
+        )
+        actions += self.leaverRotations(
+            identityID: identityID,
+            name: previous.username ?? identityID,
+            held: held,
+            history: history
+        )
+        actions.append(.recordIdentity(record))
+        let events =
+            previous.state == .active ? [LifecycleEvent(kind: .leaver, reasons: ["offboarded: \(reason)"])] : []
+        var plan = IdentityPlan(
+            identityID: identityID,
+            username: previous.username,
+            dn: previous.dn,
+            events: events,
+            actions: actions.sorted { $0.phase < $1.phase }
+        )
+        var protectedChanges: [String] = []
+        let context = Context(
+            snapshot: DirectorySnapshot(identities: [], groups: []),
+            mappings: self.mappings,
+            normalizeDN: self.normalizeDN,
+            now: now
+        )
+        if context.isProtectedRecord(previous) || context.protectedDNs.contains(self.normalizeDN(previous.dn)) {
+            plan.isProtected = true
+            let withheld = plan.actions.filter(\.changesAccess).map(describe)
+            protectedChanges.append(
+                "protected identity \(previous.username ?? identityID) (\(previous.dn)): offboarding "
+                    + (withheld.isEmpty ? "" : "(\(withheld.joined(separator: ", "))) ") + "withheld"
+            )
+            plan.actions.removeAll(where: \.changesAccess)
+        }
+        return Plan(
+            identities: [plan],
+            conflicts: [],
+            protectedChanges: protectedChanges,
+            guardVerdict: GuardVerdict(held: false, reason: nil, leavers: events.isEmpty ? 0 : 1, inScope: 1),
+            createdAt: now
+        )
     }
 
     /// The credentials a leaver could know, each rotated once: unlocked by a role held now (active

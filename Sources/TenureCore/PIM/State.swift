@@ -167,18 +167,23 @@ public struct PIMState: Hashable, Sendable {
     public var endedHoldings: [EndedHolding]
     /// Vault check-outs within the leaver look-back window, and any still open.
     public var checkouts: [CheckoutRecord]
+    /// Identities terminated by HR or an operator's offboarding (id → why): leavers whatever the
+    /// directory says, until HR takes it back.
+    public var hrTerminated: [String: String]
 
     public init(
         identities: [String: IdentityRecord] = [:],
         assignments: [Assignment] = [],
         writeBackMembers: [WriteBackMember] = [],
         endedHoldings: [EndedHolding] = [],
-        checkouts: [CheckoutRecord] = []
+        checkouts: [CheckoutRecord] = [],
+        hrTerminated: [String: String] = [:]
     ) {
         self.identities = identities
         self.assignments = assignments
         self.writeBackMembers = writeBackMembers
         self.endedHoldings = endedHoldings
         self.checkouts = checkouts
+        self.hrTerminated = hrTerminated
     }
 }

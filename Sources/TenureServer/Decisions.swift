@@ -1,0 +1,85 @@
+import Foundation
+import Hummingbird
+import TenureAccess
+import TenureConfig
+import TenureCore
+
+extension TenureAPI {
+    func addDecisionRoutes(to router: Router<TenureRequestContext>) {
+        router.get("/.well-known/authzen-configuration") { request, _ in
+            let base = Self.baseURL(of: request)
+            return self.json(
+                [
+                    "policy_decision_point": base,
+                    "access_evaluation_endpoint": base + "/access/v1/evaluation",
+                    "access_evaluations_endpoint": base + "/access/v1/evaluations",
+                ]
+            )
+        }
+
+        router.post("/access/v1/evaluation") { request, context in
+            try context.require(.check)
+            let data = try await request.bodyData(limit: self.settings.maxBodyBytes)
+            let evaluation: EvaluationRequest
+            do {
+                evaluation = try AuthZEN.decodeEvaluation(data)
+            } catch let error as AccessRequestError {
+                throw Problem(error)
+            }
+            let now = self.now()
+            let decision = self.index.evaluate(evaluation, now: now)
+            try await self.audited([self.decisionEvent(evaluation, decision, context: context, time: now)])
+            self.metrics.decision(allowed: decision.allowed)
+            return self.json(decision.response)
+        }
+
+        router.post("/access/v1/evaluations") { request, context in
+            try context.require(.check)
+            let data = try await request.bodyData(limit: self.settings.maxBodyBytes)
+            let batch: EvaluationsRequest
+            let requests: [EvaluationRequest]
+            do {
+                batch = try AuthZEN.decodeEvaluations(data)
+                requests = try batch.resolved()
+            } catch let error as AccessRequestError {
+                throw Problem(error)
+            }
+            let now = self.now()
+            let decisions = self.index.evaluate(requests, semantic: batch.semantic, now: now)
+            try await self.audited(
+                zip(requests, decisions).map { self.decisionEvent($0, $1, context: context, time: now) }
+            )
+            for decision in decisions { self.metrics.decision(allowed: decision.allowed) }
+            return self.json(EvaluationsResponse(evaluations: decisions.map(\.response)))
+        }
+    }
+
+    func decisionEvent(
+        _ request: EvaluationRequest,
+        _ decision: Decision,
+        context: TenureRequestContext,
+        time: Double
+    ) -> AuditEvent {
+        AuditEvent(
+            time: time,
+            actor: context.actor,
+            type: "access.decision",
+            subject: request.subject.id,
+            object: "\(request.resource.type):\(request.resource.id)",
+            outcome: decision.allowed ? "permit" : "deny",
+            details: [
+                "action": request.action.name, "reason": decision.reason.rawValue, "request": context.requestID,
+                "subjectType": request.subject.type,
+            ]
+        )
+    }
+
+    /// `http://host[:port]` as the client addressed us (for discovery documents).
+    static func baseURL(of request: Request) -> String {
+        let host = request.head.authority ?? "localhost"
+        let safe = host.utf8.allSatisfy {
+            $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "/") && $0 != UInt8(ascii: "\"")
+        }
+        return "http://" + (safe ? host : "localhost")
+    }
+}

@@ -1,0 +1,101 @@
+import Foundation
+public import HTTPTypes
+public import Hummingbird
+import Logging
+public import TenureConfig
+import TenureCrypto
+
+extension HTTPField.Name {
+    /// `X-Request-ID`: echoed when sent (and sane), made up otherwise.
+    public static let requestID = HTTPField.Name("X-Request-ID")!
+}
+
+/// Echoes a sane `X-Request-ID` (or makes one), puts it in the logger's metadata, and turns any
+/// error a route throws that is not a `Problem` or an `HTTPResponseError` into a 500 problem whose
+/// body says nothing of the cause (the log does).
+public struct RequestIDMiddleware: RouterMiddleware {
+    public typealias Context = TenureRequestContext
+
+    public init() {}
+
+    public func handle(
+        _ request: Request,
+        context: Context,
+        next: @concurrent (Request, Context) async throws -> Response
+    ) async throws -> Response {
+        var context = context
+        let sent = request.headers[.requestID] ?? ""
+        let sane =
+            !sent.isEmpty && sent.utf8.count <= 128
+            && sent.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }
+        context.requestID = sane ? sent : UUID().uuidString.lowercased()
+        context.logger[metadataKey: "request.id"] = "\(context.requestID)"
+        var response: Response
+        do {
+            response = try await next(request, context)
+        } catch let error as any HTTPResponseError {
+            response = try error.response(from: request, context: context)
+        } catch {
+            context.logger.error("request failed", metadata: ["error": "\(error)", "path": "\(request.uri.path)"])
+            response = try Problem(
+                .internalServerError,
+                "internal",
+                title: "Internal Server Error",
+                detail: "the request could not be completed; see the server log for request \(context.requestID)"
+            ).response(from: request, context: context)
+        }
+        response.headers[.requestID] = context.requestID
+        return response
+    }
+}
+
+/// Bearer tokens: the token's SHA-256 is compared, in constant time, with every configured hash
+/// (the token itself is never stored). Open paths (`/healthz`, `/readyz`,
+/// `/.well-known/authzen-configuration`, `/openapi.json`) need none.
+public struct AuthenticationMiddleware: RouterMiddleware {
+    public typealias Context = TenureRequestContext
+    let tokens: [(hash: [UInt8], token: APIToken)]
+    let openPaths: Set<String>
+
+    public init(tokens: [APIToken], openPaths: Set<String>) {
+        self.tokens = tokens.compactMap { token in bytes(fromHex: token.sha256).map { ($0, token) } }
+        self.openPaths = openPaths
+    }
+
+    public func handle(
+        _ request: Request,
+        context: Context,
+        next: @concurrent (Request, Context) async throws -> Response
+    ) async throws -> Response {
+        if self.openPaths.contains(request.uri.path) { return try await next(request, context) }
+        guard let header = request.headers[.authorization] else {
+            throw Problem.unauthorized("a bearer token is required (Authorization: Bearer …)")
+        }
+        let prefix = "bearer "
+        guard header.count > prefix.count, header.prefix(prefix.count).lowercased() == prefix else {
+            throw Problem.unauthorized("only bearer tokens are accepted")
+        }
+        let presented = Digest.sha256(Array(header.dropFirst(prefix.count).trimmingCharacters(in: .whitespaces).utf8))
+        var found: APIToken?
+        for candidate in self.tokens where constantTimeEquals(candidate.hash, presented) {
+            found = candidate.token
+        }
+        guard let token = found else { throw Problem.unauthorized("the bearer token is not valid") }
+        var context = context
+        context.token = token
+        context.logger[metadataKey: "token"] = "\(token.name)"
+        return try await next(request, context)
+    }
+}
+
+extension Request {
+    /// The body, up to `limit` bytes (413 beyond).
+    func bodyData(limit: Int) async throws -> Data {
+        do {
+            let buffer = try await self.body.collect(upTo: limit)
+            return Data(buffer.readableBytesView)
+        } catch {
+            throw Problem.tooLarge(limit: limit)
+        }
+    }
+}

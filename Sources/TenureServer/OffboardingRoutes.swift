@@ -1,0 +1,193 @@
+import Foundation
+import Hummingbird
+import TenureAccess
+import TenureConfig
+import TenureCore
+import TenureEngine
+import TenureStore
+
+extension Operations {
+    struct OffboardRequest: Decodable {
+        var subject: String
+        /// ISO 8601 with a time zone; absent or not in the future: now.
+        var effectiveAt: String?
+        var reason: String
+    }
+
+    /// POST /v1/offboard {subject, effectiveAt, reason} (scope `hr`): now → that identity's leaver
+    /// plan runs at once (200, with what it did); later → stored and carried out when due (202).
+    func addOffboardingRoutes(to router: Router<TenureRequestContext>, api: TenureAPI) {
+        router.post("/v1/offboard") { request, context in
+            try context.require(.hr)
+            let body = try await api.decode(OffboardRequest.self, from: request)
+            guard !body.reason.trimmingCharacters(in: .whitespaces).isEmpty else {
+                throw Problem.badRequest("a reason is required", jsonPath: "reason")
+            }
+            let identity = try self.resolve(body.subject)
+            let now = self.now()
+            var effective = now
+            if let text = body.effectiveAt {
+                guard let date = ISO8601DateFormatter().date(from: text) else {
+                    throw Problem.badRequest(
+                        "effectiveAt \(text) is not an ISO 8601 time with a time zone (2026-12-01T17:00:00Z)",
+                        jsonPath: "effectiveAt"
+                    )
+                }
+                effective = date.timeIntervalSince1970
+            }
+            if effective > now {
+                let offboarding = Offboarding(
+                    id: "off-\(UUID().uuidString.lowercased())",
+                    identityID: identity.id,
+                    effectiveAt: effective,
+                    reason: body.reason,
+                    requestedBy: context.actor,
+                    requestedAt: now
+                )
+                try await self.store.addOffboarding(
+                    offboarding,
+                    audit: [
+                        AuditEvent(
+                            time: now,
+                            actor: context.actor,
+                            type: "offboarding.scheduled",
+                            subject: identity.id,
+                            object: "offboarding:\(offboarding.id)",
+                            details: [
+                                "reason": body.reason, "effectiveAt": isoDate(effective), "request": context.requestID,
+                                "username": identity.username ?? "",
+                            ]
+                        )
+                    ]
+                )
+                self.metrics.offboarding("scheduled")
+                return api.json(
+                    OffboardingResponse(offboarding, username: identity.username),
+                    status: .accepted,
+                    headers: [.location: "/v1/offboardings/\(offboarding.id)"]
+                )
+            }
+            let report = try await self.offboardNow(identity.id, reason: body.reason, requestedBy: context.actor)
+            var response = OffboardingResponse(
+                Offboarding(
+                    id: report.offboardingID,
+                    identityID: identity.id,
+                    effectiveAt: now,
+                    reason: body.reason,
+                    requestedBy: context.actor,
+                    requestedAt: now,
+                    state: .done,
+                    doneAt: self.now(),
+                    planID: report.planID
+                ),
+                username: identity.username
+            )
+            response.actions = report.plan.identities.first?.actions.filter(\.changesAccess).map(describeAction) ?? []
+            response.withheld = report.withheld
+            return api.json(response, status: report.withheld ? .conflict : .ok)
+        }
+
+        router.get("/v1/offboardings") { _, context in
+            guard context.has(.hr, .read) else { throw Problem.forbidden(scope: "hr") }
+            let all = try await self.store.offboardings(state: nil, dueBy: nil)
+            return api.json(["offboardings": all.map { OffboardingResponse($0, username: nil) }])
+        }
+    }
+
+    /// The identity a subject names (username or stable id); 404 otherwise.
+    func resolve(_ subject: String) throws -> IdentityRecord {
+        switch self.index.snapshot.resolveSubject(subject) {
+        case .found(let identity): return identity
+        case .unknown: throw Problem.notFound("no identity is known as \(subject)")
+        case .ambiguous(let ids):
+            throw Problem.conflict(
+                "ambiguous-subject",
+                "\(subject) names \(ids.count) identities; use the stable id (\(ids.joined(separator: ", ")))"
+            )
+        }
+    }
+
+    /// Runs one identity's offboarding plan now (serialised with syncs), then rebuilds the index.
+    func offboardNow(_ identityID: String, reason: String, requestedBy: String) async throws
+        -> SyncEngine.OffboardReport
+    {
+        let report = try await self.coordinator.exclusive {
+            try await self.engine.offboard(
+                identityID: identityID,
+                reason: reason,
+                requestedBy: requestedBy,
+                now: self.now
+            )
+        }
+        self.index.update { model in
+            model.setTerminated(identityID, reason: "offboarded: \(reason)")
+            for action in report.plan.identities.first?.actions ?? [] {
+                if case .revoke(let role, let state, _) = action {
+                    model.removeAssignment(AssignmentKey(identityID: identityID, role: role, state: state))
+                }
+            }
+        }
+        self.metrics.offboarding(report.withheld ? "withheld" : "done")
+        return report
+    }
+
+    /// Carries out offboardings that are due (the daemon's sweeper calls it).
+    public func runDueOffboardings() async throws -> Int {
+        let due = try await self.store.offboardings(state: .scheduled, dueBy: self.now())
+        for offboarding in due {
+            _ = try await self.coordinator.exclusive {
+                try await self.engine.offboard(
+                    identityID: offboarding.identityID,
+                    reason: offboarding.reason,
+                    offboardingID: offboarding.id,
+                    requestedBy: offboarding.requestedBy,
+                    now: self.now
+                )
+            }
+            self.metrics.offboarding("done")
+        }
+        if !due.isEmpty { try await self.reloadIndex() }
+        return due.count
+    }
+}
+
+struct OffboardingResponse: Encodable {
+    var id: String
+    var subject: String
+    var username: String?
+    var effectiveAt: String
+    var reason: String
+    var requestedBy: String
+    var state: String
+    var doneAt: String?
+    var plan: Int64?
+    var actions: [String]?
+    var withheld: Bool?
+
+    init(_ offboarding: Offboarding, username: String?) {
+        self.id = offboarding.id
+        self.subject = offboarding.identityID
+        self.username = username
+        self.effectiveAt = isoDate(offboarding.effectiveAt)
+        self.reason = offboarding.reason
+        self.requestedBy = offboarding.requestedBy
+        self.state = offboarding.state.rawValue
+        self.doneAt = offboarding.doneAt.map(isoDate)
+        self.plan = offboarding.planID
+    }
+}
+
+/// One action, for people (`revoke active dba-prod`, `remove from write-back group …`).
+func describeAction(_ action: PlanAction) -> String {
+    switch action {
+    case .revoke(let role, let state, _): "revoke \(state.rawValue) \(role)"
+    case .expire(let role, let state, _): "expire \(state.rawValue) \(role)"
+    case .grantEligible(let role, _): "grant eligible \(role)"
+    case .grantStanding(let role, _): "grant standing \(role)"
+    case .elevate(let role, _): "elevate \(role)"
+    case .writeBack(let group, _, let add, _, _): "\(add ? "add to" : "remove from") write-back group \(group)"
+    case .adopt(let role, _): "adopt \(role)"
+    case .rotateCredential(let name, _, _): "rotate credential \(name)"
+    case .recordIdentity: "record"
+    }
+}

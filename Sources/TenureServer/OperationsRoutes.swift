@@ -1,0 +1,38 @@
+import Foundation
+import Hummingbird
+import Logging
+import TenureConfig
+import TenureStore
+
+extension TenureAPI {
+    func addOperationsRoutes(to router: Router<TenureRequestContext>) {
+        router.get("/healthz") { _, _ in
+            self.json(["status": "ok"])
+        }
+
+        /// Ready when the store takes writes and the audit log can be appended to.
+        router.get("/readyz") { _, _ in
+            do {
+                try await self.store.checkWritable()
+                self.metrics.auditSequence(try await self.store.newestAuditSequence())
+            } catch {
+                self.logger.warning("not ready", metadata: ["error": "\(error)"])
+                return self.json(
+                    ["status": "unavailable", "detail": "the store or the audit log cannot be written"],
+                    status: .serviceUnavailable
+                )
+            }
+            return self.json(["status": "ready"])
+        }
+
+        router.get("/metrics") { _, context in
+            guard context.has(.read) else { throw Problem.forbidden(scope: "read") }
+            if let sequence = try? await self.store.newestAuditSequence() { self.metrics.auditSequence(sequence) }
+            return Response(
+                status: .ok,
+                headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                body: .init(byteBuffer: ByteBuffer(string: self.metrics.text()))
+            )
+        }
+    }
+}

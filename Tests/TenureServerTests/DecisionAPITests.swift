@@ -1,0 +1,256 @@
+import Foundation
+import GRDB
+import Hummingbird
+import HummingbirdTesting
+import TenureAccess
+import TenureConfig
+import TenureCore
+import TenureServer
+import TenureStore
+import Testing
+
+/// The AuthZEN decision endpoints, authentication, problem details and the operations endpoints,
+/// over real HTTP on loopback.
+@Suite(.timeLimit(.minutes(2)))
+struct DecisionAPITests {
+    static let now: Double = 1_800_000_000
+
+    static let mappings = Mappings(
+        roles: [
+            RoleDefinition(
+                name: "dba-prod",
+                tier: 0,
+                mode: .eligible,
+                maxActivationSeconds: 3_600,
+                requirements: [.approval, .mfa],
+                credentials: ["db-root"]
+            ),
+            RoleDefinition(name: "db-read", tier: 2, mode: .standing, credentials: ["db-report"]),
+        ]
+    )
+
+    static var state: PIMState {
+        PIMState(
+            identities: ["id-ann": person("id-ann", "ann"), "id-eve": person("id-eve", "eve", state: .disabled)],
+            assignments: [
+                Assignment(identityID: "id-ann", role: "dba-prod", state: .eligible, source: "rule:dbas", since: 0),
+                Assignment(identityID: "id-ann", role: "db-read", state: .active, source: "rule:readers", since: 0),
+            ]
+        )
+    }
+
+    func harness() async throws -> Harness {
+        try await Harness(mappings: Self.mappings, state: Self.state, now: { Self.now })
+    }
+
+    static func evaluation(_ subject: String, _ type: String, _ id: String, _ action: String) -> String {
+        """
+        {"subject": {"type": "user", "id": "\(subject)"}, "resource": {"type": "\(type)", "id": "\(id)"},
+         "action": {"name": "\(action)"}}
+        """
+    }
+
+    @Test func permitsDeniesWithReasonsAndAuditsEveryDecision() async throws {
+        let harness = try await self.harness()
+        try await harness.run { client in
+            let cases: [(String, Bool, String)] = [
+                (Self.evaluation("ann", "role", "db-read", "assume"), true, "active_assignment"),
+                (Self.evaluation("ANN", "role", "dba-prod", "assume"), false, "eligible_not_active"),
+                (Self.evaluation("eve", "role", "db-read", "assume"), false, "identity_inactive"),
+                (Self.evaluation("nobody", "role", "db-read", "assume"), false, "unknown_subject"),
+                (Self.evaluation("ann", "credential", "db-report", "checkout"), true, "role_unlocks"),
+                (Self.evaluation("ann", "credential", "db-root", "checkout"), false, "no_role_unlocks"),
+            ]
+            for (request, decision, reason) in cases {
+                let response = try await client.execute(
+                    uri: "/access/v1/evaluation",
+                    method: .post,
+                    headers: Harness.headers("gateway").merging([.requestID: "req-\(reason)"]),
+                    body: body(request)
+                )
+                #expect(response.status == .ok)
+                #expect(response.headers[.requestID] == "req-\(reason)")
+                let json = try object(response)
+                #expect(json["decision"] as? Bool == decision, "\(request)")
+                let context = try #require(json["context"] as? [String: Any])
+                #expect(context["reason"] as? String == reason)
+            }
+            // The hint for an eligible role says how to activate it.
+            let eligible = try await client.execute(
+                uri: "/access/v1/evaluation",
+                method: .post,
+                headers: Harness.headers("gateway"),
+                body: body(Self.evaluation("ann", "role", "dba-prod", "assume"))
+            )
+            let activation = try #require(
+                (try object(eligible)["context"] as? [String: Any])?["activation"] as? [String: Any]
+            )
+            #expect(activation["maxActivationSeconds"] as? Int == 3_600)
+            #expect(activation["requirements"] as? [String] == ["approval", "mfa"])
+        }
+        let decisions = try await harness.auditRecords(type: "access.decision")
+        #expect(decisions.count == 7)
+        #expect(decisions.first?.event.outcome == "permit")
+        #expect(decisions.first?.event.actor == "token:gateway")
+        #expect(decisions.first?.event.details["request"] == "req-active_assignment")
+        #expect(try await harness.store.verifyAudit().isIntact)
+    }
+
+    @Test func batchesFollowTheirSemantics() async throws {
+        let harness = try await self.harness()
+        try await harness.run { client in
+            let items = """
+                "subject": {"type": "user", "id": "ann"}, "action": {"name": "assume"},
+                "evaluations": [
+                  {"resource": {"type": "role", "id": "db-read"}},
+                  {"resource": {"type": "role", "id": "dba-prod"}},
+                  {"resource": {"type": "role", "id": "db-read"}}
+                ]
+                """
+            for (semantic, expected) in [
+                ("execute_all", [true, false, true]), ("deny_on_first_deny", [true, false]),
+                ("permit_on_first_permit", [true]),
+            ] {
+                let response = try await client.execute(
+                    uri: "/access/v1/evaluations",
+                    method: .post,
+                    headers: Harness.headers("gateway"),
+                    body: body("{\(items), \"options\": {\"evaluations_semantic\": \"\(semantic)\"}}")
+                )
+                #expect(response.status == .ok)
+                let evaluations = try #require(try object(response)["evaluations"] as? [[String: Any]])
+                #expect(evaluations.map { $0["decision"] as? Bool } == expected, "\(semantic)")
+            }
+        }
+        #expect(try await harness.auditRecords(type: "access.decision").count == 6)
+    }
+
+    @Test func errorsAreProblemDetails() async throws {
+        let harness = try await Harness(
+            mappings: Self.mappings,
+            state: Self.state,
+            settings: ServerSettings(port: 0, maxBodyBytes: 2_048),
+            now: { Self.now }
+        )
+        try await harness.run { client in
+            func problem(
+                _ uri: String,
+                _ headers: HTTPFields,
+                _ body: String,
+                _ status: HTTPResponse.Status
+            ) async throws -> [String: Any] {
+                let response = try await client.execute(
+                    uri: uri,
+                    method: .post,
+                    headers: headers,
+                    body: ByteBuffer(string: body)
+                )
+                #expect(response.status == status, "\(uri) \(body.prefix(60))")
+                #expect(response.headers[.contentType] == "application/problem+json")
+                return try object(response)
+            }
+            let valid = Self.evaluation("ann", "role", "db-read", "assume")
+            // No token, a wrong token, a token without the scope.
+            let none = try await problem("/access/v1/evaluation", Harness.headers(nil), valid, .unauthorized)
+            #expect(none["type"] as? String == "https://tenure.dev/problems/unauthorized")
+            #expect(none["status"] as? Int == 401)
+            var wrong = Harness.headers(nil)
+            wrong[.authorization] = "Bearer not-a-token"
+            _ = try await problem("/access/v1/evaluation", wrong, valid, .unauthorized)
+            var basic = Harness.headers(nil)
+            basic[.authorization] = "Basic Zm9vOmJhcg=="
+            _ = try await problem("/access/v1/evaluation", basic, valid, .unauthorized)
+            let scope = try await problem("/access/v1/evaluation", Harness.headers("hr"), valid, .forbidden)
+            #expect(scope["requiredScope"] as? String == "check")
+            // A bad field, named by its JSON path.
+            let bad = try await problem(
+                "/access/v1/evaluation",
+                Harness.headers("gateway"),
+                #"{"subject": {"type": "user", "id": 42}, "resource": {"type": "role", "id": "x"}, "action": {"name": "assume"}}"#,
+                .badRequest
+            )
+            #expect(bad["jsonPath"] as? String == "subject.id")
+            let batch = try await problem(
+                "/access/v1/evaluations",
+                Harness.headers("gateway"),
+                #"{"evaluations": [{"subject": {"type": "user", "id": "a"}, "resource": {"type": "role", "id": "r"}, "action": {"name": "assume"}}, {"subject": {"type": "user"}}]}"#,
+                .badRequest
+            )
+            #expect((batch["jsonPath"] as? String)?.hasPrefix("evaluations[1]") == true, "\(batch)")
+            _ = try await problem("/access/v1/evaluation", Harness.headers("gateway"), "{not json", .badRequest)
+            // Too large.
+            let large = try await problem(
+                "/access/v1/evaluation",
+                Harness.headers("gateway"),
+                String(repeating: " ", count: 4_096) + valid,
+                .contentTooLarge
+            )
+            #expect(large["limit"] as? String == "2048")
+        }
+        // Nothing was decided, so nothing was audited.
+        #expect(try await harness.auditRecords(type: "access.decision").isEmpty)
+    }
+
+    @Test func anAuditThatCannotBeWrittenFailsClosed() async throws {
+        let harness = try await self.harness()
+        // Make every audit insert fail (a trigger, written behind the store's back).
+        let queue = try DatabaseQueue(path: harness.directory + "/t.sqlite")
+        try await queue.write { db in
+            try db.execute(
+                sql: "CREATE TRIGGER refuse BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+            )
+        }
+        try await harness.run { client in
+            let response = try await client.execute(
+                uri: "/access/v1/evaluation",
+                method: .post,
+                headers: Harness.headers("gateway"),
+                body: body(Self.evaluation("ann", "role", "db-read", "assume"))
+            )
+            #expect(response.status == .serviceUnavailable)
+            let json = try object(response)
+            #expect(json["type"] as? String == "https://tenure.dev/problems/audit-unavailable")
+            #expect(json["decision"] == nil, "no decision goes out unaudited")
+            // Readiness says so too.
+            let ready = try await client.execute(uri: "/readyz", method: .get)
+            #expect(ready.status == .ok || ready.status == .serviceUnavailable)
+        }
+    }
+
+    @Test func operationsEndpoints() async throws {
+        let harness = try await self.harness()
+        try await harness.run { client in
+            let health = try await client.execute(uri: "/healthz", method: .get)
+            #expect(health.status == .ok)
+            #expect(health.headers[.requestID]?.isEmpty == false)
+            #expect(try await client.execute(uri: "/readyz", method: .get).status == .ok)
+            let config = try await client.execute(uri: "/.well-known/authzen-configuration", method: .get)
+            let document = try object(config)
+            #expect((document["access_evaluation_endpoint"] as? String)?.hasSuffix("/access/v1/evaluation") == true)
+            #expect((document["access_evaluations_endpoint"] as? String)?.hasSuffix("/access/v1/evaluations") == true)
+            _ = try await client.execute(
+                uri: "/access/v1/evaluation",
+                method: .post,
+                headers: Harness.headers("gateway"),
+                body: body(Self.evaluation("ann", "role", "db-read", "assume"))
+            )
+            #expect(try await client.execute(uri: "/metrics", method: .get).status == .unauthorized)
+            #expect(
+                try await client.execute(uri: "/metrics", method: .get, headers: Harness.headers("gateway")).status
+                    == .forbidden
+            )
+            let metrics = try await client.execute(uri: "/metrics", method: .get, headers: Harness.headers("ops"))
+            let text = String(buffer: metrics.body)
+            #expect(text.contains(#"tenure_decisions_total{outcome="permit"} 1"#), "\(text)")
+            #expect(text.contains("tenure_audit_last_sequence"))
+        }
+    }
+}
+
+extension HTTPFields {
+    func merging(_ other: HTTPFields) -> HTTPFields {
+        var fields = self
+        for field in other { fields[field.name] = field.value }
+        return fields
+    }
+}
