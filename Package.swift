@@ -79,15 +79,18 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]
+            ],
+            resources: [.copy("Resources/openapi.json")]
         ),
 
         // MARK: - CLI
         .executableTarget(
             name: "tenure",
             dependencies: [
-                "DirectorySource", "LDAPClient", "TenureConfig", "TenureCore", "TenureCrypto", "TenureEngine",
-                "TenureServer", "TenureStore", "TenureVault", argumentParser, logging,
+                "DirectorySource", "LDAPClient", "TenureAccess", "TenureConfig", "TenureCore", "TenureCrypto",
+                "TenureEngine", "TenureServer", "TenureStore", "TenureVault", argumentParser, logging,
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
 

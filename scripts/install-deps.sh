@@ -18,7 +18,7 @@
 # failure.
 set -euo pipefail
 
-PACKAGES=(slapd ldap-utils libldap-dev libssl-dev libsqlite3-dev openssl python3 time procps)
+PACKAGES=(slapd ldap-utils libldap-dev libssl-dev libsqlite3-dev openssl python3 python3-venv time procps curl)
 
 die() {
     printf 'install-deps: %s\n' "$*" >&2

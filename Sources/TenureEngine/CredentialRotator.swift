@@ -105,7 +105,9 @@ public struct CredentialRotator: Sendable {
         currentSecret: String,
         policy: PasswordPolicy,
         maxAgeSeconds: Double? = nil,
-        oneTime: Bool = false
+        oneTime: Bool = false,
+        requiresMFA: Bool = false,
+        exclusiveCheckout: Bool = false
     ) async throws {
         try policy.validate()
         let sealed = try Self.encode(
@@ -118,6 +120,8 @@ public struct CredentialRotator: Sendable {
             policyJSON: policyJSON,
             maxAgeSeconds: maxAgeSeconds,
             oneTime: oneTime,
+            requiresMFA: requiresMFA,
+            exclusiveCheckout: exclusiveCheckout,
             createdAt: self.now()
         )
         try await self.store.addCredential(

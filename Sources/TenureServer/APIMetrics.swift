@@ -3,9 +3,28 @@ public import Prometheus
 /// What `/metrics` exposes (Prometheus text format), in a registry of its own (several servers
 /// may run in one process, as in the tests).
 public struct APIMetrics: Sendable {
-    public let registry = PrometheusCollectorRegistry()
+    public let registry: PrometheusCollectorRegistry
+    /// The hot path's counters, made once (a registry look-up takes a lock and builds the name).
+    private let permits: Counter
+    private let denies: Counter
 
-    public init() {}
+    public init() {
+        let registry = PrometheusCollectorRegistry()
+        self.registry = registry
+        func decisions(_ outcome: String) -> Counter {
+            registry.makeCounter(
+                descriptor: MetricNameDescriptor(
+                    namespace: "tenure",
+                    metricName: "decisions",
+                    unitName: "total",
+                    helpText: "Access decisions answered, by outcome."
+                ),
+                labels: [("outcome", outcome)]
+            )
+        }
+        self.permits = decisions("permit")
+        self.denies = decisions("deny")
+    }
 
     private func counter(_ name: String, _ labels: [(String, String)], _ help: String) -> Counter {
         self.registry.makeCounter(
@@ -20,12 +39,11 @@ public struct APIMetrics: Sendable {
         )
     }
 
-    func decision(allowed: Bool) {
-        self.counter("decisions", [("outcome", allowed ? "permit" : "deny")], "Access decisions answered, by outcome.")
-            .increment()
+    public func decision(allowed: Bool) {
+        (allowed ? self.permits : self.denies).increment()
     }
 
-    func activation(_ event: String) {
+    public func activation(_ event: String) {
         self.counter(
             "activations",
             [("event", event)],
@@ -33,7 +51,7 @@ public struct APIMetrics: Sendable {
         ).increment()
     }
 
-    func rotation(success: Bool) {
+    public func rotation(success: Bool) {
         self.counter(
             "rotations",
             [("outcome", success ? "success" : "failure")],
@@ -41,7 +59,7 @@ public struct APIMetrics: Sendable {
         ).increment()
     }
 
-    func syncRun(_ outcome: String, actions: Int, leavers: Int) {
+    public func syncRun(_ outcome: String, actions: Int, leavers: Int) {
         self.counter(
             "sync_runs",
             [("outcome", outcome)],
@@ -53,19 +71,19 @@ public struct APIMetrics: Sendable {
             .set(Double(leavers))
     }
 
-    func auditQueue(_ depth: Int) {
+    public func auditQueue(_ depth: Int) {
         self.gauge("audit_queue_depth", "Audit records waiting to be committed.")
             .set(Double(depth))
     }
 
     /// The newest audit sequence: kept outside the log, it lets anyone notice the newest records
     /// being deleted (which the chain alone cannot show).
-    func auditSequence(_ sequence: Int64) {
+    public func auditSequence(_ sequence: Int64) {
         self.gauge("audit_last_sequence", "The newest audit record's sequence number.")
             .set(Double(sequence))
     }
 
-    func offboarding(_ outcome: String) {
+    public func offboarding(_ outcome: String) {
         self.counter("offboardings", [("outcome", outcome)], "Offboardings: immediate, scheduled, carried out, failed.")
             .increment()
     }

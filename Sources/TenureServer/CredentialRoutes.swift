@@ -1,6 +1,196 @@
+import Foundation
 import Hummingbird
+import TenureAccess
+import TenureConfig
+import TenureCore
+import TenureEngine
+import TenureStore
+import TenureVault
 
 extension Operations {
-    /// POST /v1/credentials/{name}/checkout and /checkin. (Being written.)
-    func addCredentialRoutes(to router: Router<TenureRequestContext>, api: TenureAPI) {}
+    struct CheckoutRequest: Decodable {
+        /// The person checking out (username or stable id); a token with a subject may leave it out.
+        var subject: String?
+        /// How long the secret is needed, in seconds (the check-out's due time). default: 1 hour.
+        var duration: Double?
+        /// A TOTP code, for credentials that need one.
+        var totp: String?
+    }
+
+    struct CheckinRequest: Decodable {
+        var checkoutID: String
+    }
+
+    /// POST /v1/credentials/{name}/checkout (scope `activate`): the current secret, once, to a
+    /// subject holding an active role that unlocks it (the same decision as `checkout` in the
+    /// AuthZEN API), exclusive when the credential says so, with a TOTP code when it needs one.
+    /// Every check-out is recorded, so that a later leaver rotates what they saw.
+    /// POST /v1/credentials/{name}/checkin {checkoutID}: ends it, rotating a one-time credential.
+    func addCredentialRoutes(to router: Router<TenureRequestContext>, api: TenureAPI) {
+        router.post("/v1/credentials/:name/checkout") { request, context in
+            let token = try context.require(.activate)
+            let name = try context.parameters.require("name")
+            let body = try await api.decode(CheckoutRequest.self, from: request)
+            guard let subject = body.subject ?? token.subject else {
+                throw Problem.badRequest("name the subject checking out", jsonPath: "subject")
+            }
+            if let own = token.subject, !context.has(.admin), own.lowercased() != subject.lowercased() {
+                throw Problem(
+                    .forbidden,
+                    "not-your-subject",
+                    title: "Forbidden",
+                    detail: "this token belongs to \(own) and may check out only for \(own)"
+                )
+            }
+            guard let masterKey = self.masterKey, let rotator = self.engine.rotator else {
+                throw Problem(
+                    .serviceUnavailable,
+                    "no-vault",
+                    title: "Service Unavailable",
+                    detail: "the vault is not configured (state.vaultKeyFile)"
+                )
+            }
+            let identity = try self.resolve(subject)
+            let now = self.now()
+            let decision = self.index.evaluate(
+                EvaluationRequest(
+                    subject: Subject(type: "user", id: identity.id),
+                    resource: Resource(type: "credential", id: name),
+                    action: Action(name: "checkout")
+                ),
+                now: now
+            )
+            guard decision.allowed else {
+                try await api.audited([
+                    AuditEvent(
+                        time: now,
+                        actor: context.actor,
+                        type: "credential.checkout",
+                        subject: identity.id,
+                        object: name,
+                        outcome: "denied",
+                        details: ["reason": decision.reason.rawValue, "request": context.requestID]
+                    )
+                ])
+                throw Problem(
+                    .forbidden,
+                    "checkout-denied",
+                    title: "Forbidden",
+                    detail: decision.reasonAdmin,
+                    extra: ["reason": decision.reason.rawValue]
+                )
+            }
+            guard let status = try await rotator.store.credentialStatus(named: name), let current = status.current
+            else {
+                throw Problem.notFound("the vault holds no current secret for \(name)")
+            }
+            if status.record.requiresMFA {
+                try await self.requireTOTP(identityID: identity.id, code: body.totp, now: now)
+            }
+            let duration = min(max(body.duration ?? 3_600, 60), 86_400)
+            let checkout = CredentialCheckout(
+                id: "co-\(UUID().uuidString.lowercased())",
+                name: name,
+                identityID: identity.id,
+                username: identity.username,
+                version: current.version,
+                exclusive: status.record.exclusiveCheckout,
+                checkedOutAt: now,
+                dueAt: now + duration
+            )
+            do {
+                try await rotator.store.recordCheckout(
+                    checkout,
+                    audit: [
+                        AuditEvent(
+                            time: now,
+                            actor: context.actor,
+                            type: "credential.checkout",
+                            subject: identity.id,
+                            object: name,
+                            details: [
+                                "checkout": checkout.id, "version": String(current.version),
+                                "exclusive": String(checkout.exclusive), "request": context.requestID,
+                                "role": decision.details["role"]?.stringValue ?? "",
+                            ]
+                        )
+                    ]
+                )
+            } catch let error as StoreError where error.code == .invalidStatus {
+                throw Problem.conflict("checked-out", "\(name) is checked out exclusively by someone else")
+            }
+            // Only now, with the check-out recorded, is the secret opened.
+            let sealed = try JSONDecoder().decode(SealedSecret.self, from: Data(current.sealed.utf8))
+            let secret = String(decoding: try Envelope.open(sealed, masterKey: masterKey), as: UTF8.self)
+            return api.json(
+                CheckoutResponse(
+                    checkoutID: checkout.id,
+                    credential: name,
+                    version: current.version,
+                    secret: secret,
+                    dueAt: isoDate(checkout.dueAt ?? now),
+                    oneTime: status.record.oneTime
+                ),
+                status: .created,
+                headers: [.cacheControl: "no-store"]
+            )
+        }
+
+        router.post("/v1/credentials/:name/checkin") { request, context in
+            let token = try context.require(.activate)
+            let name = try context.parameters.require("name")
+            let body = try await api.decode(CheckinRequest.self, from: request)
+            guard let rotator = self.engine.rotator else {
+                throw Problem(.serviceUnavailable, "no-vault", title: "Service Unavailable", detail: "no vault")
+            }
+            guard let checkout = try await rotator.store.checkout(id: body.checkoutID), checkout.name == name else {
+                throw Problem.notFound("no check-out \(body.checkoutID) of \(name)")
+            }
+            if let own = token.subject, !context.has(.admin), own.lowercased() != (checkout.username ?? "").lowercased()
+            {
+                throw Problem(.forbidden, "not-your-checkout", title: "Forbidden", detail: "not your check-out")
+            }
+            let result = try await self.coordinator.exclusive { try await rotator.checkIn(checkoutID: body.checkoutID) }
+            var rotated: String?
+            switch result.rotation {
+            case .rotated(let version)?:
+                rotated = "rotated to version \(version)"
+                self.metrics.rotation(success: true)
+            case .needsAttention(let reason)?, .unchanged(let reason)?:
+                rotated = "rotation failed: \(reason)"
+                self.metrics.rotation(success: false)
+            case .nothingPending?, nil:
+                rotated = nil
+            }
+            return api.json(
+                CheckinResponse(
+                    checkoutID: result.checkout.id,
+                    credential: name,
+                    checkedInAt: isoDate(result.checkout.checkedInAt ?? self.now()),
+                    rotation: rotated
+                )
+            )
+        }
+    }
+
+    /// A valid, unused TOTP code for the identity, or the problem the activation flow refuses with.
+    func requireTOTP(identityID: String, code: String?, now: Double) async throws {
+        if let (problem, _) = try await self.verifyTOTP(code, identityID: identityID, now: now) { throw problem }
+    }
+}
+
+struct CheckoutResponse: Encodable {
+    var checkoutID: String
+    var credential: String
+    var version: Int
+    var secret: String
+    var dueAt: String
+    var oneTime: Bool
+}
+
+struct CheckinResponse: Encodable {
+    var checkoutID: String
+    var credential: String
+    var checkedInAt: String
+    var rotation: String?
 }

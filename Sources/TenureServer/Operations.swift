@@ -65,11 +65,35 @@ public final class Operations: Sendable {
     }
 }
 
-/// One change to the model at a time, in this process: sync runs, activations, offboardings.
+/// One change to the model at a time, in this process: sync runs, activations, offboardings. A
+/// real lock (waiters queue in order), not just actor isolation: an actor method that awaits its
+/// body lets the next caller in at every suspension.
 public actor Coordinator {
+    private var busy = false
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+
     public init() {}
 
     public func exclusive<T: Sendable>(_ body: @Sendable () async throws -> T) async rethrows -> T {
-        try await body()
+        await self.acquire()
+        defer { self.release() }
+        return try await body()
+    }
+
+    private func acquire() async {
+        guard self.busy else {
+            self.busy = true
+            return
+        }
+        await withCheckedContinuation { self.waiters.append($0) }
+    }
+
+    /// Hands the lock to the next waiter (it stays busy), or frees it.
+    private func release() {
+        if self.waiters.isEmpty {
+            self.busy = false
+        } else {
+            self.waiters.removeFirst().resume()
+        }
     }
 }

@@ -1,6 +1,617 @@
+import Foundation
+import HTTPTypes
 import Hummingbird
+import Logging
+import TenureAccess
+import TenureConfig
+import TenureCore
+import TenureSCIM
+import TenureStore
+
+/// A SCIM route handler.
+typealias SCIMHandler = @Sendable (Request, TenureRequestContext) async throws -> Response
 
 extension Operations {
-    /// /scim/v2/Users, ServiceProviderConfig, ResourceTypes, Schemas. (Being written.)
-    func addSCIMRoutes(to router: Router<TenureRequestContext>, api: TenureAPI) {}
+    /// The SCIM 2.0 service provider HR systems push people to (RFC 7643/7644), under `/scim/v2`,
+    /// scope `hr` (or `admin`):
+    ///
+    /// - `POST /Users` (201, `Location`, `ETag`), `GET /Users` (`filter`, `startIndex`, `count`,
+    ///   `attributes`, `excludedAttributes`), `POST /Users/.search` and `POST /.search`,
+    ///   `GET /Users/{id}` (`ETag`; `If-None-Match` → 304), `PUT /Users/{id}` and
+    ///   `PATCH /Users/{id}` (200; `If-Match` → 412 when stale), `DELETE /Users/{id}` (204);
+    /// - `GET /ServiceProviderConfig`, `/ResourceTypes`, `/ResourceTypes/User`, `/Schemas`,
+    ///   `/Schemas/{id}`;
+    /// - other methods on these paths: 405 with `Allow`; `/Groups`: 404 (Tenure keeps only Users);
+    ///   `/Bulk` and `/Me`: 501; anything else under `/scim/v2`: 404.
+    ///
+    /// Responses are `application/scim+json`; requests may be `application/scim+json` or
+    /// `application/json`. Every error under `/scim/v2` is a SCIM error body (RFC 7644 §3.12) —
+    /// including 403 and 413 — except a missing or unknown token: the authentication middleware
+    /// answers 401 before the SCIM routes run, with a problem-details body.
+    ///
+    /// After every write the HR user is linked to its directory identity when it can be, and HR's
+    /// word on employment is applied to a linked identity before the response is sent (see
+    /// `settleEmployment`).
+    func addSCIMRoutes(to router: Router<TenureRequestContext>, api: TenureAPI) {
+        let group = router.group("/scim/v2").add(middleware: SCIMMiddleware())
+
+        func route(_ path: RouterPath, _ handlers: [(HTTPRequest.Method, SCIMHandler)]) {
+            let allowed = handlers.map(\.0.rawValue).joined(separator: ", ")
+            for method in [HTTPRequest.Method.get, .post, .put, .patch, .delete] {
+                if let handler = handlers.first(where: { $0.0 == method })?.1 {
+                    group.on(path, method: method, use: handler)
+                } else {
+                    group.on(path, method: method) { _, _ in
+                        SCIMHTTP.error(
+                            SCIMError(status: 405, detail: "\(method.rawValue) is not supported here; use \(allowed)"),
+                            headers: [.allow: allowed]
+                        )
+                    }
+                }
+            }
+        }
+
+        route(
+            "Users",
+            [
+                (.get, { request, _ in try await self.scimListUsers(request) }),
+                (.post, { request, context in try await self.scimCreateUser(request, context) }),
+            ]
+        )
+        route("Users/.search", [(.post, { request, _ in try await self.scimSearchUsers(request) })])
+        route(".search", [(.post, { request, _ in try await self.scimSearchUsers(request) })])
+        route(
+            "Users/{id}",
+            [
+                (.get, { request, context in try await self.scimGetUser(request, context) }),
+                (.put, { request, context in try await self.scimReplaceUser(request, context) }),
+                (.patch, { request, context in try await self.scimPatchUser(request, context) }),
+                (.delete, { request, context in try await self.scimDeleteUser(request, context) }),
+            ]
+        )
+
+        route(
+            "ServiceProviderConfig",
+            [
+                (
+                    .get,
+                    { request, _ in
+                        SCIMHTTP.response(SCIMDiscovery.serviceProviderConfig(baseURL: SCIMHTTP.baseURL(request)))
+                    }
+                )
+            ]
+        )
+        route(
+            "ResourceTypes",
+            [
+                (
+                    .get,
+                    { request, _ in SCIMHTTP.response(SCIMDiscovery.resourceTypes(baseURL: SCIMHTTP.baseURL(request))) }
+                )
+            ]
+        )
+        route(
+            "ResourceTypes/{id}",
+            [
+                (
+                    .get,
+                    { request, context in
+                        let id = context.parameters.get("id") ?? ""
+                        guard id == "User" else {
+                            throw SCIMError.notFound("there is no resource type \(id); Tenure serves User")
+                        }
+                        return SCIMHTTP.response(SCIMDiscovery.userResourceType(baseURL: SCIMHTTP.baseURL(request)))
+                    }
+                )
+            ]
+        )
+        route(
+            "Schemas",
+            [(.get, { request, _ in SCIMHTTP.response(SCIMDiscovery.schemas(baseURL: SCIMHTTP.baseURL(request))) })]
+        )
+        route(
+            "Schemas/{id}",
+            [
+                (
+                    .get,
+                    { request, context in
+                        let id = context.parameters.get("id") ?? ""
+                        guard let schema = SCIMDiscovery.schema(id: id, baseURL: SCIMHTTP.baseURL(request)) else {
+                            throw SCIMError.notFound("there is no schema \(id)")
+                        }
+                        return SCIMHTTP.response(schema)
+                    }
+                )
+            ]
+        )
+
+        // What Tenure does not serve, answered as SCIM errors.
+        let groups: SCIMHandler = { _, _ in
+            throw SCIMError.notFound("Tenure keeps only Users: there are no Groups (see /ResourceTypes)")
+        }
+        let bulk: SCIMHandler = { _, _ in
+            throw SCIMError(status: 501, detail: "bulk operations are not supported (see /ServiceProviderConfig)")
+        }
+        let me: SCIMHandler = { _, _ in
+            throw SCIMError(status: 501, detail: "/Me is not supported: tokens belong to HR systems, not people")
+        }
+        let unknown: SCIMHandler = { request, _ in
+            throw SCIMError.notFound("there is no SCIM endpoint \(request.uri.path)")
+        }
+        for method in [HTTPRequest.Method.get, .post, .put, .patch, .delete] {
+            group.on("Groups", method: method, use: groups)
+            group.on("Groups/**", method: method, use: groups)
+            group.on("Bulk", method: method, use: bulk)
+            group.on("Me", method: method, use: me)
+            group.on("Me/**", method: method, use: me)
+            group.on("**", method: method, use: unknown)
+        }
+    }
+
+    // MARK: - Users
+
+    private func scimCreateUser(_ request: Request, _ context: TenureRequestContext) async throws -> Response {
+        let query = SCIMQueryParameters(request.uri.query)
+        let selection = try SCIMAttributeSelection(query: query)
+        let user = try SCIMUser(json: try await self.scimBody(request))
+        let created = try await self.store.createHRUser(HRUserFields(user), actor: context.actor, time: self.now())
+        let record = try await self.linkHRUserIfPossible(created, actor: context.actor)
+        try await self.settleEmployment(of: record, deleted: false, actor: context.actor, requestID: context.requestID)
+        return try self.scimUserResponse(record, request: request, selection: selection, status: .created)
+    }
+
+    private func scimGetUser(_ request: Request, _ context: TenureRequestContext) async throws -> Response {
+        let query = SCIMQueryParameters(request.uri.query)
+        let selection = try SCIMAttributeSelection(query: query)
+        let record = try await self.scimRecord(context)
+        let etag = SCIMETag.weak(record.version)
+        if let header = request.headers[.ifNoneMatch], SCIMHTTP.matches(ifNoneMatch: header, etag: etag) {
+            return Response(status: .notModified, headers: [.eTag: etag])
+        }
+        return try self.scimUserResponse(record, request: request, selection: selection)
+    }
+
+    private func scimReplaceUser(_ request: Request, _ context: TenureRequestContext) async throws -> Response {
+        let query = SCIMQueryParameters(request.uri.query)
+        let selection = try SCIMAttributeSelection(query: query)
+        let id = try self.scimID(context)
+        let version = try SCIMHTTP.ifMatch(request)
+        let user = try SCIMUser(json: try await self.scimBody(request))
+        let replaced = try await self.store.replaceHRUser(
+            id: id,
+            with: HRUserFields(user),
+            ifMatch: version,
+            actor: context.actor,
+            time: self.now()
+        )
+        let record = try await self.linkHRUserIfPossible(replaced, actor: context.actor)
+        try await self.settleEmployment(of: record, deleted: false, actor: context.actor, requestID: context.requestID)
+        return try self.scimUserResponse(record, request: request, selection: selection)
+    }
+
+    private func scimPatchUser(_ request: Request, _ context: TenureRequestContext) async throws -> Response {
+        let query = SCIMQueryParameters(request.uri.query)
+        let selection = try SCIMAttributeSelection(query: query)
+        let id = try self.scimID(context)
+        let version = try SCIMHTTP.ifMatch(request)
+        let patch = try SCIMPatchRequest(json: try await self.scimBody(request))
+        // Runs inside the store's write transaction: the PATCH is atomic, any error changes nothing.
+        let change: @Sendable (HRUserRecord) throws -> HRUserFields = { current in
+            var user = try current.scimUser()
+            try user.apply(patch, id: id)
+            return HRUserFields(user)
+        }
+        let patched = try await self.store.patchHRUser(
+            id: id,
+            ifMatch: version,
+            actor: context.actor,
+            time: self.now(),
+            change
+        )
+        let record = try await self.linkHRUserIfPossible(patched, actor: context.actor)
+        try await self.settleEmployment(of: record, deleted: false, actor: context.actor, requestID: context.requestID)
+        return try self.scimUserResponse(record, request: request, selection: selection)
+    }
+
+    private func scimDeleteUser(_ request: Request, _ context: TenureRequestContext) async throws -> Response {
+        let current = try await self.scimRecord(context)
+        let version = try SCIMHTTP.ifMatch(request)
+        if let version, version != current.version {
+            throw SCIMError.preconditionFailed("User \(current.id) is at version \(current.version), not \(version)")
+        }
+        let record = try await self.linkHRUserIfPossible(current, actor: context.actor)
+        try await self.store.deleteHRUser(id: record.id, ifMatch: version, actor: context.actor, time: self.now())
+        try await self.settleEmployment(of: record, deleted: true, actor: context.actor, requestID: context.requestID)
+        return Response(status: .noContent)
+    }
+
+    private func scimListUsers(_ request: Request) async throws -> Response {
+        let query = SCIMQueryParameters(request.uri.query)
+        let filter = try query["filter"].map { text throws(SCIMError) in try SCIMFilter(parsing: text) }
+        return try await self.scimList(
+            filter: filter,
+            page: try SCIMPageRequest(startIndex: query["startIndex"], count: query["count"]),
+            selection: try SCIMAttributeSelection(query: query),
+            baseURL: SCIMHTTP.baseURL(request)
+        )
+    }
+
+    /// `POST /Users/.search` and `POST /.search` (RFC 7644 §3.4.3): the query in a SearchRequest
+    /// body. Users are the only resource type, so a search at the root searches Users.
+    private func scimSearchUsers(_ request: Request) async throws -> Response {
+        let body = try SCIMValue.parse(try await self.scimBody(request))
+        guard body.objectValue != nil else {
+            throw SCIMError.invalidSyntax("a SearchRequest must be a JSON object")
+        }
+        func strings(_ name: String) throws(SCIMError) -> [String]? {
+            guard let value = body[name], value != .null else { return nil }
+            guard let items = value.arrayValue, items.allSatisfy({ $0.stringValue != nil }) else {
+                throw SCIMError.invalidValue(name, "must be an array of strings")
+            }
+            return items.compactMap(\.stringValue)
+        }
+        func integer(_ name: String) throws(SCIMError) -> String? {
+            guard let value = body[name], value != .null else { return nil }
+            guard let number = value.intValue else { throw SCIMError.invalidValue(name, "must be an integer") }
+            return String(number)
+        }
+        var filter: SCIMFilter?
+        if let value = body["filter"], value != .null {
+            guard let text = value.stringValue else { throw SCIMError.invalidValue("filter", "must be a string") }
+            filter = try SCIMFilter(parsing: text)
+        }
+        return try await self.scimList(
+            filter: filter,
+            page: try SCIMPageRequest(startIndex: try integer("startIndex"), count: try integer("count")),
+            selection: try SCIMAttributeSelection(
+                attributes: try strings("attributes"),
+                excludedAttributes: try strings("excludedAttributes")
+            ),
+            baseURL: SCIMHTTP.baseURL(request)
+        )
+    }
+
+    private func scimList(
+        filter: SCIMFilter?,
+        page: SCIMPageRequest,
+        selection: SCIMAttributeSelection,
+        baseURL: String?
+    ) async throws -> Response {
+        let result = try await self.store.hrUsers(
+            filter.map(HRUserQuery.init) ?? .all,
+            startIndex: page.startIndex,
+            count: page.count
+        )
+        let resources = try result.records.map { record throws(SCIMError) in
+            selection.apply(try record.scimResource(baseURL: baseURL))
+        }
+        return SCIMHTTP.response(
+            SCIMListResponse(totalResults: result.totalResults, startIndex: page.startIndex, resources: resources).body
+        )
+    }
+
+    // MARK: - Helpers
+
+    private func scimID(_ context: TenureRequestContext) throws -> String {
+        guard let id = context.parameters.get("id"), !id.isEmpty else {
+            throw SCIMError.notFound("no User id in the path")
+        }
+        return id
+    }
+
+    /// The live user the path names; 404 otherwise.
+    private func scimRecord(_ context: TenureRequestContext) async throws -> HRUserRecord {
+        let id = try self.scimID(context)
+        guard let record = try await self.store.hrUser(id: id) else {
+            throw SCIMError.notFound("there is no User \(id)")
+        }
+        return record
+    }
+
+    /// The request body: `application/scim+json` or `application/json` (or no content type), at
+    /// most `maxBodyBytes`.
+    private func scimBody(_ request: Request) async throws -> Data {
+        if let contentType = request.headers[.contentType] {
+            let mediaType = contentType.split(separator: ";", maxSplits: 1)[0]
+                .trimmingCharacters(in: .whitespaces).lowercased()
+            guard mediaType == SCIMHTTP.mediaType || mediaType == "application/json" else {
+                throw SCIMError(
+                    status: 415,
+                    detail: "the body must be \(SCIMHTTP.mediaType) or application/json, not \(mediaType)"
+                )
+            }
+        }
+        return try await request.bodyData(limit: self.settings.maxBodyBytes)
+    }
+
+    private func scimUserResponse(
+        _ record: HRUserRecord,
+        request: Request,
+        selection: SCIMAttributeSelection,
+        status: HTTPResponse.Status = .ok
+    ) throws -> Response {
+        let baseURL = SCIMHTTP.baseURL(request)
+        let meta = record.scimMeta(baseURL: baseURL)
+        var headers: HTTPFields = [.eTag: meta.etag]
+        if status == .created, let location = meta.location { headers[.location] = location }
+        let resource = selection.apply(try record.scimUser().resource(id: record.id, meta: meta))
+        return SCIMHTTP.response(resource, status: status, headers: headers)
+    }
+}
+
+// MARK: - Linking and employment
+
+extension Operations {
+    /// Links every HR user still waiting for its directory identity (a pre-hire whose account now
+    /// exists) and applies HR's word on employment to the ones linked. The daemon calls it after
+    /// each sync (the index then holds the new identities). Returns how many were linked.
+    public func linkPendingHRUsers() async throws -> Int {
+        let pending = try await self.store.unlinkedHRUsers()
+        guard !pending.isEmpty else { return 0 }
+        let matcher = HRIdentityMatcher(self.index.snapshot)
+        var linked = 0
+        for record in pending {
+            guard let identityID = matcher.identityID(for: record) else { continue }
+            let updated = try await self.store.linkHRUser(
+                id: record.id,
+                to: identityID,
+                actor: Self.linkActor,
+                time: self.now()
+            )
+            linked += 1
+            try await self.settleEmployment(of: updated, deleted: false, actor: Self.linkActor, requestID: nil)
+        }
+        return linked
+    }
+
+    /// Who links HR users outside a request.
+    static let linkActor = "tenure:hr-link"
+
+    /// Links an unlinked HR user to its directory identity when one matches (`HRIdentityMatcher`);
+    /// otherwise it stays a pre-hire.
+    func linkHRUserIfPossible(_ record: HRUserRecord, actor: String) async throws -> HRUserRecord {
+        guard record.identityID == nil,
+            let identityID = HRIdentityMatcher(self.index.snapshot).identityID(for: record)
+        else { return record }
+        return try await self.store.linkHRUser(id: record.id, to: identityID, actor: actor, time: self.now())
+    }
+
+    /// HR is authoritative for employment. For a linked HR user, after a change:
+    /// - terminated (active false, a termination date that has passed, or deleted) and no other
+    ///   live HR record still employs the identity: the identity's leaver plan runs now
+    ///   (`offboardNow`, requested by `scim:<hr user id>`, audited `hr.termination`), unless this
+    ///   HR user already offboarded it;
+    /// - a termination date in the future: an offboarding is scheduled for that date (the
+    ///   sweeper carries it out), replacing one scheduled for another date;
+    /// - employed again: this HR user's offboardings (scheduled or done) are cancelled and the
+    ///   index rebuilt. Nothing is granted back here: the next sync grants what the directory and
+    ///   the rules say.
+    func settleEmployment(of record: HRUserRecord, deleted: Bool, actor: String, requestID: String?) async throws {
+        guard let identityID = record.identityID else { return }
+        let now = self.now()
+        let status: HRStatus =
+            deleted ? .terminated(reason: "HR: the user was deleted") : try record.hrStatus(asOf: now)
+        let requester = "scim:\(record.id)"
+        let mine = try await self.store.offboardings().filter {
+            $0.identityID == identityID && $0.requestedBy == requester
+        }
+        let done = mine.filter { $0.state == .done }
+        let scheduled = mine.filter { $0.state == .scheduled }
+        var details = ["hrUser": record.id]
+        if let requestID { details["request"] = requestID }
+
+        switch status {
+        case .terminated(let reason):
+            guard done.isEmpty else { return }
+            guard try await self.store.terminatedIdentities(asOf: now)[identityID] != nil else {
+                self.logger.info(
+                    "HR user terminated, but another HR record still employs the identity: not offboarded",
+                    metadata: ["hrUser": "\(record.id)", "identity": "\(identityID)"]
+                )
+                return
+            }
+            if !scheduled.isEmpty {
+                try await self.cancelHROffboardings(
+                    identityID,
+                    requester: requester,
+                    reason: "superseded by an immediate termination",
+                    actor: actor,
+                    details: details,
+                    time: now
+                )
+            }
+            details["reason"] = reason
+            _ = try await self.store.appendAudit([
+                AuditEvent(
+                    time: now,
+                    actor: actor,
+                    type: "hr.termination",
+                    subject: identityID,
+                    object: record.id,
+                    details: details
+                )
+            ])
+            _ = try await self.offboardNow(identityID, reason: reason, requestedBy: requester)
+
+        case .employed:
+            guard let date = record.terminationDate, !deleted else {
+                if !mine.filter({ $0.state != .cancelled }).isEmpty {
+                    try await self.cancelHROffboardings(
+                        identityID,
+                        requester: requester,
+                        reason: "HR: employed again",
+                        actor: actor,
+                        details: details,
+                        time: now
+                    )
+                    try await self.reloadIndex()
+                }
+                return
+            }
+            if done.isEmpty, scheduled.count == 1, scheduled[0].effectiveAt == date { return }
+            if !done.isEmpty || !scheduled.isEmpty {
+                try await self.cancelHROffboardings(
+                    identityID,
+                    requester: requester,
+                    reason: "HR: the termination date changed",
+                    actor: actor,
+                    details: details,
+                    time: now
+                )
+                if !done.isEmpty { try await self.reloadIndex() }
+            }
+            let reason = "HR: terminationDate \(SCIMDateTime.format(date))"
+            let offboarding = Offboarding(
+                id: "off-\(UUID().uuidString.lowercased())",
+                identityID: identityID,
+                effectiveAt: date,
+                reason: reason,
+                requestedBy: requester,
+                requestedAt: now
+            )
+            details["reason"] = reason
+            details["effectiveAt"] = isoDate(date)
+            try await self.store.addOffboarding(
+                offboarding,
+                audit: [
+                    AuditEvent(
+                        time: now,
+                        actor: actor,
+                        type: "hr.termination",
+                        subject: identityID,
+                        object: record.id,
+                        details: details
+                    ),
+                    AuditEvent(
+                        time: now,
+                        actor: actor,
+                        type: "offboarding.scheduled",
+                        subject: identityID,
+                        object: "offboarding:\(offboarding.id)",
+                        details: details
+                    ),
+                ]
+            )
+            self.metrics.offboarding("scheduled")
+        }
+    }
+
+    private func cancelHROffboardings(
+        _ identityID: String,
+        requester: String,
+        reason: String,
+        actor: String,
+        details: [String: String],
+        time: Double
+    ) async throws {
+        var details = details
+        details["reason"] = reason
+        _ = try await self.store.cancelOffboardings(
+            identityID: identityID,
+            requestedByPrefix: requester,
+            audit: [
+                AuditEvent(
+                    time: time,
+                    actor: actor,
+                    type: "offboarding.cancelled",
+                    subject: identityID,
+                    object: details["hrUser"],
+                    details: details
+                )
+            ]
+        )
+        self.metrics.offboarding("cancelled")
+    }
+}
+
+// MARK: - HTTP
+
+/// SCIM responses and request headers.
+enum SCIMHTTP {
+    /// RFC 7644 §8.1.
+    static let mediaType = "application/scim+json"
+
+    static func response(_ value: SCIMValue, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:])
+        -> Response
+    {
+        var headers = headers
+        headers[.contentType] = Self.mediaType
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: value.jsonData())))
+    }
+
+    static func error(_ error: SCIMError, headers: HTTPFields = [:]) -> Response {
+        Self.response(error.body, status: HTTPResponse.Status(code: error.status), headers: headers)
+    }
+
+    /// The SCIM root as the client reached it (`http://host:port/scim/v2`), for `Location` and
+    /// `meta.location`: the `Host` authority, and `https` when a proxy says so
+    /// (`X-Forwarded-Proto`). nil when the request names no sane host.
+    static func baseURL(_ request: Request) -> String? {
+        guard let host = request.head.authority, !host.isEmpty, host.utf8.count <= 255,
+            host.unicodeScalars.allSatisfy({
+                ($0.isASCII && (CharacterSet.alphanumerics.contains($0))) || ".-:[]_".unicodeScalars.contains($0)
+            })
+        else { return nil }
+        let proto = request.headers[Self.forwardedProto]?.lowercased() == "https" ? "https" : "http"
+        return "\(proto)://\(host)/scim/v2"
+    }
+
+    private static let forwardedProto = HTTPField.Name("X-Forwarded-Proto")!
+
+    /// The version `If-Match` requires (nil: no header, or `*`); 412 for a tag Tenure never issued.
+    static func ifMatch(_ request: Request) throws(SCIMError) -> Int? {
+        guard let header = request.headers[.ifMatch] else { return nil }
+        return try SCIMETag.version(ifMatch: header)
+    }
+
+    /// Whether `If-None-Match` names the current tag (weak comparison) or is `*`.
+    static func matches(ifNoneMatch header: String, etag: String) -> Bool {
+        func opaque(_ tag: Substring) -> Substring {
+            let trimmed = tag.trimmingCharacters(in: .whitespaces)
+            return trimmed.hasPrefix("W/") ? Substring(trimmed.dropFirst(2)) : Substring(trimmed)
+        }
+        let current = opaque(Substring(etag))
+        return header.split(separator: ",").contains { tag in
+            tag.trimmingCharacters(in: .whitespaces) == "*" || opaque(tag) == current
+        }
+    }
+}
+
+/// Under `/scim/v2`: requires the `hr` scope (or `admin`), and answers every error as a SCIM error
+/// body (RFC 7644 §3.12: `schemas`, `status` as a string, `scimType`, `detail`). Problems (403,
+/// 413, 503) keep their status and headers; store refusals map to 404/409/412/400; anything else is
+/// a 500 whose body says nothing of the cause (the log does).
+struct SCIMMiddleware: RouterMiddleware {
+    typealias Context = TenureRequestContext
+
+    func handle(
+        _ request: Request,
+        context: Context,
+        next: @concurrent (Request, Context) async throws -> Response
+    ) async throws -> Response {
+        do {
+            try context.require(.hr)
+            return try await next(request, context)
+        } catch let error as SCIMError {
+            return SCIMHTTP.error(error)
+        } catch let error as HRStoreError {
+            return SCIMHTTP.error(SCIMError(error))
+        } catch let problem as Problem {
+            var headers = problem.headers
+            headers[.contentType] = nil
+            return SCIMHTTP.error(SCIMError(status: Int(problem.status.code), detail: problem.detail), headers: headers)
+        } catch let error as any HTTPResponseError {
+            return SCIMHTTP.error(
+                SCIMError(status: Int(error.status.code), detail: error.status.reasonPhrase)
+            )
+        } catch {
+            context.logger.error("SCIM request failed", metadata: ["error": "\(error)", "path": "\(request.uri.path)"])
+            return SCIMHTTP.error(
+                SCIMError(
+                    status: 500,
+                    detail: "the request could not be completed; see the server log for request \(context.requestID)"
+                )
+            )
+        }
+    }
 }

@@ -50,6 +50,7 @@ public struct TenureAPI: Sendable {
         router.add(middleware: RequestIDMiddleware())
         router.add(middleware: AuthenticationMiddleware(tokens: self.settings.tokens, openPaths: Self.openPaths))
         self.addOperationsRoutes(to: router)
+        self.addOpenAPIRoute(to: router)
         self.addDecisionRoutes(to: router)
         self.operations?.addRoutes(to: router, api: self)
         return router

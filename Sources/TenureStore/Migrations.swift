@@ -23,6 +23,9 @@ enum StoreMigrations {
         migrator.registerMigration("v5") { db in
             try db.execute(sql: v5)
         }
+        migrator.registerMigration("v6") { db in
+            try db.execute(sql: v6)
+        }
         return migrator
     }
 
@@ -144,6 +147,12 @@ enum StoreMigrations {
         CREATE INDEX offboarding_identity ON offboarding(identityID);
 
         ALTER TABLE credential ADD COLUMN requiresMFA INTEGER NOT NULL DEFAULT 0 CHECK (requiresMFA IN (0, 1));
+        """
+
+    /// v6: a credential may be checked out by one person at a time.
+    private static let v6 = """
+        ALTER TABLE credential ADD COLUMN exclusiveCheckout INTEGER NOT NULL DEFAULT 0
+            CHECK (exclusiveCheckout IN (0, 1));
         """
 
     private static let v1 = """

@@ -1,3 +1,4 @@
+import Foundation
 import GRDB
 public import TenureCore
 
@@ -110,11 +111,32 @@ extension SQLiteStore {
     /// the HR store) linked HR records that are inactive, past their termination date or deleted.
     /// A sync treats them as leavers even while the directory still shows them enabled.
     public func hrTerminations(now: Double? = nil) async throws -> [String: String] {
-        var terminated: [String: String] = [:]
-        for offboarding in try await self.offboardings(state: .done) {
+        var terminated = try await self.terminatedIdentities(asOf: now ?? Date().timeIntervalSince1970)
+        for offboarding in try await self.offboardings(state: .done) where terminated[offboarding.identityID] == nil {
             terminated[offboarding.identityID] = "offboarded: \(offboarding.reason)"
         }
         return terminated
+    }
+
+    /// Takes back the offboardings HR asked for (`requestedBy` starting with `prefix`, e.g.
+    /// `scim:<id>`) once HR says the person is employed again: they stop keeping the identity a
+    /// leaver, and the next sync grants what the directory and the rules say (nothing is restored).
+    public func cancelOffboardings(identityID: String, requestedByPrefix prefix: String, audit: [AuditEvent])
+        async throws
+        -> Int
+    {
+        try await self.pool.write { db in
+            try db.execute(
+                sql: """
+                    UPDATE offboarding SET state = 'cancelled'
+                    WHERE identityID = ? AND state IN ('scheduled', 'done') AND substr(requestedBy, 1, ?) = ?
+                    """,
+                arguments: [identityID, prefix.count, prefix]
+            )
+            let count = db.changesCount
+            if count > 0 { _ = try self.appendAudit(audit, db) }
+            return count
+        }
     }
 
     /// Credentials that need a TOTP code at check-out.

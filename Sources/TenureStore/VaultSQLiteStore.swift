@@ -20,12 +20,13 @@ extension SQLiteStore: VaultStore {
             }
             try db.execute(
                 sql: """
-                    INSERT INTO credential (name, kind, kindValue, policyJSON, maxAgeSeconds, oneTime, createdAt)
-                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO credential (name, kind, kindValue, policyJSON, maxAgeSeconds, oneTime, requiresMFA,
+                                            exclusiveCheckout, createdAt)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
                     record.name, kind, kindValue, record.policyJSON, record.maxAgeSeconds, record.oneTime,
-                    record.createdAt,
+                    record.requiresMFA, record.exclusiveCheckout, record.createdAt,
                 ]
             )
             if let sealed {
@@ -425,7 +426,7 @@ extension SQLiteStore: VaultStore {
     private static func statuses(_ db: Database, name: String?) throws -> [CredentialStatus] {
         var sql = """
             SELECT name, kind, kindValue, policyJSON, maxAgeSeconds, oneTime, createdAt, failures, lastError,
-                nextAttemptAt
+                nextAttemptAt, requiresMFA, exclusiveCheckout
             FROM credential
             """
         var arguments = StatementArguments()
@@ -485,6 +486,8 @@ extension SQLiteStore: VaultStore {
                 policyJSON: try Self.text(row, 3, "credential \(name): policyJSON"),
                 maxAgeSeconds: row[4],
                 oneTime: oneTime,
+                requiresMFA: row[10] as Bool? ?? false,
+                exclusiveCheckout: row[11] as Bool? ?? false,
                 createdAt: try Self.real(row, 6, "credential \(name): createdAt")
             ),
             failures: failures,

@@ -19,6 +19,10 @@ public struct CredentialRecord: Sendable, Hashable {
     public var maxAgeSeconds: Double?
     /// Rotate after each check-in.
     public var oneTime: Bool
+    /// A check-out needs a valid TOTP code.
+    public var requiresMFA: Bool
+    /// At most one open check-out at a time.
+    public var exclusiveCheckout: Bool
     /// Seconds since 1970.
     public var createdAt: Double
 
@@ -28,6 +32,8 @@ public struct CredentialRecord: Sendable, Hashable {
         policyJSON: String,
         maxAgeSeconds: Double? = nil,
         oneTime: Bool = false,
+        requiresMFA: Bool = false,
+        exclusiveCheckout: Bool = false,
         createdAt: Double
     ) {
         self.name = name
@@ -35,6 +41,8 @@ public struct CredentialRecord: Sendable, Hashable {
         self.policyJSON = policyJSON
         self.maxAgeSeconds = maxAgeSeconds
         self.oneTime = oneTime
+        self.requiresMFA = requiresMFA
+        self.exclusiveCheckout = exclusiveCheckout
         self.createdAt = createdAt
     }
 

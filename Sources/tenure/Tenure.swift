@@ -12,8 +12,8 @@ struct Tenure: AsyncParsableCommand {
             """,
         version: "0.1.0",
         subcommands: [
-            Pull.self, PlanCommand.self, SyncCommand.self, DriftCommand.self, AuditCommand.self, VaultCommand.self,
-            ConfigCommand.self,
+            Pull.self, PlanCommand.self, SyncCommand.self, DriftCommand.self, ServeCommand.self, OffboardCommand.self,
+            AuditCommand.self, VaultCommand.self, MFACommand.self, TokenCommand.self, ConfigCommand.self,
         ]
     )
 }

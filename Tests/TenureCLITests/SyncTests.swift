@@ -62,7 +62,8 @@ struct SyncTests {
             userBase: String = Sample.people,
             mappings: String = SyncTests.mappings,
             vault: Bool = false,
-            writeBack: Bool = false
+            writeBack: Bool = false,
+            extra: String = ""
         ) throws {
             self.server = server
             self.directory = directory
@@ -79,7 +80,8 @@ struct SyncTests {
                     + (vault ? "  vaultKeyFile: vault.key\n" : "")
                     + (writeBack
                         ? "writeBack:\n  bindDN: \"\(server.writerDN)\"\n  passwordFile: \"\(server.writerPasswordFile)\"\n"
-                            + "  emptyGroupPlaceholder: \"cn=nobody,dc=tenure,dc=test\"\n" : ""),
+                            + "  emptyGroupPlaceholder: \"cn=nobody,dc=tenure,dc=test\"\n" : "")
+                    + extra,
                 to: "tenure-\(UUID().uuidString.prefix(6)).yaml",
                 in: directory
             )

@@ -249,5 +249,10 @@ struct MigrationTests {
                     """
             )
         },
+        // v6 adds exclusive check-out: everything v5 holds, svc-backup exclusive.
+        "v6": { db in
+            try MigrationTests.seeders["v5"]!(db)
+            try db.execute(sql: "UPDATE credential SET exclusiveCheckout = 1 WHERE name = 'svc-backup'")
+        },
     ]
 }

@@ -93,6 +93,8 @@ struct VaultCommand: AsyncParsableCommand {
         @Flag(help: "Generated secrets without symbols.") var noSymbols = false
         @Option(help: "Rotate when older than this many days.") var maxAgeDays: Double?
         @Flag(help: "Rotate after every check-in.") var oneTime = false
+        @Flag(help: "A check-out needs a TOTP code (tenure mfa enroll).") var requireMfa = false
+        @Flag(help: "One check-out at a time.") var exclusive = false
 
         func validate() throws {
             guard (self.ldapAccount == nil) != (self.command == nil) else {
@@ -131,7 +133,9 @@ struct VaultCommand: AsyncParsableCommand {
                     currentSecret: secret,
                     policy: policy,
                     maxAgeSeconds: self.maxAgeDays.map { $0 * 86_400 },
-                    oneTime: self.oneTime
+                    oneTime: self.oneTime,
+                    requiresMFA: self.requireMfa,
+                    exclusiveCheckout: self.exclusive
                 )
             } catch {
                 printError("tenure vault add: \(error)")
@@ -185,6 +189,9 @@ struct VaultCommand: AsyncParsableCommand {
             print("  created:    \(isoDate(status.record.createdAt))")
             print("  max age:    \(status.record.maxAgeSeconds.map { "\(Int($0 / 86_400)) days" } ?? "none")")
             print("  one-time:   \(status.record.oneTime)")
+            print(
+                "  check-out:  \(status.record.exclusiveCheckout ? "exclusive" : "shared")\(status.record.requiresMFA ? ", needs a TOTP code" : "")"
+            )
             print("  failures:   \(status.failures)\(status.lastError.map { " (last: \($0))" } ?? "")")
             print("  versions:")
             for version in try await context.store.versions(of: self.name) {

@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# api-benchmark.sh — decisions per second and p99 latency of POST /access/v1/evaluation, against an
+# nginx on the same machine that answers every request with a fixed 200 (the ceiling of an HTTP
+# server here), measured with wrk in the same run (keep-alive, loopback).
+# Targets (issue 5): at least 0.5× nginx's requests per second, p99 under 5 ms.
+#
+# USAGE
+#   Benchmarks/api-benchmark.sh [--duration 10] [--connections 32] [--threads 1]
+#
+# It starts the sample directory in a throwaway slapd on 127.0.0.1, syncs it into a fresh store,
+# starts `tenure serve` (release build) on a free port with one `check` token, starts nginx on
+# another port, warms both up, then runs wrk against each with the same settings: the same POST
+# (an AuthZEN evaluation for a user and a role, alternating permit and deny subjects through a wrk
+# script), the same connections and duration. Every decision is audited (batched commits), as in
+# production. Prints a Markdown table. Exit 0 when both targets are met, 3 when not, 1 on error.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+duration=10 connections=32 threads=1
+while [[ $# -gt 0 ]]; do
+    case $1 in
+    --duration) duration=$2; shift 2 ;;
+    --connections) connections=$2; shift 2 ;;
+    --threads) threads=$2; shift 2 ;;
+    *) echo "unknown option $1" >&2; exit 1 ;;
+    esac
+done
+command -v swift >/dev/null 2>&1 || export PATH=/opt/swift/usr/bin:$PATH
+scripts/install-deps.sh >/dev/null
+for tool in wrk nginx; do
+    if ! command -v "$tool" >/dev/null 2>&1 && [[ ! -x /usr/sbin/$tool ]]; then
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$tool" >/dev/null
+    fi
+done
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+swift build -c release --product tenure 2>&1 | tail -n 1 >&2
+bin=$(swift build -c release --show-bin-path)/tenure
+
+work=$(mktemp -d)
+serve_pid="" nginx_pid=""
+cleanup() {
+    [[ -n $serve_pid ]] && kill "$serve_pid" 2>/dev/null || true
+    [[ -n $nginx_pid ]] && kill "$nginx_pid" 2>/dev/null || true
+    scripts/slapd-test-server.sh stop "$work/slapd" --clean >/dev/null 2>&1 || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+scripts/slapd-test-server.sh start "$work/slapd" --ldif Config/sample-directory.ldif >"$work/env" 2>/dev/null
+# shellcheck disable=SC1091
+. "$work/env"
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+api_port=$(free_port) nginx_port=$(free_port)
+token_out=$("$bin" token create bench --scopes check)
+token=$(sed -n 's/^token: //p' <<<"$token_out")
+hash=$(sed -n 's/.*sha256: "\(.*\)"/\1/p' <<<"$token_out")
+mkdir -p "$work/state"
+cp -r Mappings "$work/state/mappings"
+cat >"$work/state/tenure.yaml" <<YAML
+ldap:
+  urls: ["$LDAP_URL"]
+  bindDN: "$LDAP_READER_DN"
+  passwordFile: "$LDAP_READER_PASSWORD_FILE"
+users:
+  baseDNs: ["ou=people,$LDAP_SUFFIX"]
+  disabled: [pwdAccountLockedTime]
+groups:
+  baseDNs: ["ou=groups,$LDAP_SUFFIX"]
+state:
+  database: tenure.sqlite
+  auditKeyFile: audit.key
+  mappings: mappings
+server:
+  port: $api_port
+  tokens:
+    - name: bench
+      sha256: "$hash"
+      scopes: [check]
+YAML
+config=$work/state/tenure.yaml
+"$bin" audit init-key --config "$config" >/dev/null
+"$bin" sync --config "$config" >/dev/null
+"$bin" serve --config "$config" >"$work/serve.log" 2>&1 &
+serve_pid=$!
+
+cat >"$work/nginx.conf" <<NGINX
+worker_processes 1;
+pid $work/nginx.pid;
+error_log $work/nginx-error.log;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    client_body_temp_path $work/nginx-body;
+    server {
+        listen 127.0.0.1:$nginx_port;
+        location / { return 200 '{"decision":true}'; }
+    }
+}
+NGINX
+"$NGINX" -c "$work/nginx.conf" -g 'daemon off;' &
+nginx_pid=$!
+
+for _ in $(seq 1 100); do
+    curl -s "http://127.0.0.1:$api_port/healthz" >/dev/null 2>&1 && curl -s "http://127.0.0.1:$nginx_port/" >/dev/null 2>&1 && break
+    sleep 0.1
+done
+
+cat >"$work/post.lua" <<LUA
+local bodies = {
+  '{"subject":{"type":"user","id":"kmueller"},"resource":{"type":"role","id":"payments-operator"},"action":{"name":"assume"}}',
+  '{"subject":{"type":"user","id":"aivanova"},"resource":{"type":"role","id":"payments-operator"},"action":{"name":"assume"}}',
+}
+local i = 0
+request = function()
+  i = i + 1
+  return wrk.format("POST", nil, {["Content-Type"] = "application/json", ["Authorization"] = "Bearer $token"}, bodies[(i % 2) + 1])
+end
+LUA
+# Sanity: both answer as expected.
+curl -s -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+    -d '{"subject":{"type":"user","id":"aivanova"},"resource":{"type":"role","id":"payments-operator"},"action":{"name":"assume"}}' \
+    "http://127.0.0.1:$api_port/access/v1/evaluation" | grep -q '"decision":true' || { echo "tenure did not permit the sanity request" >&2; cat "$work/serve.log" >&2; exit 1; }
+
+measure() { # URL → "rps p99ms"
+    wrk -t"$threads" -c"$connections" -d"${duration}s" --latency -s "$work/post.lua" "$1" >"$work/wrk.out"
+    local rps p99
+    rps=$(awk '/^Requests\/sec:/ {print $2}' "$work/wrk.out")
+    p99=$(awk '$1 == "99%" {v=$2; if (v ~ /us$/) {sub(/us$/, "", v); v=v/1000} else if (v ~ /ms$/) {sub(/ms$/, "", v)} else if (v ~ /s$/) {sub(/s$/, "", v); v=v*1000}; print v}' "$work/wrk.out")
+    if grep -q "Non-2xx" "$work/wrk.out"; then echo "non-2xx responses from $1:" >&2; cat "$work/wrk.out" >&2; exit 1; fi
+    echo "$rps $p99"
+}
+# Warm-up (JIT-free, but caches and connections).
+wrk -t1 -c4 -d2s -s "$work/post.lua" "http://127.0.0.1:$api_port/access/v1/evaluation" >/dev/null
+read -r nginx_rps nginx_p99 < <(measure "http://127.0.0.1:$nginx_port/access/v1/evaluation")
+read -r api_rps api_p99 < <(measure "http://127.0.0.1:$api_port/access/v1/evaluation")
+decisions=$("$bin" audit export --config "$config" --format csv | grep -c ',access.decision,' || true)
+ratio=$(awk -v a="$api_rps" -v n="$nginx_rps" 'BEGIN {printf "%.2f", a/n}')
+ok=$(awk -v r="$ratio" -v p="$api_p99" 'BEGIN {print (r >= 0.5 && p < 5) ? "PASS" : "FAIL"}')
+echo
+echo "| server | requests/s | p99 (ms) |"
+echo "|---|---:|---:|"
+echo "| nginx (fixed 200) | $nginx_rps | $nginx_p99 |"
+echo "| tenure /access/v1/evaluation (audited) | $api_rps | $api_p99 |"
+echo
+echo "tenure/nginx: ${ratio}× (target ≥ 0.5×), p99 ${api_p99} ms (target < 5 ms): $ok; $decisions decisions audited; wrk -t$threads -c$connections -d${duration}s"
+[[ $ok == PASS ]] || exit 3

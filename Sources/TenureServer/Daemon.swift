@@ -1,0 +1,160 @@
+public import DirectorySource
+import Foundation
+public import Logging
+public import ServiceLifecycle
+public import TenureConfig
+import TenureCore
+public import TenureEngine
+
+/// The scheduled sync: on an interval or a cron expression, with random jitter, never two runs at
+/// once (the in-process coordinator and the sync lock file, which a CLI `tenure sync` also takes),
+/// backing off after directory errors. Each run's outcome goes to the metrics; the engine audits it.
+public struct SyncScheduler: Service {
+    let schedule: ScheduleSettings
+    let engine: SyncEngine
+    let operations: Operations
+    let lockPath: String
+    let pull: @Sendable () async throws -> PullResult
+    let afterRun: @Sendable () async -> Void
+    let logger: Logger
+
+    public init(
+        schedule: ScheduleSettings,
+        engine: SyncEngine,
+        operations: Operations,
+        lockPath: String,
+        logger: Logger,
+        pull: @escaping @Sendable () async throws -> PullResult,
+        afterRun: @escaping @Sendable () async -> Void = {}
+    ) {
+        self.schedule = schedule
+        self.engine = engine
+        self.operations = operations
+        self.lockPath = lockPath
+        self.logger = logger
+        self.pull = pull
+        self.afterRun = afterRun
+    }
+
+    /// Seconds to wait after a failed run: 30 s doubling to 15 minutes (never beyond the next
+    /// scheduled run for an interval schedule).
+    static func backoff(afterFailures failures: Int) -> Double {
+        min(900, 30 * pow(2, Double(min(max(failures, 1) - 1, 5))))
+    }
+
+    /// When the next run starts, after `time`.
+    func nextRun(after time: Double, failures: Int) -> Double {
+        let jitter = self.schedule.jitterSeconds > 0 ? Double.random(in: 0...self.schedule.jitterSeconds) : 0
+        var next: Double
+        switch self.schedule.when {
+        case .interval(let seconds): next = time + seconds
+        case .cron(let cron): next = cron.next(after: time) ?? time + 86_400
+        }
+        if failures > 0 { next = min(next, time + Self.backoff(afterFailures: failures)) }
+        return next + jitter
+    }
+
+    public func run() async throws {
+        var failures = 0
+        var time = Date().timeIntervalSince1970
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            let next = self.nextRun(after: time, failures: failures)
+            let wait = max(0, next - Date().timeIntervalSince1970)
+            do {
+                try await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(wait)) }
+            } catch {
+                return
+            }
+            if Task.isShuttingDownGracefully { return }
+            time = Date().timeIntervalSince1970
+            failures = await self.runOnce() ? 0 : failures + 1
+        }
+    }
+
+    /// One run; true when it did not fail.
+    @discardableResult
+    public func runOnce() async -> Bool {
+        let metrics = self.operations.metrics
+        let lock: SyncLock
+        do {
+            lock = try SyncLock.acquire(path: self.lockPath, purpose: "tenure serve (scheduled sync)")
+        } catch {
+            self.logger.notice("scheduled sync skipped: another sync holds the lock", metadata: ["error": "\(error)"])
+            metrics.syncRun("skipped", actions: 0, leavers: 0)
+            return true
+        }
+        defer { withExtendedLifetime(lock) {} }
+        do {
+            let report = try await self.operations.coordinator.exclusive {
+                try await self.engine.sync(
+                    allowMassRevoke: false,
+                    now: { Date().timeIntervalSince1970 },
+                    pull: self.pull
+                )
+            }
+            let summary = report.plan.summary
+            let outcome = report.held ? "held" : (report.planID == nil ? "no_change" : "applied")
+            metrics.syncRun(outcome, actions: report.applied, leavers: summary.leavers)
+            for result in report.maintenance {
+                if case .rotated = result.outcome {
+                    metrics.rotation(success: true)
+                } else if case .needsAttention = result.outcome {
+                    metrics.rotation(success: false)
+                }
+            }
+            self.logger.info(
+                "scheduled sync",
+                metadata: [
+                    "outcome": "\(outcome)", "applied": "\(report.applied)", "leavers": "\(summary.leavers)",
+                    "plan": "\(report.planID.map(String.init) ?? "-")",
+                ]
+            )
+            try await self.operations.reloadIndex()
+            await self.afterRun()
+            return true
+        } catch {
+            metrics.syncRun("failed", actions: 0, leavers: 0)
+            self.logger.error("scheduled sync failed; backing off", metadata: ["error": "\(error)"])
+            return false
+        }
+    }
+}
+
+/// Every `sweepIntervalSeconds`: records expired activations (decisions already deny at expiry),
+/// carries out offboardings that fell due, and lets the vault retry failed rotations.
+public struct Sweeper: Service {
+    let operations: Operations
+    let interval: Double
+    let logger: Logger
+    let steps: [@Sendable () async throws -> Void]
+
+    public init(operations: Operations, interval: Double, logger: Logger, steps: [@Sendable () async throws -> Void]) {
+        self.operations = operations
+        self.interval = interval
+        self.logger = logger
+        self.steps = steps
+    }
+
+    public func run() async throws {
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            do {
+                try await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(self.interval)) }
+            } catch {
+                return
+            }
+            if Task.isShuttingDownGracefully { return }
+            await self.sweep()
+        }
+    }
+
+    /// One pass; a step's failure is logged and the next step still runs.
+    public func sweep() async {
+        for step in self.steps {
+            do {
+                try await step()
+            } catch {
+                self.logger.error("sweeper step failed", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+}

@@ -1,0 +1,112 @@
+import ArgumentParser
+import DirectorySource
+import Foundation
+import Hummingbird
+import Logging
+import ServiceLifecycle
+import TenureAccess
+import TenureConfig
+import TenureCore
+import TenureEngine
+import TenureServer
+import TenureStore
+
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run the checking API and the daemon (scheduled sync, expiry sweeper, due offboardings).",
+        discussion: """
+            Serves the API on server.host:server.port (AuthZEN decisions, just-in-time activations, \
+            credential check-out, SCIM 2.0 Users, offboarding, /healthz, /readyz, /metrics) and runs \
+            the scheduled sync (server.schedule), the sweeper (expired activations, due offboardings, \
+            vault retries). SIGTERM or SIGINT stop it gracefully: no new connections, in-flight \
+            requests finish, the audit queue is written.
+            """
+    )
+
+    @OptionGroup var options: GlobalOptions
+
+    @Option(help: "Listen on this port instead of server.port (0: any free port; the port is printed).")
+    var port: Int?
+
+    func run() async throws {
+        let context = try StateContext(options: self.options)
+        let mappings = try context.loadMappings()
+        let store = try context.openStore()
+        let engine = try context.engine(mappings: mappings, store: store, executing: true)
+        var settings = context.configuration.server ?? ServerSettings()
+        if let port = self.port { settings.port = port }
+        if settings.tokens.isEmpty {
+            printError(
+                "tenure serve: warning: server.tokens is empty: every API call but /healthz and /readyz will be "
+                    + "refused (tenure token create makes one)"
+            )
+        }
+        let masterKey = engine.rotator?.masterKey
+        let logger = context.logger
+        let metrics = APIMetrics()
+        let index = AccessIndex(try await ModelLoader.load(store: store, mappings: mappings))
+        let operations = Operations(
+            store: store,
+            mappings: mappings,
+            index: index,
+            engine: engine,
+            coordinator: Coordinator(),
+            masterKey: masterKey,
+            settings: settings,
+            metrics: metrics,
+            logger: logger
+        )
+        let api = TenureAPI(
+            settings: settings,
+            store: store,
+            index: index,
+            audit: AuditBatcher(
+                store: store,
+                flushSeconds: settings.auditFlushSeconds,
+                logger: logger,
+                depthObserver: { metrics.auditQueue($0) }
+            ),
+            metrics: metrics,
+            logger: logger,
+            operations: operations
+        )
+        var steps: [@Sendable () async throws -> Void] = [
+            { _ = try await operations.sweepExpiredActivations() },
+            { _ = try await operations.runDueOffboardings() },
+        ]
+        if let rotator = engine.rotator {
+            steps.append {
+                for result in try await rotator.maintain() {
+                    if case .rotated = result.outcome {
+                        metrics.rotation(success: true)
+                    } else {
+                        metrics.rotation(success: false)
+                    }
+                }
+            }
+        }
+        var services: [any Service] = [
+            Sweeper(operations: operations, interval: settings.sweepIntervalSeconds, logger: logger, steps: steps)
+        ]
+        if let schedule = settings.schedule {
+            services.append(
+                SyncScheduler(
+                    schedule: schedule,
+                    engine: engine,
+                    operations: operations,
+                    lockPath: context.state.database + ".lock",
+                    logger: logger,
+                    pull: { try await context.pull(progress: nil, requiredGroups: engine.writeBackGroups) },
+                    afterRun: { _ = try? await operations.linkPendingHRUsers() }
+                )
+            )
+        }
+        let host = settings.host
+        let app = api.application(services: services) { port in
+            // Unbuffered: whoever started the server may be waiting for this line in a file.
+            FileHandle.standardOutput.write(Data("tenure serve: listening on http://\(host):\(port)\n".utf8))
+        }
+        try await app.runService()
+    }
+}

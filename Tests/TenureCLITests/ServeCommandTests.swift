@@ -1,0 +1,108 @@
+import Foundation
+import SlapdFixture
+import Testing
+
+/// `tenure serve` as a process: it listens, answers over HTTP (curl), runs the scheduled sync,
+/// lets a CLI sync run beside it, and stops cleanly on SIGTERM with the audit written.
+@Suite(.timeLimit(.minutes(5)))
+struct ServeCommandTests {
+    /// Starts `tenure serve` with its output in `log`; returns the pid and the port it printed.
+    static func serve(_ world: SyncTests.World, log: String) async throws -> (pid: pid_t, port: Int) {
+        let executable = try TenureBinary.require()
+        let pid = try spawnDetached(
+            "/bin/sh",
+            ["-c", "exec \"$0\" serve --port 0 --config \"$1\" >\"$2\" 2>&1", executable, world.config, log]
+        )
+        for _ in 0..<200 {
+            if let text = try? String(contentsOfFile: log, encoding: .utf8),
+                let range = text.range(of: "listening on http://127.0.0.1:")
+            {
+                let digits = text[range.upperBound...].prefix { $0.isNumber }
+                if let port = Int(digits) { return (pid, port) }
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        kill(pid, SIGKILL)
+        Issue.record("tenure serve did not start: \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
+        throw FixtureError("tenure serve did not start")
+    }
+
+    static func curl(_ arguments: [String]) throws -> (status: Int32, body: String) {
+        let output = try run("/usr/bin/curl", ["-s", "-S", "--max-time", "10"] + arguments)
+        return (output.status, output.stdout)
+    }
+
+    @Test func servesDecisionsRunsTheScheduleAndStopsCleanly() async throws {
+        try await withSlapd(data: Sample.ldif) { server in
+            try await withTemporaryDirectoryAsync { directory in
+                let made = try tenure(["token", "create", "gateway", "--scopes", "check,read"])
+                #expect(made.status == 0, "\(made)")
+                let token = try #require(
+                    made.stdout.split(separator: "\n").first { $0.hasPrefix("token: ") }?.dropFirst("token: ".count)
+                )
+                let hash = try #require(
+                    made.stdout.split(separator: "\n").first { $0.contains("sha256:") }?
+                        .split(separator: "\"").dropFirst().first
+                )
+                let world = try SyncTests.World(
+                    server: server,
+                    directory: directory,
+                    extra: """
+                        server:
+                          sweepIntervalSeconds: 1
+                          schedule: {interval: 1s}
+                          tokens:
+                            - name: gateway
+                              sha256: "\(hash)"
+                              scopes: [check, read]
+
+                        """
+                )
+                let log = directory + "/serve.log"
+                let (pid, port) = try await Self.serve(world, log: log)
+                var stopped = false
+                defer { if !stopped { kill(pid, SIGKILL) } }
+                let base = "http://127.0.0.1:\(port)"
+
+                #expect(try Self.curl(["\(base)/healthz"]).body.contains("\"ok\""))
+                // The scheduled sync runs (every second): rpatel gets db-read.
+                var decision = ""
+                for _ in 0..<100 {
+                    decision = try Self.curl([
+                        "-H", "Authorization: Bearer \(token)", "-H", "Content-Type: application/json", "-d",
+                        #"{"subject": {"type": "user", "id": "rpatel"}, "resource": {"type": "role", "id": "db-read"}, "action": {"name": "assume"}}"#,
+                        "\(base)/access/v1/evaluation",
+                    ]).body
+                    if decision.contains("\"decision\":true") { break }
+                    try await Task.sleep(for: .milliseconds(100))
+                }
+                #expect(decision.contains("\"decision\":true"), "\(decision)")
+                let unauthorized = try Self.curl([
+                    "-o", "/dev/null", "-w", "%{http_code}", "\(base)/access/v1/evaluation", "-d", "{}",
+                ])
+                #expect(unauthorized.body == "401")
+                let metrics = try Self.curl(["-H", "Authorization: Bearer \(token)", "\(base)/metrics"]).body
+                #expect(metrics.contains("tenure_sync_runs_total"), "\(metrics)")
+                #expect(metrics.contains("tenure_decisions_total"))
+
+                // SIGTERM: it stops cleanly, and the decisions are in the audit.
+                kill(pid, SIGTERM)
+                var status: Int32 = 0
+                waitpid(pid, &status, 0)
+                stopped = true
+                #expect(
+                    status == 0,
+                    "exit status \(status): \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")"
+                )
+                let audit = try world.tenure(["audit", "export", "--format", "jsonl"])
+                #expect(audit.stdout.contains("access.decision"))
+                #expect(audit.stdout.contains("sync.completed") || audit.stdout.contains("plan.applied"))
+                #expect(try world.tenure(["audit", "verify"]).status == 0)
+                // The token never reached the log or the audit.
+                let logText = try String(contentsOfFile: log, encoding: .utf8)
+                #expect(!logText.contains(String(token)))
+                #expect(!audit.stdout.contains(String(token)))
+            }
+        }
+    }
+}

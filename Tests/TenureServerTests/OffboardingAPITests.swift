@@ -1,0 +1,156 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Synchronization
+import TenureAccess
+import TenureConfig
+import TenureCore
+import TenureServer
+import TenureStore
+import Testing
+
+/// POST /v1/offboard: an immediate termination runs the identity's leaver plan before answering; a
+/// future one is stored and carried out when due; later syncs keep the identity a leaver.
+@Suite(.timeLimit(.minutes(2)))
+struct OffboardingAPITests {
+    final class Clock: Sendable {
+        let value = Mutex<Double>(1_800_000_000)
+        var now: Double { self.value.withLock { $0 } }
+        func advance(_ seconds: Double) { self.value.withLock { $0 += seconds } }
+    }
+
+    static let mappings = Mappings(
+        roles: [
+            RoleDefinition(
+                name: "dba-prod",
+                tier: 0,
+                mode: .eligible,
+                maxActivationSeconds: 3_600,
+                credentials: ["db-root"]
+            ),
+            RoleDefinition(name: "db-read", tier: 2, mode: .standing),
+        ]
+    )
+
+    static var state: PIMState {
+        PIMState(
+            identities: ["id-ann": person("id-ann", "ann"), "id-ben": person("id-ben", "ben")],
+            assignments: [
+                Assignment(identityID: "id-ann", role: "dba-prod", state: .eligible, source: "rule:dbas", since: 0),
+                Assignment(identityID: "id-ann", role: "db-read", state: .active, source: "rule:readers", since: 0),
+                Assignment(identityID: "id-ben", role: "db-read", state: .active, source: "rule:readers", since: 0),
+            ]
+        )
+    }
+
+    static func decide(_ client: any TestClientProtocol, _ subject: String) async throws -> [String: Any] {
+        let response = try await client.execute(
+            uri: "/access/v1/evaluation",
+            method: .post,
+            headers: Harness.headers("gateway"),
+            body: body(
+                #"{"subject": {"type": "user", "id": "\#(subject)"}, "resource": {"type": "role", "id": "db-read"}, "action": {"name": "assume"}}"#
+            )
+        )
+        return try object(response)
+    }
+
+    @Test func anImmediateOffboardingIsAppliedBeforeTheAnswer() async throws {
+        let clock = Clock()
+        let harness = try await Harness(mappings: Self.mappings, state: Self.state, now: { clock.now })
+        try await harness.run { client in
+            #expect(try await Self.decide(client, "ann")["decision"] as? Bool == true)
+            let response = try await client.execute(
+                uri: "/v1/offboard",
+                method: .post,
+                headers: Harness.headers("hr"),
+                body: body(#"{"subject": "ann", "reason": "resigned"}"#)
+            )
+            #expect(response.status == .ok)
+            let json = try object(response)
+            #expect(json["state"] as? String == "done")
+            #expect(
+                (json["actions"] as? [String])?.sorted() == [
+                    "revoke active db-read", "revoke eligible dba-prod", "rotate credential db-root",
+                ]
+            )
+            // Denied at once, for the reason HR gave.
+            let decision = try await Self.decide(client, "ann")
+            #expect(decision["decision"] as? Bool == false)
+            #expect((decision["context"] as? [String: Any])?["reason"] as? String == "identity_inactive")
+            // Ben is untouched.
+            #expect(try await Self.decide(client, "ben")["decision"] as? Bool == true)
+        }
+        let state = try await harness.store.loadState()
+        #expect(!state.assignments.contains { $0.identityID == "id-ann" })
+        #expect(state.identities["id-ann"]?.state == .terminated)
+        #expect(try await harness.store.hrTerminations(now: clock.now)["id-ann"] == "offboarded: resigned")
+        let types = try await harness.auditRecords().map(\.event.type)
+        #expect(types.contains("offboarding.requested"))
+        #expect(types.contains("identity.leaver"))
+        #expect(types.filter { $0 == "role.revoked" }.count == 2)
+        #expect(types.contains("offboarding.completed"))
+        #expect(try await harness.store.verifyAudit().isIntact)
+    }
+
+    @Test func aFutureOffboardingIsCarriedOutWhenDue() async throws {
+        let clock = Clock()
+        let harness = try await Harness(mappings: Self.mappings, state: Self.state, now: { clock.now })
+        try await harness.run { client in
+            let later = isoDate(clock.now + 3_600)
+            let response = try await client.execute(
+                uri: "/v1/offboard",
+                method: .post,
+                headers: Harness.headers("hr"),
+                body: body(#"{"subject": "ann", "reason": "contract ends", "effectiveAt": "\#(later)"}"#)
+            )
+            #expect(response.status == .accepted)
+            #expect(response.headers[.location]?.hasPrefix("/v1/offboardings/off-") == true)
+            #expect(try await harness.operations.runDueOffboardings() == 0)
+            #expect(try await Self.decide(client, "ann")["decision"] as? Bool == true)
+            clock.advance(3_601)
+            #expect(try await harness.operations.runDueOffboardings() == 1)
+            #expect(try await Self.decide(client, "ann")["decision"] as? Bool == false)
+            let list = try await client.execute(uri: "/v1/offboardings", method: .get, headers: Harness.headers("hr"))
+            let offboardings = try #require(try object(list)["offboardings"] as? [[String: Any]])
+            #expect(offboardings.map { $0["state"] as? String } == ["done"])
+        }
+    }
+
+    @Test func errors() async throws {
+        let harness = try await Harness(mappings: Self.mappings, state: Self.state)
+        try await harness.run { client in
+            let refused = try await client.execute(
+                uri: "/v1/offboard",
+                method: .post,
+                headers: Harness.headers("gateway"),
+                body: body(#"{"subject": "ann", "reason": "x"}"#)
+            )
+            #expect(refused.status == .forbidden)
+            let unknown = try await client.execute(
+                uri: "/v1/offboard",
+                method: .post,
+                headers: Harness.headers("hr"),
+                body: body(#"{"subject": "nobody", "reason": "x"}"#)
+            )
+            #expect(unknown.status == .notFound)
+            let noReason = try await client.execute(
+                uri: "/v1/offboard",
+                method: .post,
+                headers: Harness.headers("hr"),
+                body: body(#"{"subject": "ann", "reason": " "}"#)
+            )
+            #expect(noReason.status == .badRequest)
+            #expect(try object(noReason)["jsonPath"] as? String == "reason")
+            let badTime = try await client.execute(
+                uri: "/v1/offboard",
+                method: .post,
+                headers: Harness.headers("hr"),
+                body: body(#"{"subject": "ann", "reason": "x", "effectiveAt": "tomorrow"}"#)
+            )
+            #expect(try object(badTime)["jsonPath"] as? String == "effectiveAt")
+        }
+        // Nothing happened to ann.
+        #expect(try await harness.store.loadState().assignments.count == 3)
+    }
+}

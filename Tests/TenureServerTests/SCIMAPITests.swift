@@ -1,0 +1,636 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import TenureAccess
+import TenureConfig
+import TenureCore
+import TenureServer
+import TenureStore
+import Testing
+
+/// The SCIM 2.0 service provider under /scim/v2 over real HTTP: Okta- and Entra-style requests,
+/// filters and pages, ETags, linking HR users to identities, and HR terminations turned into
+/// offboardings before the response.
+@Suite(.timeLimit(.minutes(2)))
+struct SCIMAPITests {
+    static let now: Double = 1_800_000_000  // 2027-01-15T08:00:00Z
+
+    static let userSchema = "urn:ietf:params:scim:schemas:core:2.0:User"
+    static let enterprise = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+    static let tenure = "urn:ietf:params:scim:schemas:extension:tenure:2.0:User"
+    static let errorSchema = "urn:ietf:params:scim:api:messages:2.0:Error"
+    static let patchOp = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+
+    static let mappings = Mappings(
+        roles: [
+            RoleDefinition(
+                name: "dba-prod",
+                tier: 0,
+                mode: .eligible,
+                maxActivationSeconds: 3_600,
+                credentials: ["db-root"]
+            ),
+            RoleDefinition(name: "db-read", tier: 2, mode: .standing, credentials: ["db-report"]),
+        ]
+    )
+
+    /// ann (employee number E100) and bob (E200) hold roles; cat holds db-read.
+    static var state: PIMState {
+        PIMState(
+            identities: [
+                "id-ann": employee("id-ann", "ann", number: "E100"),
+                "id-bob": employee("id-bob", "bob", number: "E200"),
+                "id-cat": employee("id-cat", "cat", number: "E300"),
+            ],
+            assignments: [
+                Assignment(identityID: "id-ann", role: "dba-prod", state: .eligible, source: "rule:dbas", since: 0),
+                Assignment(identityID: "id-ann", role: "db-read", state: .active, source: "rule:readers", since: 0),
+                Assignment(identityID: "id-bob", role: "db-read", state: .active, source: "rule:readers", since: 0),
+                Assignment(identityID: "id-cat", role: "db-read", state: .active, source: "rule:readers", since: 0),
+            ]
+        )
+    }
+
+    static func employee(_ id: String, _ username: String, number: String) -> IdentityRecord {
+        var record = person(id, username)
+        record.attributes = ["employeeNumber": number, "mail": "\(username)@corp.example"]
+        return record
+    }
+
+    func harness() async throws -> Harness {
+        try await Harness(mappings: Self.mappings, state: Self.state, now: { Self.now })
+    }
+
+    // MARK: - Requests
+
+    static func scimHeaders(_ token: String? = "hr", extra: HTTPFields = [:]) -> HTTPFields {
+        var fields = Harness.headers(token, json: false)
+        fields[.contentType] = "application/scim+json"
+        fields.append(contentsOf: extra)
+        return fields
+    }
+
+    static func send(
+        _ client: any TestClientProtocol,
+        _ method: HTTPRequest.Method,
+        _ path: String,
+        _ json: String? = nil,
+        token: String? = "hr",
+        headers: HTTPFields = [:]
+    ) async throws -> TestResponse {
+        try await client.execute(
+            uri: "/scim/v2" + path,
+            method: method,
+            headers: Self.scimHeaders(token, extra: headers),
+            body: json.map(body)
+        )
+    }
+
+    /// The body of a SCIM error, checked for its shape (RFC 7644 §3.12).
+    static func scimError(
+        _ response: TestResponse,
+        _ status: Int,
+        scimType: String? = nil,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) throws -> [String: Any] {
+        #expect(Int(response.status.code) == status, sourceLocation: sourceLocation)
+        #expect(response.headers[.contentType] == "application/scim+json", sourceLocation: sourceLocation)
+        let json = try object(response)
+        #expect(json["schemas"] as? [String] == [Self.errorSchema], sourceLocation: sourceLocation)
+        #expect(json["status"] as? String == String(status), sourceLocation: sourceLocation)
+        if let scimType { #expect(json["scimType"] as? String == scimType, sourceLocation: sourceLocation) }
+        return json
+    }
+
+    static func evaluate(_ client: any TestClientProtocol, _ subject: String, _ role: String) async throws -> (
+        Bool, String?
+    ) {
+        let response = try await client.execute(
+            uri: "/access/v1/evaluation",
+            method: .post,
+            headers: Harness.headers("gateway"),
+            body: body(
+                """
+                {"subject": {"type": "user", "id": "\(subject)"}, "resource": {"type": "role", "id": "\(role)"},
+                 "action": {"name": "assume"}}
+                """
+            )
+        )
+        #expect(response.status == .ok)
+        let json = try object(response)
+        return (json["decision"] as? Bool ?? false, (json["context"] as? [String: Any])?["reason"] as? String)
+    }
+
+    static func created(_ response: TestResponse, sourceLocation: SourceLocation = #_sourceLocation) throws -> String {
+        #expect(response.status == .created, sourceLocation: sourceLocation)
+        return try #require(try object(response)["id"] as? String, sourceLocation: sourceLocation)
+    }
+
+    static func assignments(_ harness: Harness, _ identityID: String) async throws -> [Assignment] {
+        try await harness.store.loadState().assignments.filter { $0.identityID == identityID }
+    }
+
+    // MARK: - Payloads
+
+    /// Okta's create (developer.okta.com/docs/api/openapi/okta-scim/guides/scim-20): core schema,
+    /// `groups: []` and a password Tenure must neither store nor echo.
+    static func oktaCreate(_ userName: String, externalId: String, active: Bool = true) -> String {
+        """
+        {
+          "schemas": ["\(Self.userSchema)"],
+          "userName": "\(userName)",
+          "name": {"givenName": "Test", "familyName": "User"},
+          "emails": [{"primary": true, "value": "\(userName)", "type": "work"}],
+          "displayName": "Test User",
+          "locale": "en-US",
+          "externalId": "\(externalId)",
+          "groups": [],
+          "password": "placeholder-Secret-42",
+          "active": \(active)
+        }
+        """
+    }
+
+    /// Microsoft Entra's create, with the Enterprise extension's employeeNumber.
+    static func entraCreate(_ userName: String, employeeNumber: String, terminationDate: String? = nil) -> String {
+        let tenure = terminationDate.map { #", "\#(Self.tenure)": {"terminationDate": "\#($0)"}"# } ?? ""
+        return """
+            {
+              "schemas": ["\(Self.userSchema)", "\(Self.enterprise)"],
+              "externalId": "\(UUID().uuidString.lowercased())",
+              "userName": "\(userName)",
+              "active": true,
+              "emails": [{"primary": true, "type": "work", "value": "\(userName)"}],
+              "meta": {"resourceType": "User"},
+              "name": {"formatted": "Given Family", "familyName": "Family", "givenName": "Given"},
+              "roles": [],
+              "\(Self.enterprise)": {"employeeNumber": "\(employeeNumber)", "department": "Finance"}\(tenure)
+            }
+            """
+    }
+
+    static func entraActive(_ value: String) -> String {
+        #"{"schemas": ["\#(Self.patchOp)"], "Operations": [{"op": "Replace", "path": "active", "value": \#(value)}]}"#
+    }
+
+    // MARK: - Create, read, list
+
+    @Test func createGetAndNeverStoreOrEchoThePassword() async throws {
+        let harness = try await self.harness()
+        try await harness.run { client in
+            let response = try await Self.send(
+                client,
+                .post,
+                "/Users",
+                Self.oktaCreate("test.user@okta.local", externalId: "00ujl29u0le5T6Aj10h7")
+            )
+            let id = try Self.created(response)
+            #expect(response.headers[.contentType] == "application/scim+json")
+            #expect(response.headers[.eTag] == #"W/"1""#)
+            let location = try #require(response.headers[.location])
+            #expect(location.hasPrefix("http://") && location.hasSuffix("/scim/v2/Users/\(id)"))
+            let text = String(buffer: response.body)
+            #expect(!text.contains("password") && !text.contains("placeholder-Secret-42"))
+            let json = try object(response)
+            #expect(json["userName"] as? String == "test.user@okta.local")
+            #expect(json["groups"] == nil)
+            let meta = try #require(json["meta"] as? [String: Any])
+            #expect(meta["resourceType"] as? String == "User")
+            #expect(meta["created"] as? String == "2027-01-15T08:00:00Z")
+            #expect(meta["lastModified"] as? String == "2027-01-15T08:00:00Z")
+            #expect(meta["version"] as? String == #"W/"1""#)
+            #expect(meta["location"] as? String == location)
+
+            let got = try await Self.send(client, .get, "/Users/\(id)")
+            #expect(got.status == .ok)
+            #expect(got.headers[.eTag] == #"W/"1""#)
+            #expect(try object(got)["id"] as? String == id)
+            #expect(!String(buffer: got.body).contains("placeholder-Secret-42"))
+            let notModified = try await Self.send(client, .get, "/Users/\(id)", headers: [.ifNoneMatch: #"W/"1""#])
+            #expect(notModified.status == .notModified)
+
+            // attributes / excludedAttributes.
+            let only = try object(try await Self.send(client, .get, "/Users/\(id)?attributes=userName,name.givenName"))
+            #expect(Set(only.keys) == ["id", "schemas", "userName", "name"])
+            #expect(only["name"] as? [String: String] == ["givenName": "Test"])
+            let without = try object(try await Self.send(client, .get, "/Users/\(id)?excludedAttributes=emails,meta"))
+            #expect(without["emails"] == nil && without["meta"] == nil && without["userName"] != nil)
+
+            // A second create with the same userName (another case) is a 409 uniqueness.
+            let duplicate = try await Self.send(
+                client,
+                .post,
+                "/Users",
+                Self.oktaCreate("TEST.USER@okta.local", externalId: "other")
+            )
+            _ = try Self.scimError(duplicate, 409, scimType: "uniqueness")
+            // An unknown user is a SCIM 404.
+            _ = try Self.scimError(try await Self.send(client, .get, "/Users/nope"), 404)
+        }
+        let record = try #require(try await harness.store.findHRUsers(.all).first)
+        #expect(!record.resourceJSON.contains("password") && !record.resourceJSON.contains("placeholder"))
+        #expect(record.identityID == nil)  // no identity matches this Okta user: a pre-hire
+        for audit in try await harness.auditRecords() {
+            #expect(!audit.event.details.values.contains { $0.contains("placeholder-Secret-42") })
+        }
+    }
+
+    @Test func listsWithFiltersAndPages() async throws {
+        let harness = try await self.harness()
+        try await harness.run { client in
+            var ids: [String] = []
+            for index in 1...5 {
+                let response = try await Self.send(
+                    client,
+                    .post,
+                    "/Users",
+                    Self.oktaCreate("user\(index)@okta.local", externalId: "ext-\(index)", active: index != 3)
+                )
+                ids.append(try Self.created(response))
+            }
+            func list(_ query: String) async throws -> [String: Any] {
+                let response = try await Self.send(client, .get, "/Users?" + query)
+                #expect(response.status == .ok, "\(query)")
+                #expect(response.headers[.contentType] == "application/scim+json")
+                let json = try object(response)
+                #expect(json["schemas"] as? [String] == ["urn:ietf:params:scim:api:messages:2.0:ListResponse"])
+                return json
+            }
+            func found(_ json: [String: Any]) -> [String] {
+                (json["Resources"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String }
+            }
+
+            // Okta's lookup before a create: userName, ignoring case; spaces as %20 or +.
+            let byName = try await list("filter=userName%20eq%20%22USER2@okta.local%22")
+            #expect(byName["totalResults"] as? Int == 1 && found(byName) == [ids[1]])
+            let plus = try await list("filter=userName+eq+%22user4%40okta.local%22")
+            #expect(found(plus) == [ids[3]])
+            // Entra's matching attribute: externalId, exact.
+            #expect(found(try await list("filter=externalId%20eq%20%22ext-5%22")) == [ids[4]])
+            #expect(found(try await list("filter=externalId%20eq%20%22EXT-5%22")).isEmpty)
+            let active = try await list("filter=active%20eq%20true")
+            #expect(active["totalResults"] as? Int == 4 && !found(active).contains(ids[2]))
+
+            // Pages: 1-based startIndex, count per page, totalResults counts every match. The order
+            // is stable (creation time, then id; the test clock gives every user the same time).
+            let all = found(try await list("count=10"))
+            #expect(Set(all) == Set(ids))
+            let page = try await list("startIndex=2&count=2")
+            #expect(page["totalResults"] as? Int == 5)
+            #expect(page["startIndex"] as? Int == 2 && page["itemsPerPage"] as? Int == 2)
+            #expect(found(page) == Array(all[1...2]))
+            let last = try await list("startIndex=5&count=2")
+            #expect(found(last) == [all[4]])
+            let countOnly = try await list("count=0")
+            #expect(countOnly["totalResults"] as? Int == 5 && found(countOnly).isEmpty)
+
+            // POST /Users/.search takes the same query in a body.
+            let search = try await Self.send(
+                client,
+                .post,
+                "/Users/.search",
+                """
+                {"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+                 "filter": "active eq false", "attributes": ["userName"]}
+                """
+            )
+            #expect(search.status == .ok)
+            let resources = try #require(try object(search)["Resources"] as? [[String: Any]])
+            #expect(resources.count == 1 && resources.first?["userName"] as? String == "user3@okta.local")
+            #expect(resources.first?["emails"] == nil)
+
+            // A filter Tenure does not answer is a 400 invalidFilter, not a wrong result.
+            let invalid = try await Self.send(client, .get, "/Users?filter=userName%20co%20%22user%22")
+            _ = try Self.scimError(invalid, 400, scimType: "invalidFilter")
+            let badCount = try await Self.send(client, .get, "/Users?count=many")
+            _ = try Self.scimError(badCount, 400, scimType: "invalidValue")
+        }
+    }
+
+    // MARK: - PUT and ETags
+
+    @Test func putReplacesAndAStaleIfMatchIs412() async throws {
+        let harness = try await self.harness()
+        try await harness.run { client in
+            let id = try Self.created(
+                try await Self.send(client, .post, "/Users", Self.oktaCreate("put@okta.local", externalId: "ext-put"))
+            )
+            // Okta's PUT: the whole resource again, with the id and meta it read back.
+            let replacement = """
+                {"schemas": ["\(Self.userSchema)"], "id": "\(id)", "userName": "put@okta.local",
+                 "name": {"givenName": "Another", "familyName": "User"}, "active": true, "groups": [],
+                 "meta": {"resourceType": "User"}}
+                """
+            let put = try await Self.send(client, .put, "/Users/\(id)", replacement, headers: [.ifMatch: #"W/"1""#])
+            #expect(put.status == .ok)
+            #expect(put.headers[.eTag] == #"W/"2""#)
+            let json = try object(put)
+            #expect((json["name"] as? [String: String])?["givenName"] == "Another")
+            #expect(json["emails"] == nil && json["externalId"] == nil)
+
+            let stale = try await Self.send(client, .put, "/Users/\(id)", replacement, headers: [.ifMatch: #"W/"1""#])
+            _ = try Self.scimError(stale, 412)
+            let staleDelete = try await Self.send(client, .delete, "/Users/\(id)", headers: [.ifMatch: #"W/"1""#])
+            _ = try Self.scimError(staleDelete, 412)
+            // Without If-Match (or with *), a PUT applies.
+            let any = try await Self.send(client, .put, "/Users/\(id)", replacement, headers: [.ifMatch: "*"])
+            #expect(any.status == .ok && any.headers[.eTag] == #"W/"2""#)  // unchanged: same version
+            // A PUT without the core schema is a 400.
+            let invalid = try await Self.send(client, .put, "/Users/\(id)", #"{"userName": "x"}"#)
+            _ = try Self.scimError(invalid, 400, scimType: "invalidSyntax")
+        }
+        #expect(try await harness.store.findHRUsers(.all).first?.version == 2)
+    }
+
+    // MARK: - Terminations
+
+    @Test func entraDeactivationOffboardsTheLinkedIdentityBeforeTheResponse() async throws {
+        let harness = try await self.harness()
+        try await harness.run { client in
+            // Entra creates ann's HR record: linked by the Enterprise employeeNumber.
+            let id = try Self.created(
+                try await Self.send(
+                    client,
+                    .post,
+                    "/Users",
+                    Self.entraCreate("ann.smith@corp.example", employeeNumber: "e100")
+                )
+            )
+            #expect(try await harness.store.hrUser(id: id)?.identityID == "id-ann")
+            #expect(try await Self.evaluate(client, "ann", "db-read") == (true, "active_assignment"))
+            #expect(try await Self.assignments(harness, "id-ann").count == 2)
+
+            // Entra disables the user: the offboarding is applied before the response.
+            let disable = try await Self.send(client, .patch, "/Users/\(id)", Self.entraActive("false"))
+            #expect(disable.status == .ok)
+            #expect(try object(disable)["active"] as? Bool == false)
+            #expect(disable.headers[.eTag] == #"W/"2""#)
+            #expect(try await Self.evaluate(client, "ann", "db-read") == (false, "identity_inactive"))
+            #expect(try await Self.assignments(harness, "id-ann").isEmpty)
+            let completed = try await harness.auditRecords(type: "offboarding.completed")
+            #expect(completed.count == 1 && completed.first?.event.subject == "id-ann")
+            let termination = try #require(try await harness.auditRecords(type: "hr.termination").first?.event)
+            #expect(termination.subject == "id-ann")
+            #expect(termination.details["hrUser"] == id)
+            #expect(termination.details["reason"] == "HR: active is false")
+            let offboardings = try await harness.store.offboardings()
+            #expect(offboardings.map(\.state) == [.done])
+            #expect(offboardings.first?.requestedBy == "scim:\(id)")
+            // bob is untouched.
+            #expect(try await Self.assignments(harness, "id-bob").count == 1)
+
+            // Disabling again changes nothing more.
+            let again = try await Self.send(client, .patch, "/Users/\(id)", Self.entraActive(#""False""#))
+            #expect(again.status == .ok)
+            #expect(try await harness.store.offboardings().count == 1)
+
+            // HR sets active again: the offboarding is cancelled, nothing is granted back.
+            let enable = try await Self.send(client, .patch, "/Users/\(id)", Self.entraActive("true"))
+            #expect(enable.status == .ok)
+            #expect(try await harness.store.offboardings().map(\.state) == [.cancelled])
+            #expect(try await harness.auditRecords(type: "offboarding.cancelled").first?.event.subject == "id-ann")
+            #expect(harness.operations.index.snapshot.hrTerminated["id-ann"] == nil)
+            #expect(try await Self.assignments(harness, "id-ann").isEmpty)
+            // The identity stays terminated until the next sync says otherwise.
+            #expect(try await Self.evaluate(client, "ann", "db-read") == (false, "identity_inactive"))
+        }
+        #expect(try await harness.store.verifyAudit().isIntact)
+    }
+
+    @Test func deleteOffboardsTheLinkedIdentity() async throws {
+        let harness = try await self.harness()
+        try await harness.run { client in
+            // Okta sends the directory's stable id as externalId: linked by it.
+            let id = try Self.created(
+                try await Self.send(client, .post, "/Users", Self.oktaCreate("bob@okta.local", externalId: "id-bob"))
+            )
+            #expect(try await harness.store.hrUser(id: id)?.identityID == "id-bob")
+            let delete = try await Self.send(client, .delete, "/Users/\(id)")
+            #expect(delete.status == .noContent)
+            #expect(delete.body.readableBytes == 0)
+            _ = try Self.scimError(try await Self.send(client, .get, "/Users/\(id)"), 404)
+            #expect(try await Self.evaluate(client, "bob", "db-read") == (false, "identity_inactive"))
+            #expect(try await Self.assignments(harness, "id-bob").isEmpty)
+            let termination = try #require(try await harness.auditRecords(type: "hr.termination").first?.event)
+            #expect(termination.subject == "id-bob" && termination.details["reason"] == "HR: the user was deleted")
+            #expect(try await harness.auditRecords(type: "offboarding.completed").first?.event.subject == "id-bob")
+            #expect(try await Self.assignments(harness, "id-ann").count == 2)
+        }
+    }
+
+    @Test func aPreHireStaysUnlinkedUntilItsIdentityExists() async throws {
+        let harness = try await self.harness()
+        try await harness.run { client in
+            let id = try Self.created(
+                try await Self.send(
+                    client,
+                    .post,
+                    "/Users",
+                    Self.entraCreate("dan@corp.example", employeeNumber: "E900")
+                )
+            )
+            #expect(try await harness.store.hrUser(id: id)?.identityID == nil)
+            #expect(try await harness.operations.linkPendingHRUsers() == 0)
+
+            // The directory account appears (a sync records it; here it is written directly).
+            try await harness.store.seed(
+                PIMState(identities: ["id-dan": Self.employee("id-dan", "dan", number: "E900")])
+            )
+            try await harness.operations.reloadIndex()
+            #expect(try await harness.operations.linkPendingHRUsers() == 1)
+            #expect(try await harness.store.hrUser(id: id)?.identityID == "id-dan")
+            let linked = try #require(try await harness.auditRecords(type: "hr.user.linked").first?.event)
+            #expect(linked.subject == "id-dan" && linked.object == id && linked.actor == "tenure:hr-link")
+            #expect(try await harness.operations.linkPendingHRUsers() == 0)
+            // Employed, no termination date: nothing else happened.
+            #expect(try await harness.store.offboardings().isEmpty)
+        }
+    }
+
+    @Test func aFutureTerminationDateSchedulesTheOffboarding() async throws {
+        let clock = TestClock(Self.now)
+        let harness = try await Harness(mappings: Self.mappings, state: Self.state, now: { clock.now })
+        try await harness.run { client in
+            let id = try Self.created(
+                try await Self.send(
+                    client,
+                    .post,
+                    "/Users",
+                    Self.entraCreate(
+                        "cat@corp.example",
+                        employeeNumber: "E300",
+                        terminationDate: "2027-03-31T17:00:00Z"
+                    )
+                )
+            )
+            #expect(try await harness.store.hrUser(id: id)?.identityID == "id-cat")
+            var offboardings = try await harness.store.offboardings()
+            #expect(offboardings.count == 1)
+            #expect(offboardings.first?.state == .scheduled && offboardings.first?.effectiveAt == 1_806_512_400)
+            #expect(offboardings.first?.requestedBy == "scim:\(id)")
+            // Still employed until then.
+            #expect(try await Self.evaluate(client, "cat", "db-read") == (true, "active_assignment"))
+            let scheduled = try #require(try await harness.auditRecords(type: "hr.termination").first?.event)
+            #expect(scheduled.subject == "id-cat" && scheduled.details["effectiveAt"] == "2027-03-31T17:00:00Z")
+            #expect(try await harness.auditRecords(type: "offboarding.scheduled").count == 1)
+
+            // HR moves the date (a bare date is midnight UTC): the old schedule is cancelled.
+            let moved = try await Self.send(
+                client,
+                .patch,
+                "/Users/\(id)",
+                """
+                {"schemas": ["\(Self.patchOp)"], "Operations": [
+                  {"op": "replace", "path": "\(Self.tenure):terminationDate", "value": "2027-04-30"}]}
+                """
+            )
+            #expect(moved.status == .ok)
+            offboardings = try await harness.store.offboardings()
+            #expect(offboardings.map(\.state).sorted { $0.rawValue < $1.rawValue } == [.cancelled, .scheduled])
+            #expect(offboardings.first { $0.state == .scheduled }?.effectiveAt == 1_809_043_200)
+
+            // The daemon's sweeper carries it out once due.
+            clock.now = 1_809_043_200
+            #expect(try await harness.operations.runDueOffboardings() == 1)
+            #expect(try await Self.evaluate(client, "cat", "db-read") == (false, "identity_inactive"))
+            #expect(try await Self.assignments(harness, "id-cat").isEmpty)
+
+            // A termination date that has already passed terminates at once.
+            let bob = try await Self.send(
+                client,
+                .post,
+                "/Users",
+                Self.entraCreate("bob@corp.example", employeeNumber: "E200", terminationDate: "2027-01-01T00:00:00Z")
+            )
+            _ = try Self.created(bob)
+            #expect(try await Self.evaluate(client, "bob", "db-read") == (false, "identity_inactive"))
+            let reasons = try await harness.auditRecords(type: "hr.termination").map { $0.event.details["reason"] }
+            #expect(reasons.last == "HR: terminationDate 2027-01-01T00:00:00Z has passed")
+            offboardings = try await harness.store.offboardings()
+            #expect(offboardings.filter { $0.state == .done }.map(\.identityID).sorted() == ["id-bob", "id-cat"])
+        }
+    }
+
+    // MARK: - Discovery and errors
+
+    @Test func discoveryEndpoints() async throws {
+        let harness = try await self.harness()
+        try await harness.run { client in
+            let config = try await Self.send(client, .get, "/ServiceProviderConfig")
+            #expect(config.status == .ok && config.headers[.contentType] == "application/scim+json")
+            let spc = try object(config)
+            #expect(spc["schemas"] as? [String] == ["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"])
+            #expect((spc["patch"] as? [String: Any])?["supported"] as? Bool == true)
+            #expect((spc["etag"] as? [String: Any])?["supported"] as? Bool == true)
+            #expect((spc["bulk"] as? [String: Any])?["supported"] as? Bool == false)
+
+            let types = try object(try await Self.send(client, .get, "/ResourceTypes"))
+            #expect(types["totalResults"] as? Int == 1)
+            let user = try object(try await Self.send(client, .get, "/ResourceTypes/User"))
+            #expect(user["endpoint"] as? String == "/Users" && user["schema"] as? String == Self.userSchema)
+            _ = try Self.scimError(try await Self.send(client, .get, "/ResourceTypes/Group"), 404)
+
+            let schemas = try object(try await Self.send(client, .get, "/Schemas"))
+            #expect(schemas["totalResults"] as? Int == 3)
+            let core = try object(try await Self.send(client, .get, "/Schemas/\(Self.userSchema)"))
+            #expect(core["id"] as? String == Self.userSchema)
+            let tenure = try object(try await Self.send(client, .get, "/Schemas/\(Self.tenure)"))
+            #expect((tenure["attributes"] as? [[String: Any]])?.first?["name"] as? String == "terminationDate")
+            _ = try Self.scimError(try await Self.send(client, .get, "/Schemas/urn:nope"), 404)
+
+            // Only GET on discovery; unsupported resource types and features are SCIM errors.
+            let post = try await Self.send(client, .post, "/ServiceProviderConfig", "{}")
+            _ = try Self.scimError(post, 405)
+            #expect(post.headers[.allow] == "GET")
+            _ = try Self.scimError(try await Self.send(client, .get, "/Groups"), 404)
+            _ = try Self.scimError(try await Self.send(client, .post, "/Groups", "{}"), 404)
+            _ = try Self.scimError(try await Self.send(client, .post, "/Bulk", "{}"), 501)
+            _ = try Self.scimError(try await Self.send(client, .get, "/Me"), 501)
+            _ = try Self.scimError(try await Self.send(client, .get, "/\(UUID().uuidString)"), 404)
+            _ = try Self.scimError(try await Self.send(client, .get, "/Users/x/y"), 404)
+        }
+    }
+
+    @Test func errorsAndAuthentication() async throws {
+        let harness = try await self.harness()
+        try await harness.run { client in
+            // No token: 401 from the authentication middleware (problem details, before any route).
+            let anonymous = try await Self.send(client, .get, "/Users", token: nil)
+            #expect(anonymous.status == .unauthorized)
+            #expect(anonymous.headers[.wwwAuthenticate]?.hasPrefix("Bearer") == true)
+            // A token without the hr scope: a SCIM 403.
+            let gateway = try await Self.send(client, .get, "/Users", token: "gateway")
+            let forbidden = try Self.scimError(gateway, 403)
+            #expect((forbidden["detail"] as? String)?.contains("hr") == true)
+            #expect(gateway.headers[.wwwAuthenticate]?.contains("insufficient_scope") == true)
+            _ = try Self.scimError(try await Self.send(client, .post, "/Users", "{}", token: "ops"), 403)
+            // admin may do everything.
+            #expect(try await Self.send(client, .get, "/Users", token: "root").status == .ok)
+
+            // Bodies: not JSON, the wrong media type, a bad attribute, a bad PATCH.
+            _ = try Self.scimError(
+                try await Self.send(client, .post, "/Users", "{nope"),
+                400,
+                scimType: "invalidSyntax"
+            )
+            let plain = try await client.execute(
+                uri: "/scim/v2/Users",
+                method: .post,
+                headers: [.authorization: "Bearer \(Harness.token("hr"))", .contentType: "text/plain"],
+                body: body(Self.oktaCreate("plain@okta.local", externalId: "p"))
+            )
+            _ = try Self.scimError(plain, 415)
+            // application/json is accepted as well as application/scim+json.
+            let json = try await client.execute(
+                uri: "/scim/v2/Users",
+                method: .post,
+                headers: Harness.headers("hr"),
+                body: body(Self.oktaCreate("json@okta.local", externalId: "j"))
+            )
+            let id = try Self.created(json)
+            let badActive = try await Self.send(
+                client,
+                .post,
+                "/Users",
+                #"{"schemas": ["\#(Self.userSchema)"], "userName": "x@okta.local", "active": "maybe"}"#
+            )
+            _ = try Self.scimError(badActive, 400, scimType: "invalidValue")
+            let badPath = try await Self.send(
+                client,
+                .patch,
+                "/Users/\(id)",
+                #"{"schemas": ["\#(Self.patchOp)"], "Operations": [{"op": "replace", "path": "id", "value": "x"}]}"#
+            )
+            _ = try Self.scimError(badPath, 400, scimType: "mutability")
+            let noTarget = try await Self.send(
+                client,
+                .patch,
+                "/Users/nope",
+                Self.entraActive("false")
+            )
+            _ = try Self.scimError(noTarget, 404)
+            // The body limit is a SCIM 413.
+            let large = try await Self.send(
+                client,
+                .post,
+                "/Users",
+                #"{"schemas": ["\#(Self.userSchema)"], "userName": "\#(String(repeating: "x", count: 1_100_000))"}"#
+            )
+            _ = try Self.scimError(large, 413)
+        }
+    }
+}
+
+/// A clock a test moves.
+final class TestClock: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: Double
+
+    init(_ value: Double) { self.value = value }
+
+    var now: Double {
+        get { self.lock.withLock { self.value } }
+        set { self.lock.withLock { self.value = newValue } }
+    }
+}
