@@ -123,8 +123,8 @@ let package = Package(
         .testTarget(
             name: "TenureServerTests",
             dependencies: [
-                "SlapdFixture", "TenureAccess", "TenureConfig", "TenureCore", "TenureCrypto", "TenureEngine",
-                "TenureServer", "TenureStore", "TenureVault", logging,
+                "LDAPClient", "SlapdFixture", "TenureAccess", "TenureConfig", "TenureCore", "TenureCrypto",
+                "TenureEngine", "TenureServer", "TenureStore", "TenureVault", logging,
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"), grdb,
             ]

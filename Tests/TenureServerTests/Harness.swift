@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+import LDAPClient
 import Logging
 import TenureAccess
 import TenureConfig
@@ -55,7 +56,8 @@ struct Harness {
         state: PIMState,
         settings: ServerSettings = ServerSettings(port: 0),
         now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 },
-        configureEngine: ((inout SyncEngine) -> Void)? = nil
+        configureEngine: ((inout SyncEngine) -> Void)? = nil,
+        vault: Bool = false
     ) async throws {
         self.directory =
             FileManager.default.temporaryDirectory.appendingPathComponent(
@@ -81,6 +83,17 @@ struct Harness {
         self.masterKey = try MasterKey.random()
         var engine = SyncEngine(mappings: mappings, store: self.store, logger: logger, actor: "api")
         if let configure = configureEngine { configure(&engine) }
+        if vault {
+            // Command credentials only (no LDAP): the rotator never connects.
+            engine.rotator = CredentialRotator(
+                store: self.store,
+                masterKey: self.masterKey,
+                ldap: LDAPConnectionOptions(urls: ["ldap://127.0.0.1:1"]),
+                logger: logger,
+                actor: "api",
+                now: now
+            )
+        }
         self.operations = Operations(
             store: self.store,
             mappings: mappings,

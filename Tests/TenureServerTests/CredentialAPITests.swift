@@ -1,0 +1,187 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import TenureAccess
+import TenureConfig
+import TenureCore
+import TenureEngine
+import TenureServer
+import TenureStore
+import TenureVault
+import Testing
+
+/// Vault check-out over HTTP: the secret once, to a holder of a role that unlocks it; exclusive
+/// and MFA when the credential says so; every check-out recorded and rotated for a leaver; check-in
+/// rotating a one-time credential.
+@Suite(.timeLimit(.minutes(2)))
+struct CredentialAPITests {
+    static let mappings = Mappings(
+        roles: [
+            RoleDefinition(
+                name: "app-admin",
+                tier: 1,
+                mode: .standing,
+                credentials: ["app-key", "app-once", "app-mfa"]
+            )
+        ]
+    )
+
+    static var state: PIMState {
+        PIMState(
+            identities: ["id-ann": person("id-ann", "ann"), "id-bob": person("id-bob", "bob")],
+            assignments: [
+                Assignment(identityID: "id-ann", role: "app-admin", state: .active, source: "rule:admins", since: 0),
+                Assignment(identityID: "id-bob", role: "app-admin", state: .active, source: "rule:admins", since: 0),
+            ]
+        )
+    }
+
+    /// A rotation program that keeps the last secret it was given in `file`.
+    static func program(in directory: String) throws -> (path: String, received: String) {
+        let path = directory + "/rotate.sh"
+        let received = directory + "/received"
+        try "#!/bin/sh\ncat > \"\(received)\"\n".write(toFile: path, atomically: true, encoding: .utf8)
+        chmod(path, 0o700)
+        return (path, received)
+    }
+
+    func harness() async throws -> (Harness, received: String) {
+        let harness = try await Harness(mappings: Self.mappings, state: Self.state, vault: true)
+        let (path, received) = try Self.program(in: harness.directory)
+        let rotator = try #require(harness.operations.engine.rotator)
+        try await rotator.enroll(
+            name: "app-key",
+            kind: .command(path: path),
+            currentSecret: "Key-One-Secret",
+            policy: PasswordPolicy(),
+            exclusiveCheckout: true
+        )
+        try await rotator.enroll(
+            name: "app-once",
+            kind: .command(path: path),
+            currentSecret: "Once-Secret",
+            policy: PasswordPolicy(),
+            oneTime: true
+        )
+        try await rotator.enroll(
+            name: "app-mfa",
+            kind: .command(path: path),
+            currentSecret: "Mfa-Secret",
+            policy: PasswordPolicy(),
+            requiresMFA: true
+        )
+        return (harness, received)
+    }
+
+    static func checkout(_ client: any TestClientProtocol, _ name: String, token: String, body: String = "{}")
+        async throws
+        -> TestResponse
+    {
+        try await client.execute(
+            uri: "/v1/credentials/\(name)/checkout",
+            method: .post,
+            headers: Harness.headers(token),
+            body: ByteBuffer(string: body)
+        )
+    }
+
+    @Test func aHolderChecksOutOnceAndTheCheckOutIsRecorded() async throws {
+        let (harness, _) = try await self.harness()
+        try await harness.run { client in
+            let response = try await Self.checkout(client, "app-key", token: "ann")
+            #expect(response.status == .created)
+            #expect(response.headers[.cacheControl] == "no-store")
+            let json = try object(response)
+            #expect(json["secret"] as? String == "Key-One-Secret")
+            #expect(json["version"] as? Int == 1)
+            // Exclusive: bob must wait until ann checks in.
+            let second = try await Self.checkout(client, "app-key", token: "bob")
+            #expect(second.status == .conflict)
+            let checkin = try await client.execute(
+                uri: "/v1/credentials/app-key/checkin",
+                method: .post,
+                headers: Harness.headers("ann"),
+                body: ByteBuffer(string: #"{"checkoutID": "\#(json["checkoutID"] as? String ?? "")"}"#)
+            )
+            #expect(checkin.status == .ok)
+            #expect(try await Self.checkout(client, "app-key", token: "bob").status == .created)
+        }
+        let open = try await harness.store.checkouts(since: 0)
+        #expect(open.map(\.identityID).sorted() == ["id-ann", "id-bob"])
+        let audit = try await harness.auditRecords()
+        #expect(audit.filter { $0.event.type == "credential.checkout" }.count == 2)
+        #expect(!audit.map { "\($0.event)" }.joined().contains("Key-One-Secret"), "the secret never reaches the audit")
+    }
+
+    @Test func withoutARoleThatUnlocksItTheAnswerIsNo() async throws {
+        let (harness, _) = try await self.harness()
+        try await harness.run { client in
+            // Ann loses the role; the index follows (as after a sync).
+            harness.operations.index.update {
+                $0.removeAssignment(AssignmentKey(identityID: "id-ann", role: "app-admin", state: .active))
+            }
+            let denied = try await Self.checkout(client, "app-key", token: "ann")
+            #expect(denied.status == .forbidden)
+            let json = try object(denied)
+            #expect(json["reason"] as? String == "no_role_unlocks")
+            #expect(json["secret"] == nil)
+            // A token may not check out for someone else.
+            let other = try await Self.checkout(client, "app-key", token: "ann", body: #"{"subject": "bob"}"#)
+            #expect(other.status == .forbidden)
+            #expect(try await Self.checkout(client, "app-key", token: "gateway").status == .forbidden)
+        }
+        let denials = try await harness.auditRecords(type: "credential.checkout")
+        #expect(denials.map(\.event.outcome) == ["denied"])
+    }
+
+    @Test func aCredentialThatNeedsMFANeedsACode() async throws {
+        let (harness, _) = try await self.harness()
+        try await harness.run { client in
+            let response = try await Self.checkout(client, "app-mfa", token: "ann")
+            #expect(response.status == .forbidden)
+            #expect((try object(response)["type"] as? String)?.hasSuffix("mfa-required") == true)
+        }
+    }
+
+    @Test func checkingInAOneTimeCredentialRotatesIt() async throws {
+        let (harness, received) = try await self.harness()
+        try await harness.run { client in
+            let response = try await Self.checkout(client, "app-once", token: "ann")
+            let id = try #require(try object(response)["checkoutID"] as? String)
+            let checkin = try await client.execute(
+                uri: "/v1/credentials/app-once/checkin",
+                method: .post,
+                headers: Harness.headers("ann"),
+                body: ByteBuffer(string: #"{"checkoutID": "\#(id)"}"#)
+            )
+            #expect(checkin.status == .ok)
+            #expect(try object(checkin)["rotation"] as? String == "rotated to version 2")
+            // The target program received the new secret, which is not the one ann saw.
+            let now = try String(contentsOfFile: received, encoding: .utf8)
+            #expect(!now.isEmpty && now != "Once-Secret")
+            let next = try await Self.checkout(client, "app-once", token: "ann")
+            #expect(try object(next)["secret"] as? String == now)
+        }
+    }
+
+    @Test func aLeaverRotatesWhatTheyCheckedOut() async throws {
+        let (harness, received) = try await self.harness()
+        try await harness.run { client in
+            _ = try await Self.checkout(client, "app-key", token: "ann")
+            let offboard = try await client.execute(
+                uri: "/v1/offboard",
+                method: .post,
+                headers: Harness.headers("hr"),
+                body: ByteBuffer(string: #"{"subject": "ann", "reason": "left"}"#)
+            )
+            #expect(offboard.status == .ok)
+            #expect((try object(offboard)["actions"] as? [String])?.contains("rotate credential app-key") == true)
+            #expect(try await Self.checkout(client, "app-key", token: "ann").status == .forbidden)
+            #expect(
+                try await harness.operations.engine.rotator?.store.credentialStatus(named: "app-key")?.current?.version
+                    == 2
+            )
+            #expect(try String(contentsOfFile: received, encoding: .utf8) != "Key-One-Secret")
+        }
+    }
+}
