@@ -30,7 +30,8 @@ extension ConfigDecoder {
         settings.auditFlushSeconds = try self.positiveDouble(
             server,
             "auditFlushSeconds",
-            default: ServerSettings.defaultAuditFlushSeconds
+            default: ServerSettings.defaultAuditFlushSeconds,
+            allowZero: true
         )
         if let issuer = try self.string(server, "totpIssuer"), !issuer.value.isEmpty {
             settings.totpIssuer = issuer.value

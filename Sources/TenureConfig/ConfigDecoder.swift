@@ -131,7 +131,8 @@ struct ConfigDecoder {
     mutating func positiveDouble(
         _ mapping: Mapping,
         _ key: String,
-        default defaultValue: Double
+        default defaultValue: Double,
+        allowZero: Bool = false
     ) throws(ConfigError) -> Double {
         guard let node = self.node(mapping, key), !node.isNull else { return defaultValue }
         let path = mapping.childPath(key)
@@ -145,8 +146,12 @@ struct ConfigDecoder {
         guard let value = Double(text), text.allSatisfy({ "0123456789.eE+-".contains($0) }) else {
             throw typeError
         }
-        guard value > 0, value.isFinite else {
-            throw self.error(node.location, path, "must be greater than 0 (seconds)")
+        guard value > 0 || (allowZero && value == 0), value.isFinite else {
+            throw self.error(
+                node.location,
+                path,
+                allowZero ? "must be 0 or more (seconds)" : "must be greater than 0 (seconds)"
+            )
         }
         return value
     }

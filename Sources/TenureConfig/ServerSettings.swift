@@ -17,14 +17,16 @@ public struct ServerSettings: Sendable, Hashable {
     public var sweepIntervalSeconds: Double
     /// The issuer shown by authenticator apps for `tenure mfa enroll`. default: Tenure.
     public var totpIssuer: String
-    /// How long the audit batcher waits to gather decisions into one transaction. default: 2 ms.
+    /// How long the audit batcher waits before writing, to gather more decisions into one
+    /// transaction. default: 0 — no wait: records that arrive while a batch is being written form
+    /// the next batch (group commit), so waiting would only add latency.
     public var auditFlushSeconds: Double
 
     public static let defaultHost = "127.0.0.1"
     public static let defaultPort = 8080
     public static let defaultMaxBodyBytes = 1 << 20
     public static let defaultSweepIntervalSeconds: Double = 15
-    public static let defaultAuditFlushSeconds: Double = 0.002
+    public static let defaultAuditFlushSeconds: Double = 0
 
     public init(
         host: String = ServerSettings.defaultHost,

@@ -19,10 +19,10 @@ extension TenureAPI {
 
         router.post("/access/v1/evaluation") { request, context in
             try context.require(.check)
-            let data = try await request.bodyData(limit: self.settings.maxBodyBytes)
+            let bytes = try await request.bodyBytes(limit: self.settings.maxBodyBytes)
             let evaluation: EvaluationRequest
             do {
-                evaluation = try AuthZEN.decodeEvaluation(data)
+                evaluation = try AuthZEN.decodeEvaluationFast(bytes)
             } catch let error as AccessRequestError {
                 throw Problem(error)
             }
@@ -30,7 +30,7 @@ extension TenureAPI {
             let decision = self.index.evaluate(evaluation, now: now)
             try await self.audited([self.decisionEvent(evaluation, decision, context: context, time: now)])
             self.metrics.decision(allowed: decision.allowed)
-            return self.json(decision.response)
+            return self.jsonBytes(AuthZEN.encodeFast(decision.response))
         }
 
         router.post("/access/v1/evaluations") { request, context in
@@ -50,7 +50,7 @@ extension TenureAPI {
                 zip(requests, decisions).map { self.decisionEvent($0, $1, context: context, time: now) }
             )
             for decision in decisions { self.metrics.decision(allowed: decision.allowed) }
-            return self.json(EvaluationsResponse(evaluations: decisions.map(\.response)))
+            return self.jsonBytes(AuthZEN.encodeFast(EvaluationsResponse(evaluations: decisions.map(\.response))))
         }
     }
 

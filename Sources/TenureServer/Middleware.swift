@@ -2,6 +2,7 @@ import Foundation
 public import HTTPTypes
 public import Hummingbird
 import Logging
+import Synchronization
 public import TenureConfig
 import TenureCrypto
 
@@ -28,15 +29,17 @@ public struct RequestIDMiddleware: RouterMiddleware {
         let sane =
             !sent.isEmpty && sent.utf8.count <= 128
             && sent.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }
-        context.requestID = sane ? sent : UUID().uuidString.lowercased()
-        context.logger[metadataKey: "request.id"] = "\(context.requestID)"
+        context.requestID = sane ? sent : RequestIDs.next()
         var response: Response
         do {
             response = try await next(request, context)
         } catch let error as any HTTPResponseError {
             response = try error.response(from: request, context: context)
         } catch {
-            context.logger.error("request failed", metadata: ["error": "\(error)", "path": "\(request.uri.path)"])
+            context.logger.error(
+                "request failed",
+                metadata: ["error": "\(error)", "path": "\(request.uri.path)", "request.id": "\(context.requestID)"]
+            )
             response = try Problem(
                 .internalServerError,
                 "internal",
@@ -46,6 +49,18 @@ public struct RequestIDMiddleware: RouterMiddleware {
         }
         response.headers[.requestID] = context.requestID
         return response
+    }
+}
+
+/// Request ids made here: a random prefix per process and a counter (unique, and no system call per
+/// request as a UUID would cost).
+enum RequestIDs {
+    static let prefix = String(UUID().uuidString.lowercased().prefix(8))
+    static let counter = Atomic<UInt64>(0)
+
+    static func next() -> String {
+        let number = Self.counter.wrappingAdd(1, ordering: .relaxed).newValue
+        return "\(Self.prefix)-\(number)"
     }
 }
 
@@ -83,12 +98,21 @@ public struct AuthenticationMiddleware: RouterMiddleware {
         guard let token = found else { throw Problem.unauthorized("the bearer token is not valid") }
         var context = context
         context.token = token
-        context.logger[metadataKey: "token"] = "\(token.name)"
         return try await next(request, context)
     }
 }
 
 extension Request {
+    /// The body's bytes, up to `limit` (413 beyond).
+    func bodyBytes(limit: Int) async throws -> [UInt8] {
+        do {
+            let buffer = try await self.body.collect(upTo: limit)
+            return Array(buffer.readableBytesView)
+        } catch {
+            throw Problem.tooLarge(limit: limit)
+        }
+    }
+
     /// The body, up to `limit` bytes (413 beyond).
     func bodyData(limit: Int) async throws -> Data {
         do {

@@ -77,6 +77,15 @@ public struct TenureAPI: Sendable {
         )
     }
 
+    /// A 200 JSON response from bytes already encoded.
+    func jsonBytes(_ bytes: [UInt8]) -> Response {
+        Response(
+            status: .ok,
+            headers: [.contentType: "application/json"],
+            body: .init(byteBuffer: ByteBuffer(bytes: bytes))
+        )
+    }
+
     /// Audits (batched, waiting for the commit) or fails closed with 503.
     func audited(_ events: [AuditEvent]) async throws {
         do {

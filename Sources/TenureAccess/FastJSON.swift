@@ -1,0 +1,366 @@
+import Foundation
+
+/// A small, strict JSON reader and writer for the decision hot path (RFC 8259). Foundation's
+/// `JSONDecoder`/`JSONEncoder` cost more than the decision itself; these produce the same values.
+/// Anything the fast path does not accept falls back to the decoder, which also names the JSON
+/// path of a bad field — so errors are identical either way.
+enum FastJSON {
+    /// Nesting deeper than this is refused (a hostile body must not exhaust the stack).
+    static let maximumDepth = 64
+
+    /// The value of a whole document, or nil when it is not valid JSON (or nests too deep).
+    static func parse(_ bytes: UnsafeRawBufferPointer) -> JSONValue? {
+        var reader = Reader(bytes: bytes)
+        guard let value = reader.value(depth: 0) else { return nil }
+        reader.skipWhitespace()
+        // (Not a ternary: `nil` there would become JSONValue.null through ExpressibleByNilLiteral.)
+        guard reader.position == bytes.count else { return nil }
+        return value
+    }
+
+    struct Reader {
+        let bytes: UnsafeRawBufferPointer
+        var position = 0
+
+        mutating func skipWhitespace() {
+            while self.position < self.bytes.count {
+                switch self.bytes[self.position] {
+                case 0x20, 0x09, 0x0A, 0x0D: self.position += 1
+                default: return
+                }
+            }
+        }
+
+        mutating func value(depth: Int) -> JSONValue? {
+            guard depth <= FastJSON.maximumDepth else { return nil }
+            self.skipWhitespace()
+            guard self.position < self.bytes.count else { return nil }
+            switch self.bytes[self.position] {
+            case UInt8(ascii: "{"): return self.object(depth: depth)
+            case UInt8(ascii: "["): return self.array(depth: depth)
+            case UInt8(ascii: "\""): return self.string().map(JSONValue.string)
+            case UInt8(ascii: "t"): return self.literal("true", .bool(true))
+            case UInt8(ascii: "f"): return self.literal("false", .bool(false))
+            case UInt8(ascii: "n"): return self.literal("null", .null)
+            default: return self.number()
+            }
+        }
+
+        mutating func literal(_ word: StaticString, _ value: JSONValue) -> JSONValue? {
+            let count = word.utf8CodeUnitCount
+            guard self.position + count <= self.bytes.count else { return nil }
+            for index in 0..<count where self.bytes[self.position + index] != word.utf8Start[index] { return nil }
+            self.position += count
+            return value
+        }
+
+        mutating func object(depth: Int) -> JSONValue? {
+            self.position += 1
+            var object: [String: JSONValue] = [:]
+            self.skipWhitespace()
+            if self.position < self.bytes.count, self.bytes[self.position] == UInt8(ascii: "}") {
+                self.position += 1
+                return .object(object)
+            }
+            while true {
+                self.skipWhitespace()
+                guard self.position < self.bytes.count, self.bytes[self.position] == UInt8(ascii: "\""),
+                    let key = self.string()
+                else { return nil }
+                self.skipWhitespace()
+                guard self.position < self.bytes.count, self.bytes[self.position] == UInt8(ascii: ":") else {
+                    return nil
+                }
+                self.position += 1
+                guard let value = self.value(depth: depth + 1) else { return nil }
+                object[key] = value
+                self.skipWhitespace()
+                guard self.position < self.bytes.count else { return nil }
+                switch self.bytes[self.position] {
+                case UInt8(ascii: ","): self.position += 1
+                case UInt8(ascii: "}"):
+                    self.position += 1
+                    return .object(object)
+                default: return nil
+                }
+            }
+        }
+
+        mutating func array(depth: Int) -> JSONValue? {
+            self.position += 1
+            var array: [JSONValue] = []
+            self.skipWhitespace()
+            if self.position < self.bytes.count, self.bytes[self.position] == UInt8(ascii: "]") {
+                self.position += 1
+                return .array(array)
+            }
+            while true {
+                guard let value = self.value(depth: depth + 1) else { return nil }
+                array.append(value)
+                self.skipWhitespace()
+                guard self.position < self.bytes.count else { return nil }
+                switch self.bytes[self.position] {
+                case UInt8(ascii: ","): self.position += 1
+                case UInt8(ascii: "]"):
+                    self.position += 1
+                    return .array(array)
+                default: return nil
+                }
+            }
+        }
+
+        /// A string starting at the opening quote; escapes decoded, UTF-8 validated.
+        mutating func string() -> String? {
+            self.position += 1
+            var start = self.position
+            var scalars: [UInt8] = []
+            var escaped = false
+            while self.position < self.bytes.count {
+                let byte = self.bytes[self.position]
+                if byte == UInt8(ascii: "\"") {
+                    let tail = UnsafeRawBufferPointer(rebasing: self.bytes[start..<self.position])
+                    self.position += 1
+                    if !escaped { return String(validating: tail, as: UTF8.self) }
+                    scalars.append(contentsOf: tail)
+                    return String(validating: scalars, as: UTF8.self)
+                }
+                if byte < 0x20 { return nil }
+                if byte == UInt8(ascii: "\\") {
+                    escaped = true
+                    scalars.append(contentsOf: UnsafeRawBufferPointer(rebasing: self.bytes[start..<self.position]))
+                    self.position += 1
+                    guard self.position < self.bytes.count else { return nil }
+                    let code = self.bytes[self.position]
+                    self.position += 1
+                    switch code {
+                    case UInt8(ascii: "\""): scalars.append(UInt8(ascii: "\""))
+                    case UInt8(ascii: "\\"): scalars.append(UInt8(ascii: "\\"))
+                    case UInt8(ascii: "/"): scalars.append(UInt8(ascii: "/"))
+                    case UInt8(ascii: "b"): scalars.append(0x08)
+                    case UInt8(ascii: "f"): scalars.append(0x0C)
+                    case UInt8(ascii: "n"): scalars.append(0x0A)
+                    case UInt8(ascii: "r"): scalars.append(0x0D)
+                    case UInt8(ascii: "t"): scalars.append(0x09)
+                    case UInt8(ascii: "u"):
+                        guard var unit = self.hex4() else { return nil }
+                        if (0xD800...0xDBFF).contains(unit) {
+                            // A high surrogate must be followed by an escaped low one.
+                            guard self.position + 1 < self.bytes.count, self.bytes[self.position] == UInt8(ascii: "\\"),
+                                self.bytes[self.position + 1] == UInt8(ascii: "u")
+                            else { return nil }
+                            self.position += 2
+                            guard let low = self.hex4(), (0xDC00...0xDFFF).contains(low) else { return nil }
+                            unit = 0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00)
+                        } else if (0xDC00...0xDFFF).contains(unit) {
+                            return nil
+                        }
+                        guard let scalar = Unicode.Scalar(unit) else { return nil }
+                        scalars.append(contentsOf: Array(String(Character(scalar)).utf8))
+                    default:
+                        return nil
+                    }
+                    start = self.position
+                    continue
+                }
+                self.position += 1
+            }
+            return nil
+        }
+
+        mutating func hex4() -> UInt32? {
+            guard self.position + 4 <= self.bytes.count else { return nil }
+            var value: UInt32 = 0
+            for _ in 0..<4 {
+                let byte = self.bytes[self.position]
+                let digit: UInt8
+                switch byte {
+                case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = byte - UInt8(ascii: "0")
+                case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = byte - UInt8(ascii: "a") + 10
+                case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = byte - UInt8(ascii: "A") + 10
+                default: return nil
+                }
+                value = value << 4 | UInt32(digit)
+                self.position += 1
+            }
+            return value
+        }
+
+        /// A number as RFC 8259 writes it; an integral value that fits an `Int` is `.integer` (as the
+        /// decoder would give), anything else `.number`.
+        mutating func number() -> JSONValue? {
+            let start = self.position
+            func digits() -> Int {
+                var count = 0
+                while self.position < self.bytes.count, (0x30...0x39).contains(self.bytes[self.position]) {
+                    self.position += 1
+                    count += 1
+                }
+                return count
+            }
+            if self.position < self.bytes.count, self.bytes[self.position] == UInt8(ascii: "-") { self.position += 1 }
+            let integerStart = self.position
+            guard digits() > 0 else { return nil }
+            if self.bytes[integerStart] == UInt8(ascii: "0"), self.position - integerStart > 1 { return nil }
+            var fractional = false
+            if self.position < self.bytes.count, self.bytes[self.position] == UInt8(ascii: ".") {
+                self.position += 1
+                fractional = true
+                guard digits() > 0 else { return nil }
+            }
+            if self.position < self.bytes.count, self.bytes[self.position] | 0x20 == UInt8(ascii: "e") {
+                self.position += 1
+                fractional = true
+                if self.position < self.bytes.count,
+                    self.bytes[self.position] == UInt8(ascii: "+") || self.bytes[self.position] == UInt8(ascii: "-")
+                {
+                    self.position += 1
+                }
+                guard digits() > 0 else { return nil }
+            }
+            let text = String(
+                decoding: UnsafeRawBufferPointer(rebasing: self.bytes[start..<self.position]),
+                as: UTF8.self
+            )
+            if !fractional, let integer = Int(text) { return .integer(integer) }
+            guard let double = Double(text), double.isFinite else { return nil }
+            if double == double.rounded(), abs(double) < 9.0e18, let integer = Int(exactly: double) {
+                return .integer(integer)
+            }
+            return .number(double)
+        }
+    }
+
+    // MARK: - Writing
+
+    /// Appends `value` as JSON, object keys sorted (the encoder's `.sortedKeys`), `/` not escaped.
+    static func write(_ value: JSONValue, into out: inout [UInt8]) {
+        switch value {
+        case .null: out.append(contentsOf: "null".utf8)
+        case .bool(let flag): out.append(contentsOf: (flag ? "true" : "false").utf8)
+        case .integer(let integer): out.append(contentsOf: String(integer).utf8)
+        case .number(let double):
+            if double.isFinite {
+                out.append(
+                    contentsOf: (double == double.rounded() && abs(double) < 1e15 ? String(Int(double)) : "\(double)")
+                        .utf8
+                )
+            } else {
+                self.write(string: double.isNaN ? "NaN" : (double > 0 ? "Infinity" : "-Infinity"), into: &out)
+            }
+        case .string(let text): self.write(string: text, into: &out)
+        case .array(let items):
+            out.append(UInt8(ascii: "["))
+            for (index, item) in items.enumerated() {
+                if index > 0 { out.append(UInt8(ascii: ",")) }
+                self.write(item, into: &out)
+            }
+            out.append(UInt8(ascii: "]"))
+        case .object(let object): self.write(object: object, into: &out)
+        }
+    }
+
+    static func write(object: [String: JSONValue], into out: inout [UInt8]) {
+        out.append(UInt8(ascii: "{"))
+        for (index, key) in object.keys.sorted().enumerated() {
+            if index > 0 { out.append(UInt8(ascii: ",")) }
+            self.write(string: key, into: &out)
+            out.append(UInt8(ascii: ":"))
+            self.write(object[key] ?? .null, into: &out)
+        }
+        out.append(UInt8(ascii: "}"))
+    }
+
+    static func write(string: String, into out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        for byte in string.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): out.append(contentsOf: "\\\"".utf8)
+            case UInt8(ascii: "\\"): out.append(contentsOf: "\\\\".utf8)
+            case 0x0A: out.append(contentsOf: "\\n".utf8)
+            case 0x0D: out.append(contentsOf: "\\r".utf8)
+            case 0x09: out.append(contentsOf: "\\t".utf8)
+            case 0x08: out.append(contentsOf: "\\b".utf8)
+            case 0x0C: out.append(contentsOf: "\\f".utf8)
+            case ..<0x20:
+                let hex = Array("0123456789abcdef".utf8)
+                out.append(contentsOf: "\\u00".utf8)
+                out.append(hex[Int(byte >> 4)])
+                out.append(hex[Int(byte & 0x0F)])
+            default: out.append(byte)
+            }
+        }
+        out.append(UInt8(ascii: "\""))
+    }
+}
+
+extension AuthZEN {
+    /// `POST /access/v1/evaluation`'s body, read on the fast path when it is well formed; anything
+    /// else goes through `decodeEvaluation`, which names the bad field.
+    public static func decodeEvaluationFast(_ body: [UInt8]) throws(AccessRequestError) -> EvaluationRequest {
+        let parsed = body.withUnsafeBytes { FastJSON.parse($0) }
+        if case .object(let object)? = parsed, let request = EvaluationRequest(object) { return request }
+        return try self.decodeEvaluation(Data(body))
+    }
+
+    /// A response body, as `encode` would write it, without the encoder.
+    public static func encodeFast(_ response: EvaluationResponse) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(256)
+        self.write(response, into: &out)
+        return out
+    }
+
+    /// `{"evaluations":[…]}`, as `encode` would write it.
+    public static func encodeFast(_ responses: EvaluationsResponse) -> [UInt8] {
+        var out: [UInt8] = Array("{\"evaluations\":[".utf8)
+        for (index, response) in responses.evaluations.enumerated() {
+            if index > 0 { out.append(UInt8(ascii: ",")) }
+            self.write(response, into: &out)
+        }
+        out.append(contentsOf: "]}".utf8)
+        return out
+    }
+
+    private static func write(_ response: EvaluationResponse, into out: inout [UInt8]) {
+        out.append(UInt8(ascii: "{"))
+        if let context = response.context {
+            out.append(contentsOf: "\"context\":".utf8)
+            FastJSON.write(object: context, into: &out)
+            out.append(UInt8(ascii: ","))
+        }
+        out.append(contentsOf: "\"decision\":".utf8)
+        out.append(contentsOf: (response.decision ? "true" : "false").utf8)
+        out.append(UInt8(ascii: "}"))
+    }
+}
+
+extension EvaluationRequest {
+    /// A request from a parsed object, or nil when any field is missing or of the wrong type (the
+    /// decoder then reports which).
+    init?(_ object: [String: JSONValue]) {
+        guard case .object(let subject)? = object["subject"], case .object(let resource)? = object["resource"],
+            case .object(let action)? = object["action"],
+            case .string(let subjectType)? = subject["type"], case .string(let subjectID)? = subject["id"],
+            case .string(let resourceType)? = resource["type"], case .string(let resourceID)? = resource["id"],
+            case .string(let name)? = action["name"]
+        else { return nil }
+        func properties(_ value: JSONValue?) -> JSONObject?? {
+            switch value {
+            case nil, .null?: return .some(nil)
+            case .object(let object)?: return .some(object)
+            default: return nil
+            }
+        }
+        guard let subjectProperties = properties(subject["properties"]),
+            let resourceProperties = properties(resource["properties"]),
+            let actionProperties = properties(action["properties"]),
+            let context = properties(object["context"])
+        else { return nil }
+        self.init(
+            subject: Subject(type: subjectType, id: subjectID, properties: subjectProperties),
+            resource: Resource(type: resourceType, id: resourceID, properties: resourceProperties),
+            action: Action(name: name, properties: actionProperties),
+            context: context
+        )
+    }
+}
