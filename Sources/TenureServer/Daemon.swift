@@ -38,12 +38,12 @@ public struct SyncScheduler: Service {
 
     /// Seconds to wait after a failed run: 30 s doubling to 15 minutes (never beyond the next
     /// scheduled run for an interval schedule).
-    static func backoff(afterFailures failures: Int) -> Double {
+    public static func backoff(afterFailures failures: Int) -> Double {
         min(900, 30 * pow(2, Double(min(max(failures, 1) - 1, 5))))
     }
 
     /// When the next run starts, after `time`.
-    func nextRun(after time: Double, failures: Int) -> Double {
+    public func nextRun(after time: Double, failures: Int) -> Double {
         let jitter = self.schedule.jitterSeconds > 0 ? Double.random(in: 0...self.schedule.jitterSeconds) : 0
         var next: Double
         switch self.schedule.when {
