@@ -37,12 +37,12 @@ if ! scripts/leak-check.sh >"$log" 2>&1; then
 fi
 tail -n 1 "$log"
 
-echo "==> SCIM conformance tool (scim2-tester) into .tenure/scim-venv"
-if ! scripts/scim-conformance.sh --install >"$log" 2>&1; then
+echo "==> conformance tools (scim2-tester, schemathesis) into .tenure/ venvs"
+if ! { scripts/scim-conformance.sh --install && scripts/openapi-conformance.sh --install; } >"$log" 2>&1; then
     cat "$log"
     exit 1
 fi
-echo "conformance tool: installed"
+echo "conformance tools: installed"
 
 echo "==> swift test"
 swift test --skip-build

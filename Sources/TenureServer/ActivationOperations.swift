@@ -490,10 +490,12 @@ extension Problem {
     /// An activation refusal: its suggested status, its code (`code`, and hyphenated as the type).
     init(refusal: ActivationRefusal, detail: String? = nil) {
         let status = HTTPResponse.Status(code: refusal.suggestedStatus)
+        // A status made from a bare code has no reason phrase: the standard one is named here.
+        let titles = [403: "Forbidden", 404: "Not Found", 409: "Conflict", 422: "Unprocessable Content"]
         self.init(
             status,
             refusal.code.replacingOccurrences(of: "_", with: "-"),
-            title: status.reasonPhrase,
+            title: titles[refusal.suggestedStatus] ?? "Refused",
             detail: detail ?? refusal.message,
             extra: ["code": refusal.code]
         )

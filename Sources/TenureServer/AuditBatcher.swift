@@ -35,6 +35,9 @@ public actor AuditBatcher: Service {
     /// Queues the records and returns once they are committed; throws when they could not be.
     public func record(_ events: [AuditEvent]) async throws {
         guard !events.isEmpty else { return }
+        // One request's unstorable record (a NUL in a field) is refused here, alone: in the batch it
+        // would fail every request waiting on the same commit.
+        guard events.allSatisfy(SQLiteStore.isStorable) else { throw AuditEventRefused() }
         guard !self.stopped else { throw AuditUnavailable() }
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             self.pending.append(contentsOf: events)
@@ -84,3 +87,6 @@ public actor AuditBatcher: Service {
 
 /// The audit could not be written (the API answers 503).
 public struct AuditUnavailable: Error, Sendable {}
+
+/// A record the store cannot take, built from what a request sent (the API answers 400).
+public struct AuditEventRefused: Error, Sendable {}

@@ -29,7 +29,8 @@ extension Operations {
     func addCredentialRoutes(to router: Router<TenureRequestContext>, api: TenureAPI) {
         router.post("/v1/credentials/:name/checkout") { request, context in
             let token = try context.require(.activate)
-            let name = try context.parameters.require("name")
+            let raw = try context.parameters.require("name")
+            let name = raw.removingPercentEncoding ?? raw
             let body = try await api.decode(CheckoutRequest.self, from: request)
             guard let subject = body.subject ?? token.subject else {
                 throw Problem.badRequest("name the subject checking out", jsonPath: "subject")
@@ -138,7 +139,8 @@ extension Operations {
 
         router.post("/v1/credentials/:name/checkin") { request, context in
             let token = try context.require(.activate)
-            let name = try context.parameters.require("name")
+            let raw = try context.parameters.require("name")
+            let name = raw.removingPercentEncoding ?? raw
             let body = try await api.decode(CheckinRequest.self, from: request)
             guard let rotator = self.engine.rotator else {
                 throw Problem(.serviceUnavailable, "no-vault", title: "Service Unavailable", detail: "no vault")

@@ -26,6 +26,7 @@ extension TenureAPI {
             } catch let error as AccessRequestError {
                 throw Problem(error)
             }
+            try Self.refuseNUL(evaluation, path: "")
             let now = self.now()
             let decision = self.index.evaluate(evaluation, now: now)
             try await self.audited([self.decisionEvent(evaluation, decision, context: context, time: now)])
@@ -44,6 +45,9 @@ extension TenureAPI {
             } catch let error as AccessRequestError {
                 throw Problem(error)
             }
+            for (index, request) in requests.enumerated() {
+                try Self.refuseNUL(request, path: "evaluations[\(index)].")
+            }
             let now = self.now()
             let decisions = self.index.evaluate(requests, semantic: batch.semantic, now: now)
             try await self.audited(
@@ -51,6 +55,18 @@ extension TenureAPI {
             )
             for decision in decisions { self.metrics.decision(allowed: decision.allowed) }
             return self.jsonBytes(AuthZEN.encodeFast(EvaluationsResponse(evaluations: decisions.map(\.response))))
+        }
+    }
+
+    /// A NUL in a name is no identity, role or credential, and cannot be recorded: 400 naming it.
+    static func refuseNUL(_ request: EvaluationRequest, path: String) throws {
+        let fields = [
+            ("subject.type", request.subject.type), ("subject.id", request.subject.id),
+            ("resource.type", request.resource.type), ("resource.id", request.resource.id),
+            ("action.name", request.action.name),
+        ]
+        for (name, value) in fields where value.utf8.contains(0) {
+            throw Problem.badRequest("\(name) contains a NUL character", jsonPath: path + name)
         }
     }
 

@@ -82,9 +82,19 @@ extension Operations {
                 ),
                 username: identity.username
             )
-            response.actions = report.plan.identities.first?.actions.filter(\.changesAccess).map(describeAction) ?? []
+            response.actions = report.plan.identities.first?.actions.filter(\.changesAccess).map(describe) ?? []
             response.withheld = report.withheld
             return api.json(response, status: report.withheld ? .conflict : .ok)
+        }
+
+        router.get("/v1/offboardings/:id") { _, context in
+            guard context.has(.hr, .read) else { throw Problem.forbidden(scope: "hr") }
+            let id = try context.parameters.require("id")
+            guard let found = try await self.store.offboardings(state: nil, dueBy: nil).first(where: { $0.id == id })
+            else {
+                throw Problem.notFound("no offboarding \(id)")
+            }
+            return api.json(OffboardingResponse(found, username: nil))
         }
 
         router.get("/v1/offboardings") { _, context in
@@ -174,20 +184,5 @@ struct OffboardingResponse: Encodable {
         self.state = offboarding.state.rawValue
         self.doneAt = offboarding.doneAt.map(isoDate)
         self.plan = offboarding.planID
-    }
-}
-
-/// One action, for people (`revoke active dba-prod`, `remove from write-back group …`).
-func describeAction(_ action: PlanAction) -> String {
-    switch action {
-    case .revoke(let role, let state, _): "revoke \(state.rawValue) \(role)"
-    case .expire(let role, let state, _): "expire \(state.rawValue) \(role)"
-    case .grantEligible(let role, _): "grant eligible \(role)"
-    case .grantStanding(let role, _): "grant standing \(role)"
-    case .elevate(let role, _): "elevate \(role)"
-    case .writeBack(let group, _, let add, _, _): "\(add ? "add to" : "remove from") write-back group \(group)"
-    case .adopt(let role, _): "adopt \(role)"
-    case .rotateCredential(let name, _, _): "rotate credential \(name)"
-    case .recordIdentity: "record"
     }
 }

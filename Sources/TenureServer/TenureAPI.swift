@@ -90,6 +90,8 @@ public struct TenureAPI: Sendable {
     func audited(_ events: [AuditEvent]) async throws {
         do {
             try await self.audit.record(events)
+        } catch is AuditEventRefused {
+            throw Problem.badRequest("the request contains characters that cannot be recorded (NUL)")
         } catch {
             throw Problem.auditUnavailable()
         }

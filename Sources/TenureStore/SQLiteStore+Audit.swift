@@ -57,6 +57,13 @@ extension SQLiteStore {
         return first...sequence
     }
 
+    /// Whether the store will take the event (a finite time; no NUL in actor, type, subject, object
+    /// or outcome). Lets a batcher refuse one bad event instead of failing everyone's batch.
+    public static func isStorable(_ event: AuditEvent) -> Bool {
+        var copy = event
+        return (try? Self.validate(&copy)) != nil
+    }
+
     /// Refuses what SQLite cannot store faithfully; turns -0.0 into 0.0 (SQLite stores both as 0).
     private static func validate(_ event: inout AuditEvent) throws {
         guard event.time.isFinite else {

@@ -191,6 +191,38 @@ struct DecisionAPITests {
         #expect(try await harness.auditRecords(type: "access.decision").isEmpty)
     }
 
+    @Test func aNULIsABadRequestAndDoesNotFailOthersDecisions() async throws {
+        let harness = try await self.harness()
+        try await harness.run { client in
+            try await withThrowingTaskGroup(of: (Bool, HTTPResponse.Status).self) { group in
+                for index in 0..<40 {
+                    let bad = index % 4 == 0
+                    group.addTask {
+                        let subject = bad ? "a\\u0000b" : "ann"
+                        let response = try await client.execute(
+                            uri: "/access/v1/evaluation",
+                            method: .post,
+                            headers: Harness.headers("gateway"),
+                            body: body(Self.evaluation(subject, "role", "db-read", "assume"))
+                        )
+                        return (bad, response.status)
+                    }
+                }
+                for try await (bad, status) in group {
+                    #expect(status == (bad ? .badRequest : .ok))
+                }
+            }
+            let response = try await client.execute(
+                uri: "/access/v1/evaluation",
+                method: .post,
+                headers: Harness.headers("gateway"),
+                body: body(Self.evaluation("ann", "role", "db\\u0000read", "assume"))
+            )
+            #expect(try object(response)["jsonPath"] as? String == "resource.id")
+        }
+        #expect(try await harness.auditRecords(type: "access.decision").count == 30)
+    }
+
     @Test func anAuditThatCannotBeWrittenFailsClosed() async throws {
         let harness = try await self.harness()
         // Make every audit insert fail (a trigger, written behind the store's back).

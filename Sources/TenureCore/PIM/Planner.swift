@@ -818,7 +818,8 @@ extension String {
     }
 }
 
-func describe(_ action: PlanAction) -> String {
+/// One action, for people: `revoke active dba-prod`, `remove from write-back group …`.
+public func describe(_ action: PlanAction) -> String {
     switch action {
     case .revoke(let role, let state, _): "revoke \(state.rawValue) \(role)"
     case .expire(let role, let state, _): "expire \(state.rawValue) \(role)"
