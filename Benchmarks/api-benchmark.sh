@@ -132,6 +132,11 @@ measure() { # URL → "rps p99ms"
 wrk -t1 -c4 -d2s -s "$work/post.lua" "http://127.0.0.1:$api_port/access/v1/evaluation" >/dev/null
 read -r nginx_rps nginx_p99 < <(measure "http://127.0.0.1:$nginx_port/access/v1/evaluation")
 read -r api_rps api_p99 < <(measure "http://127.0.0.1:$api_port/access/v1/evaluation")
+# For scale: the same server answering GET /healthz (no token, no body, no decision, no audit) — the
+# floor of the HTTP stack itself on this machine.
+wrk -t"$threads" -c"$connections" -d"${duration}s" --latency "http://127.0.0.1:$api_port/healthz" >"$work/wrk.out"
+health_rps=$(awk '/^Requests\/sec:/ {print $2}' "$work/wrk.out")
+health_p99=$(awk '$1 == "99%" {v=$2; if (v ~ /us$/) {sub(/us$/, "", v); v=v/1000} else if (v ~ /ms$/) {sub(/ms$/, "", v)} else if (v ~ /s$/) {sub(/s$/, "", v); v=v*1000}; print v}' "$work/wrk.out")
 decisions=$("$bin" audit export --config "$config" --format csv | grep -c ',access.decision,' || true)
 ratio=$(awk -v a="$api_rps" -v n="$nginx_rps" 'BEGIN {printf "%.2f", a/n}')
 ok=$(awk -v r="$ratio" -v p="$api_p99" 'BEGIN {print (r >= 0.5 && p < 5) ? "PASS" : "FAIL"}')
@@ -140,6 +145,7 @@ echo "| server | requests/s | p99 (ms) |"
 echo "|---|---:|---:|"
 echo "| nginx (fixed 200) | $nginx_rps | $nginx_p99 |"
 echo "| tenure /access/v1/evaluation (audited) | $api_rps | $api_p99 |"
+echo "| tenure GET /healthz (for scale: no token, decision or audit) | $health_rps | $health_p99 |"
 echo
 echo "tenure/nginx: ${ratio}× (target ≥ 0.5×), p99 ${api_p99} ms (target < 5 ms): $ok; $decisions decisions audited; wrk -t$threads -c$connections -d${duration}s"
 [[ $ok == PASS ]] || exit 3

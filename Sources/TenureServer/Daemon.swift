@@ -5,6 +5,7 @@ public import ServiceLifecycle
 public import TenureConfig
 import TenureCore
 public import TenureEngine
+public import TenureStore
 
 /// The scheduled sync: on an interval or a cron expression, with random jitter, never two runs at
 /// once (the in-process coordinator and the sync lock file, which a CLI `tenure sync` also takes),
@@ -156,5 +157,36 @@ public struct Sweeper: Service {
                 self.logger.error("sweeper step failed", metadata: ["error": "\(error)"])
             }
         }
+    }
+}
+
+/// Keeps the WAL short for a store opened with `autoCheckpoint: false`: a passive checkpoint every
+/// `interval` seconds on a connection of its own, off the request path.
+public struct Checkpointer: Service {
+    let store: SQLiteStore
+    let interval: Double
+    let logger: Logger
+
+    public init(store: SQLiteStore, interval: Double = 1, logger: Logger) {
+        self.store = store
+        self.interval = interval
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            do {
+                try await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(self.interval)) }
+            } catch {
+                break
+            }
+            do {
+                try await self.store.checkpointPassively()
+            } catch {
+                self.logger.warning("checkpoint failed", metadata: ["error": "\(error)"])
+            }
+        }
+        // A last one, so the database file holds everything when the server stops.
+        try? await self.store.checkpointPassively()
     }
 }

@@ -16,3 +16,22 @@ extension SQLiteStore {
         }
     }
 }
+
+extension SQLiteStore {
+    /// A passive checkpoint on a connection of its own: copies what the WAL holds back into the
+    /// database without taking the writer's lock, so commits go on meanwhile. For stores opened
+    /// with `autoCheckpoint: false`.
+    /// Returns the frames in the WAL and how many of them are now in the database.
+    @discardableResult
+    public func checkpointPassively() async throws -> (walFrames: Int, checkpointed: Int) {
+        var configuration = Configuration()
+        configuration.label = "tenure.store.checkpoint"
+        configuration.busyMode = .timeout(1)
+        let queue = try DatabaseQueue(path: self.path, configuration: configuration)
+        defer { try? queue.close() }
+        return try await queue.writeWithoutTransaction { db in
+            let result = try db.checkpoint(.passive)
+            return (result.walFrameCount, result.checkpointedFrameCount)
+        }
+    }
+}

@@ -23,7 +23,10 @@ public final class SQLiteStore: PIMStore {
     let auditKey: AuditKey
 
     /// Opens (creating it if needed) the store at `path` and migrates it to the latest schema.
-    public init(path: String, auditKey: AuditKey) throws {
+    /// - Parameter autoCheckpoint: false leaves checkpoints to `checkpointPassively()` called by the
+    ///   owner (the API server does, on a timer): an automatic checkpoint runs on the committing
+    ///   writer and stalls every request waiting for the audit (tens of milliseconds at p99).
+    public init(path: String, auditKey: AuditKey, autoCheckpoint: Bool = true) throws {
         var configuration = Configuration()
         configuration.label = "tenure.store"
         configuration.busyMode = .timeout(10)
@@ -33,7 +36,8 @@ public final class SQLiteStore: PIMStore {
             // demand) keeps the audit indexes' random inserts off the disk; checkpoints every 16 MiB
             // of WAL instead of 4 (fewer fsyncs on bulk appends).
             try db.execute(
-                sql: "PRAGMA synchronous = NORMAL; PRAGMA cache_size = -32768; PRAGMA wal_autocheckpoint = 4000"
+                sql: "PRAGMA synchronous = NORMAL; PRAGMA cache_size = -32768; PRAGMA wal_autocheckpoint = "
+                    + (autoCheckpoint ? "4000" : "0")
             )
         }
         let pool = try DatabasePool(path: path, configuration: configuration)

@@ -32,7 +32,8 @@ struct ServeCommand: AsyncParsableCommand {
     func run() async throws {
         let context = try StateContext(options: self.options)
         let mappings = try context.loadMappings()
-        let store = try context.openStore()
+        // Checkpoints run on a timer, off the request path (see Checkpointer).
+        let store = try context.openStore(autoCheckpoint: false)
         let engine = try context.engine(mappings: mappings, store: store, executing: true)
         var settings = context.configuration.server ?? ServerSettings()
         if let port = self.port { settings.port = port }
@@ -87,7 +88,8 @@ struct ServeCommand: AsyncParsableCommand {
             }
         }
         var services: [any Service] = [
-            Sweeper(operations: operations, interval: settings.sweepIntervalSeconds, logger: logger, steps: steps)
+            Sweeper(operations: operations, interval: settings.sweepIntervalSeconds, logger: logger, steps: steps),
+            Checkpointer(store: store, logger: logger),
         ]
         if let schedule = settings.schedule {
             services.append(

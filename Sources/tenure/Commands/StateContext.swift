@@ -61,12 +61,12 @@ struct StateContext {
         }
     }
 
-    func openStore() throws -> SQLiteStore {
+    func openStore(autoCheckpoint: Bool = true) throws -> SQLiteStore {
         let key = try self.auditKey()
         do {
             let directory = URL(fileURLWithPath: self.state.database).deletingLastPathComponent().path
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            return try SQLiteStore(path: self.state.database, auditKey: key)
+            return try SQLiteStore(path: self.state.database, auditKey: key, autoCheckpoint: autoCheckpoint)
         } catch {
             printError("store error: \(self.state.database): \(error)")
             throw ExitCode.failure
