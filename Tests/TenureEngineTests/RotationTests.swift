@@ -32,65 +32,26 @@ struct RotationTests {
         let directory: URL
 
         func binds(_ password: String) async throws -> Bool {
-            var logger = Logger(label: "tenure.tests")
-            logger.logLevel = .critical
-            let options = LDAPConnectionOptions(
-                urls: [self.server.url],
-                bind: .simple(dn: RotationTests.account, password: LDAPSecret(password))
-            )
-            let result: Result<LDAPConnection, LDAPError>
-            do {
-                result = .success(try await LDAPConnection.connect(options: options, logger: logger))
-            } catch {
-                result = .failure(error)
-            }
-            switch result {
-            case .success(let connection):
-                await connection.close()
-                return true
-            case .failure(let error) where error.code == .invalidCredentials:
-                return false
-            case .failure(let error):
-                throw error
-            }
+            try await VaultTestSupport.binds(self.server, RotationTests.account, password)
         }
 
         /// The secret of a stored version, opened with the master key.
         func secret(_ version: Int, of name: String = "db-root") async throws -> String {
-            let stored = try #require(try await self.store.versions(of: name).first { $0.version == version })
-            let sealed = try JSONDecoder().decode(SealedSecret.self, from: Data(stored.sealed.utf8))
-            return String(decoding: try Envelope.open(sealed, masterKey: self.key), as: UTF8.self)
+            try await VaultTestSupport.secret(self.store, self.key, version, of: name)
         }
 
         /// A pending version stored by hand, as a run that died after phase 1 leaves it.
         func storePending(_ secret: String, version: Int, name: String = "db-root") async throws {
-            let sealed = try Envelope.seal(Array(secret.utf8), credential: name, version: version, masterKey: self.key)
-            let text = String(decoding: try JSONEncoder().encode(sealed), as: UTF8.self)
-            _ = try await self.store.addPendingVersion(of: name, sealed: text, audit: [])
+            try await VaultTestSupport.storePending(self.store, self.key, secret, version: version, name: name)
         }
 
         /// The administrator sets the account's password (out of band, or a rotation's phase 2).
         func adminSets(_ password: String) async throws {
-            let adminPassword = try String(contentsOfFile: self.server.adminPasswordFile, encoding: .utf8)
-                .trimmingCharacters(in: .newlines)
-            var logger = Logger(label: "tenure.tests")
-            logger.logLevel = .critical
-            let admin = try await LDAPConnection.connect(
-                options: LDAPConnectionOptions(
-                    urls: [self.server.url],
-                    bind: .simple(dn: self.server.adminDN, password: LDAPSecret(adminPassword))
-                ),
-                logger: logger
-            )
-            try await admin.changePassword(of: RotationTests.account, to: LDAPSecret(password))
-            await admin.close()
+            try await VaultTestSupport.adminSets(self.server, RotationTests.account, password)
         }
 
         func auditText() async throws -> String {
-            let records = try await self.store.auditRecords(
-                AuditQuery(afterSequence: nil, since: nil, until: nil, subject: nil, limit: nil, newestFirst: false)
-            )
-            return records.map { "\($0.event)" }.joined(separator: "\n")
+            try await VaultTestSupport.auditText(self.store)
         }
     }
 

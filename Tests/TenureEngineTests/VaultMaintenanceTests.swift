@@ -53,58 +53,22 @@ struct VaultMaintenanceTests {
         let directory: URL
 
         func binds(_ dn: String, _ password: String) async throws -> Bool {
-            var logger = Logger(label: "tenure.tests")
-            logger.logLevel = .critical
-            let options = LDAPConnectionOptions(
-                urls: [self.server.url],
-                bind: .simple(dn: dn, password: LDAPSecret(password))
-            )
-            let result: Result<LDAPConnection, LDAPError>
-            do {
-                result = .success(try await LDAPConnection.connect(options: options, logger: logger))
-            } catch {
-                result = .failure(error)
-            }
-            switch result {
-            case .success(let connection):
-                await connection.close()
-                return true
-            case .failure(let error) where error.code == .invalidCredentials:
-                return false
-            case .failure(let error):
-                throw error
-            }
+            try await VaultTestSupport.binds(self.server, dn, password)
         }
 
         /// The secret of a stored version, opened with the master key.
         func secret(_ version: Int, of name: String) async throws -> String {
-            let stored = try #require(try await self.store.versions(of: name).first { $0.version == version })
-            let sealed = try JSONDecoder().decode(SealedSecret.self, from: Data(stored.sealed.utf8))
-            return String(decoding: try Envelope.open(sealed, masterKey: self.key), as: UTF8.self)
+            try await VaultTestSupport.secret(self.store, self.key, version, of: name)
         }
 
         /// A pending version stored by hand, as a run that died after phase 1 leaves it.
         func storePending(_ secret: String, version: Int, name: String) async throws {
-            let sealed = try Envelope.seal(Array(secret.utf8), credential: name, version: version, masterKey: self.key)
-            let text = String(decoding: try JSONEncoder().encode(sealed), as: UTF8.self)
-            _ = try await self.store.addPendingVersion(of: name, sealed: text, audit: [])
+            try await VaultTestSupport.storePending(self.store, self.key, secret, version: version, name: name)
         }
 
         /// The administrator sets an account's password (out of band, or a rotation's phase 2).
         func adminSets(_ dn: String, _ password: String) async throws {
-            let adminPassword = try String(contentsOfFile: self.server.adminPasswordFile, encoding: .utf8)
-                .trimmingCharacters(in: .newlines)
-            var logger = Logger(label: "tenure.tests")
-            logger.logLevel = .critical
-            let admin = try await LDAPConnection.connect(
-                options: LDAPConnectionOptions(
-                    urls: [self.server.url],
-                    bind: .simple(dn: self.server.adminDN, password: LDAPSecret(adminPassword))
-                ),
-                logger: logger
-            )
-            try await admin.changePassword(of: dn, to: LDAPSecret(password))
-            await admin.close()
+            try await VaultTestSupport.adminSets(self.server, dn, password)
         }
 
         /// Enrolls a credential at `time` on the rotator's clock (its version 1 is current from then).
