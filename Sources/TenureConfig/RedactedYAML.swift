@@ -87,6 +87,35 @@ extension TenureConfiguration {
             out.value("writeBack.memberAttribute", yamlString(writeBack.memberAttribute))
             out.value("writeBack.emptyGroupPlaceholder", writeBack.emptyGroupPlaceholder.map(yamlString) ?? "null")
         }
+        if let server = self.server {
+            out.section("server")
+            out.value("server.host", yamlString(server.host))
+            out.value("server.port", String(server.port))
+            out.value("server.maxBodyBytes", String(server.maxBodyBytes))
+            // Hashes of tokens, not tokens: nothing to redact.
+            out.items(
+                "server.tokens",
+                server.tokens.map { token in
+                    var item = [
+                        ("name", yamlString(token.name)), ("sha256", yamlString(token.sha256)),
+                        ("scopes", "[" + token.scopes.map(\.rawValue).sorted().joined(separator: ", ") + "]"),
+                    ]
+                    if let subject = token.subject { item.append(("subject", yamlString(subject))) }
+                    return item
+                }
+            )
+            if let schedule = server.schedule {
+                out.section("server.schedule")
+                switch schedule.when {
+                case .interval(let seconds): out.value("server.schedule.interval", "\(Int(seconds))s")
+                case .cron(let cron): out.value("server.schedule.cron", yamlString(cron.expression))
+                }
+                out.value("server.schedule.jitter", "\(Int(schedule.jitterSeconds))s")
+            }
+            out.value("server.sweepIntervalSeconds", yamlNumber(server.sweepIntervalSeconds))
+            out.value("server.totpIssuer", yamlString(server.totpIssuer))
+            out.value("server.auditFlushSeconds", yamlNumber(server.auditFlushSeconds))
+        }
         return out.text
     }
 }

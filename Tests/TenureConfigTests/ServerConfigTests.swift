@@ -39,7 +39,11 @@ struct ServerConfigTests {
         #expect(server.schedule?.jitterSeconds == 30)
         #expect(config.warnings.isEmpty)
 
+        // config check's output loads back to the same server settings.
+        #expect(try parse(config.redactedYAML()).server == config.server)
+
         let interval = try parse(minimalYAML + "server:\n  schedule: {interval: 15m}\n")
+        #expect(try parse(interval.redactedYAML()).server == interval.server)
         #expect(interval.server?.schedule?.when == .interval(seconds: 900))
         #expect(interval.server?.tokens.isEmpty == true)
         // Overridden from the environment like any scalar.
