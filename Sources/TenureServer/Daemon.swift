@@ -187,6 +187,6 @@ public struct Checkpointer: Service {
             }
         }
         // A last one, so the database file holds everything when the server stops.
-        try? await self.store.checkpointPassively()
+        _ = try? await self.store.checkpointPassively()
     }
 }
