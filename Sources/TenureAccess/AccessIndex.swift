@@ -1,4 +1,5 @@
 import Synchronization
+import TenureCore
 
 /// The live model the API server decides against, shared between request handlers.
 ///

@@ -1,3 +1,5 @@
+public import TenureCore
+
 // The message types of the OpenID AuthZEN Authorization API 1.0, written against the
 // specification (https://openid.net/specs/authorization-api-1_0.html; the working copy read is
 // openid/authzen `api/authorization-api-1_0.md`):

@@ -1,4 +1,5 @@
 public import Foundation
+import TenureCore
 
 /// A request body the API cannot evaluate: what a 400 problem-details answer reports. `path` is
 /// the JSON path of the offending field (`evaluations[2].subject.id`; empty for the whole body).

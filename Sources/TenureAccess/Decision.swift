@@ -1,3 +1,5 @@
+public import TenureCore
+
 /// The machine reason of a decision (`context.reason`).
 public enum ReasonCode: String, Hashable, Sendable, CaseIterable, Codable {
     // Permits.

@@ -1,4 +1,5 @@
 import Foundation
+import TenureCore
 
 /// A small, strict JSON reader and writer for the decision hot path (RFC 8259). Foundation's
 /// `JSONDecoder`/`JSONEncoder` cost more than the decision itself; these produce the same values.

@@ -1,3 +1,5 @@
+import TenureCore
+
 /// What the HR system says about a person's employment, as the leaver planner reads it.
 public enum HRStatus: Hashable, Sendable {
     case employed

@@ -1,3 +1,5 @@
+public import TenureCore
+
 /// The discovery documents a SCIM client reads first (RFC 7644 §4): `/ServiceProviderConfig`,
 /// `/ResourceTypes` and `/Schemas`, describing exactly what Tenure implements. `baseURL` is the
 /// SCIM root (`https://tenure.example/scim/v2`) for `meta.location`; without it locations are left out.

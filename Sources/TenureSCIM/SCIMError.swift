@@ -1,3 +1,5 @@
+public import TenureCore
+
 /// A SCIM error response (RFC 7644 §3.12): the HTTP status, the `scimType` for 400s and 409s, and
 /// a human-readable detail. Details name attributes and positions, never attribute values (a value
 /// may be personal data, and a misplaced `password` must not echo back).

@@ -1,4 +1,5 @@
 import Foundation
+public import TenureCore
 
 /// A search filter (RFC 7644 §3.4.2.2), the subset Tenure answers: `eq` on `id`, `userName`,
 /// `externalId`, `active`, `emails.value` (or `emails`) and the Enterprise `employeeNumber`

@@ -1,4 +1,5 @@
 import Foundation
+public import TenureCore
 
 /// `startIndex` and `count` of a list or search (RFC 7644 §3.4.2.4).
 public struct SCIMPageRequest: Hashable, Sendable {

@@ -1,4 +1,5 @@
 public import Foundation
+public import TenureCore
 
 /// A PATCH request (RFC 7644 §3.5.2): `schemas` naming the PatchOp message and `Operations`.
 ///

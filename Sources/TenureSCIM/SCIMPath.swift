@@ -1,3 +1,5 @@
+import TenureCore
+
 /// A PATCH attribute path (RFC 7644 §3.5.2, ABNF in §3.10 / RFC 7644 Figure 1):
 /// `[schemaURN ":"] attribute ["." subAttribute]` or `attribute "[" valueFilter "]" ["." subAttribute]`,
 /// or a bare extension URN naming the whole extension object.

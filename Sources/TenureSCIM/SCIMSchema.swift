@@ -1,3 +1,5 @@
+import TenureCore
+
 /// The schema and message URNs Tenure reads and writes.
 public enum SCIMSchema {
     /// The core User schema (RFC 7643 §4.1).

@@ -1,4 +1,5 @@
 public import Foundation
+public import TenureCore
 
 /// A SCIM User (RFC 7643 §4.1) with the Enterprise User extension (§4.3) and Tenure's
 /// `terminationDate` extension, as Tenure keeps it: the whole resource, unknown attributes and
@@ -102,12 +103,12 @@ public struct SCIMUser: Hashable, Sendable {
 
     /// The Enterprise extension's `manager.value` (the manager's SCIM id).
     public var managerID: String? {
-        self.enterprise?.scimValue(forKey: "manager")?["value"]?.stringValue
+        self.enterprise?.scimValue(forKey: "manager")?[scim: "value"]?.stringValue
     }
 
     /// Tenure's `terminationDate`, seconds since 1970: the end of employment, past or future.
     public var terminationDate: Double? {
-        self.attributes.scimValue(forKey: SCIMSchema.tenureUser)?["terminationDate"]?.stringValue
+        self.attributes.scimValue(forKey: SCIMSchema.tenureUser)?[scim: "terminationDate"]?.stringValue
             .flatMap(SCIMDateTime.parse)
     }
 
@@ -134,6 +135,8 @@ public struct SCIMUser: Hashable, Sendable {
         var object = input
         for dropped in ["id", "meta", "password", "groups"] {
             while object.removeSCIMValue(forKey: dropped) {}
+            // Also as a fully qualified name (RFC 7644 §3.10: `urn:…:core:2.0:User:password`).
+            while object.removeSCIMValue(forKey: SCIMSchema.user + ":" + dropped) {}
         }
         for (key, value) in object {
             switch value {

@@ -1,102 +1,19 @@
 public import Foundation
+public import TenureCore
 
 /// A JSON value as SCIM carries it: resources keep every attribute a client sent, known or not
 /// (RFC 7643 §3: a resource is a JSON object whose attributes are defined by its schemas; unknown
 /// extension attributes are kept, not rejected). Integers that fit `Int` stay integers, so a
 /// decoded `42` encodes as `42`.
-public enum SCIMValue: Hashable, Sendable {
-    case null
-    case bool(Bool)
-    case integer(Int)
-    case number(Double)
-    case string(String)
-    case array([SCIMValue])
-    case object([String: SCIMValue])
-}
+public typealias SCIMValue = JSONValue
 
 /// A JSON object (a resource, a complex attribute, an extension).
-public typealias SCIMObject = [String: SCIMValue]
-
-extension SCIMValue: Codable {
-    public init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        if container.decodeNil() {
-            self = .null
-        } else if let value = try? container.decode(Bool.self) {
-            self = .bool(value)
-        } else if let value = try? container.decode(Int.self) {
-            self = .integer(value)
-        } else if let value = try? container.decode(Double.self) {
-            self = .number(value)
-        } else if let value = try? container.decode(String.self) {
-            self = .string(value)
-        } else if let value = try? container.decode([SCIMValue].self) {
-            self = .array(value)
-        } else {
-            self = .object(try container.decode(SCIMObject.self))
-        }
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        switch self {
-        case .null: try container.encodeNil()
-        case .bool(let value): try container.encode(value)
-        case .integer(let value): try container.encode(value)
-        case .number(let value): try container.encode(value)
-        case .string(let value): try container.encode(value)
-        case .array(let value): try container.encode(value)
-        case .object(let value): try container.encode(value)
-        }
-    }
-}
-
-extension SCIMValue: ExpressibleByNilLiteral, ExpressibleByBooleanLiteral, ExpressibleByIntegerLiteral,
-    ExpressibleByFloatLiteral, ExpressibleByStringLiteral, ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral
-{
-    public init(nilLiteral: ()) { self = .null }
-    public init(booleanLiteral value: Bool) { self = .bool(value) }
-    public init(integerLiteral value: Int) { self = .integer(value) }
-    public init(floatLiteral value: Double) { self = .number(value) }
-    public init(stringLiteral value: String) { self = .string(value) }
-    public init(arrayLiteral elements: SCIMValue...) { self = .array(elements) }
-    public init(dictionaryLiteral elements: (String, SCIMValue)...) {
-        self = .object(Dictionary(elements, uniquingKeysWith: { _, last in last }))
-    }
-}
+public typealias SCIMObject = JSONObject
 
 extension SCIMValue {
-    public var stringValue: String? {
-        if case .string(let value) = self { return value }
-        return nil
-    }
-
-    public var boolValue: Bool? {
-        if case .bool(let value) = self { return value }
-        return nil
-    }
-
-    public var intValue: Int? {
-        switch self {
-        case .integer(let value): return value
-        case .number(let value): return value.rounded() == value ? Int(exactly: value) : nil
-        default: return nil
-        }
-    }
-
-    public var arrayValue: [SCIMValue]? {
-        if case .array(let value) = self { return value }
-        return nil
-    }
-
-    public var objectValue: SCIMObject? {
-        if case .object(let value) = self { return value }
-        return nil
-    }
-
     /// The member of an object whose name equals `key` ignoring ASCII case (RFC 7643 §2.1:
     /// attribute names are case insensitive); nil for anything else or a missing member.
-    public subscript(key: String) -> SCIMValue? {
+    public subscript(scim key: String) -> SCIMValue? {
         guard let object = self.objectValue else { return nil }
         return object.scimValue(forKey: key)
     }

@@ -244,19 +244,19 @@ extension Operations {
             throw SCIMError.invalidSyntax("a SearchRequest must be a JSON object")
         }
         func strings(_ name: String) throws(SCIMError) -> [String]? {
-            guard let value = body[name], value != .null else { return nil }
+            guard let value = body[scim: name], value != .null else { return nil }
             guard let items = value.arrayValue, items.allSatisfy({ $0.stringValue != nil }) else {
                 throw SCIMError.invalidValue(name, "must be an array of strings")
             }
             return items.compactMap(\.stringValue)
         }
         func integer(_ name: String) throws(SCIMError) -> String? {
-            guard let value = body[name], value != .null else { return nil }
+            guard let value = body[scim: name], value != .null else { return nil }
             guard let number = value.intValue else { throw SCIMError.invalidValue(name, "must be an integer") }
             return String(number)
         }
         var filter: SCIMFilter?
-        if let value = body["filter"], value != .null {
+        if let value = body[scim: "filter"], value != .null {
             guard let text = value.stringValue else { throw SCIMError.invalidValue("filter", "must be a string") }
             filter = try SCIMFilter(parsing: text)
         }

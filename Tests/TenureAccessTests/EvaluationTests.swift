@@ -1,3 +1,4 @@
+import TenureCore
 import Testing
 
 @testable import TenureAccess
@@ -193,7 +194,7 @@ import Testing
         }
         // Every decision explains itself, for machines and for people.
         #expect(context["reason"] == .string(c.reason.rawValue))
-        #expect(context["reason_admin"]?["en"]?.stringValue?.isEmpty == false)
+        #expect(context["reason_admin"]?.member("en")?.stringValue?.isEmpty == false)
         #expect(decision.response.decision == c.allowed)
         #expect(decision.response.context == context)
     }

@@ -1,4 +1,5 @@
 import Foundation
+import TenureCore
 import Testing
 
 @testable import TenureAccess

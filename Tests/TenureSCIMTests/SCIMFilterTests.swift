@@ -1,3 +1,4 @@
+import TenureCore
 import Testing
 
 @testable import TenureSCIM

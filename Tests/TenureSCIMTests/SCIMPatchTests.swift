@@ -1,3 +1,4 @@
+import TenureCore
 import Testing
 
 @testable import TenureSCIM
@@ -91,7 +92,7 @@ struct SCIMPatchTests {
         )
         #expect(numbered.employeeNumber == "701984")
         #expect(numbered.managerID == "m-1")
-        #expect(numbered.attributes[enterprise]?["manager"]?["displayName"] == "John Smith")
+        #expect(numbered.attributes[enterprise]?[scim: "manager"]?[scim: "displayName"] == "John Smith")
 
         // Entra's path-less form: dotted and URN-qualified keys in the value object.
         let pathless = try patched(
@@ -108,7 +109,7 @@ struct SCIMPatchTests {
         #expect(pathless.userName == "ettie@sawayn.us")
         #expect(pathless.name?.honorificPrefix == "Dr" && pathless.name?.givenName == "givenName")
         #expect(pathless.employeeNumber == "G6G00I9RNZ0L")
-        #expect(pathless.attributes[enterprise]?["manager"]?["displayName"] == "DAV5Z5JXNJ47")
+        #expect(pathless.attributes[enterprise]?[scim: "manager"]?[scim: "displayName"] == "DAV5Z5JXNJ47")
 
         // A whole extension object merges into the existing one.
         let department = try patched(

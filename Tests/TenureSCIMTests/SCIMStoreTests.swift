@@ -94,7 +94,7 @@ struct SCIMStoreTests {
             #expect(!deactivated.active && deactivated.version == 2)
             let body = try #require(try rendered(deactivated).objectValue)
             #expect(body["active"] == false && body["id"] == .string(id))
-            #expect(body["meta"]?["version"] == #"W/"2""#)
+            #expect(body["meta"]?[scim: "version"] == #"W/"2""#)
             #expect(
                 try await store.terminatedIdentities(asOf: t0 + 4) == [
                     "id-test": "HR user test.user@okta.local is inactive"

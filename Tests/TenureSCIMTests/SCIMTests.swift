@@ -1,4 +1,5 @@
 import Foundation
+import TenureCore
 import Testing
 
 @testable import TenureSCIM
@@ -66,10 +67,10 @@ struct SCIMUserTests {
         let end = try #require(hr.terminationDate)
         #expect(SCIMDateTime.format(end) == "2026-03-31T17:00:00Z")
         // Normalized to UTC in the resource.
-        #expect(hr.attributes[SCIMSchema.tenureUser]?["terminationDate"] == "2026-03-31T17:00:00Z")
+        #expect(hr.attributes[SCIMSchema.tenureUser]?[scim: "terminationDate"] == "2026-03-31T17:00:00Z")
         // Unknown attributes and extensions are kept, and every extension is named in schemas.
         #expect(hr.attributes["favouriteColour"] == "teal")
-        #expect(hr.attributes["urn:ietf:params:scim:schemas:extension:custom:2.0:User"]?["worksiteId"] == "180")
+        #expect(hr.attributes["urn:ietf:params:scim:schemas:extension:custom:2.0:User"]?[scim: "worksiteId"] == "180")
         #expect(
             Set(hr.schemas) == [
                 SCIMSchema.user, SCIMSchema.enterpriseUser, SCIMSchema.tenureUser,

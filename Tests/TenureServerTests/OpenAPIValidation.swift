@@ -1,5 +1,6 @@
 import Foundation
 import TenureAccess
+import TenureCore
 
 /// The OpenAPI document as the tests read it: operations, `$ref` resolution, and the documented
 /// statuses and media types of each operation.
@@ -233,4 +234,9 @@ struct SchemaValidator {
         }
         return found.sorted()
     }
+}
+
+extension JSONValue {
+    /// An object's member by exact name (OpenAPI documents are case-sensitive).
+    subscript(key: String) -> JSONValue? { self.member(key) }
 }

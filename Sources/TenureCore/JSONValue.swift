@@ -1,6 +1,5 @@
-/// A free-form JSON value: the `properties` of a subject, resource or action, a request's
-/// `context`, and the `context` of a decision. Integers that fit `Int` stay integers, so a
-/// decoded `3600` encodes as `3600`.
+/// A free-form JSON value: AuthZEN `properties` and `context`, SCIM resources (as `SCIMValue`).
+/// Integers that fit `Int` stay integers, so a decoded `3600` encodes as `3600`.
 public enum JSONValue: Hashable, Sendable {
     case null
     case bool(Bool)
@@ -101,6 +100,7 @@ extension JSONValue {
         return nil
     }
 
-    /// The member `key` of an object (nil for anything else or a missing key).
-    public subscript(key: String) -> JSONValue? { self.objectValue?[key] }
+    /// The member `key` of an object, exactly as spelled (nil for anything else or a missing key).
+    /// SCIM, whose attribute names ignore case, has its own look-up.
+    public func member(_ key: String) -> JSONValue? { self.objectValue?[key] }
 }
