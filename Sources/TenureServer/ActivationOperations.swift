@@ -165,6 +165,21 @@ extension Operations {
         guard !code.isEmpty else {
             return (Problem(refusal: .mfaRequired, detail: "this role requires a TOTP code (totp)"), "mfa_required")
         }
+        // A six-digit code falls to guessing without a limit: after too many wrong codes in the
+        // window, every code is refused until it passes (the valid one too).
+        if self.totpGuesses.isLocked(identityID, now: now) {
+            return (
+                Problem(
+                    .tooManyRequests,
+                    "totp-locked",
+                    title: "Too Many Requests",
+                    detail: "too many wrong TOTP codes; try again in a few minutes",
+                    extra: ["code": "totp_locked"],
+                    headers: [.retryAfter: String(Int(TOTPGuesses.window))]
+                ),
+                "totp_locked"
+            )
+        }
         guard let masterKey = self.masterKey else {
             throw Problem(
                 .serviceUnavailable,
@@ -197,6 +212,7 @@ extension Operations {
         }
         defer { secureZero(&seed) }
         guard let step = TOTP(secret: seed).verify(code, at: now, window: 1, lastUsedStep: nil) else {
+            self.totpGuesses.failed(identityID, now: now)
             return (
                 Problem(
                     .forbidden,
@@ -334,7 +350,25 @@ extension Operations {
         guard let record = try await self.store.activation(id: id) else {
             throw Problem.notFound("there is no activation \(id)")
         }
-        if Self.isOwn(record.identityID, token: token, model: self.index.snapshot) || record.requestedBy == actor {
+        // The approver must be a person Tenure knows as active now: an offboarded approver's token
+        // approves nothing.
+        let model = self.index.snapshot
+        guard let approver = Self.personID(of: token, in: model), let person = model.identities[approver],
+            model.inactivity(of: person) == nil
+        else {
+            throw Problem(
+                .forbidden,
+                "approver-inactive",
+                title: "Forbidden",
+                detail: "the approver is not an active identity"
+            )
+        }
+        // Nobody approves a request they made, under whatever token: compare people, not tokens.
+        let requester = self.settings.tokens.first { "token:\($0.name)" == record.requestedBy }
+            .flatMap { Self.personID(of: $0, in: model) }
+        if Self.isOwn(record.identityID, token: token, model: model) || record.requestedBy == actor
+            || requester == approver
+        {
             throw Problem(
                 .forbidden,
                 "self-approval",

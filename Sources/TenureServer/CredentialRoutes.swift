@@ -35,14 +35,6 @@ extension Operations {
             guard let subject = body.subject ?? token.subject else {
                 throw Problem.badRequest("name the subject checking out", jsonPath: "subject")
             }
-            if let own = token.subject, !context.has(.admin), own.lowercased() != subject.lowercased() {
-                throw Problem(
-                    .forbidden,
-                    "not-your-subject",
-                    title: "Forbidden",
-                    detail: "this token belongs to \(own) and may check out only for \(own)"
-                )
-            }
             guard let masterKey = self.masterKey, let rotator = self.engine.rotator else {
                 throw Problem(
                     .serviceUnavailable,
@@ -52,89 +44,124 @@ extension Operations {
                 )
             }
             let identity = try self.resolve(subject)
-            let now = self.now()
-            let decision = self.index.evaluate(
-                EvaluationRequest(
-                    subject: Subject(type: "user", id: identity.id),
-                    resource: Resource(type: "credential", id: name),
-                    action: Action(name: "checkout")
-                ),
-                now: now
-            )
-            guard decision.allowed else {
-                try await api.audited([
-                    AuditEvent(
-                        time: now,
-                        actor: context.actor,
-                        type: "credential.checkout",
-                        subject: identity.id,
-                        object: name,
-                        outcome: "denied",
-                        details: ["reason": decision.reason.rawValue, "request": context.requestID]
+            // A token checks out only for its own person (compared as identities); a token that
+            // names no person may not check out at all, unless it is admin.
+            if !context.has(.admin) {
+                guard let own = Self.personID(of: token, in: self.index.snapshot), own == identity.id else {
+                    throw Problem(
+                        .forbidden,
+                        "not-your-subject",
+                        title: "Forbidden",
+                        detail: token.subject == nil
+                            ? "this token names no person (subject); only an admin token checks out for others"
+                            : "this token may check out only for its own person"
                     )
-                ])
-                throw Problem(
-                    .forbidden,
-                    "checkout-denied",
-                    title: "Forbidden",
-                    detail: decision.reasonAdmin,
-                    extra: ["reason": decision.reason.rawValue]
+                }
+            }
+            // The decision and the record of the check-out happen together, serialised with
+            // offboardings: an offboarding either sees this check-out (and rotates) or revokes first.
+            return try await self.coordinator.exclusive {
+                let now = self.now()
+                let decision = self.index.evaluate(
+                    EvaluationRequest(
+                        subject: Subject(type: "user", id: identity.id),
+                        resource: Resource(type: "credential", id: name),
+                        action: Action(name: "checkout")
+                    ),
+                    now: now
                 )
-            }
-            guard let status = try await rotator.store.credentialStatus(named: name), let current = status.current
-            else {
-                throw Problem.notFound("the vault holds no current secret for \(name)")
-            }
-            if status.record.requiresMFA {
-                try await self.requireTOTP(identityID: identity.id, code: body.totp, now: now)
-            }
-            let duration = min(max(body.duration ?? 3_600, 60), 86_400)
-            let checkout = CredentialCheckout(
-                id: "co-\(UUID().uuidString.lowercased())",
-                name: name,
-                identityID: identity.id,
-                username: identity.username,
-                version: current.version,
-                exclusive: status.record.exclusiveCheckout,
-                checkedOutAt: now,
-                dueAt: now + duration
-            )
-            do {
-                try await rotator.store.recordCheckout(
-                    checkout,
-                    audit: [
+                guard decision.allowed else {
+                    try await api.audited([
                         AuditEvent(
                             time: now,
                             actor: context.actor,
                             type: "credential.checkout",
                             subject: identity.id,
                             object: name,
-                            details: [
-                                "checkout": checkout.id, "version": String(current.version),
-                                "exclusive": String(checkout.exclusive), "request": context.requestID,
-                                "role": decision.details["role"]?.stringValue ?? "",
-                            ]
+                            outcome: "denied",
+                            details: ["reason": decision.reason.rawValue, "request": context.requestID]
                         )
-                    ]
-                )
-            } catch let error as StoreError where error.code == .invalidStatus {
-                throw Problem.conflict("checked-out", "\(name) is checked out exclusively by someone else")
-            }
-            // Only now, with the check-out recorded, is the secret opened.
-            let sealed = try JSONDecoder().decode(SealedSecret.self, from: Data(current.sealed.utf8))
-            let secret = String(decoding: try Envelope.open(sealed, masterKey: masterKey), as: UTF8.self)
-            return api.json(
-                CheckoutResponse(
-                    checkoutID: checkout.id,
-                    credential: name,
+                    ])
+                    throw Problem(
+                        .forbidden,
+                        "checkout-denied",
+                        title: "Forbidden",
+                        detail: decision.reasonAdmin,
+                        extra: ["reason": decision.reason.rawValue]
+                    )
+                }
+                guard let status = try await rotator.store.credentialStatus(named: name), let current = status.current
+                else {
+                    throw Problem.notFound("the vault holds no current secret for \(name)")
+                }
+                if status.record.requiresMFA {
+                    do {
+                        try await self.requireTOTP(identityID: identity.id, code: body.totp, now: now)
+                    } catch let problem as Problem {
+                        try await api.audited([
+                            AuditEvent(
+                                time: now,
+                                actor: context.actor,
+                                type: "credential.checkout",
+                                subject: identity.id,
+                                object: name,
+                                outcome: "refused",
+                                details: ["reason": problem.slug, "request": context.requestID]
+                            )
+                        ])
+                        throw problem
+                    }
+                }
+                // Never longer than the holding that allows it (an activation's end), nor than a day.
+                var duration = min(max(body.duration ?? 3_600, 60), 86_400)
+                if let until = decision.details["until"]?.doubleValue { duration = min(duration, max(until - now, 0)) }
+                let checkout = CredentialCheckout(
+                    id: "co-\(UUID().uuidString.lowercased())",
+                    name: name,
+                    identityID: identity.id,
+                    username: identity.username,
                     version: current.version,
-                    secret: secret,
-                    dueAt: isoDate(checkout.dueAt ?? now),
-                    oneTime: status.record.oneTime
-                ),
-                status: .created,
-                headers: [.cacheControl: "no-store"]
-            )
+                    exclusive: status.record.exclusiveCheckout,
+                    checkedOutAt: now,
+                    dueAt: now + duration
+                )
+                do {
+                    try await rotator.store.recordCheckout(
+                        checkout,
+                        audit: [
+                            AuditEvent(
+                                time: now,
+                                actor: context.actor,
+                                type: "credential.checkout",
+                                subject: identity.id,
+                                object: name,
+                                details: [
+                                    "checkout": checkout.id, "version": String(current.version),
+                                    "exclusive": String(checkout.exclusive), "request": context.requestID,
+                                    "role": decision.details["role"]?.stringValue ?? "",
+                                ]
+                            )
+                        ]
+                    )
+                } catch let error as StoreError where error.code == .invalidStatus {
+                    throw Problem.conflict("checked-out", "\(name) is checked out exclusively by someone else")
+                }
+                // Only now, with the check-out recorded, is the secret opened.
+                let sealed = try JSONDecoder().decode(SealedSecret.self, from: Data(current.sealed.utf8))
+                let secret = String(decoding: try Envelope.open(sealed, masterKey: masterKey), as: UTF8.self)
+                return api.json(
+                    CheckoutResponse(
+                        checkoutID: checkout.id,
+                        credential: name,
+                        version: current.version,
+                        secret: secret,
+                        dueAt: isoDate(checkout.dueAt ?? now),
+                        oneTime: status.record.oneTime
+                    ),
+                    status: .created,
+                    headers: [.cacheControl: "no-store"]
+                )
+            }
         }
 
         router.post("/v1/credentials/:name/checkin") { request, context in

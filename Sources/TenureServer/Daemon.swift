@@ -116,6 +116,9 @@ public struct SyncScheduler: Service {
         } catch {
             metrics.syncRun("failed", actions: 0, leavers: 0)
             self.logger.error("scheduled sync failed; backing off", metadata: ["error": "\(error)"])
+            // A sync that failed after applying part of its plan must not leave the index permitting
+            // what it revoked.
+            try? await self.operations.reloadIndex()
             return false
         }
     }

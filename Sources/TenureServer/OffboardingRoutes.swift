@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import Logging
 import TenureAccess
 import TenureConfig
 import TenureCore
@@ -117,47 +118,81 @@ extension Operations {
         }
     }
 
-    /// Runs one identity's offboarding plan now (serialised with syncs), then rebuilds the index.
+    /// Runs one identity's offboarding plan now, serialised with syncs, activations and
+    /// check-outs; the index follows inside the same critical section. If the plan fails part-way,
+    /// the index is rebuilt from what the store holds (never left permitting what was revoked).
     func offboardNow(_ identityID: String, reason: String, requestedBy: String) async throws
         -> SyncEngine.OffboardReport
     {
         let report = try await self.coordinator.exclusive {
-            try await self.engine.offboard(
-                identityID: identityID,
-                reason: reason,
-                requestedBy: requestedBy,
-                now: self.now
-            )
-        }
-        self.index.update { model in
-            model.setTerminated(identityID, reason: "offboarded: \(reason)")
-            for action in report.plan.identities.first?.actions ?? [] {
-                if case .revoke(let role, let state, _) = action {
-                    model.removeAssignment(AssignmentKey(identityID: identityID, role: role, state: state))
+            let report: SyncEngine.OffboardReport
+            do {
+                report = try await self.engine.offboard(
+                    identityID: identityID,
+                    reason: reason,
+                    requestedBy: requestedBy,
+                    now: self.now
+                )
+            } catch {
+                try? await self.reloadIndexUnlocked()
+                throw error
+            }
+            if !report.withheld {
+                try await self.store.endActivations(
+                    identityID: identityID,
+                    reason: "offboarded: \(reason)",
+                    at: self.now(),
+                    actor: requestedBy
+                )
+            }
+            self.index.update { model in
+                if !report.withheld { model.setTerminated(identityID, reason: "offboarded: \(reason)") }
+                for action in report.plan.identities.first?.actions ?? [] {
+                    if case .revoke(let role, let state, _) = action {
+                        model.removeAssignment(AssignmentKey(identityID: identityID, role: role, state: state))
+                    }
                 }
             }
+            return report
         }
         self.metrics.offboarding(report.withheld ? "withheld" : "done")
         return report
     }
 
-    /// Carries out offboardings that are due (the daemon's sweeper calls it).
+    /// Carries out offboardings that are due (the daemon's sweeper calls it). One that fails is
+    /// logged and the others still run; the index is rebuilt whatever happened.
     public func runDueOffboardings() async throws -> Int {
         let due = try await self.store.offboardings(state: .scheduled, dueBy: self.now())
+        var done = 0
         for offboarding in due {
-            _ = try await self.coordinator.exclusive {
-                try await self.engine.offboard(
-                    identityID: offboarding.identityID,
-                    reason: offboarding.reason,
-                    offboardingID: offboarding.id,
-                    requestedBy: offboarding.requestedBy,
-                    now: self.now
+            do {
+                try await self.coordinator.exclusive {
+                    _ = try await self.engine.offboard(
+                        identityID: offboarding.identityID,
+                        reason: offboarding.reason,
+                        offboardingID: offboarding.id,
+                        requestedBy: offboarding.requestedBy,
+                        now: self.now
+                    )
+                    try await self.store.endActivations(
+                        identityID: offboarding.identityID,
+                        reason: "offboarded: \(offboarding.reason)",
+                        at: self.now(),
+                        actor: offboarding.requestedBy
+                    )
+                }
+                done += 1
+                self.metrics.offboarding("done")
+            } catch {
+                self.metrics.offboarding("failed")
+                self.logger.error(
+                    "a due offboarding failed; the next sweep tries again",
+                    metadata: ["offboarding": "\(offboarding.id)", "error": "\(error)"]
                 )
             }
-            self.metrics.offboarding("done")
         }
         if !due.isEmpty { try await self.reloadIndex() }
-        return due.count
+        return done
     }
 }
 

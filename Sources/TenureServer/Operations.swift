@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 public import Logging
+import Synchronization
 public import TenureAccess
 public import TenureConfig
 public import TenureCore
@@ -26,6 +27,11 @@ public final class Operations: Sendable {
     public let metrics: APIMetrics
     public let logger: Logger
     public let now: @Sendable () -> Double
+    /// Wrong TOTP codes per identity, for the guess limit.
+    let totpGuesses = TOTPGuesses()
+    /// The newest plan the index has seen: a plan made elsewhere (a CLI sync or offboarding) makes
+    /// the sweeper reload the index.
+    let indexedPlan = Mutex<Int64>(0)
 
     public init(
         store: SQLiteStore,
@@ -58,10 +64,46 @@ public final class Operations: Sendable {
         self.addSCIMRoutes(to: router, api: api)
     }
 
-    /// Rebuilds the access index from the store (after a sync or an offboarding).
+    /// Rebuilds the access index from the store (after a sync or an offboarding), inside the
+    /// coordinator: a rebuild read before a change and written after it would undo that change.
     public func reloadIndex() async throws {
+        try await self.coordinator.exclusive { try await self.reloadIndexUnlocked() }
+    }
+
+    /// The same, for a caller that holds the coordinator.
+    func reloadIndexUnlocked() async throws {
+        let plan = try await self.store.newestPlanID()
         let model = try await ModelLoader.load(store: self.store, mappings: self.mappings)
         self.index.update { $0 = model }
+        self.indexedPlan.withLock { $0 = plan }
+    }
+
+    /// Reloads the index when the store has a plan it has not seen (a `tenure sync` or
+    /// `tenure offboard` run from the command line beside the server). The sweeper calls it.
+    public func reloadIndexIfChangedElsewhere() async throws {
+        let newest = try await self.store.newestPlanID()
+        guard newest != self.indexedPlan.withLock({ $0 }) else { return }
+        try await self.reloadIndex()
+    }
+}
+
+/// Wrong TOTP codes per identity: at most `limit` in `window` seconds, then every code is refused
+/// until the window has passed. In memory (a restart forgets; each refusal is still audited).
+final class TOTPGuesses: Sendable {
+    static let limit = 5
+    static let window: Double = 300
+    private let failures = Mutex<[String: [Double]]>([:])
+
+    func isLocked(_ identityID: String, now: Double) -> Bool {
+        self.failures.withLock { table in
+            let recent = (table[identityID] ?? []).filter { now - $0 < Self.window }
+            table[identityID] = recent.isEmpty ? nil : recent
+            return recent.count >= Self.limit
+        }
+    }
+
+    func failed(_ identityID: String, now: Double) {
+        self.failures.withLock { $0[identityID, default: []].append(now) }
     }
 }
 

@@ -35,3 +35,10 @@ extension SQLiteStore {
         }
     }
 }
+
+extension SQLiteStore {
+    /// The newest plan's id (0 for none): a cheap change marker for other processes' syncs.
+    public func newestPlanID() async throws -> Int64 {
+        try await self.pool.read { db in try Int64.fetchOne(db, sql: "SELECT MAX(id) FROM plan") ?? 0 }
+    }
+}

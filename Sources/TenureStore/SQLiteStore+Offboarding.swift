@@ -146,3 +146,36 @@ extension SQLiteStore {
         }
     }
 }
+
+extension SQLiteStore {
+    /// Ends every active or pending activation of an identity (its offboarding revoked the
+    /// assignments): they show as ended, and a pending one can no longer be approved.
+    @discardableResult
+    public func endActivations(identityID: String, reason: String, at time: Double, actor: String) async throws -> Int {
+        try await self.pool.write { db in
+            try db.execute(
+                sql: """
+                    UPDATE activation SET state = 'ended', endedAt = ?, endReason = ?
+                    WHERE identityID = ? AND state IN ('pending', 'active')
+                    """,
+                arguments: [time, reason, identityID]
+            )
+            let count = db.changesCount
+            if count > 0 {
+                _ = try self.appendAudit(
+                    [
+                        AuditEvent(
+                            time: time,
+                            actor: actor,
+                            type: "activation.ended",
+                            subject: identityID,
+                            details: ["reason": reason, "activations": String(count)]
+                        )
+                    ],
+                    db
+                )
+            }
+            return count
+        }
+    }
+}

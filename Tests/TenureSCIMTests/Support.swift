@@ -1,4 +1,5 @@
 import Foundation
+import TenureCore
 import TenureSCIM
 import Testing
 

@@ -1,4 +1,5 @@
 import Synchronization
+import TenureCore
 import TenureServer
 import Testing
 

@@ -31,6 +31,8 @@ struct Harness {
         Token(name: "hr", plaintext: "tok-hr-\(UUID().uuidString)", scopes: [.hr]),
         Token(name: "ops", plaintext: "tok-ops-\(UUID().uuidString)", scopes: [.read]),
         Token(name: "root", plaintext: "tok-root-\(UUID().uuidString)", scopes: [.admin]),
+        // A system (no person) that may activate: it must not act for people.
+        Token(name: "agent", plaintext: "tok-agent-\(UUID().uuidString)", scopes: [.activate]),
     ]
 
     static func token(_ name: String) -> String { Self.tokens.first { $0.name == name }!.plaintext }

@@ -75,6 +75,8 @@ struct ServeCommand: AsyncParsableCommand {
         var steps: [@Sendable () async throws -> Void] = [
             { _ = try await operations.sweepExpiredActivations() },
             { _ = try await operations.runDueOffboardings() },
+            // A `tenure sync` or `tenure offboard` run beside the server changed the store.
+            { try await operations.reloadIndexIfChangedElsewhere() },
         ]
         if let rotator = engine.rotator {
             steps.append {
