@@ -148,6 +148,17 @@ public struct AccessModel: Hashable, Sendable {
         return top.count == 1 ? .found(top[0]) : .ambiguous(top.map(\.id).sorted())
     }
 
+    /// Whether `subjectID` (a token's subject) names the identity `identityID`: the subject resolves
+    /// to it, or — when the subject resolves to nobody (the identity has left the model) — it is
+    /// that very id. A subject that names several identities is nobody's: never a guess.
+    public func subject(_ subjectID: String, isIdentity identityID: String) -> Bool {
+        switch self.resolveSubject(subjectID) {
+        case .found(let identity): return identity.id == identityID
+        case .unknown: return subjectID == identityID
+        case .ambiguous: return false
+        }
+    }
+
     /// The identity's holdings by role (empty when it holds nothing).
     public func holdings(of identityID: String) -> [String: RoleHolding] {
         self.holdings[identityID] ?? [:]

@@ -115,13 +115,11 @@ extension Operations {
         return identity.id
     }
 
-    /// Whether the identity is the token's own person (by resolution, else by id or username).
+    /// Whether the identity is the token's own person (see `AccessModel.subject(_:isIdentity:)`:
+    /// an ambiguous subject owns nothing).
     static func isOwn(_ identityID: String, token: APIToken, model: AccessModel) -> Bool {
         guard let subject = token.subject else { return false }
-        if let own = Self.personID(of: token, in: model) { return own == identityID }
-        if subject == identityID { return true }
-        guard let username = model.identities[identityID]?.username else { return false }
-        return username.lowercased() == subject.lowercased()
+        return model.subject(subject, isIdentity: identityID)
     }
 
     static func notOwn() -> Problem {

@@ -35,10 +35,31 @@ extension Operations {
             do {
                 try await self.store.recordWriteBackMember(member, audit: [event])
             } catch {
+                // A member Tenure added but cannot record would never be removed by Tenure (it
+                // removes only what it knows it wrote): take it out again. Fail closed — the next
+                // sync writes it back once the store works, as a missing member of an active holder.
                 self.logger.error(
-                    "a write-back member could not be recorded",
+                    "a write-back member could not be recorded; undoing the add",
                     metadata: ["group": "\(group)", "identity": "\(record.identityID)", "error": "\(error)"]
                 )
+                var undone = "added but not recorded (\(error)); "
+                if outcome == .changed {
+                    do {
+                        _ = try await executor.write(group: group, member: identity.dn, add: false)
+                        undone += "removed again"
+                    } catch {
+                        undone += "removing it again failed: \(error)"
+                    }
+                } else {
+                    undone += "it was already a member, left as it was"
+                }
+                event.outcome = "failure"
+                event.details["result"] = undone
+                do {
+                    _ = try await self.store.appendAudit([event])
+                } catch {
+                    self.logger.error("a write-back failure could not be audited", metadata: ["error": "\(error)"])
+                }
             }
         } catch {
             await self.writeBackFailed(&event, error: error)

@@ -18,6 +18,20 @@ import Testing
         #expect(model.resolveSubject("zed") == .unknown)
     }
 
+    /// A token's subject owns an identity only when it names that identity and no other.
+    @Test func subjectOwnsOnlyWhatItNamesUniquely() {
+        let model = World.model
+        #expect(model.subject("ALICE", isIdentity: "u-alice"))
+        #expect(model.subject("u-alice", isIdentity: "u-alice"))
+        #expect(!model.subject("alice", isIdentity: "u-bob"))
+        // "xy" names two identities: it owns neither (no username fallback).
+        #expect(!model.subject("xy", isIdentity: "u-x1"))
+        #expect(!model.subject("xy", isIdentity: "u-x2"))
+        // An identity gone from the model is still its own id's.
+        #expect(model.subject("u-gone", isIdentity: "u-gone"))
+        #expect(!model.subject("zed", isIdentity: "u-gone"))
+    }
+
     /// Grant, then revoke, through the index: each answer changes without a rebuild.
     @Test func grantThenRevokeChangesTheAnswer() {
         let index = AccessIndex(World.model)

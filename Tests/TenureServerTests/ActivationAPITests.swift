@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Hummingbird
 import HummingbirdTesting
 import TenureAccess
@@ -559,6 +560,38 @@ struct ActivationAPITests {
         let failures = try await harness.auditRecords(type: "writeback.add")
         #expect(failures.map(\.event.outcome) == ["failure"])
         #expect(failures.first?.event.details["result"] == "the directory is unreachable")
+    }
+
+    /// A member added to the write-back group but not recorded would stay for ever (Tenure only
+    /// removes what it knows it wrote): it is removed again and the failure audited.
+    @Test func aWriteBackMemberThatCannotBeRecordedIsRemovedAgain() async throws {
+        let clock = ActivationClock(Self.start)
+        let writeBack = RecordingWriteBack()
+        let harness = try await self.harness(clock: clock, writeBack: writeBack)
+        let queue = try DatabaseQueue(path: harness.directory + "/t.sqlite")
+        try await queue.write { db in
+            try db.execute(
+                sql: """
+                    CREATE TRIGGER refuse BEFORE INSERT ON writeback_member
+                    BEGIN SELECT RAISE(ABORT, 'disk full'); END
+                    """
+            )
+        }
+        try await harness.run { client in
+            let api = ActivationClient(client: client)
+            let created = try await api.activate("ann", #""role": "ops-admin", "justification": "x""#)
+            #expect(created.status == .created)
+            #expect(
+                writeBack.calls == [
+                    .init(group: Self.group, member: "uid=ann,ou=people,dc=t", add: true),
+                    .init(group: Self.group, member: "uid=ann,ou=people,dc=t", add: false),
+                ]
+            )
+            #expect(try await harness.store.writeBackMember(group: Self.group, identityID: "id-ann") == nil)
+        }
+        let records = try await harness.auditRecords(type: "writeback.add")
+        #expect(records.map(\.event.outcome) == ["failure"])
+        #expect(records.first?.event.details["result"]?.hasSuffix("removed again") == true)
     }
 
     // MARK: - Listing
