@@ -86,11 +86,10 @@ public struct AuthenticationMiddleware: RouterMiddleware {
         guard let header = request.headers[.authorization] else {
             throw Problem.unauthorized("a bearer token is required (Authorization: Bearer …)")
         }
-        let prefix = "bearer "
-        guard header.count > prefix.count, header.prefix(prefix.count).lowercased() == prefix else {
+        guard let credentials = Self.bearerCredentials(header) else {
             throw Problem.unauthorized("only bearer tokens are accepted")
         }
-        let presented = Digest.sha256(Array(header.dropFirst(prefix.count).trimmingCharacters(in: .whitespaces).utf8))
+        let presented = Digest.sha256(credentials)
         var found: APIToken?
         for candidate in self.tokens where constantTimeEquals(candidate.hash, presented) {
             found = candidate.token
@@ -100,6 +99,26 @@ public struct AuthenticationMiddleware: RouterMiddleware {
         context.token = token
         return try await next(request, context)
     }
+}
+
+extension AuthenticationMiddleware {
+    /// The credentials of an `Authorization: Bearer <token>` header (scheme case-insensitive, RFC
+    /// 9110 §11.1; spaces and tabs around the token dropped), or nil for another scheme or an
+    /// empty token. Works on the header's bytes: this runs on every authenticated request.
+    static func bearerCredentials(_ header: String) -> ArraySlice<UInt8>? {
+        var bytes = ArraySlice(header.utf8)
+        let scheme: [UInt8] = Array("bearer".utf8)
+        guard bytes.count > scheme.count,
+            zip(bytes.prefix(scheme.count), scheme).allSatisfy({ $0 | 0x20 == $1 }),
+            Self.isBlank(bytes[bytes.startIndex + scheme.count])
+        else { return nil }
+        bytes = bytes.dropFirst(scheme.count)
+        while let first = bytes.first, Self.isBlank(first) { bytes = bytes.dropFirst() }
+        while let last = bytes.last, Self.isBlank(last) { bytes = bytes.dropLast() }
+        return bytes.isEmpty ? nil : bytes
+    }
+
+    private static func isBlank(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 }
 }
 
 extension Request {

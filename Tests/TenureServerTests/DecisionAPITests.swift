@@ -160,6 +160,12 @@ struct DecisionAPITests {
             var basic = Harness.headers(nil)
             basic[.authorization] = "Basic Zm9vOmJhcg=="
             _ = try await problem("/access/v1/evaluation", basic, valid, .unauthorized)
+            var empty = Harness.headers(nil)
+            empty[.authorization] = "Bearer \t  "
+            _ = try await problem("/access/v1/evaluation", empty, valid, .unauthorized)
+            var glued = Harness.headers(nil)
+            glued[.authorization] = "Bearer" + Harness.token("gateway")
+            _ = try await problem("/access/v1/evaluation", glued, valid, .unauthorized)
             let scope = try await problem("/access/v1/evaluation", Harness.headers("hr"), valid, .forbidden)
             #expect(scope["requiredScope"] as? String == "check")
             // A bad field, named by its JSON path.
@@ -221,6 +227,23 @@ struct DecisionAPITests {
             #expect(try object(response)["jsonPath"] as? String == "resource.id")
         }
         #expect(try await harness.auditRecords(type: "access.decision").count == 30)
+    }
+
+    /// The scheme is case-insensitive and blanks around the token do not matter (RFC 9110 §11).
+    @Test func theBearerSchemeIsCaseInsensitiveAndBlanksAroundTheTokenAreIgnored() async throws {
+        let harness = try await self.harness()
+        try await harness.run { client in
+            var loose = Harness.headers(nil)
+            loose[.authorization] = "bEARER \t" + Harness.token("gateway") + " \t"
+            let response = try await client.execute(
+                uri: "/access/v1/evaluation",
+                method: .post,
+                headers: loose,
+                body: ByteBuffer(string: Self.evaluation("ann", "role", "db-read", "assume"))
+            )
+            #expect(response.status == .ok)
+        }
+        #expect(try await harness.auditRecords(type: "access.decision").count == 1)
     }
 
     @Test func anAuditThatCannotBeWrittenFailsClosed() async throws {
