@@ -305,6 +305,16 @@ public struct CredentialRotator: Sendable {
         for status in statuses {
             guard let (trigger, reason) = Self.maintenanceStep(status, now: now) else { continue }
             let name = status.record.name
+            // A scheduled (max-age) rotation waits for an open check-out that is still within its
+            // time, as PAM vaults do: the holder is using the password now. Retries, leavers and
+            // check-ins are never deferred, nor is a check-out without a due time or past it.
+            if trigger == .maxAge, let due = await self.openCheckoutDue(name, now: now) {
+                self.logger.info(
+                    "vault maintenance: max-age rotation deferred while checked out",
+                    metadata: ["credential": "\(name)", "until": "\(Int(due))"]
+                )
+                continue
+            }
             let outcome: Outcome
             do {
                 switch trigger {
@@ -330,6 +340,14 @@ public struct CredentialRotator: Sendable {
             results.append(MaintenanceResult(name: name, trigger: trigger, outcome: outcome))
         }
         return results
+    }
+
+    /// The latest due time among the credential's open check-outs still within their time; nil when
+    /// there is none — or when the check-outs cannot be read (the rotation then goes ahead: a
+    /// failure never keeps an old password in place).
+    private func openCheckoutDue(_ name: String, now: Double) async -> Double? {
+        guard let open = try? await self.store.openCheckouts(of: name) else { return nil }
+        return open.compactMap(\.dueAt).filter { $0 > now }.max()
     }
 
     /// The step `maintain()` takes for `status` at `now`, with its reason; nil for none.

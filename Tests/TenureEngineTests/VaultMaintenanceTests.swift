@@ -144,9 +144,13 @@ struct VaultMaintenanceTests {
         }
     }
 
-    private func checkOut(_ world: World, _ id: String, of name: String, by identityID: String = "id-ann")
-        async throws
-    {
+    private func checkOut(
+        _ world: World,
+        _ id: String,
+        of name: String,
+        by identityID: String = "id-ann",
+        dueAt: Double? = nil
+    ) async throws {
         let version = try #require(try await world.status(name).current?.version)
         try await world.store.recordCheckout(
             CredentialCheckout(
@@ -156,7 +160,8 @@ struct VaultMaintenanceTests {
                 username: "ann",
                 version: version,
                 exclusive: true,
-                checkedOutAt: world.clock.now
+                checkedOutAt: world.clock.now,
+                dueAt: dueAt
             ),
             audit: []
         )
@@ -297,6 +302,41 @@ struct VaultMaintenanceTests {
             for secret in [Self.initial, new, try await world.secret(3, of: "db-root")] {
                 #expect(!text.contains(secret))
             }
+        }
+    }
+
+    /// A max-age rotation waits while the credential is checked out within its time, and goes ahead
+    /// once the check-out is past due; a check-out without a due time defers nothing.
+    @Test func aMaxAgeRotationWaitsForAnOpenCheckOutWithinItsTime() async throws {
+        try await withWorld { world in
+            let now = Date().timeIntervalSince1970
+            try await world.enroll(
+                "db-root",
+                .ldapAccount(dn: Self.dbAccount),
+                secret: Self.initial,
+                maxAge: 90 * Self.day,
+                at: now - 91 * Self.day
+            )
+            world.clock.set(now)
+            try await self.checkOut(world, "c1", of: "db-root", dueAt: now + 3_600)
+            #expect(try await world.rotator.maintain().isEmpty)
+            #expect(try await world.binds(Self.dbAccount, Self.initial))
+            #expect(try await world.store.versions(of: "db-root").map(\.version) == [1])
+
+            // Past the due time (not checked in): rotated.
+            world.clock.advance(3_601)
+            #expect(
+                try await world.rotator.maintain() == [
+                    .init(name: "db-root", trigger: .maxAge, outcome: .rotated(version: 2))
+                ]
+            )
+            #expect(try await !world.binds(Self.dbAccount, Self.initial))
+
+            // A check-out without a due time does not hold a max-age rotation back.
+            _ = try await world.store.checkIn(id: "c1", at: world.clock.now, audit: [])
+            world.clock.advance(91 * Self.day)
+            try await self.checkOut(world, "c2", of: "db-root")
+            #expect(try await world.rotator.maintain().map(\.outcome) == [.rotated(version: 3)])
         }
     }
 
