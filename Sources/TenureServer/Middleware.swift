@@ -83,21 +83,33 @@ public struct AuthenticationMiddleware: RouterMiddleware {
         next: @concurrent (Request, Context) async throws -> Response
     ) async throws -> Response {
         if self.openPaths.contains(request.uri.path) { return try await next(request, context) }
-        guard let header = request.headers[.authorization] else {
-            throw Problem.unauthorized("a bearer token is required (Authorization: Bearer …)")
+        switch self.authenticate(request.headers[.authorization]) {
+        case .success(let token):
+            var context = context
+            context.token = token
+            return try await next(request, context)
+        case .failure(let problem):
+            // SCIM clients read SCIM error bodies (RFC 7644 §3.12), also for a 401.
+            if SCIMMiddleware.isSCIM(request.uri.path) { return SCIMMiddleware.scimError(problem) }
+            throw problem
+        }
+    }
+
+    /// The token a header presents: its SHA-256 compared, in constant time, with every hash.
+    func authenticate(_ header: String?) -> Result<APIToken, Problem> {
+        guard let header else {
+            return .failure(.unauthorized("a bearer token is required (Authorization: Bearer …)"))
         }
         guard let credentials = Self.bearerCredentials(header) else {
-            throw Problem.unauthorized("only bearer tokens are accepted")
+            return .failure(.unauthorized("only bearer tokens are accepted"))
         }
         let presented = Digest.sha256(credentials)
         var found: APIToken?
         for candidate in self.tokens where constantTimeEquals(candidate.hash, presented) {
             found = candidate.token
         }
-        guard let token = found else { throw Problem.unauthorized("the bearer token is not valid") }
-        var context = context
-        context.token = token
-        return try await next(request, context)
+        guard let token = found else { return .failure(.unauthorized("the bearer token is not valid")) }
+        return .success(token)
     }
 }
 

@@ -584,6 +584,16 @@ enum SCIMHTTP {
 struct SCIMMiddleware: RouterMiddleware {
     typealias Context = TenureRequestContext
 
+    /// Whether `path` is served by the SCIM service (its errors are SCIM error bodies).
+    static func isSCIM(_ path: String) -> Bool { path == "/scim/v2" || path.hasPrefix("/scim/v2/") }
+
+    /// A problem as a SCIM error: its status, detail and headers (e.g. `WWW-Authenticate`).
+    static func scimError(_ problem: Problem) -> Response {
+        var headers = problem.headers
+        headers[.contentType] = nil
+        return SCIMHTTP.error(SCIMError(status: Int(problem.status.code), detail: problem.detail), headers: headers)
+    }
+
     func handle(
         _ request: Request,
         context: Context,
@@ -597,9 +607,7 @@ struct SCIMMiddleware: RouterMiddleware {
         } catch let error as HRStoreError {
             return SCIMHTTP.error(SCIMError(error))
         } catch let problem as Problem {
-            var headers = problem.headers
-            headers[.contentType] = nil
-            return SCIMHTTP.error(SCIMError(status: Int(problem.status.code), detail: problem.detail), headers: headers)
+            return Self.scimError(problem)
         } catch let error as any HTTPResponseError {
             return SCIMHTTP.error(
                 SCIMError(status: Int(error.status.code), detail: error.status.reasonPhrase)

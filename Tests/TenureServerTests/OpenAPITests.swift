@@ -196,8 +196,7 @@ struct OpenAPITests {
                 else { continue }
                 let media = Set(document.content(of: response).keys)
                 let expected: String =
-                    operation.path.hasPrefix("/scim/v2/") && code != 401
-                    ? "application/scim+json" : "application/problem+json"
+                    operation.path.hasPrefix("/scim/v2/") ? "application/scim+json" : "application/problem+json"
                 // /readyz answers 503 as JSON status; a withheld offboarding is a 409 JSON report.
                 let exempt =
                     (operation.path == "/readyz" && code == 503) || (operation.path == "/v1/offboard" && code == 409)

@@ -555,10 +555,16 @@ struct SCIMAPITests {
     @Test func errorsAndAuthentication() async throws {
         let harness = try await self.harness()
         try await harness.run { client in
-            // No token: 401 from the authentication middleware (problem details, before any route).
+            // No token, or a wrong one: a SCIM 401 (the authentication middleware speaks SCIM here).
             let anonymous = try await Self.send(client, .get, "/Users", token: nil)
-            #expect(anonymous.status == .unauthorized)
+            _ = try Self.scimError(anonymous, 401)
             #expect(anonymous.headers[.wwwAuthenticate]?.hasPrefix("Bearer") == true)
+            #expect(anonymous.headers[.contentType] == "application/scim+json")
+            var wrong = HTTPFields()
+            wrong[.authorization] = "Bearer not-a-token"
+            let refused = try await client.execute(uri: "/scim/v2/Users/x", method: .patch, headers: wrong)
+            let refusal = try Self.scimError(refused, 401)
+            #expect((refusal["detail"] as? String)?.contains("not valid") == true)
             // A token without the hr scope: a SCIM 403.
             let gateway = try await Self.send(client, .get, "/Users", token: "gateway")
             let forbidden = try Self.scimError(gateway, 403)
