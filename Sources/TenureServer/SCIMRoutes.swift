@@ -435,11 +435,18 @@ extension Operations {
 
         case .employed:
             guard let date = record.terminationDate, !deleted else {
-                if !mine.filter({ $0.state != .cancelled }).isEmpty {
+                // Employed with no end date: HR's terminations of this person no longer hold —
+                // this record's, and (a rehire under a new HR record) other HR records' too.
+                // Operators' offboardings stay: only an operator takes those back.
+                let hrHeld = try await self.store.offboardings().filter {
+                    $0.identityID == identityID && $0.requestedBy.hasPrefix("scim:") && $0.state != .cancelled
+                }
+                if !hrHeld.isEmpty {
+                    let rehire = hrHeld.contains { $0.requestedBy != requester }
                     try await self.cancelHROffboardings(
                         identityID,
-                        requester: requester,
-                        reason: "HR: employed again",
+                        requester: "scim:",
+                        reason: rehire ? "HR: employed again (rehired as HR user \(record.id))" : "HR: employed again",
                         actor: actor,
                         details: details,
                         time: now

@@ -419,6 +419,55 @@ struct SCIMAPITests {
         }
     }
 
+    /// A rehire comes as a new HR record for the same identity: the old record's offboarding stops
+    /// keeping the identity a leaver (nothing is granted back here); an operator's offboarding stays.
+    @Test func aRehireUnderANewHRRecordTakesBackTheOldTermination() async throws {
+        let harness = try await self.harness()
+        try await harness.run { client in
+            let first = try Self.created(
+                try await Self.send(client, .post, "/Users", Self.oktaCreate("bob@okta.local", externalId: "id-bob"))
+            )
+            #expect(try await Self.send(client, .delete, "/Users/\(first)").status == .noContent)
+            #expect(try await harness.store.offboardings().map(\.state) == [.done])
+            #expect(harness.operations.index.snapshot.hrTerminated["id-bob"] != nil)
+
+            // Months later HR hires bob again: a new record, the same directory identity.
+            let second = try Self.created(
+                try await Self.send(
+                    client,
+                    .post,
+                    "/Users",
+                    Self.oktaCreate("bob.again@okta.local", externalId: "id-bob")
+                )
+            )
+            #expect(second != first)
+            #expect(try await harness.store.hrUser(id: second)?.identityID == "id-bob")
+            #expect(try await harness.store.offboardings().map(\.state) == [.cancelled])
+            #expect(harness.operations.index.snapshot.hrTerminated["id-bob"] == nil)
+            #expect(try await harness.store.hrTerminations()["id-bob"] == nil)
+            let cancelled = try #require(try await harness.auditRecords(type: "offboarding.cancelled").first?.event)
+            #expect(cancelled.subject == "id-bob")
+            #expect(cancelled.details["reason"] == "HR: employed again (rehired as HR user \(second))")
+            // Nothing granted back by HR.
+            #expect(try await Self.assignments(harness, "id-bob").isEmpty)
+
+            // An operator's offboarding is not HR's to take back: it stays when HR (re)hires.
+            let offboard = try await client.execute(
+                uri: "/v1/offboard",
+                method: .post,
+                headers: Harness.headers("hr"),
+                body: body(#"{"subject": "ann", "reason": "security incident"}"#)
+            )
+            #expect(offboard.status == .ok)
+            _ = try Self.created(
+                try await Self.send(client, .post, "/Users", Self.oktaCreate("ann@okta.local", externalId: "id-ann"))
+            )
+            let anns = try await harness.store.offboardings().filter { $0.identityID == "id-ann" }
+            #expect(anns.map(\.state) == [.done])
+            #expect(harness.operations.index.snapshot.hrTerminated["id-ann"] != nil)
+        }
+    }
+
     @Test func aPreHireStaysUnlinkedUntilItsIdentityExists() async throws {
         let harness = try await self.harness()
         try await harness.run { client in
