@@ -66,65 +66,17 @@ PINS=(
     "Werkzeug==3.1.9"
 )
 
-die() {
-    printf 'openapi-conformance: %s\n' "$1" >&2
-    exit "${2:-1}"
-}
-
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 venv=${TENURE_OPENAPI_VENV:-$root/.tenure/openapi-venv}
-stamp="$venv/.tenure-pins"
-
-install_only=0
-no_install=0
-args=()
-for arg in "$@"; do
-    case "$arg" in
-    --install) install_only=1 ;;
-    --no-install) no_install=1 ;;
-    -h | --help)
-        sed -n '2,34p' "$0" | sed 's/^# \{0,1\}//'
-        exit 0
-        ;;
-    -*) die "unknown option $arg" 2 ;;
-    *) args+=("$arg") ;;
-    esac
-done
-
-pins_text=$(printf '%s\n' "${PINS[@]}")
-
-venv_ready() {
-    [[ -x "$venv/bin/schemathesis" && -f "$stamp" && "$(cat "$stamp")" == "$pins_text" ]]
-}
-
-install_venv() {
-    command -v python3 >/dev/null 2>&1 || die "python3 is required (scripts/install-deps.sh installs it)"
-    python3 -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else 1)' ||
-        die "schemathesis $SCHEMATHESIS_VERSION needs Python 3.10 or newer; python3 is $(python3 -V 2>&1)"
-    if [[ ! -x "$venv/bin/python" ]]; then
-        mkdir -p "$(dirname "$venv")"
-        python3 -m venv "$venv" ||
-            die "python3 -m venv $venv failed (on Debian/Ubuntu: apt-get install python3-venv)"
-    fi
-    local log
-    log=$(mktemp "${TMPDIR:-/tmp}/openapi-venv-pip.XXXXXX.log")
-    if ! "$venv/bin/python" -m pip install --disable-pip-version-check -q "${PINS[@]}" >"$log" 2>&1; then
-        cat "$log" >&2
-        rm -f "$log"
-        die "pip install into $venv failed"
-    fi
-    rm -f "$log"
-    printf '%s' "$pins_text" >"$stamp"
-    echo "openapi-conformance: venv ready in $venv (schemathesis $SCHEMATHESIS_VERSION)"
-}
-
-if ! venv_ready; then
-    if [[ $no_install -eq 1 ]]; then
-        die "the schemathesis venv is not installed in $venv; run scripts/openapi-conformance.sh --install" 3
-    fi
-    install_venv
-fi
-[[ $install_only -eq 1 ]] && exit 0
+TOOL=openapi-conformance
+TOOL_LABEL="schemathesis $SCHEMATHESIS_VERSION"
+HELP_LINES=2,34p
+MIN_PYTHON=3.10
+READY_BIN=schemathesis
+# shellcheck source-path=SCRIPTDIR source=lib/pinned-venv.sh
+. "$root/scripts/lib/pinned-venv.sh"
+venv_parse_args "$@"
+venv_ensure
 
 base_url=${args[0]:-${OPENAPI_BASE_URL:-}}
 token=${args[1]:-${OPENAPI_TOKEN:-}}

@@ -54,92 +54,17 @@ PINS=(
     "lark==1.3.1"
 )
 
-die() {
-    printf 'scim-conformance: %s\n' "$1" >&2
-    exit "${2:-1}"
-}
-
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 venv=${TENURE_SCIM_VENV:-$root/.tenure/scim-venv}
-stamp="$venv/.tenure-pins"
-
-install_only=0
-no_install=0
-args=()
-for arg in "$@"; do
-    case "$arg" in
-    --install) install_only=1 ;;
-    --no-install) no_install=1 ;;
-    -h | --help)
-        sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'
-        exit 0
-        ;;
-    -*) die "unknown option $arg" 2 ;;
-    *) args+=("$arg") ;;
-    esac
-done
-
-pins_text=$(printf '%s\n' "${PINS[@]}")
-
-venv_ready() {
-    [[ -x "$venv/bin/python" && -f "$stamp" && "$(cat "$stamp")" == "$pins_text" ]]
-}
-
-ensure_python_venv() {
-    local probe
-    probe=$(mktemp -d "${TMPDIR:-/tmp}/scim-venv-probe.XXXXXX")
-    if python3 -m venv "$probe/v" >/dev/null 2>&1; then
-        rm -rf "$probe"
-        return 0
-    fi
-    rm -rf "$probe"
-    command -v dpkg-query >/dev/null 2>&1 || die "python3 -m venv does not work and this is not Debian/Ubuntu: install Python's venv module"
-    local sudo=()
-    if [[ $(id -u) -ne 0 ]]; then
-        command -v sudo >/dev/null 2>&1 || die "python3 -m venv needs the python3-venv package; as root: apt-get install python3-venv"
-        sudo=(sudo)
-    fi
-    local log
-    log=$(mktemp "${TMPDIR:-/tmp}/scim-venv-apt.XXXXXX.log")
-    local apt_env=(env DEBIAN_FRONTEND=noninteractive DEBCONF_NONINTERACTIVE_SEEN=true)
-    if ! "${sudo[@]}" "${apt_env[@]}" apt-get update -q >"$log" 2>&1 ||
-        ! "${sudo[@]}" "${apt_env[@]}" apt-get install -y -q --no-install-recommends python3-venv >>"$log" 2>&1; then
-        cat "$log" >&2
-        rm -f "$log"
-        die "apt-get install python3-venv failed"
-    fi
-    rm -f "$log"
-    python3 -m venv --help >/dev/null 2>&1 || die "python3 -m venv still does not work after installing python3-venv"
-}
-
-install_venv() {
-    command -v python3 >/dev/null 2>&1 || die "python3 is required (scripts/install-deps.sh installs it)"
-    python3 -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' ||
-        die "scim2-tester needs Python 3.11 or newer; python3 is $(python3 -V 2>&1)"
-    if [[ ! -x "$venv/bin/python" ]]; then
-        ensure_python_venv
-        mkdir -p "$(dirname "$venv")"
-        python3 -m venv "$venv" || die "python3 -m venv $venv failed"
-    fi
-    local log
-    log=$(mktemp "${TMPDIR:-/tmp}/scim-venv-pip.XXXXXX.log")
-    if ! "$venv/bin/python" -m pip install --disable-pip-version-check -q "${PINS[@]}" >"$log" 2>&1; then
-        cat "$log" >&2
-        rm -f "$log"
-        die "pip install into $venv failed"
-    fi
-    rm -f "$log"
-    printf '%s' "$pins_text" >"$stamp"
-    echo "scim-conformance: venv ready in $venv (scim2-tester 0.5.2)"
-}
-
-if ! venv_ready; then
-    if [[ $no_install -eq 1 ]]; then
-        die "the scim2-tester venv is not installed in $venv; run scripts/scim-conformance.sh --install" 3
-    fi
-    install_venv
-fi
-[[ $install_only -eq 1 ]] && exit 0
+TOOL=scim-conformance
+TOOL_LABEL="scim2-tester 0.5.2"
+HELP_LINES=2,33p
+MIN_PYTHON=3.11
+READY_BIN=python
+# shellcheck source-path=SCRIPTDIR source=lib/pinned-venv.sh
+. "$root/scripts/lib/pinned-venv.sh"
+venv_parse_args "$@"
+venv_ensure
 
 base_url=${args[0]:-${SCIM_BASE_URL:-}}
 token=${args[1]:-${SCIM_TOKEN:-}}
