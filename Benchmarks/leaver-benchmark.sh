@@ -32,84 +32,15 @@ bin=$(swift build -c release --show-bin-path)/tenure
 
 work=$(mktemp -d)
 trap 'scripts/slapd-test-server.sh stop "$work/slapd" --clean >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
-suffix=dc=tenure,dc=test
-{
-    for g in 1 2 3 4 5; do
-        printf 'dn: cn=bench-wb-%s,ou=privileged,ou=groups,%s\nobjectClass: groupOfNames\ncn: bench-wb-%s\nmember: cn=nobody,%s\n\n' \
-            "$g" "$suffix" "$g" "$suffix"
-    done
-    for s in $(seq 1 10); do
-        printf 'dn: cn=bench-svc-%s,ou=services,%s\nobjectClass: organizationalRole\nobjectClass: simpleSecurityObject\ncn: bench-svc-%s\nuserPassword: bench-initial-%s\n\n' \
-            "$s" "$suffix" "$s" "$s"
-    done
-    for r in $(seq 1 "$runs"); do
-        printf 'dn: uid=bench-op-%s,ou=people,%s\nobjectClass: inetOrgPerson\nuid: bench-op-%s\ncn: Bench Operator %s\nsn: Operator\nemployeeType: Employee\ntitle: Bench Operator\n\n' \
-            "$r" "$suffix" "$r" "$r"
-    done
-} >"$work/bench.ldif"
-scripts/slapd-test-server.sh start "$work/slapd" --ldif Config/sample-directory.ldif --ldif "$work/bench.ldif" \
-    >"$work/env" 2>/dev/null
-# shellcheck disable=SC1091
-. "$work/env"
-
-mkdir -p "$work/state/mappings"
-{
-    echo "roles:"
-    for g in 1 2 3 4 5; do
-        echo "  - name: bench-role-$g"
-        echo "    tier: 1"
-        echo "    mode: standing"
-        echo "    writeBackGroup: \"cn=bench-wb-$g,ou=privileged,ou=groups,$suffix\""
-        echo "    credentials: [bench-svc-$((2 * g - 1)), bench-svc-$((2 * g))]"
-        echo "    drift: revert"
-    done
-    echo "rules:"
-    for g in 1 2 3 4 5; do
-        echo "  - { name: operators-$g, when: { attribute: title, equals: Bench Operator }, grant: bench-role-$g }"
-    done
-    echo "guard: { maxLeavers: 10, maxLeaverPercent: 50 }"
-} >"$work/state/mappings/bench.yaml"
-cat >"$work/state/tenure.yaml" <<YAML
-ldap:
-  urls: ["$LDAP_URL"]
-  bindDN: "$LDAP_READER_DN"
-  passwordFile: "$LDAP_READER_PASSWORD_FILE"
-users:
-  baseDNs: ["ou=people,$LDAP_SUFFIX"]
-  disabled: [pwdAccountLockedTime]
-groups:
-  baseDNs: ["ou=groups,$LDAP_SUFFIX"]
-state:
-  database: tenure.sqlite
-  auditKeyFile: audit.key
-  mappings: mappings
-  vaultKeyFile: vault.key
-writeBack:
-  bindDN: "$LDAP_WRITER_DN"
-  passwordFile: "$LDAP_WRITER_PASSWORD_FILE"
-  emptyGroupPlaceholder: "cn=nobody,$suffix"
-YAML
-config=$work/state/tenure.yaml
-"$bin" audit init-key --config "$config" >/dev/null
-"$bin" vault init --config "$config" >/dev/null
-for s in $(seq 1 10); do
-    printf 'bench-initial-%s\n' "$s" | "$bin" vault add "bench-svc-$s" --config "$config" \
-        --ldap-account "cn=bench-svc-$s,ou=services,$suffix" --secret-stdin >/dev/null
-done
-"$bin" sync --config "$config" >/dev/null
-members() { # GROUP-NUMBER -> member values
-    ldapsearch -x -H "$LDAP_URL" -D "$LDAP_READER_DN" -y "$LDAP_READER_PASSWORD_FILE" -LLL -o ldif-wrap=no \
-        -b "cn=bench-wb-$1,ou=privileged,ou=groups,$suffix" -s base member | sed -n 's/^member: //p'
-}
-for g in 1 2 3 4 5; do
-    [[ $(members "$g" | grep -c '^uid=bench-op-') -eq $runs ]] || { echo "setup: group $g lacks operators" >&2; exit 1; }
-done
+# shellcheck source-path=SCRIPTDIR source=lib/leaver-world.sh
+. Benchmarks/lib/leaver-world.sh
+leaver_world "$runs" "guard: { maxLeavers: 10, maxLeaverPercent: 50 }"
 
 now() { date +%s%N; }
 times=()
 for ((r = 1; r <= runs; r++)); do
-    printf 'dn: uid=bench-op-%s,ou=people,%s\nchangetype: modify\nadd: pwdAccountLockedTime\npwdAccountLockedTime: 000001010000Z\n' \
-        "$r" "$suffix" >"$work/lock.ldif"
+    printf 'dn: uid=bench-op-%s,%s\nchangetype: modify\nadd: pwdAccountLockedTime\npwdAccountLockedTime: 000001010000Z\n' \
+        "$r" "$people" >"$work/lock.ldif"
     scripts/slapd-test-server.sh modify "$work/slapd" "$work/lock.ldif" >/dev/null
     before=$("$bin" audit tail --config "$config" -n 1 | awk '{print $1}')
     start=$(now)
@@ -124,8 +55,8 @@ for ((r = 1; r <= runs; r++)); do
         cat "$work/sync.out" >&2
         exit 1
     fi
-    for g in 1 2 3 4 5; do
-        if members "$g" | grep -qx "uid=bench-op-$r,ou=people,$suffix"; then
+    for g in $(seq 1 "$roles"); do
+        if members "$g" | grep -qx "uid=bench-op-$r,$people"; then
             echo "run $r: bench-op-$r is still in bench-wb-$g" >&2; exit 1
         fi
     done

@@ -33,7 +33,6 @@ while [[ $# -gt 0 ]]; do
     esac
 done
 [[ $users =~ ^[1-9][0-9]*$ ]] || { echo "--users needs a positive number" >&2; exit 1; }
-roles=5 credentials=10
 command -v swift >/dev/null 2>&1 || export PATH=/opt/swift/usr/bin:$PATH
 scripts/install-deps.sh >/dev/null
 swift build -c release --product tenure 2>&1 | tail -n 1 >&2
@@ -47,27 +46,6 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT
-suffix=dc=tenure,dc=test
-people=ou=people,$suffix
-privileged=ou=privileged,ou=groups,$suffix
-{
-    for g in $(seq 1 "$roles"); do
-        printf 'dn: cn=bench-wb-%s,%s\nobjectClass: groupOfNames\ncn: bench-wb-%s\nmember: cn=nobody,%s\n\n' \
-            "$g" "$privileged" "$g" "$suffix"
-    done
-    for s in $(seq 1 "$credentials"); do
-        printf 'dn: cn=bench-svc-%s,ou=services,%s\nobjectClass: organizationalRole\nobjectClass: simpleSecurityObject\ncn: bench-svc-%s\nuserPassword: bench-initial-%s\n\n' \
-            "$s" "$suffix" "$s" "$s"
-    done
-    for u in $(seq 1 "$users"); do
-        printf 'dn: uid=bench-op-%s,%s\nobjectClass: inetOrgPerson\nuid: bench-op-%s\ncn: Bench Operator %s\nsn: Operator\nemployeeType: Employee\ntitle: Bench Operator\n\n' \
-            "$u" "$people" "$u" "$u"
-    done
-} >"$work/bench.ldif"
-scripts/slapd-test-server.sh start "$work/slapd" --ldif Config/sample-directory.ldif --ldif "$work/bench.ldif" \
-    >"$work/env" 2>/dev/null
-# shellcheck disable=SC1091
-. "$work/env"
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 port=$(free_port)
@@ -75,63 +53,14 @@ token_out=$("$bin" token create bench-hr --scopes hr)
 token=$(sed -n 's/^token: //p' <<<"$token_out")
 hash=$(sed -n 's/.*sha256: "\(.*\)"/\1/p' <<<"$token_out")
 [[ -n $token && -n $hash ]] || { echo "tenure token create printed no token" >&2; exit 1; }
-mkdir -p "$work/state/mappings"
-{
-    echo "roles:"
-    for g in $(seq 1 "$roles"); do
-        echo "  - name: bench-role-$g"
-        echo "    tier: 1"
-        echo "    mode: standing"
-        echo "    writeBackGroup: \"cn=bench-wb-$g,$privileged\""
-        echo "    credentials: [bench-svc-$((2 * g - 1)), bench-svc-$((2 * g))]"
-        echo "    drift: revert"
-    done
-    echo "rules:"
-    for g in $(seq 1 "$roles"); do
-        echo "  - { name: operators-$g, when: { attribute: title, equals: Bench Operator }, grant: bench-role-$g }"
-    done
-} >"$work/state/mappings/bench.yaml"
-cat >"$work/state/tenure.yaml" <<YAML
-ldap:
-  urls: ["$LDAP_URL"]
-  bindDN: "$LDAP_READER_DN"
-  passwordFile: "$LDAP_READER_PASSWORD_FILE"
-users:
-  baseDNs: ["ou=people,$LDAP_SUFFIX"]
-  disabled: [pwdAccountLockedTime]
-groups:
-  baseDNs: ["ou=groups,$LDAP_SUFFIX"]
-state:
-  database: tenure.sqlite
-  auditKeyFile: audit.key
-  mappings: mappings
-  vaultKeyFile: vault.key
-writeBack:
-  bindDN: "$LDAP_WRITER_DN"
-  passwordFile: "$LDAP_WRITER_PASSWORD_FILE"
-  emptyGroupPlaceholder: "cn=nobody,$suffix"
-server:
+# shellcheck source-path=SCRIPTDIR source=lib/leaver-world.sh
+. Benchmarks/lib/leaver-world.sh
+leaver_world "$users" "" "server:
   port: $port
   tokens:
     - name: bench-hr
-      sha256: "$hash"
-      scopes: [hr]
-YAML
-config=$work/state/tenure.yaml
-"$bin" audit init-key --config "$config" >/dev/null
-"$bin" vault init --config "$config" >/dev/null
-for s in $(seq 1 "$credentials"); do
-    printf 'bench-initial-%s\n' "$s" | "$bin" vault add "bench-svc-$s" --config "$config" \
-        --ldap-account "cn=bench-svc-$s,ou=services,$suffix" --secret-stdin >/dev/null
-done
-"$bin" sync --config "$config" >/dev/null
-members() { # GROUP-NUMBER -> member values
-    ldapsearch -x -H "$LDAP_URL" -D "$LDAP_READER_DN" -y "$LDAP_READER_PASSWORD_FILE" -LLL -o ldif-wrap=no \
-        -b "cn=bench-wb-$1,$privileged" -s base member | sed -n 's/^member: //p'
-}
-for g in $(seq 1 "$roles"); do
-    [[ $(members "$g" | grep -c '^uid=bench-op-') -eq $users ]] || { echo "setup: group $g lacks operators" >&2; exit 1; }
-done
+      sha256: \"$hash\"
+      scopes: [hr]"
 # The operators' stable ids (entryUUID), from the snapshot.
 "$bin" pull --config "$config" --format json >"$work/snapshot.json"
 python3 - "$work/snapshot.json" >"$work/ids" <<'PY'
