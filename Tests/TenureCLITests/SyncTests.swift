@@ -225,6 +225,18 @@ struct SyncTests {
                 #expect(failed.status == 1, "\(failed)")
                 #expect(failed.stderr.contains("noSuchObject"))
                 #expect(try await world.store().loadState() == before)
+                // plan and drift read the same way: a read error, named, and no output on stdout.
+                for format in ["text", "json"] {
+                    let plan = try missing.tenure(["plan", "--format", format])
+                    #expect(plan.status == 1, "\(plan)")
+                    #expect(plan.stdout.isEmpty, "\(plan)")
+                    #expect(plan.stderr.contains("tenure plan: ") && plan.stderr.contains("noSuchObject"), "\(plan)")
+                    #expect(plan.stderr.contains("no plan was made."), "\(plan)")
+                }
+                let drift = try missing.tenure(["drift", "--format", "json"])
+                #expect(drift.status == 1, "\(drift)")
+                #expect(drift.stdout.isEmpty, "\(drift)")
+                #expect(drift.stderr.contains("tenure drift: ") && drift.stderr.contains("noSuchObject"), "\(drift)")
 
                 // Explicitly allowed: applied.
                 let forced = try wrong.tenure(["sync", "--allow-mass-revoke"])

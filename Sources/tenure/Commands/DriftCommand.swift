@@ -37,24 +37,9 @@ struct DriftCommand: AsyncParsableCommand {
     var detailedExitcode = false
 
     func run() async throws {
-        let context = try StateContext(options: self.options)
-        let mappings = try context.loadMappings()
-        let store = try context.openStore()
-        let engine = try context.engine(mappings: mappings, store: store, executing: false)
-        let pulled: PullResult
-        do {
-            pulled = try await context.pull(
-                progress: isTerminal(STDERR_FILENO) ? ProgressPrinter() : nil,
-                requiredGroups: engine.writeBackGroups
-            )
-        } catch let exit as ExitCode {
-            throw exit
-        } catch {
-            printError("tenure drift: \(error)")
-            throw ExitCode.failure
-        }
-        let (plan, _) = try await engine.plan(snapshot: pulled.snapshot, now: Date().timeIntervalSince1970)
-        let recorded = try await store.driftFindings()
+        let preview = try await StateContext(options: self.options).previewPlan(command: "tenure drift")
+        let (plan, pulled, mappings) = (preview.plan, preview.pulled, preview.mappings)
+        let recorded = try await preview.store.driftFindings()
         let since = Dictionary(
             recorded.map { (DriftKey($0.finding), $0.firstSeen) },
             uniquingKeysWith: { first, _ in first }

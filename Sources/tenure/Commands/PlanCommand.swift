@@ -30,24 +30,9 @@ struct PlanCommand: AsyncParsableCommand {
     var detailedExitcode = false
 
     func run() async throws {
-        let context = try StateContext(options: self.options)
-        let mappings = try context.loadMappings()
-        let store = try context.openStore()
-        let engine = try context.engine(mappings: mappings, store: store, executing: false)
-        let pulled: PullResult
-        do {
-            pulled = try await context.pull(
-                progress: isTerminal(STDERR_FILENO) ? ProgressPrinter() : nil,
-                requiredGroups: engine.writeBackGroups
-            )
-        } catch let exit as ExitCode {
-            throw exit
-        } catch {
-            printError("tenure plan: \(error)")
-            printError("no plan was made.")
-            throw ExitCode.failure
-        }
-        let (plan, hash) = try await engine.plan(snapshot: pulled.snapshot, now: Date().timeIntervalSince1970)
+        let preview = try await StateContext(options: self.options)
+            .previewPlan(command: "tenure plan", afterFailure: "no plan was made.")
+        let (plan, hash, pulled) = (preview.plan, preview.hash, preview.pulled)
         switch self.format {
         case .text:
             let header =

@@ -73,6 +73,33 @@ struct StateContext {
         }
     }
 
+    /// What a sync would do now, applying nothing (`tenure plan`, `tenure drift`): the directory
+    /// pulled (with progress on a terminal), planned against the store. A pull failure is printed
+    /// as `<command>: <error>` (plus `afterFailure`, when given) and exits 1.
+    func previewPlan(
+        command: String,
+        afterFailure: String? = nil
+    ) async throws -> PlanPreview {
+        let mappings = try self.loadMappings()
+        let store = try self.openStore()
+        let engine = try self.engine(mappings: mappings, store: store, executing: false)
+        let pulled: PullResult
+        do {
+            pulled = try await self.pull(
+                progress: isTerminal(STDERR_FILENO) ? ProgressPrinter() : nil,
+                requiredGroups: engine.writeBackGroups
+            )
+        } catch let exit as ExitCode {
+            throw exit
+        } catch {
+            printError("\(command): \(error)")
+            if let afterFailure { printError(afterFailure) }
+            throw ExitCode.failure
+        }
+        let (plan, hash) = try await engine.plan(snapshot: pulled.snapshot, now: Date().timeIntervalSince1970)
+        return PlanPreview(plan: plan, hash: hash, pulled: pulled, store: store, mappings: mappings)
+    }
+
     /// Pulls the directory (the same reader as `tenure pull`), with the write-back groups wherever
     /// they are.
     func pull(progress: (any PullObserver)?, requiredGroups: [String]) async throws -> PullResult {
@@ -153,4 +180,13 @@ struct StateContext {
         }
         return "cli:uid-\(getuid())"
     }
+}
+
+/// `StateContext.previewPlan`'s result.
+struct PlanPreview {
+    var plan: Plan
+    var hash: String
+    var pulled: PullResult
+    var store: SQLiteStore
+    var mappings: Mappings
 }
