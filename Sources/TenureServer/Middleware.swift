@@ -119,7 +119,7 @@ extension AuthenticationMiddleware {
     /// empty token. Works on the header's bytes: this runs on every authenticated request.
     static func bearerCredentials(_ header: String) -> ArraySlice<UInt8>? {
         var bytes = ArraySlice(header.utf8)
-        let scheme: [UInt8] = Array("bearer".utf8)
+        let scheme = Self.bearerScheme
         guard bytes.count > scheme.count,
             zip(bytes.prefix(scheme.count), scheme).allSatisfy({ $0 | 0x20 == $1 }),
             Self.isBlank(bytes[bytes.startIndex + scheme.count])
@@ -129,6 +129,8 @@ extension AuthenticationMiddleware {
         while let last = bytes.last, Self.isBlank(last) { bytes = bytes.dropLast() }
         return bytes.isEmpty ? nil : bytes
     }
+
+    private static let bearerScheme: [UInt8] = Array("bearer".utf8)
 
     private static func isBlank(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 }
 }

@@ -392,9 +392,11 @@ extension Operations {
         let status: HRStatus =
             deleted ? .terminated(reason: "HR: the user was deleted") : try record.hrStatus(asOf: now)
         let requester = "scim:\(record.id)"
-        let mine = try await self.store.offboardings().filter {
-            $0.identityID == identityID && $0.requestedBy == requester
+        // HR's offboardings of this identity (any HR record), and this record's among them.
+        let byHR = try await self.store.offboardings().filter {
+            $0.identityID == identityID && $0.requestedBy.hasPrefix("scim:")
         }
+        let mine = byHR.filter { $0.requestedBy == requester }
         let done = mine.filter { $0.state == .done }
         let scheduled = mine.filter { $0.state == .scheduled }
         var details = ["hrUser": record.id]
@@ -438,9 +440,7 @@ extension Operations {
                 // Employed with no end date: HR's terminations of this person no longer hold —
                 // this record's, and (a rehire under a new HR record) other HR records' too.
                 // Operators' offboardings stay: only an operator takes those back.
-                let hrHeld = try await self.store.offboardings().filter {
-                    $0.identityID == identityID && $0.requestedBy.hasPrefix("scim:") && $0.state != .cancelled
-                }
+                let hrHeld = byHR.filter { $0.state != .cancelled }
                 if !hrHeld.isEmpty {
                     let rehire = hrHeld.contains { $0.requestedBy != requester }
                     try await self.cancelHROffboardings(
