@@ -55,20 +55,11 @@ token=$(sed -n 's/^token: //p' <<<"$token_out")
 hash=$(sed -n 's/.*sha256: "\(.*\)"/\1/p' <<<"$token_out")
 mkdir -p "$work/state"
 cp -r Mappings "$work/state/mappings"
-cat >"$work/state/tenure.yaml" <<YAML
-ldap:
-  urls: ["$LDAP_URL"]
-  bindDN: "$LDAP_READER_DN"
-  passwordFile: "$LDAP_READER_PASSWORD_FILE"
-users:
-  baseDNs: ["ou=people,$LDAP_SUFFIX"]
-  disabled: [pwdAccountLockedTime]
-groups:
-  baseDNs: ["ou=groups,$LDAP_SUFFIX"]
-state:
-  database: tenure.sqlite
-  auditKeyFile: audit.key
-  mappings: mappings
+# shellcheck source-path=SCRIPTDIR source=lib/tenure-config.sh
+. Benchmarks/lib/tenure-config.sh
+{
+    tenure_config_base
+    cat <<YAML
 server:
   port: $api_port
   tokens:
@@ -76,6 +67,7 @@ server:
       sha256: "$hash"
       scopes: [check]
 YAML
+} >"$work/state/tenure.yaml"
 config=$work/state/tenure.yaml
 "$bin" audit init-key --config "$config" >/dev/null
 "$bin" sync --config "$config" >/dev/null

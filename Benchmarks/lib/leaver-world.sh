@@ -15,6 +15,9 @@
 # (LDAP_URL, LDAP_READER_DN, …) and `members G` (the member values of bench-wb-G).
 # The caller's EXIT trap must stop the slapd: scripts/slapd-test-server.sh stop "$work/slapd" --clean.
 
+# shellcheck source-path=SCRIPTDIR source=tenure-config.sh
+. Benchmarks/lib/tenure-config.sh
+
 roles=5 credentials=10
 suffix=dc=tenure,dc=test
 people=ou=people,$suffix
@@ -65,20 +68,8 @@ leaver_world() {
         if [[ -n $mappings_extra ]]; then echo "$mappings_extra"; fi
     } >"$work/state/mappings/bench.yaml"
     {
+        tenure_config_base
         cat <<YAML
-ldap:
-  urls: ["$LDAP_URL"]
-  bindDN: "$LDAP_READER_DN"
-  passwordFile: "$LDAP_READER_PASSWORD_FILE"
-users:
-  baseDNs: ["ou=people,$LDAP_SUFFIX"]
-  disabled: [pwdAccountLockedTime]
-groups:
-  baseDNs: ["ou=groups,$LDAP_SUFFIX"]
-state:
-  database: tenure.sqlite
-  auditKeyFile: audit.key
-  mappings: mappings
   vaultKeyFile: vault.key
 writeBack:
   bindDN: "$LDAP_WRITER_DN"
