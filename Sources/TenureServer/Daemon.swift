@@ -164,7 +164,8 @@ public struct Sweeper: Service {
 }
 
 /// Keeps the WAL short for a store opened with `autoCheckpoint: false`: a passive checkpoint every
-/// `interval` seconds on a connection of its own, off the request path.
+/// `interval` seconds on a connection of its own, off the request path, finished on the writer's
+/// connection when commits kept it from reaching the WAL's end.
 public struct Checkpointer: Service {
     let store: SQLiteStore
     let interval: Double
@@ -184,12 +185,23 @@ public struct Checkpointer: Service {
                 break
             }
             do {
-                try await self.store.checkpointPassively()
+                try await self.checkpoint()
             } catch {
                 self.logger.warning("checkpoint failed", metadata: ["error": "\(error)"])
             }
         }
         // A last one, so the database file holds everything when the server stops.
         _ = try? await self.store.checkpointPassively()
+    }
+
+    /// One pass. The WAL is copied back beside the writer; under a steady stream of commits
+    /// (audited decisions) more are appended meanwhile and the WAL never starts again from its
+    /// top — it would grow without end. So what came meanwhile is copied on the writer's
+    /// connection, between two commits: the next commit starts the WAL again.
+    public func checkpoint() async throws {
+        let passive = try await self.store.checkpointPassively()
+        if passive.walFrames > 0 {
+            try await self.store.checkpointOnWriter()
+        }
     }
 }

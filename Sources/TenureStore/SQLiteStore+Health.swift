@@ -37,6 +37,20 @@ extension SQLiteStore {
 }
 
 extension SQLiteStore {
+    /// A passive checkpoint on the writer's connection, between two write transactions: nothing is
+    /// appended meanwhile, so it copies the whole WAL back and the next transaction starts the WAL
+    /// again from its beginning. Under a steady stream of commits a checkpoint on another connection
+    /// never catches up with the end of the WAL, and the WAL would grow without end.
+    @discardableResult
+    public func checkpointOnWriter() async throws -> (walFrames: Int, checkpointed: Int) {
+        try await self.pool.writeWithoutTransaction { db in
+            let result = try db.checkpoint(.passive)
+            return (result.walFrameCount, result.checkpointedFrameCount)
+        }
+    }
+}
+
+extension SQLiteStore {
     /// The newest plan's id (0 for none): a cheap change marker for other processes' syncs.
     public func newestPlanID() async throws -> Int64 {
         try await self.pool.read { db in try Int64.fetchOne(db, sql: "SELECT MAX(id) FROM plan") ?? 0 }
