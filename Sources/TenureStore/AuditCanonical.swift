@@ -21,6 +21,22 @@ struct CanonicalWriter {
     /// The canonical bytes of `event` at `sequence` after `previousHash`; also writes the event's
     /// details JSON (keys in the same order) to `detailsJSON`.
     mutating func write(sequence: Int64, event: AuditEvent, previousHash: String, detailsJSON: inout [UInt8]) {
+        withUTF8(previousHash) {
+            self.write(
+                sequence: sequence,
+                event: event,
+                previousHash: UnsafeRawBufferPointer($0),
+                detailsJSON: &detailsJSON
+            )
+        }
+    }
+
+    mutating func write(
+        sequence: Int64,
+        event: AuditEvent,
+        previousHash: UnsafeRawBufferPointer,
+        detailsJSON: inout [UInt8]
+    ) {
         self.reset()
         self.decimalField(sequence)
         self.hexField(event.time.bitPattern)

@@ -12,18 +12,27 @@ extension SQLiteStore {
         }
     }
 
+    /// `appendAudit` blocking the calling thread (the audit writer's own thread: no task hop per
+    /// commit). Not for use on a Swift concurrency or NIO thread.
+    @discardableResult
+    public func appendAuditBlocking(_ events: [AuditEvent]) throws -> ClosedRange<Int64>? {
+        guard !events.isEmpty else { return nil }
+        return try self.pool.write { db in try self.appendAudit(events, db) }
+    }
+
     /// Appends `events` inside the caller's write transaction: reads the newest record's sequence and
     /// MAC under the write lock, so concurrent writers (threads or processes) chain one after another.
+    /// Binds through the SQLite API (no argument array per record): the API server appends every
+    /// decision it answers.
     func appendAudit(_ events: [AuditEvent], _ db: Database) throws -> ClosedRange<Int64>? {
         guard !events.isEmpty else { return nil }
         var sequence: Int64 = 0
-        var previous = genesisHash
-        if let last = try Row.fetchOne(
-            db,
-            sql: "SELECT sequence, mac FROM audit_log ORDER BY sequence DESC LIMIT 1"
-        ) {
-            sequence = last[0]
-            previous = try Self.optionalText(last, 1) ?? ""
+        var previous = MACHex()
+        previous.hex = Array(genesisHash.utf8)
+        let last = try db.cachedStatement(sql: "SELECT sequence, mac FROM audit_log ORDER BY sequence DESC LIMIT 1")
+        if let row = try Row.fetchOne(last) {
+            sequence = row[0]
+            previous.hex = Array((try Self.optionalText(row, 1) ?? "").utf8)
         }
         let first = sequence + 1
         let mac = HMACSHA256(key: self.auditKey.bytes)
@@ -33,26 +42,47 @@ extension SQLiteStore {
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """
         )
+        let statement = insert.sqliteStatement
+        defer {
+            sqlite3_reset(statement)
+            sqlite3_clear_bindings(statement)
+        }
         var canonical = CanonicalWriter()
         var details: [UInt8] = []
         details.reserveCapacity(256)
         var tag = [UInt8](repeating: 0, count: HMACSHA256.length)
-        var tagHex = MACHex()
+        var current = MACHex()
         for original in events {
             var event = original
             try Self.validate(&event)
             sequence += 1
-            canonical.write(sequence: sequence, event: event, previousHash: previous, detailsJSON: &details)
+            previous.hex.withUnsafeBytes {
+                canonical.write(sequence: sequence, event: event, previousHash: $0, detailsJSON: &details)
+            }
             canonical.bytes.withUnsafeBytes { message in
                 tag.withUnsafeMutableBytes { mac.authenticationCode(for: message, into: $0) }
             }
-            tag.withUnsafeBytes { tagHex.set($0) }
-            let macText = tagHex.string
-            try insert.execute(arguments: [
-                sequence, event.time, event.actor, event.type, event.subject, event.object, event.outcome,
-                String(decoding: details, as: UTF8.self), previous, macText,
-            ])
-            previous = macText
+            tag.withUnsafeBytes { current.set($0) }
+            sqlite3_reset(statement)
+            sqlite3_bind_int64(statement, 1, sequence)
+            sqlite3_bind_double(statement, 2, event.time)
+            bindText(statement, 3, event.actor)
+            bindText(statement, 4, event.type)
+            bindText(statement, 5, event.subject)
+            bindText(statement, 6, event.object)
+            bindText(statement, 7, event.outcome)
+            bindText(statement, 8, details)
+            bindText(statement, 9, previous.hex)
+            bindText(statement, 10, current.hex)
+            let code = sqlite3_step(statement)
+            guard code == SQLITE_DONE else {
+                throw DatabaseError(
+                    resultCode: ResultCode(rawValue: code),
+                    message: String(cString: sqlite3_errmsg(db.sqliteConnection)),
+                    sql: "INSERT INTO audit_log"
+                )
+            }
+            swap(&previous, &current)
         }
         return first...sequence
     }
@@ -70,13 +100,15 @@ extension SQLiteStore {
             throw StoreError(.invalidEvent, "audit event \(event.type): time is not a finite number")
         }
         if event.time == 0 { event.time = 0 }
-        let fields: [(String, String?)] = [
-            ("actor", event.actor), ("type", event.type), ("subject", event.subject), ("object", event.object),
-            ("outcome", event.outcome),
-        ]
-        for (name, value) in fields where value?.utf8.contains(0) == true {
+        func refuseNUL(_ name: String, _ value: String?) throws {
+            guard let value, value.utf8.contains(0) else { return }
             throw StoreError(.invalidEvent, "audit event \(event.type): \(name) contains a NUL character")
         }
+        try refuseNUL("actor", event.actor)
+        try refuseNUL("type", event.type)
+        try refuseNUL("subject", event.subject)
+        try refuseNUL("object", event.object)
+        try refuseNUL("outcome", event.outcome)
     }
 
     public func auditRecords(_ query: AuditQuery) async throws -> [AuditRecord] {
@@ -246,4 +278,25 @@ private func columnBytes(_ statement: SQLiteStatement, _ index: Int32) -> Unsafe
     // blob before bytes, as the SQLite documentation asks; an empty value may give a NULL pointer.
     guard let base = sqlite3_column_blob(statement, index) else { return UnsafeRawBufferPointer(start: nil, count: 0) }
     return UnsafeRawBufferPointer(start: base, count: Int(sqlite3_column_bytes(statement, index)))
+}
+
+/// SQLite copies the bound bytes (SQLITE_TRANSIENT): the value may go away after the call.
+private let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+
+/// Binds text (NULL for nil) at `index`.
+private func bindText(_ statement: OpaquePointer?, _ index: Int32, _ value: String?) {
+    guard var value else {
+        sqlite3_bind_null(statement, index)
+        return
+    }
+    value.withUTF8 { bytes in
+        _ = sqlite3_bind_text(statement, index, bytes.baseAddress, Int32(bytes.count), transient)
+    }
+}
+
+/// Binds UTF-8 bytes as text at `index`.
+private func bindText(_ statement: OpaquePointer?, _ index: Int32, _ bytes: [UInt8]) {
+    bytes.withUnsafeBufferPointer { buffer in
+        _ = sqlite3_bind_text(statement, index, buffer.baseAddress, Int32(buffer.count), transient)
+    }
 }
