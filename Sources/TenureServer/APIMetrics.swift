@@ -7,6 +7,7 @@ public struct APIMetrics: Sendable {
     /// The hot path's counters, made once (a registry look-up takes a lock and builds the name).
     private let permits: Counter
     private let denies: Counter
+    private let auditQueueDepth: Gauge
 
     public init() {
         let registry = PrometheusCollectorRegistry()
@@ -24,6 +25,14 @@ public struct APIMetrics: Sendable {
         }
         self.permits = decisions("permit")
         self.denies = decisions("deny")
+        self.auditQueueDepth = registry.makeGauge(
+            descriptor: MetricNameDescriptor(
+                namespace: "tenure",
+                metricName: "audit_queue_depth",
+                unitName: "",
+                helpText: "Audit records waiting to be committed."
+            )
+        )
     }
 
     private func counter(_ name: String, _ labels: [(String, String)], _ help: String) -> Counter {
@@ -72,8 +81,7 @@ public struct APIMetrics: Sendable {
     }
 
     public func auditQueue(_ depth: Int) {
-        self.gauge("audit_queue_depth", "Audit records waiting to be committed.")
-            .set(Double(depth))
+        self.auditQueueDepth.set(Double(depth))
     }
 
     /// The newest audit sequence: kept outside the log, it lets anyone notice the newest records

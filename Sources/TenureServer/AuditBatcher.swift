@@ -1,5 +1,9 @@
+import Dispatch
+import Foundation
 public import Logging
+public import NIOCore
 public import ServiceLifecycle
+import Synchronization
 public import TenureCore
 public import TenureStore
 
@@ -7,81 +11,164 @@ public import TenureStore
 /// and waits until they are committed (one transaction for everything gathered meanwhile). If the
 /// commit fails, every waiting request fails, and the API answers 503: no decision goes out
 /// unaudited. On graceful shutdown what is queued is written before the service returns.
-public actor AuditBatcher: Service {
-    private let store: any PIMStore
-    private let interval: Duration
+///
+/// The commits run on a thread of the batcher's own, blocking on SQLite: at tens of thousands of
+/// decisions a second, the hops of an async write (task → GRDB's queue → task → each waiter) cost
+/// more than the commit. Two ways in, one queue behind a lock: `record` (async, for routes) and
+/// `enqueue` (a completion handler, for the decision fast path on a NIO event loop; completions for
+/// one event loop are delivered together, one hop per loop and commit).
+public final class AuditBatcher: Service, Sendable {
+    public typealias Completion = @Sendable (Result<Void, any Error>) -> Void
+
+    private enum Waiter {
+        case direct(Completion)
+        case onLoop(any EventLoop, Completion)
+    }
+
+    private struct Queue {
+        var pending: [AuditEvent] = []
+        var waiters: [Waiter] = []
+        var stopped = false
+        /// The writer thread waits on `wakeup` (set under the lock, signalled after it).
+        var sleeping = false
+    }
+
+    private let store: SQLiteStore
+    private let interval: Double
     private let logger: Logger
-    private var pending: [AuditEvent] = []
-    private var waiters: [CheckedContinuation<Void, any Error>] = []
-    private nonisolated let wakeups: AsyncStream<Void>
-    private nonisolated let wake: AsyncStream<Void>.Continuation
-    private var stopped = false
+    private let queue = Mutex(Queue())
+    private let wakeup = DispatchSemaphore(value: 0)
     /// Called with the queue depth after every change (for the metrics gauge).
     private let depthObserver: @Sendable (Int) -> Void
 
     public init(
-        store: any PIMStore,
+        store: SQLiteStore,
         flushSeconds: Double,
         logger: Logger,
         depthObserver: @escaping @Sendable (Int) -> Void = { _ in }
     ) {
         self.store = store
-        self.interval = .milliseconds(max(0, Int(flushSeconds * 1000)))
+        self.interval = max(0, flushSeconds)
         self.logger = logger
         self.depthObserver = depthObserver
-        (self.wakeups, self.wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
     /// Queues the records and returns once they are committed; throws when they could not be.
     public func record(_ events: [AuditEvent]) async throws {
         guard !events.isEmpty else { return }
-        // One request's unstorable record (a NUL in a field) is refused here, alone: in the batch it
-        // would fail every request waiting on the same commit.
-        guard events.allSatisfy(SQLiteStore.isStorable) else { throw AuditEventRefused() }
-        guard !self.stopped else { throw AuditUnavailable() }
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            self.pending.append(contentsOf: events)
-            self.waiters.append(continuation)
-            self.depthObserver(self.pending.count)
-            self.wake.yield()
+            self.enqueue(events, .direct { continuation.resume(with: $0) })
         }
     }
 
-    public nonisolated func run() async throws {
-        await withGracefulShutdownHandler {
-            for await _ in self.wakeups {
-                if self.interval > .zero { try? await Task.sleep(for: self.interval) }
-                await self.flush()
+    /// Queues the records; `completion` is called exactly once, on `loop`: with success when they
+    /// are committed, with `AuditEventRefused` when one cannot be stored (a NUL in a field: in the
+    /// batch it would fail every request waiting on the same commit), with `AuditUnavailable` when
+    /// the commit failed or the batcher has stopped.
+    public func enqueue(_ events: [AuditEvent], on loop: any EventLoop, completion: @escaping Completion) {
+        self.enqueue(events, .onLoop(loop, completion))
+    }
+
+    private func enqueue(_ events: [AuditEvent], _ waiter: Waiter) {
+        guard !events.isEmpty else { return Self.complete([waiter], .success(())) }
+        guard events.allSatisfy(SQLiteStore.isStorable) else {
+            return Self.complete([waiter], .failure(AuditEventRefused()))
+        }
+        let admitted: (depth: Int, wake: Bool)? = self.queue.withLock { queue in
+            guard !queue.stopped else { return nil }
+            queue.pending.append(contentsOf: events)
+            queue.waiters.append(waiter)
+            defer { queue.sleeping = false }
+            return (queue.pending.count, queue.sleeping)
+        }
+        guard let admitted else { return Self.complete([waiter], .failure(AuditUnavailable())) }
+        if admitted.wake { self.wakeup.signal() }
+        self.depthObserver(admitted.depth)
+    }
+
+    public func run() async throws {
+        await withTaskCancellationHandler {
+            await withGracefulShutdownHandler {
+                await withCheckedContinuation { (finished: CheckedContinuation<Void, Never>) in
+                    let thread = Thread {
+                        self.writeUntilStopped()
+                        finished.resume()
+                    }
+                    thread.name = "tenure-audit"
+                    thread.start()
+                }
+            } onGracefulShutdown: {
+                self.stop()
             }
-        } onGracefulShutdown: {
-            self.wake.finish()
+        } onCancel: {
+            self.stop()
         }
-        await self.stop()
     }
 
-    /// Writes what is queued (also the last batch at shutdown) and refuses anything later.
-    private func stop() async {
-        self.stopped = true
-        await self.flush()
+    /// Refuses records from now on; the writer commits what is queued and ends.
+    private func stop() {
+        let wake = self.queue.withLock { queue in
+            queue.stopped = true
+            defer { queue.sleeping = false }
+            return queue.sleeping
+        }
+        if wake { self.wakeup.signal() }
     }
 
-    private func flush() async {
-        guard !self.pending.isEmpty else { return }
-        let events = self.pending
-        let waiters = self.waiters
-        self.pending = []
-        self.waiters = []
-        do {
-            _ = try await self.store.appendAudit(events)
-            for waiter in waiters { waiter.resume() }
-        } catch {
-            self.logger.error(
-                "audit write failed: the requests waiting for it are refused (503)",
-                metadata: ["error": "\(error)", "records": "\(events.count)"]
-            )
-            for waiter in waiters { waiter.resume(throwing: AuditUnavailable()) }
+    private enum Next {
+        case batch([AuditEvent], [Waiter])
+        case sleep
+        case end
+    }
+
+    /// The writer thread: one commit for everything queued, then the next.
+    private func writeUntilStopped() {
+        while true {
+            let next: Next = self.queue.withLock { queue in
+                if !queue.pending.isEmpty {
+                    defer { (queue.pending, queue.waiters) = ([], []) }
+                    return .batch(queue.pending, queue.waiters)
+                }
+                if queue.stopped { return .end }
+                queue.sleeping = true
+                return .sleep
+            }
+            switch next {
+            case .end:
+                return
+            case .sleep:
+                self.wakeup.wait()
+                if self.interval > 0 { Thread.sleep(forTimeInterval: self.interval) }
+            case .batch(let events, let waiters):
+                self.depthObserver(0)
+                do {
+                    try self.store.appendAuditBlocking(events)
+                    Self.complete(waiters, .success(()))
+                } catch {
+                    self.logger.error(
+                        "audit write failed: the requests waiting for it are refused (503)",
+                        metadata: ["error": "\(error)", "records": "\(events.count)"]
+                    )
+                    Self.complete(waiters, .failure(AuditUnavailable()))
+                }
+            }
         }
-        self.depthObserver(self.pending.count)
+    }
+
+    /// Delivers a result: directly, or in one task per event loop for all of that loop's waiters.
+    private static func complete(_ waiters: [Waiter], _ result: Result<Void, any Error>) {
+        var loops: [ObjectIdentifier: (loop: any EventLoop, completions: [Completion])] = [:]
+        for waiter in waiters {
+            switch waiter {
+            case .direct(let completion):
+                completion(result)
+            case .onLoop(let loop, let completion):
+                loops[ObjectIdentifier(loop), default: (loop, [])].completions.append(completion)
+            }
+        }
+        for (loop, completions) in loops.values {
+            loop.execute { for completion in completions { completion(result) } }
+        }
     }
 }
 
