@@ -8,15 +8,25 @@ extension TenureAPI {
     /// audit batcher, and whatever else is passed: scheduler, sweeper) run beside it and shut down
     /// with it — on SIGTERM the server stops accepting, drains in-flight requests, then the
     /// batcher writes what is queued.
+    ///
+    /// `POST /access/v1/evaluation` takes the decision fast path (`DecisionFastPath`) unless
+    /// `decisionFastPath` is false (tests run the decision tests both ways).
     public func application(
         services: [any Service] = [],
+        decisionFastPath: Bool = true,
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
-        Application(
+        let lane = DecisionFastLane(api: self, authentication: self.authentication())
+        return Application(
             router: self.router(),
+            server: .http1(
+                configuration: .init(
+                    additionalChannelHandlers: decisionFastPath ? [DecisionFastPath(lane: lane)] : []
+                )
+            ),
             configuration: ApplicationConfiguration(
                 address: .hostname(self.settings.host, port: self.settings.port),
-                serverName: "tenure"
+                serverName: Self.serverName
             ),
             services: [self.audit as any Service] + services,
             onServerRunning: { channel in
@@ -25,4 +35,7 @@ extension TenureAPI {
             logger: self.logger
         )
     }
+
+    /// The `Server` header of every response.
+    static let serverName = "tenure"
 }

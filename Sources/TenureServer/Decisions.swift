@@ -29,7 +29,15 @@ extension TenureAPI {
             try Self.refuseNUL(evaluation, path: "")
             let now = self.now()
             let decision = self.index.evaluate(evaluation, now: now)
-            try await self.audited([self.decisionEvent(evaluation, decision, context: context, time: now)])
+            try await self.audited([
+                self.decisionEvent(
+                    evaluation,
+                    decision,
+                    actor: context.actor,
+                    requestID: context.requestID,
+                    time: now
+                )
+            ])
             self.metrics.decision(allowed: decision.allowed)
             return self.jsonBytes(AuthZEN.encodeFast(decision.response))
         }
@@ -51,7 +59,9 @@ extension TenureAPI {
             let now = self.now()
             let decisions = self.index.evaluate(requests, semantic: batch.semantic, now: now)
             try await self.audited(
-                zip(requests, decisions).map { self.decisionEvent($0, $1, context: context, time: now) }
+                zip(requests, decisions).map {
+                    self.decisionEvent($0, $1, actor: context.actor, requestID: context.requestID, time: now)
+                }
             )
             for decision in decisions { self.metrics.decision(allowed: decision.allowed) }
             return self.jsonBytes(AuthZEN.encodeFast(EvaluationsResponse(evaluations: decisions.map(\.response))))
@@ -73,18 +83,19 @@ extension TenureAPI {
     func decisionEvent(
         _ request: EvaluationRequest,
         _ decision: Decision,
-        context: TenureRequestContext,
+        actor: String,
+        requestID: String,
         time: Double
     ) -> AuditEvent {
         AuditEvent(
             time: time,
-            actor: context.actor,
+            actor: actor,
             type: "access.decision",
             subject: request.subject.id,
             object: "\(request.resource.type):\(request.resource.id)",
             outcome: decision.allowed ? "permit" : "deny",
             details: [
-                "action": request.action.name, "reason": decision.reason.rawValue, "request": context.requestID,
+                "action": request.action.name, "reason": decision.reason.rawValue, "request": requestID,
                 "subjectType": request.subject.type,
             ]
         )

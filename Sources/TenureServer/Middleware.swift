@@ -25,11 +25,7 @@ public struct RequestIDMiddleware: RouterMiddleware {
         next: @concurrent (Request, Context) async throws -> Response
     ) async throws -> Response {
         var context = context
-        let sent = request.headers[.requestID] ?? ""
-        let sane =
-            !sent.isEmpty && sent.utf8.count <= 128
-            && sent.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }
-        context.requestID = sane ? sent : RequestIDs.next()
+        context.requestID = Self.requestID(sent: request.headers[.requestID])
         var response: Response
         do {
             response = try await next(request, context)
@@ -49,6 +45,19 @@ public struct RequestIDMiddleware: RouterMiddleware {
         }
         response.headers[.requestID] = context.requestID
         return response
+    }
+}
+
+extension RequestIDMiddleware {
+    /// The request id of a request: the one sent when it is sane (1–128 printable ASCII characters,
+    /// no quote or backslash), a new one otherwise.
+    static func requestID(sent: String?) -> String {
+        guard let sent, !sent.isEmpty, sent.utf8.count <= 128,
+            sent.utf8.allSatisfy({
+                $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\")
+            })
+        else { return RequestIDs.next() }
+        return sent
     }
 }
 

@@ -16,7 +16,10 @@ public struct TenureRequestContext: RequestContext {
     }
 
     /// Who the audit names: `token:<name>`.
-    public var actor: String { self.token.map { "token:\($0.name)" } ?? "anonymous" }
+    public var actor: String { Self.actor(self.token) }
+
+    /// Who the audit names for a token: `token:<name>` (`anonymous` without one).
+    static func actor(_ token: APIToken?) -> String { token.map { "token:\($0.name)" } ?? "anonymous" }
 
     /// The token, which must have `scope` (or `admin`); otherwise 403 (401 without a token).
     @discardableResult

@@ -48,12 +48,17 @@ public struct TenureAPI: Sendable {
     public func router() -> Router<TenureRequestContext> {
         let router = Router(context: TenureRequestContext.self)
         router.add(middleware: RequestIDMiddleware())
-        router.add(middleware: AuthenticationMiddleware(tokens: self.settings.tokens, openPaths: Self.openPaths))
+        router.add(middleware: self.authentication())
         self.addOperationsRoutes(to: router)
         self.addOpenAPIRoute(to: router)
         self.addDecisionRoutes(to: router)
         self.operations?.addRoutes(to: router, api: self)
         return router
+    }
+
+    /// Bearer-token authentication with the configured tokens.
+    func authentication() -> AuthenticationMiddleware {
+        AuthenticationMiddleware(tokens: self.settings.tokens, openPaths: Self.openPaths)
     }
 
     /// Reads the body (413 past the limit) and decodes JSON, naming the path of a bad field (400).

@@ -50,9 +50,9 @@ struct DecisionAPITests {
         """
     }
 
-    @Test func permitsDeniesWithReasonsAndAuditsEveryDecision() async throws {
+    @Test(arguments: [true, false]) func permitsDeniesWithReasonsAndAuditsEveryDecision(fastPath: Bool) async throws {
         let harness = try await self.harness()
-        try await harness.run { client in
+        try await harness.run(fastPath: fastPath) { client in
             let cases: [(String, Bool, String)] = [
                 (Self.evaluation("ann", "role", "db-read", "assume"), true, "active_assignment"),
                 (Self.evaluation("ANN", "role", "dba-prod", "assume"), false, "eligible_not_active"),
@@ -87,6 +87,13 @@ struct DecisionAPITests {
             )
             #expect(activation["maxActivationSeconds"] as? Int == 3_600)
             #expect(activation["requirements"] as? [String] == ["approval", "mfa"])
+            // The same headers either way (fast path or route): a request id made up when none
+            // was sent, the server's name, a date.
+            #expect(eligible.headers[.contentType] == "application/json")
+            #expect(eligible.headers[.server] == "tenure")
+            #expect(eligible.headers[.date]?.hasSuffix(" GMT") == true)
+            let madeUp = try #require(eligible.headers[.requestID])
+            #expect(madeUp.count > 8 && !madeUp.hasPrefix("req-"))
         }
         let decisions = try await harness.auditRecords(type: "access.decision")
         #expect(decisions.count == 7)
@@ -125,14 +132,14 @@ struct DecisionAPITests {
         #expect(try await harness.auditRecords(type: "access.decision").count == 6)
     }
 
-    @Test func errorsAreProblemDetails() async throws {
+    @Test(arguments: [true, false]) func errorsAreProblemDetails(fastPath: Bool) async throws {
         let harness = try await Harness(
             mappings: Self.mappings,
             state: Self.state,
             settings: ServerSettings(port: 0, maxBodyBytes: 2_048),
             now: { Self.now }
         )
-        try await harness.run { client in
+        try await harness.run(fastPath: fastPath) { client in
             func problem(
                 _ uri: String,
                 _ headers: HTTPFields,
@@ -197,9 +204,9 @@ struct DecisionAPITests {
         #expect(try await harness.auditRecords(type: "access.decision").isEmpty)
     }
 
-    @Test func aNULIsABadRequestAndDoesNotFailOthersDecisions() async throws {
+    @Test(arguments: [true, false]) func aNULIsABadRequestAndDoesNotFailOthersDecisions(fastPath: Bool) async throws {
         let harness = try await self.harness()
-        try await harness.run { client in
+        try await harness.run(fastPath: fastPath) { client in
             try await withThrowingTaskGroup(of: (Bool, HTTPResponse.Status).self) { group in
                 for index in 0..<40 {
                     let bad = index % 4 == 0
@@ -230,9 +237,11 @@ struct DecisionAPITests {
     }
 
     /// The scheme is case-insensitive and blanks around the token do not matter (RFC 9110 §11).
-    @Test func theBearerSchemeIsCaseInsensitiveAndBlanksAroundTheTokenAreIgnored() async throws {
+    @Test(arguments: [true, false]) func theBearerSchemeIsCaseInsensitiveAndBlanksAroundTheTokenAreIgnored(
+        fastPath: Bool
+    ) async throws {
         let harness = try await self.harness()
-        try await harness.run { client in
+        try await harness.run(fastPath: fastPath) { client in
             var loose = Harness.headers(nil)
             loose[.authorization] = "bEARER \t" + Harness.token("gateway") + " \t"
             let response = try await client.execute(
@@ -246,7 +255,7 @@ struct DecisionAPITests {
         #expect(try await harness.auditRecords(type: "access.decision").count == 1)
     }
 
-    @Test func anAuditThatCannotBeWrittenFailsClosed() async throws {
+    @Test(arguments: [true, false]) func anAuditThatCannotBeWrittenFailsClosed(fastPath: Bool) async throws {
         let harness = try await self.harness()
         // Make every audit insert fail (a trigger, written behind the store's back).
         let queue = try DatabaseQueue(path: harness.directory + "/t.sqlite")
@@ -255,7 +264,7 @@ struct DecisionAPITests {
                 sql: "CREATE TRIGGER refuse BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'disk full'); END"
             )
         }
-        try await harness.run { client in
+        try await harness.run(fastPath: fastPath) { client in
             let response = try await client.execute(
                 uri: "/access/v1/evaluation",
                 method: .post,
@@ -272,9 +281,9 @@ struct DecisionAPITests {
         }
     }
 
-    @Test func operationsEndpoints() async throws {
+    @Test(arguments: [true, false]) func operationsEndpoints(fastPath: Bool) async throws {
         let harness = try await self.harness()
-        try await harness.run { client in
+        try await harness.run(fastPath: fastPath) { client in
             let health = try await client.execute(uri: "/healthz", method: .get)
             #expect(health.status == .ok)
             #expect(health.headers[.requestID]?.isEmpty == false)

@@ -120,9 +120,11 @@ struct Harness {
         )
     }
 
-    func run(_ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
+    /// Serves the API on a loopback port for `body`. `fastPath: false` leaves
+    /// `POST /access/v1/evaluation` to the router's route (decision tests run both ways).
+    func run(fastPath: Bool = true, _ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
         defer { try? FileManager.default.removeItem(atPath: self.directory) }
-        try await self.api.application().test(.live) { client in try await body(client) }
+        try await self.api.application(decisionFastPath: fastPath).test(.live) { client in try await body(client) }
     }
 
     func auditRecords(type: String? = nil) async throws -> [AuditRecord] {

@@ -1,0 +1,372 @@
+import Dispatch
+import Foundation
+import GRDB
+import HTTPTypes
+import HummingbirdTesting
+import NIOCore
+import NIOEmbedded
+import NIOHTTPTypes
+import Synchronization
+import TenureConfig
+import TenureCore
+import TenureStore
+import Testing
+
+@testable import TenureServer
+
+/// The decision fast path as a channel handler, driven part by part: what it answers itself, what
+/// it hands to the router unchanged, and that responses leave in the order requests came even when
+/// requests are pipelined or a graceful shutdown arrives while a decision waits for its commit.
+/// (The decision tests over real HTTP run with and without it: `DecisionAPITests`.)
+@Suite(.timeLimit(.minutes(1)))
+struct DecisionFastPathTests {
+    /// Records the events that reach the end of the pipeline (where Hummingbird's handler sits).
+    final class Tail: ChannelInboundHandler, Sendable {
+        typealias InboundIn = HTTPRequestPart
+        typealias InboundOut = HTTPRequestPart
+        let quiesced = Atomic<Int>(0)
+
+        func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+            if event is ChannelShouldQuiesceEvent { self.quiesced.wrappingAdd(1, ordering: .relaxed) }
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+
+    final class Fixture {
+        let harness: Harness
+        let channel: NIOAsyncTestingChannel
+        let tail: Tail
+        let writer: Task<Void, any Error>
+        private var inbound: [HTTPRequestPart] = []
+        private var outbound: [HTTPResponsePart] = []
+
+        init() async throws {
+            let harness = try await Harness(
+                mappings: DecisionAPITests.mappings,
+                state: DecisionAPITests.state,
+                now: { DecisionAPITests.now }
+            )
+            let lane = DecisionFastLane(api: harness.api, authentication: harness.api.authentication())
+            let tail = Tail()
+            self.channel = try await NIOAsyncTestingChannel { channel in
+                try channel.pipeline.syncOperations.addHandler(DecisionFastPath(lane: lane))
+                try channel.pipeline.syncOperations.addHandler(tail)
+            }
+            let audit = harness.api.audit
+            self.writer = Task { try await audit.run() }
+            self.harness = harness
+            self.tail = tail
+        }
+
+        func send(_ parts: [HTTPRequestPart]) async throws {
+            for part in parts { try await self.channel.writeInbound(part) }
+        }
+
+        /// Runs what is queued on the (testing) event loop and collects what came out of the handler.
+        private func drain() async throws {
+            await self.channel.testingEventLoop.run()
+            while let part = try await self.channel.readInbound(as: HTTPRequestPart.self) { self.inbound.append(part) }
+            while let part = try await self.channel.readOutbound(as: HTTPResponsePart.self) {
+                self.outbound.append(part)
+            }
+        }
+
+        /// What reached the router (the end of the pipeline) since the last call, in order.
+        func routed() async throws -> [HTTPRequestPart] {
+            try await self.drain()
+            defer { self.inbound = [] }
+            return self.inbound
+        }
+
+        /// What the handler wrote itself since the last call, in order.
+        func answered() async throws -> [HTTPResponsePart] {
+            try await self.drain()
+            defer { self.outbound = [] }
+            return self.outbound
+        }
+
+        /// Waits until `count` decisions are committed and the handler has acted on the commit (the
+        /// audit thread queues the completion on the loop, which runs it when told to).
+        func commit(_ count: Int) async throws {
+            let deadline = ContinuousClock.now + .seconds(20)
+            while ContinuousClock.now < deadline {
+                try await self.drain()
+                let committed = try await self.harness.auditRecords(type: "access.decision").count
+                if committed >= count, !(self.inbound.isEmpty && self.outbound.isEmpty) { break }
+                try await Task.sleep(for: .milliseconds(5))
+            }
+            #expect(try await self.harness.auditRecords(type: "access.decision").count == count)
+        }
+
+        /// Holds the database's write lock from another connection: no audit commit happens until
+        /// the returned function is called (the store waits up to 10 s for the lock).
+        func holdCommits() throws -> @Sendable () -> Void {
+            let queue = try DatabaseQueue(path: self.harness.directory + "/t.sqlite")
+            let held = DispatchSemaphore(value: 0)
+            let release = DispatchSemaphore(value: 0)
+            Thread {
+                try? queue.inTransaction(.immediate) { _ in
+                    held.signal()
+                    release.wait()
+                    return .rollback
+                }
+            }.start()
+            held.wait()
+            return { release.signal() }
+        }
+
+        func finish() async throws {
+            _ = try await self.channel.finish(acceptAlreadyClosed: true)
+            self.writer.cancel()
+            try await self.writer.value
+            try? FileManager.default.removeItem(atPath: self.harness.directory)
+        }
+    }
+
+    static func evaluation(token: String? = "gateway", requestID: String? = nil) -> [HTTPRequestPart] {
+        var fields = HTTPFields()
+        if let token { fields[.authorization] = "Bearer \(Harness.token(token))" }
+        fields[.contentType] = "application/json"
+        if let requestID { fields[.requestID] = requestID }
+        let head = HTTPRequest(
+            method: .post,
+            scheme: nil,
+            authority: "localhost",
+            path: "/access/v1/evaluation",
+            headerFields: fields
+        )
+        let body = DecisionAPITests.evaluation("ann", "role", "db-read", "assume")
+        return [.head(head), .body(ByteBuffer(string: body)), .end(nil)]
+    }
+
+    static func get(_ path: String) -> [HTTPRequestPart] {
+        [.head(HTTPRequest(method: .get, scheme: nil, authority: "localhost", path: path)), .end(nil)]
+    }
+
+    static func heads(_ parts: [HTTPRequestPart]) -> [String] {
+        parts.compactMap { if case .head(let head) = $0 { head.path } else { nil } }
+    }
+
+    @Test func aValidEvaluationIsAnsweredHereAfterItsAuditCommit() async throws {
+        let fixture = try await Fixture()
+        let release = try fixture.holdCommits()
+        try await fixture.send(Self.evaluation(requestID: "fast-1"))
+        try await Task.sleep(for: .milliseconds(50))
+        #expect(try await fixture.routed().isEmpty, "the router never sees it")
+        #expect(try await fixture.answered().isEmpty, "no answer before the commit")
+        release()
+        try await fixture.commit(1)
+        let answer = try await fixture.answered()
+        try #require(answer.count == 3)
+        guard case .head(let head) = answer[0], case .body(let body) = answer[1], case .end = answer[2] else {
+            Issue.record("expected head, body, end: \(answer)")
+            return
+        }
+        #expect(head.status == .ok)
+        #expect(head.headerFields[.requestID] == "fast-1")
+        #expect(head.headerFields[.contentType] == "application/json")
+        #expect(head.headerFields[.contentLength] == String(body.readableBytes))
+        #expect(String(buffer: body).hasSuffix(#""decision":true}"#))
+        let record = try #require(try await fixture.harness.auditRecords(type: "access.decision").first)
+        #expect(record.event.details["request"] == "fast-1")
+        #expect(record.event.actor == "token:gateway")
+        try await fixture.finish()
+    }
+
+    @Test func anythingElseGoesToTheRouterUnchanged() async throws {
+        let fixture = try await Fixture()
+        // No token, a wrong one, a token without `check`, a body that does not decode.
+        var cases: [[HTTPRequestPart]] = [Self.evaluation(token: nil), Self.evaluation(token: "hr")]
+        var wrong = Self.evaluation()
+        if case .head(var head) = wrong[0] {
+            head.headerFields[.authorization] = "Bearer nope"
+            wrong[0] = .head(head)
+        }
+        cases.append(wrong)
+        var garbled = Self.evaluation()
+        garbled[1] = .body(ByteBuffer(string: "{not json"))
+        cases.append(garbled)
+        for parts in cases {
+            try await fixture.send(parts)
+            #expect(try await fixture.routed() == parts)
+            #expect(try await fixture.answered().isEmpty)
+            // The router's answer ends the request.
+            try await fixture.channel.writeAndFlush(HTTPResponsePart.end(nil))
+            _ = try await fixture.answered()
+        }
+        #expect(try await fixture.harness.auditRecords(type: "access.decision").isEmpty)
+        try await fixture.finish()
+    }
+
+    @Test func pipelinedRequestsAreAnsweredInOrder() async throws {
+        let fixture = try await Fixture()
+        // A decision waiting for its commit holds what comes after it.
+        let release = try fixture.holdCommits()
+        try await fixture.send(Self.evaluation(requestID: "first"))
+        try await fixture.send(Self.get("/healthz"))
+        try await Task.sleep(for: .milliseconds(50))
+        #expect(try await fixture.routed().isEmpty, "held until the decision is answered")
+        release()
+        try await fixture.commit(1)
+        let first = try await fixture.answered()
+        #expect(first.count == 3)
+        #expect(Self.heads(try await fixture.routed()) == ["/healthz"])
+        // While the router has not answered /healthz, a decision goes to the router too.
+        try await fixture.send(Self.evaluation(requestID: "second"))
+        #expect(Self.heads(try await fixture.routed()) == ["/access/v1/evaluation"])
+        // The router answers both; the next decision takes the fast path again.
+        for _ in 0..<2 {
+            try await fixture.channel.writeAndFlush(HTTPResponsePart.head(HTTPResponse(status: .ok)))
+            try await fixture.channel.writeAndFlush(HTTPResponsePart.end(nil))
+        }
+        _ = try await fixture.answered()
+        try await fixture.send(Self.evaluation(requestID: "third"))
+        #expect(try await fixture.routed().isEmpty)
+        try await fixture.commit(2)
+        guard case .head(let head) = try await fixture.answered().first else {
+            Issue.record("no answer for the third request")
+            return
+        }
+        #expect(head.headerFields[.requestID] == "third")
+        try await fixture.finish()
+    }
+
+    @Test func aGracefulShutdownWaitsForTheDecisionInFlight() async throws {
+        let fixture = try await Fixture()
+        let release = try fixture.holdCommits()
+        try await fixture.send(Self.evaluation(requestID: "in-flight"))
+        fixture.channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
+        try await Task.sleep(for: .milliseconds(50))
+        #expect(try await fixture.answered().isEmpty)
+        #expect(fixture.tail.quiesced.load(ordering: .relaxed) == 0, "not before the answer")
+        release()
+        try await fixture.commit(1)
+        #expect(try await fixture.answered().count == 3)
+        #expect(fixture.tail.quiesced.load(ordering: .relaxed) == 1)
+        try await fixture.finish()
+    }
+
+    @Test func anAuditThatCannotBeWrittenLeavesTheAnswerToTheRoute() async throws {
+        let fixture = try await Fixture()
+        // A stopped batcher takes nothing: the decision is not answered here but handed, whole, to
+        // the router, whose route tries the audit itself and answers 503.
+        fixture.writer.cancel()
+        try await fixture.writer.value
+        let parts = Self.evaluation(requestID: "unrecorded")
+        try await fixture.send(parts)
+        await fixture.channel.testingEventLoop.run()
+        #expect(try await fixture.routed() == parts)
+        #expect(try await fixture.answered().isEmpty)
+        #expect(try await fixture.harness.auditRecords(type: "access.decision").isEmpty)
+        _ = try await fixture.channel.finish(acceptAlreadyClosed: true)
+        try? FileManager.default.removeItem(atPath: fixture.harness.directory)
+    }
+}
+
+/// Pipelining over a real socket: requests written back to back in one packet — decisions the
+/// fast path answers, a route's request, a decision the route must refuse — come back in order.
+@Suite(.timeLimit(.minutes(1)))
+struct DecisionPipeliningTests {
+    @Test(arguments: [true, false]) func pipelinedRequestsComeBackInOrder(fastPath: Bool) async throws {
+        let harness = try await Harness(
+            mappings: DecisionAPITests.mappings,
+            state: DecisionAPITests.state,
+            now: { DecisionAPITests.now }
+        )
+        try await harness.run(fastPath: fastPath) { client in
+            let port = try #require(client.port)
+            let body = DecisionAPITests.evaluation("ann", "role", "db-read", "assume")
+            func evaluation(_ id: String, token: String) -> String {
+                "POST /access/v1/evaluation HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer \(token)\r\n"
+                    + "X-Request-ID: \(id)\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n"
+                    + body
+            }
+            let gateway = Harness.token("gateway")
+            let requests = [
+                evaluation("r1", token: gateway),
+                "GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Request-ID: r2\r\n\r\n",
+                evaluation("r3", token: "wrong"),
+                evaluation("r4", token: gateway),
+                evaluation("r5", token: gateway),
+            ]
+            let responses = try await RawHTTP.exchangeOnThread(port: port, Array(requests.joined().utf8), responses: 5)
+            #expect(responses.map(\.requestID) == ["r1", "r2", "r3", "r4", "r5"])
+            #expect(responses.map(\.status) == [200, 200, 401, 200, 200])
+        }
+        #expect(try await harness.auditRecords(type: "access.decision").count == 3)
+    }
+}
+
+/// A blocking HTTP/1.1 exchange on a loopback socket (only for the pipelining test: no client
+/// library writes several requests before reading).
+enum RawHTTP {
+    struct Response {
+        var status: Int
+        var requestID: String?
+    }
+
+    struct Failure: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    /// On a thread of its own: a blocking read on a Swift concurrency thread could starve the
+    /// server's own tasks.
+    static func exchangeOnThread(port: Int, _ request: [UInt8], responses count: Int) async throws -> [Response] {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread { continuation.resume(with: Result { try Self.exchange(port: port, request, responses: count) }) }
+                .start()
+        }
+    }
+
+    static func exchange(port: Int, _ request: [UInt8], responses count: Int) throws -> [Response] {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw Failure(description: "socket: \(errno)") }
+        defer { close(fd) }
+        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard connected == 0 else { throw Failure(description: "connect: \(errno)") }
+        let sent = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
+        guard sent == request.count else { throw Failure(description: "send: \(sent)") }
+        var received: [UInt8] = []
+        var parsed: [Response] = []
+        var chunk = [UInt8](repeating: 0, count: 65_536)
+        while parsed.count < count {
+            let read = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            guard read > 0 else { throw Failure(description: "recv: \(read) after \(parsed.count) responses") }
+            received += chunk[0..<read]
+            while let (response, length) = Self.parse(received) {
+                parsed.append(response)
+                received.removeFirst(length)
+            }
+        }
+        return parsed
+    }
+
+    /// One complete response at the start of `bytes` (Content-Length bodies only), and its length.
+    static func parse(_ bytes: [UInt8]) -> (Response, Int)? {
+        let separator: [UInt8] = Array("\r\n\r\n".utf8)
+        guard let end = bytes.indices.first(where: { bytes[$0...].starts(with: separator) }) else { return nil }
+        let lines = String(decoding: bytes[..<end], as: UTF8.self).components(separatedBy: "\r\n")
+        let status = Int(lines[0].split(separator: " ")[1]) ?? 0
+        var headers: [String: String] = [:]
+        for line in lines.dropFirst() {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(
+                in: .whitespaces
+            )
+        }
+        let length = Int(headers["content-length"] ?? "0") ?? 0
+        let total = end + separator.count + length
+        guard bytes.count >= total else { return nil }
+        return (Response(status: status, requestID: headers["x-request-id"]), total)
+    }
+}
