@@ -17,16 +17,19 @@ public struct ServerSettings: Sendable, Hashable {
     public var sweepIntervalSeconds: Double
     /// The issuer shown by authenticator apps for `tenure mfa enroll`. default: Tenure.
     public var totpIssuer: String
-    /// How long the audit batcher waits before writing, to gather more decisions into one
-    /// transaction. default: 0 — no wait: records that arrive while a batch is being written form
-    /// the next batch (group commit), so waiting would only add latency.
+    /// How long the audit batcher waits, once woken, before writing, to gather more decisions into
+    /// one transaction. Records that arrive while a batch is written form the next batch (group
+    /// commit) in any case; the short wait makes batches of a few records into batches of a few
+    /// dozen: a commit rewrites whole pages, so small batches write several pages of WAL per
+    /// decision, and the checkpoints that must sync them stall the writer (p99 10 ms instead of
+    /// 4 ms in the API benchmark, BENCHMARKS.md §5). default: 0.0001 (100 µs).
     public var auditFlushSeconds: Double
 
     public static let defaultHost = "127.0.0.1"
     public static let defaultPort = 8080
     public static let defaultMaxBodyBytes = 1 << 20
     public static let defaultSweepIntervalSeconds: Double = 15
-    public static let defaultAuditFlushSeconds: Double = 0
+    public static let defaultAuditFlushSeconds: Double = 0.0001
 
     public init(
         host: String = ServerSettings.defaultHost,
