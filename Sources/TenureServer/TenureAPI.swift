@@ -45,6 +45,10 @@ public struct TenureAPI: Sendable {
         "/healthz", "/readyz", "/.well-known/authzen-configuration", "/openapi.json",
     ]
 
+    /// The routes and their middleware. The plain case of `POST /access/v1/evaluation` never
+    /// reaches them: `DecisionFastPath` answers it on the event loop and does what the request-id
+    /// and authentication middleware do itself — a middleware added here must be reflected there
+    /// (or make the fast path hand every request on).
     public func router() -> Router<TenureRequestContext> {
         let router = Router(context: TenureRequestContext.self)
         router.add(middleware: RequestIDMiddleware())
