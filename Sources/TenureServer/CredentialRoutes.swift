@@ -3,7 +3,7 @@ import Hummingbird
 import TenureAccess
 import TenureConfig
 import TenureCore
-import TenureEngine
+public import TenureEngine
 import TenureStore
 import TenureVault
 
@@ -222,4 +222,24 @@ struct CheckinResponse: Encodable {
     var credential: String
     var checkedInAt: String
     var rotation: String?
+}
+
+extension Operations {
+    /// Vault maintenance as the daemon's sweeper runs it (settling pending versions, retries of
+    /// failed rotations, max age), inside the coordinator like check-out and check-in: a check-out
+    /// either comes first — and a max-age rotation then waits for it — or gets the new secret; it
+    /// never hands out a secret that a rotation already decided on is about to replace. Counts the
+    /// outcomes in the metrics.
+    public func maintainVault() async throws -> [CredentialRotator.MaintenanceResult] {
+        guard let rotator = self.engine.rotator else { return [] }
+        let results = try await self.coordinator.exclusive { try await rotator.maintain() }
+        for result in results {
+            if case .rotated = result.outcome {
+                self.metrics.rotation(success: true)
+            } else {
+                self.metrics.rotation(success: false)
+            }
+        }
+        return results
+    }
 }

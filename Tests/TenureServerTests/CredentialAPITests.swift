@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+import Synchronization
 import TenureAccess
 import TenureConfig
 import TenureCore
@@ -183,5 +184,46 @@ struct CredentialAPITests {
             )
             #expect(try String(contentsOfFile: received, encoding: .utf8) != "Key-One-Secret")
         }
+    }
+
+    /// The sweeper's vault maintenance runs inside the coordinator, like check-out: a max-age
+    /// rotation cannot slip between a check-out's look at open check-outs and its answer.
+    @Test func vaultMaintenanceWaitsForTheCoordinator() async throws {
+        let clock = Mutex<Double>(1_800_000_000)
+        let harness = try await Harness(
+            mappings: Self.mappings,
+            state: Self.state,
+            now: { clock.withLock { $0 } },
+            vault: true
+        )
+        defer { try? FileManager.default.removeItem(atPath: harness.directory) }
+        let (path, _) = try Self.program(in: harness.directory)
+        let rotator = try #require(harness.operations.engine.rotator)
+        try await rotator.enroll(
+            name: "app-key",
+            kind: .command(path: path),
+            currentSecret: "Key-One-Secret",
+            policy: PasswordPolicy(),
+            maxAgeSeconds: 60
+        )
+        clock.withLock { $0 += 120 }  // past its max age
+        // Someone holds the coordinator (a check-out in progress, say).
+        let (held, hold) = AsyncStream.makeStream(of: Void.self)
+        let (entered, enter) = AsyncStream.makeStream(of: Void.self)
+        let holder = Task {
+            await harness.operations.coordinator.exclusive {
+                enter.yield()
+                for await _ in held {}
+            }
+        }
+        for await _ in entered { break }
+        let maintenance = Task { try await harness.operations.maintainVault() }
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(try await harness.store.credentialStatus(named: "app-key")?.current?.version == 1, "not while held")
+        hold.finish()
+        await holder.value
+        let results = try await maintenance.value
+        #expect(results.map(\.trigger) == [.maxAge])
+        #expect(try await harness.store.credentialStatus(named: "app-key")?.current?.version == 2)
     }
 }

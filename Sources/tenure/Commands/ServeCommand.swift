@@ -78,16 +78,8 @@ struct ServeCommand: AsyncParsableCommand {
             // A `tenure sync` or `tenure offboard` run beside the server changed the store.
             { try await operations.reloadIndexIfChangedElsewhere() },
         ]
-        if let rotator = engine.rotator {
-            steps.append {
-                for result in try await rotator.maintain() {
-                    if case .rotated = result.outcome {
-                        metrics.rotation(success: true)
-                    } else {
-                        metrics.rotation(success: false)
-                    }
-                }
-            }
+        if engine.rotator != nil {
+            steps.append { _ = try await operations.maintainVault() }
         }
         var services: [any Service] = [
             Sweeper(operations: operations, interval: settings.sweepIntervalSeconds, logger: logger, steps: steps),
