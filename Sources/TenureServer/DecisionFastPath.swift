@@ -82,9 +82,9 @@ struct DecisionFastLane: Sendable {
 
 /// One per connection, between the HTTP codec and Hummingbird's handler. Responses leave in the
 /// order requests came: a request for the lane is taken only when no request handed to the router
-/// is still unanswered, and while its audit commit is awaited nothing more is read (what arrived
-/// already is held and handled after the answer). A graceful-shutdown request waits for the
-/// answer too, so an accepted decision is never cut off.
+/// is still unanswered, and while its audit commit is awaited whatever arrives is held and handled
+/// after the answer (past `heldLimit` parts the socket is no longer read until then). A
+/// graceful-shutdown request waits for the answer too, so an accepted decision is never cut off.
 final class DecisionFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
@@ -111,6 +111,11 @@ final class DecisionFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     private var readHeld = false
     private var quiesceHeld = false
     private var open = true
+
+    /// Parts held while deciding before the socket stops being read. Reading on costs nothing in
+    /// the usual case (the client waits for the answer: nothing arrives); stopping and starting
+    /// reads would cost two epoll changes per decision.
+    static let heldLimit = 16
 
     init(lane: DecisionFastLane) {
         self.lane = lane
@@ -237,7 +242,7 @@ final class DecisionFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func read(context: ChannelHandlerContext) {
-        if self.isDeciding {
+        if self.isDeciding && self.held.count >= Self.heldLimit {
             self.readHeld = true
         } else {
             context.read()

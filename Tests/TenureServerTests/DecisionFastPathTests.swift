@@ -32,10 +32,22 @@ struct DecisionFastPathTests {
         }
     }
 
+    /// Counts the reads that pass the fast path toward the socket.
+    final class ReadCounter: ChannelOutboundHandler, Sendable {
+        typealias OutboundIn = Any
+        let count = Atomic<Int>(0)
+
+        func read(context: ChannelHandlerContext) {
+            self.count.wrappingAdd(1, ordering: .relaxed)
+            context.read()
+        }
+    }
+
     final class Fixture {
         let harness: Harness
         let channel: NIOAsyncTestingChannel
         let tail: Tail
+        let reads: ReadCounter
         let writer: Task<Void, any Error>
         private var inbound: [HTTPRequestPart] = []
         private var outbound: [HTTPResponsePart] = []
@@ -48,7 +60,9 @@ struct DecisionFastPathTests {
             )
             let lane = DecisionFastLane(api: harness.api, authentication: harness.api.authentication())
             let tail = Tail()
+            let reads = ReadCounter()
             self.channel = try await NIOAsyncTestingChannel { channel in
+                try channel.pipeline.syncOperations.addHandler(reads)
                 try channel.pipeline.syncOperations.addHandler(DecisionFastPath(lane: lane))
                 try channel.pipeline.syncOperations.addHandler(tail)
             }
@@ -56,6 +70,7 @@ struct DecisionFastPathTests {
             self.writer = Task { try await audit.run() }
             self.harness = harness
             self.tail = tail
+            self.reads = reads
         }
 
         func send(_ parts: [HTTPRequestPart]) async throws {
@@ -228,6 +243,28 @@ struct DecisionFastPathTests {
             return
         }
         #expect(head.headerFields[.requestID] == "third")
+        try await fixture.finish()
+    }
+
+    @Test func aFloodOfPipelinedRequestsStopsReadingUntilTheAnswer() async throws {
+        let fixture = try await Fixture()
+        let release = try fixture.holdCommits()
+        try await fixture.send(Self.evaluation(requestID: "slow"))
+        // A few parts behind the decision are held and reading goes on (the usual case costs no
+        // epoll change); past the limit, reading stops until the answer is out.
+        let before = fixture.reads.count.load(ordering: .relaxed)
+        fixture.channel.read()
+        await fixture.channel.testingEventLoop.run()
+        #expect(fixture.reads.count.load(ordering: .relaxed) == before + 1)
+        for _ in 0..<(DecisionFastPath.heldLimit / 2) { try await fixture.send(Self.get("/healthz")) }
+        fixture.channel.read()
+        await fixture.channel.testingEventLoop.run()
+        #expect(fixture.reads.count.load(ordering: .relaxed) == before + 1, "no read while the flood is held")
+        #expect(try await fixture.routed().isEmpty)
+        release()
+        try await fixture.commit(1)
+        #expect(fixture.reads.count.load(ordering: .relaxed) == before + 2, "the held read, after the answer")
+        #expect(Self.heads(try await fixture.routed()).count == DecisionFastPath.heldLimit / 2)
         try await fixture.finish()
     }
 
