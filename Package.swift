@@ -140,7 +140,12 @@ let package = Package(
             ]
         ),
         .testTarget(name: "TenureVaultTests", dependencies: ["SlapdFixture", "TenureCrypto", "TenureVault"]),
-        .testTarget(name: "TenureStoreTests", dependencies: ["TenureCore", "TenureCrypto", "TenureStore", grdb]),
+        .testTarget(
+            name: "TenureStoreTests",
+            dependencies: [
+                "TenureCore", "TenureCrypto", "TenureStore", grdb, .product(name: "GRDBSQLite", package: "GRDB.swift"),
+            ]
+        ),
         .testTarget(name: "TenureSCIMTests", dependencies: ["TenureCore", "TenureSCIM", "TenureStore"]),
         .testTarget(
             name: "TenureEngineTests",

@@ -178,8 +178,6 @@ struct MACHex {
             return difference == 0
         }
     }
-
-    var string: String { String(decoding: self.hex, as: UTF8.self) }
 }
 
 /// The previous hash of the first record.

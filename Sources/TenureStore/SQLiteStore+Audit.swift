@@ -64,17 +64,21 @@ extension SQLiteStore {
             }
             tag.withUnsafeBytes { current.set($0) }
             sqlite3_reset(statement)
-            sqlite3_bind_int64(statement, 1, sequence)
-            sqlite3_bind_double(statement, 2, event.time)
-            bindText(statement, 3, event.actor)
-            bindText(statement, 4, event.type)
-            bindText(statement, 5, event.subject)
-            bindText(statement, 6, event.object)
-            bindText(statement, 7, event.outcome)
-            bindText(statement, 8, details)
-            bindText(statement, 9, previous.hex)
-            bindText(statement, 10, current.hex)
-            let code = sqlite3_step(statement)
+            // A bind that fails leaves the previous record's value in place: every one is checked,
+            // so a record is stored as it was MACed or not at all.
+            var code = SQLITE_OK
+            func bind(_ result: Int32) { if code == SQLITE_OK { code = result } }
+            bind(sqlite3_bind_int64(statement, 1, sequence))
+            bind(sqlite3_bind_double(statement, 2, event.time))
+            bind(bindText(statement, 3, event.actor))
+            bind(bindText(statement, 4, event.type))
+            bind(bindText(statement, 5, event.subject))
+            bind(bindText(statement, 6, event.object))
+            bind(bindText(statement, 7, event.outcome))
+            bind(bindText(statement, 8, details))
+            bind(bindText(statement, 9, previous.hex))
+            bind(bindText(statement, 10, current.hex))
+            if code == SQLITE_OK { code = sqlite3_step(statement) }
             guard code == SQLITE_DONE else {
                 throw DatabaseError(
                     resultCode: ResultCode(rawValue: code),
@@ -283,20 +287,18 @@ private func columnBytes(_ statement: SQLiteStatement, _ index: Int32) -> Unsafe
 /// SQLite copies the bound bytes (SQLITE_TRANSIENT): the value may go away after the call.
 private let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
 
-/// Binds text (NULL for nil) at `index`.
-private func bindText(_ statement: OpaquePointer?, _ index: Int32, _ value: String?) {
-    guard var value else {
-        sqlite3_bind_null(statement, index)
-        return
-    }
-    value.withUTF8 { bytes in
-        _ = sqlite3_bind_text(statement, index, bytes.baseAddress, Int32(bytes.count), transient)
-    }
+/// Binds text (NULL for nil) at `index`; SQLite's result code.
+private func bindText(_ statement: OpaquePointer?, _ index: Int32, _ value: String?) -> Int32 {
+    guard var value else { return sqlite3_bind_null(statement, index) }
+    return value.withUTF8 { bindText(statement, index, $0) }
 }
 
-/// Binds UTF-8 bytes as text at `index`.
-private func bindText(_ statement: OpaquePointer?, _ index: Int32, _ bytes: [UInt8]) {
-    bytes.withUnsafeBufferPointer { buffer in
-        _ = sqlite3_bind_text(statement, index, buffer.baseAddress, Int32(buffer.count), transient)
-    }
+/// Binds UTF-8 bytes as text at `index`; SQLite's result code.
+private func bindText(_ statement: OpaquePointer?, _ index: Int32, _ bytes: [UInt8]) -> Int32 {
+    bytes.withUnsafeBufferPointer { bindText(statement, index, $0) }
+}
+
+private func bindText(_ statement: OpaquePointer?, _ index: Int32, _ bytes: UnsafeBufferPointer<UInt8>) -> Int32 {
+    guard let count = Int32(exactly: bytes.count) else { return SQLITE_TOOBIG }
+    return sqlite3_bind_text(statement, index, bytes.baseAddress, count, transient)
 }
