@@ -175,9 +175,12 @@ extension Operations {
             guard let checkout = try await rotator.store.checkout(id: body.checkoutID), checkout.name == name else {
                 throw Problem.notFound("no check-out \(body.checkoutID) of \(name)")
             }
-            if let own = token.subject, !context.has(.admin), own.lowercased() != (checkout.username ?? "").lowercased()
-            {
-                throw Problem(.forbidden, "not-your-checkout", title: "Forbidden", detail: "not your check-out")
+            // As for check-out: only the token's own person (compared as identities), or an admin;
+            // a token that names no person checks in nothing of anyone's.
+            if !context.has(.admin) {
+                guard let own = Self.personID(of: token, in: self.index.snapshot), own == checkout.identityID else {
+                    throw Problem(.forbidden, "not-your-checkout", title: "Forbidden", detail: "not your check-out")
+                }
             }
             let result = try await self.coordinator.exclusive { try await rotator.checkIn(checkoutID: body.checkoutID) }
             var rotated: String?

@@ -98,13 +98,22 @@ struct CredentialAPITests {
             // Exclusive: bob must wait until ann checks in.
             let second = try await Self.checkout(client, "app-key", token: "bob")
             #expect(second.status == .conflict)
-            let checkin = try await client.execute(
-                uri: "/v1/credentials/app-key/checkin",
-                method: .post,
-                headers: Harness.headers("ann"),
-                body: ByteBuffer(string: #"{"checkoutID": "\#(json["checkoutID"] as? String ?? "")"}"#)
-            )
-            #expect(checkin.status == .ok)
+            func checkIn(_ token: String) async throws -> TestResponse {
+                try await client.execute(
+                    uri: "/v1/credentials/app-key/checkin",
+                    method: .post,
+                    headers: Harness.headers(token),
+                    body: ByteBuffer(string: #"{"checkoutID": "\#(json["checkoutID"] as? String ?? "")"}"#)
+                )
+            }
+            // Nobody else checks ann's check-out in: not another person, not a token naming no one.
+            for other in ["bob", "agent"] {
+                let refused = try await checkIn(other)
+                #expect(refused.status == .forbidden, "\(other)")
+                #expect(try object(refused)["type"] as? String == "https://tenure.dev/problems/not-your-checkout")
+            }
+            #expect(try await Self.checkout(client, "app-key", token: "bob").status == .conflict, "still open")
+            #expect(try await checkIn("ann").status == .ok)
             #expect(try await Self.checkout(client, "app-key", token: "bob").status == .created)
         }
         let open = try await harness.store.checkouts(since: 0)
