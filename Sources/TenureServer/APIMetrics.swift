@@ -1,4 +1,5 @@
 public import Prometheus
+public import TenureEngine
 
 /// What `/metrics` exposes (Prometheus text format), in a registry of its own (several servers
 /// may run in one process, as in the tests).
@@ -100,5 +101,17 @@ public struct APIMetrics: Sendable {
         var buffer: [UInt8] = []
         self.registry.emit(into: &buffer)
         return String(decoding: buffer, as: UTF8.self)
+    }
+}
+
+extension APIMetrics {
+    /// A rotation's outcome, counted once for every path that rotates (sync, sweeper, check-in):
+    /// rotated is a success, abandoned or needing attention a failure, nothing pending nothing.
+    public func rotation(_ outcome: CredentialRotator.Outcome) {
+        switch outcome {
+        case .rotated: self.rotation(success: true)
+        case .unchanged, .needsAttention: self.rotation(success: false)
+        case .nothingPending: break
+        }
     }
 }

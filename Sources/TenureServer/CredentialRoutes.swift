@@ -185,15 +185,11 @@ extension Operations {
             let result = try await self.coordinator.exclusive { try await rotator.checkIn(checkoutID: body.checkoutID) }
             var rotated: String?
             switch result.rotation {
-            case .rotated(let version)?:
-                rotated = "rotated to version \(version)"
-                self.metrics.rotation(success: true)
-            case .needsAttention(let reason)?, .unchanged(let reason)?:
-                rotated = "rotation failed: \(reason)"
-                self.metrics.rotation(success: false)
-            case .nothingPending?, nil:
-                rotated = nil
+            case .rotated(let version)?: rotated = "rotated to version \(version)"
+            case .needsAttention(let reason)?, .unchanged(let reason)?: rotated = "rotation failed: \(reason)"
+            case .nothingPending?, nil: rotated = nil
             }
+            if let outcome = result.rotation { self.metrics.rotation(outcome) }
             return api.json(
                 CheckinResponse(
                     checkoutID: result.checkout.id,
@@ -236,13 +232,7 @@ extension Operations {
     public func maintainVault() async throws -> [CredentialRotator.MaintenanceResult] {
         guard let rotator = self.engine.rotator else { return [] }
         let results = try await self.coordinator.exclusive { try await rotator.maintain() }
-        for result in results {
-            if case .rotated = result.outcome {
-                self.metrics.rotation(success: true)
-            } else {
-                self.metrics.rotation(success: false)
-            }
-        }
+        for result in results { self.metrics.rotation(result.outcome) }
         return results
     }
 }

@@ -86,23 +86,33 @@ public struct SyncScheduler: Service {
         }
         defer { withExtendedLifetime(lock) {} }
         do {
+            // The index follows the sync before the coordinator is let go: an activation or approval
+            // queued behind the sync must not be decided on the model the sync just changed. A
+            // sync that failed after applying part of its plan must not leave the index permitting
+            // what it revoked either.
             let report = try await self.operations.coordinator.exclusive {
-                try await self.engine.sync(
-                    allowMassRevoke: false,
-                    now: { Date().timeIntervalSince1970 },
-                    pull: self.pull
-                )
+                let report: SyncEngine.Report
+                do {
+                    report = try await self.engine.sync(
+                        allowMassRevoke: false,
+                        now: { Date().timeIntervalSince1970 },
+                        pull: self.pull
+                    )
+                } catch {
+                    do {
+                        try await self.operations.reloadIndexUnlocked()
+                    } catch let reload {
+                        self.logger.error("index reload after a failed sync failed", metadata: ["error": "\(reload)"])
+                    }
+                    throw error
+                }
+                try await self.operations.reloadIndexUnlocked()
+                return report
             }
             let summary = report.plan.summary
             let outcome = report.held ? "held" : (report.planID == nil ? "no_change" : "applied")
             metrics.syncRun(outcome, actions: report.applied, leavers: summary.leavers)
-            for result in report.maintenance {
-                if case .rotated = result.outcome {
-                    metrics.rotation(success: true)
-                } else if case .needsAttention = result.outcome {
-                    metrics.rotation(success: false)
-                }
-            }
+            for result in report.maintenance { metrics.rotation(result.outcome) }
             self.logger.info(
                 "scheduled sync",
                 metadata: [
@@ -110,15 +120,11 @@ public struct SyncScheduler: Service {
                     "plan": "\(report.planID.map(String.init) ?? "-")",
                 ]
             )
-            try await self.operations.reloadIndex()
             await self.afterRun()
             return true
         } catch {
             metrics.syncRun("failed", actions: 0, leavers: 0)
             self.logger.error("scheduled sync failed; backing off", metadata: ["error": "\(error)"])
-            // A sync that failed after applying part of its plan must not leave the index permitting
-            // what it revoked.
-            try? await self.operations.reloadIndex()
             return false
         }
     }

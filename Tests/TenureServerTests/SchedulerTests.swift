@@ -1,5 +1,7 @@
 import Foundation
 import Logging
+import Synchronization
+import TenureAccess
 import TenureConfig
 import TenureCore
 import TenureEngine
@@ -56,5 +58,50 @@ import Testing
         #expect(await scheduler.runOnce() == false)
         #expect(harness.operations.metrics.text().contains(#"tenure_sync_runs_total{outcome="failed"} 1"#))
         #expect(try await harness.auditRecords(type: "sync.failed").count == 1)
+    }
+
+    /// The index follows a sync before the coordinator is let go: what was queued behind the sync
+    /// (an activation, an approval) is decided on the model the sync left, also when it failed
+    /// after changing the store.
+    @Test func whatWaitedForTheSyncSeesTheModelItLeft() async throws {
+        let mappings = Mappings(roles: [RoleDefinition(name: "db-read", tier: 2, mode: .standing)])
+        let harness = try await Harness(
+            mappings: mappings,
+            state: PIMState(
+                identities: ["a": person("a", "ann")],
+                assignments: [Assignment(identityID: "a", role: "db-read", state: .active, source: "rule:r", since: 0)]
+            )
+        )
+        let operations = harness.operations
+        let queued = Mutex<Task<Bool, Never>?>(nil)
+        let scheduler = SyncScheduler(
+            schedule: ScheduleSettings(when: .interval(seconds: 60)),
+            engine: operations.engine,
+            operations: operations,
+            lockPath: harness.directory + "/lock",
+            logger: Logger(label: "test"),
+            pull: {
+                // The run changes the store (ann disabled), a decision queues behind it, and the
+                // run then fails.
+                try await harness.store.seed(PIMState(identities: ["a": person("a", "ann", state: .disabled)]))
+                queued.withLock {
+                    $0 = Task {
+                        await operations.coordinator.exclusive {
+                            let request = EvaluationRequest(
+                                subject: Subject(type: "user", id: "ann"),
+                                resource: Resource(type: "role", id: "db-read"),
+                                action: Action(name: "assume")
+                            )
+                            return operations.index.evaluate(request, now: Date().timeIntervalSince1970).allowed
+                        }
+                    }
+                }
+                try await Task.sleep(for: .milliseconds(50))  // the decision is queued by now
+                throw URLError(.cannotConnectToHost)
+            }
+        )
+        #expect(await scheduler.runOnce() == false)
+        let task = try #require(queued.withLock { $0 })
+        #expect(await task.value == false, "decided on the index from before the sync")
     }
 }
