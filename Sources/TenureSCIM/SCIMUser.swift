@@ -133,6 +133,14 @@ public struct SCIMUser: Hashable, Sendable {
 
     static func normalize(_ input: SCIMObject) throws(SCIMError) -> SCIMObject {
         var object = input
+        // Core attributes sent inside an object named by the core schema (`"urn:…:core:2.0:User":
+        // {…}`, which RFC 7643 does not define) are taken to the top level — what is there already
+        // wins — so that nothing, a password least of all, is kept hidden inside it.
+        while let key = object.scimKey(for: SCIMSchema.user) {
+            let nested = object[key]?.objectValue ?? [:]
+            object[key] = nil
+            for (member, value) in nested where object.scimKey(for: member) == nil { object[member] = value }
+        }
         for dropped in ["id", "meta", "password", "groups"] {
             while object.removeSCIMValue(forKey: dropped) {}
             // Also as a fully qualified name (RFC 7644 §3.10: `urn:…:core:2.0:User:password`).
