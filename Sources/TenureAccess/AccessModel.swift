@@ -207,8 +207,10 @@ public struct Inactivity: Hashable, Sendable {
         self.hrReason = hrReason
     }
 
+    /// What a decision's `reason_admin` says. Not HR's or an operator's reason: the gateway and the
+    /// person asking read this; the reason stays in the audit log and the plan.
     public var description: String {
-        if let reason = self.hrReason { return "identity is terminated (terminated by HR: \(reason))" }
+        if self.hrReason != nil { return "identity is terminated (by HR or an offboarding)" }
         return "identity is \(self.state.rawValue)"
     }
 }

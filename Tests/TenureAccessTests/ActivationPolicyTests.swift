@@ -219,7 +219,7 @@ import Testing
     @Test func refusalMessages() {
         #expect(
             ActivationRefusal.identityInactive(Inactivity(state: .terminated, hrReason: "resigned")).message
-                == "identity is terminated (terminated by HR: resigned)"
+                == "identity is terminated (by HR or an offboarding)"
         )
         #expect(
             ActivationRefusal.alreadyActive(role: "dba-prod", until: World.now).message

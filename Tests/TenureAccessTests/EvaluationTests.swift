@@ -104,7 +104,7 @@ import Testing
             allowed: false,
             reason: .identityInactive,
             context: ["state": "terminated", "hrTerminated": true],
-            admin: "terminated by HR: resigned"
+            admin: "terminated (by HR or an offboarding)"
         ),
         Case(request: World.checkout("gina", "pg-prod-ro"), allowed: false, reason: .identityInactive),
 

@@ -111,7 +111,8 @@ import Testing
         index.update { $0.setTerminated("u-alice", reason: "contract ended") }
         let decision = index.evaluate(World.checkout("alice", "pg-prod-ro"), now: World.now)
         #expect(decision.reason == .identityInactive)
-        #expect(decision.reasonAdmin == "identity is terminated (terminated by HR: contract ended)")
+        #expect(decision.reasonAdmin == "identity is terminated (by HR or an offboarding)")
+        #expect(!decision.reasonAdmin.contains("contract ended"), "HR's reason is not told to the caller")
         #expect(decision.context["hrTerminated"] == true)
         index.update { $0.setTerminated("u-alice", reason: nil) }
         #expect(index.evaluate(World.checkout("alice", "pg-prod-ro"), now: World.now).allowed)
