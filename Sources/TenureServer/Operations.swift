@@ -73,7 +73,7 @@ public final class Operations: Sendable {
     /// The same, for a caller that holds the coordinator.
     func reloadIndexUnlocked() async throws {
         let plan = try await self.store.newestPlanID()
-        let model = try await ModelLoader.load(store: self.store, mappings: self.mappings)
+        let model = try await ModelLoader.load(store: self.store, mappings: self.mappings, now: self.now())
         self.index.update { $0 = model }
         self.indexedPlan.withLock { $0 = plan }
     }

@@ -26,7 +26,7 @@ public protocol PIMStore: Sendable {
     func loadState(identityID: String) async throws -> PIMState
 
     /// Identities HR or an operator terminated (id → why); see `SQLiteStore.hrTerminations`.
-    func hrTerminations(now: Double?) async throws -> [String: String]
+    func hrTerminations(now: Double) async throws -> [String: String]
 
     /// Stores a scheduled offboarding with its audit records.
     func addOffboarding(_ offboarding: Offboarding, audit: [AuditEvent]) async throws

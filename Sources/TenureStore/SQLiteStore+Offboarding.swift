@@ -110,8 +110,8 @@ extension SQLiteStore {
     /// Identities HR or an operator terminated, with why: offboardings carried out, and (through
     /// the HR store) linked HR records that are inactive, past their termination date or deleted.
     /// A sync treats them as leavers even while the directory still shows them enabled.
-    public func hrTerminations(now: Double? = nil) async throws -> [String: String] {
-        var terminated = try await self.terminatedIdentities(asOf: now ?? Date().timeIntervalSince1970)
+    public func hrTerminations(now: Double) async throws -> [String: String] {
+        var terminated = try await self.terminatedIdentities(asOf: now)
         for offboarding in try await self.offboardings(state: .done) where terminated[offboarding.identityID] == nil {
             terminated[offboarding.identityID] = "offboarded: \(offboarding.reason)"
         }

@@ -80,7 +80,7 @@ struct Harness {
         }
         var logger = Logger(label: "tenure.tests")
         logger.logLevel = .critical
-        let index = AccessIndex(try await ModelLoader.load(store: self.store, mappings: mappings))
+        let index = AccessIndex(try await ModelLoader.load(store: self.store, mappings: mappings, now: now()))
         let metrics = APIMetrics()
         self.masterKey = try MasterKey.random()
         var engine = SyncEngine(mappings: mappings, store: self.store, logger: logger, actor: "api")

@@ -444,7 +444,7 @@ struct SCIMAPITests {
             #expect(try await harness.store.hrUser(id: second)?.identityID == "id-bob")
             #expect(try await harness.store.offboardings().map(\.state) == [.cancelled])
             #expect(harness.operations.index.snapshot.hrTerminated["id-bob"] == nil)
-            #expect(try await harness.store.hrTerminations()["id-bob"] == nil)
+            #expect(try await harness.store.hrTerminations(now: harness.operations.now())["id-bob"] == nil)
             let cancelled = try #require(try await harness.auditRecords(type: "offboarding.cancelled").first?.event)
             #expect(cancelled.subject == "id-bob")
             #expect(cancelled.details["reason"] == "HR: employed again (rehired as HR user \(second))")

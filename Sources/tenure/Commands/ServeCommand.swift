@@ -46,7 +46,9 @@ struct ServeCommand: AsyncParsableCommand {
         let masterKey = engine.rotator?.masterKey
         let logger = context.logger
         let metrics = APIMetrics()
-        let index = AccessIndex(try await ModelLoader.load(store: store, mappings: mappings))
+        let index = AccessIndex(
+            try await ModelLoader.load(store: store, mappings: mappings, now: Date().timeIntervalSince1970)
+        )
         let operations = Operations(
             store: store,
             mappings: mappings,
