@@ -121,8 +121,9 @@ extension Operations {
     /// Runs one identity's offboarding plan now, serialised with syncs, activations and
     /// check-outs; the index follows inside the same critical section. If the plan fails part-way,
     /// the index is rebuilt from what the store holds (never left permitting what was revoked).
-    func offboardNow(_ identityID: String, reason: String, requestedBy: String) async throws
-        -> SyncEngine.OffboardReport
+    /// `offboardingID`: a scheduled offboarding that fell due (the sweeper), carried out as itself.
+    func offboardNow(_ identityID: String, reason: String, offboardingID: String? = nil, requestedBy: String)
+        async throws -> SyncEngine.OffboardReport
     {
         let report = try await self.coordinator.exclusive {
             let report: SyncEngine.OffboardReport
@@ -130,6 +131,7 @@ extension Operations {
                 report = try await self.engine.offboard(
                     identityID: identityID,
                     reason: reason,
+                    offboardingID: offboardingID,
                     requestedBy: requestedBy,
                     now: self.now
                 )
@@ -159,30 +161,21 @@ extension Operations {
         return report
     }
 
-    /// Carries out offboardings that are due (the daemon's sweeper calls it). One that fails is
-    /// logged and the others still run; the index is rebuilt whatever happened.
+    /// Carries out offboardings that are due (the daemon's sweeper calls it), each exactly as an
+    /// immediate one (`offboardNow`: a withheld plan ends no activations, the index follows). One
+    /// that fails is logged and the others still run.
     public func runDueOffboardings() async throws -> Int {
         let due = try await self.store.offboardings(state: .scheduled, dueBy: self.now())
         var done = 0
         for offboarding in due {
             do {
-                try await self.coordinator.exclusive {
-                    _ = try await self.engine.offboard(
-                        identityID: offboarding.identityID,
-                        reason: offboarding.reason,
-                        offboardingID: offboarding.id,
-                        requestedBy: offboarding.requestedBy,
-                        now: self.now
-                    )
-                    try await self.store.endActivations(
-                        identityID: offboarding.identityID,
-                        reason: "offboarded: \(offboarding.reason)",
-                        at: self.now(),
-                        actor: offboarding.requestedBy
-                    )
-                }
+                _ = try await self.offboardNow(
+                    offboarding.identityID,
+                    reason: offboarding.reason,
+                    offboardingID: offboarding.id,
+                    requestedBy: offboarding.requestedBy
+                )
                 done += 1
-                self.metrics.offboarding("done")
             } catch {
                 self.metrics.offboarding("failed")
                 self.logger.error(
@@ -191,7 +184,6 @@ extension Operations {
                 )
             }
         }
-        if !due.isEmpty { try await self.reloadIndex() }
         return done
     }
 }

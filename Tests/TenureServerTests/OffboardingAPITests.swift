@@ -117,6 +117,32 @@ struct OffboardingAPITests {
         }
     }
 
+    /// A due offboarding of a protected (break-glass) identity is carried out exactly as an
+    /// immediate one: withheld (counted so), not "done".
+    @Test func aDueOffboardingOfAProtectedIdentityIsWithheld() async throws {
+        let clock = Clock()
+        var mappings = Self.mappings
+        mappings.protected = [.username("ann")]
+        let harness = try await Harness(mappings: mappings, state: Self.state, now: { clock.now })
+        try await harness.run { client in
+            let later = isoDate(clock.now + 3_600)
+            let response = try await client.execute(
+                uri: "/v1/offboard",
+                method: .post,
+                headers: Harness.headers("hr"),
+                body: body(#"{"subject": "ann", "reason": "contract ends", "effectiveAt": "\#(later)"}"#)
+            )
+            #expect(response.status == .accepted)
+            clock.advance(3_601)
+            #expect(try await harness.operations.runDueOffboardings() == 1)
+            let metrics = harness.operations.metrics.text()
+            #expect(metrics.contains(#"tenure_offboardings_total{outcome="withheld"} 1"#), "\(metrics)")
+            #expect(!metrics.contains(#"tenure_offboardings_total{outcome="done"}"#))
+            // Her standing role was not revoked (the plan was withheld).
+            #expect(try await harness.store.loadState().assignments.contains { $0.identityID == "id-ann" })
+        }
+    }
+
     @Test func errors() async throws {
         let harness = try await Harness(mappings: Self.mappings, state: Self.state)
         try await harness.run { client in
