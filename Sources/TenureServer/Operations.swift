@@ -20,6 +20,10 @@ public final class Operations: Sendable {
     /// plans, and write-back of activations.
     public let engine: SyncEngine
     public let coordinator: Coordinator
+    /// Serialises HR's employment changes (SCIM) with one another, around the coordinator: two
+    /// deliveries of the same termination (a client's retry) must not both see "not offboarded
+    /// yet", nor one cancel the other's offboarding while it runs.
+    let employment = Coordinator()
     /// The vault master key: TOTP seeds and credential secrets are sealed under it. nil without a vault
     /// (then MFA enrolment and check-out are refused with 503).
     public let masterKey: MasterKey?

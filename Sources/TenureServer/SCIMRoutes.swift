@@ -387,6 +387,14 @@ extension Operations {
     ///   index rebuilt. Nothing is granted back here: the next sync grants what the directory and
     ///   the rules say.
     func settleEmployment(of record: HRUserRecord, deleted: Bool, actor: String, requestID: String?) async throws {
+        try await self.employment.exclusive {
+            try await self.settleEmploymentUnlocked(of: record, deleted: deleted, actor: actor, requestID: requestID)
+        }
+    }
+
+    private func settleEmploymentUnlocked(of record: HRUserRecord, deleted: Bool, actor: String, requestID: String?)
+        async throws
+    {
         guard let identityID = record.identityID else { return }
         let now = self.now()
         let status: HRStatus =

@@ -345,6 +345,38 @@ struct SCIMAPITests {
 
     // MARK: - Terminations
 
+    /// A client retrying a deactivation (Entra does on a timeout) sends it again while the first
+    /// is still being carried out: one offboarding, every delivery answered 200.
+    @Test func concurrentDeliveriesOfOneDeactivationOffboardOnce() async throws {
+        let harness = try await self.harness()
+        try await harness.run { client in
+            let id = try Self.created(
+                try await Self.send(
+                    client,
+                    .post,
+                    "/Users",
+                    Self.entraCreate("ann.smith@corp.example", employeeNumber: "e100")
+                )
+            )
+            // Each on a connection of its own (the test client would send them one after another).
+            let port = try #require(client.port)
+            let patch = Self.entraActive("false")
+            let request = Array(
+                ("PATCH /scim/v2/Users/\(id) HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer \(Harness.token("hr"))\r\n"
+                    + "Content-Type: application/scim+json\r\nContent-Length: \(patch.utf8.count)\r\n\r\n" + patch).utf8
+            )
+            try await withThrowingTaskGroup(of: Int.self) { group in
+                for _ in 0..<4 {
+                    group.addTask { try await RawHTTP.exchangeOnThread(port: port, request, responses: 1)[0].status }
+                }
+                for try await status in group { #expect(status == 200) }
+            }
+        }
+        #expect(try await harness.store.offboardings().map(\.state) == [.done])
+        #expect(try await harness.auditRecords(type: "offboarding.completed").count == 1)
+        #expect(try await harness.auditRecords(type: "hr.termination").count == 1)
+    }
+
     @Test func entraDeactivationOffboardsTheLinkedIdentityBeforeTheResponse() async throws {
         let harness = try await self.harness()
         try await harness.run { client in
