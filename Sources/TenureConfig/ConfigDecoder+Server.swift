@@ -49,6 +49,7 @@ extension ConfigDecoder {
                 )
             }
             var names: [String: ConfigLocation] = [:]
+            var hashes: [String: (name: String, location: ConfigLocation)] = [:]
             for (index, item) in items.enumerated() {
                 let token = try self.decodeToken(item, path: "server.tokens[\(index)]")
                 if let first = names[token.value.name] {
@@ -58,7 +59,16 @@ extension ConfigDecoder {
                         "duplicate token name \(quoted(token.value.name)) (first at \(first))"
                     )
                 }
+                // One token cannot be two: authentication would pick one entry's scopes by order.
+                if let first = hashes[token.value.sha256.lowercased()] {
+                    throw self.error(
+                        token.location,
+                        "server.tokens[\(index)].sha256",
+                        "the same token as \(quoted(first.name)) (first at \(first.location)); give each its own"
+                    )
+                }
                 names[token.value.name] = token.location
+                hashes[token.value.sha256.lowercased()] = (token.value.name, token.location)
                 settings.tokens.append(token.value)
             }
         }

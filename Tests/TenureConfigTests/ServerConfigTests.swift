@@ -18,7 +18,7 @@ struct ServerConfigTests {
                       sha256: "\(hash.uppercased())"
                       scopes: [check]
                     - name: alice
-                      sha256: "\(hash)"
+                      sha256: "\(String(repeating: "cd", count: 32))"
                       scopes: [approve, activate]
                       subject: alice
                   schedule:
@@ -75,6 +75,10 @@ struct ServerConfigTests {
             (
                 "  tokens:\n    - name: a\n      sha256: \"\(hash)\"\n      scopes: [check]\n    - name: a\n      sha256: \"\(hash)\"\n      scopes: [read]\n",
                 "duplicate token name \"a\""
+            ),
+            (
+                "  tokens:\n    - name: a\n      sha256: \"\(hash)\"\n      scopes: [check]\n    - name: b\n      sha256: \"\(hash.uppercased())\"\n      scopes: [admin]\n",
+                "server.tokens[1].sha256: the same token as \"a\""
             ),
             ("  tokens:\n    - name: a\n      token: abc\n", "unknown key \"token\""),
             ("  schedule: {interval: 15m, cron: \"* * * * *\"}\n", "set interval or cron, not both"),
