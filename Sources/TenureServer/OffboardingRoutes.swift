@@ -147,8 +147,11 @@ extension Operations {
                     actor: requestedBy
                 )
             }
+            // Terminated in the index even when withheld: the plan withholds Tenure's changes to a
+            // protected identity (no revocation, write-back removal or rotation), but the identity is
+            // recorded as terminated, and decisions follow the record — now, not at the next reload.
             self.index.update { model in
-                if !report.withheld { model.setTerminated(identityID, reason: "offboarded: \(reason)") }
+                model.setTerminated(identityID, reason: "offboarded: \(reason)")
                 for action in report.plan.identities.first?.actions ?? [] {
                     if case .revoke(let role, let state, _) = action {
                         model.removeAssignment(AssignmentKey(identityID: identityID, role: role, state: state))

@@ -140,6 +140,16 @@ struct OffboardingAPITests {
             #expect(!metrics.contains(#"tenure_offboardings_total{outcome="done"}"#))
             // Her standing role was not revoked (the plan was withheld).
             #expect(try await harness.store.loadState().assignments.contains { $0.identityID == "id-ann" })
+            // Decisions follow the recorded termination at once, and the same after a reload.
+            let now = try await Self.decide(client, "ann")
+            #expect(now["decision"] as? Bool == false)
+            try await harness.operations.reloadIndex()
+            let reloaded = try await Self.decide(client, "ann")
+            #expect(reloaded["decision"] as? Bool == false)
+            #expect(
+                (now["context"] as? [String: Any])?["reason_admin"] as? String
+                    == (reloaded["context"] as? [String: Any])?["reason_admin"] as? String
+            )
         }
     }
 
