@@ -50,4 +50,44 @@ struct OffboardCommandTests {
             }
         }
     }
+
+    /// A username kept by a terminated account and its active successor names the successor, as
+    /// the API's `/v1/offboard` resolves it; two terminated ones name nobody.
+    @Test func aSharedUsernameNamesTheActiveIdentityAsTheAPIDoes() async throws {
+        try await withSlapd(data: Sample.ldif) { server in
+            try await withTemporaryDirectoryAsync { directory in
+                let world = try SyncTests.World(server: server, directory: directory)
+                #expect(try world.tenure(["sync"]).status == 0)
+                #expect(try world.tenure(["offboard", "rpatel", "--reason", "resigned"]).status == 0)
+                try server.add(
+                    """
+                    dn: cn=Raj Patel Two,ou=people,dc=tenure,dc=test
+                    objectClass: inetOrgPerson
+                    uid: rpatel
+                    cn: Raj Patel Two
+                    sn: Patel
+                    departmentNumber: Database
+
+                    """
+                )
+                let sync = try world.tenure(["sync"])
+                #expect(sync.status == 0, "\(sync)")
+                let before = try await world.store().loadState()
+                let accounts = before.identities.values.filter { $0.username == "rpatel" }
+                #expect(accounts.map(\.state).sorted { $0.rawValue < $1.rawValue } == [.active, .terminated])
+                let successor = try #require(accounts.first { $0.state == .active })
+
+                let second = try world.tenure(["offboard", "rpatel", "--reason", "contract ended"])
+                #expect(second.status == 0, "\(second)")
+                #expect(second.stdout.contains("rpatel terminated"))
+                let after = try await world.store().loadState()
+                #expect(after.identities[successor.id]?.state == .terminated)
+
+                let third = try world.tenure(["offboard", "rpatel", "--reason", "again"])
+                #expect(third.status == 1)
+                #expect(third.stderr.contains("names 2 identities"), "\(third)")
+                for id in accounts.map(\.id) { #expect(third.stderr.contains(id)) }
+            }
+        }
+    }
 }

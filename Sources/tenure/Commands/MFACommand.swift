@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import TenureAccess
 import TenureConfig
 import TenureCore
 import TenureCrypto
@@ -76,34 +77,22 @@ struct MFACommand: AsyncParsableCommand {
             )
         }
 
-        /// The identity a username (case-insensitive; an active one before a disabled or terminated
-        /// one) or a stable id names.
+        /// The identity a username or a stable id names (`SubjectResolution.resolve`, the rule the
+        /// API uses); a warning when it is not active.
         static func identity(_ user: String, in state: PIMState) throws -> IdentityRecord {
-            if let exact = state.identities[user] { return exact }
-            let matches = state.identities.values.filter { $0.username?.lowercased() == user.lowercased() }
-            let rank: (LifecycleState) -> Int = { state in
-                switch state {
-                case .active: 0
-                case .disabled: 1
-                case .terminated: 2
-                }
-            }
-            guard let best = matches.map({ rank($0.state) }).min() else {
+            switch state.resolveSubject(user) {
+            case .found(let identity):
+                if identity.state != .active { printError("warning: \(user) is \(identity.state.rawValue)") }
+                return identity
+            case .unknown:
                 printError("tenure mfa enroll: no identity named \(user) in the store (run a sync first)")
                 throw ExitCode.failure
-            }
-            let top = matches.filter { rank($0.state) == best }
-            guard top.count == 1 else {
+            case .ambiguous(let ids):
                 printError(
-                    "tenure mfa enroll: \(user) names several identities (\(top.map(\.id).sorted().joined(separator: ", ")));"
-                        + " give a stable id"
+                    "tenure mfa enroll: \(user) names several identities (\(ids.joined(separator: ", "))); give a stable id"
                 )
                 throw ExitCode.failure
             }
-            if top[0].state != .active {
-                printError("warning: \(user) is \(top[0].state.rawValue)")
-            }
-            return top[0]
         }
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import TenureAccess
 import TenureConfig
 import TenureCore
 import TenureEngine
@@ -37,15 +38,16 @@ struct OffboardCommand: AsyncParsableCommand {
         defer { withExtendedLifetime(lock) {} }
         let store = try context.openStore()
         let state = try await store.loadState()
-        let matches = state.identities.values.filter {
-            $0.id == self.user || $0.username?.lowercased() == self.user.lowercased()
-        }
-        guard matches.count == 1, let identity = matches.first else {
+        let identity: IdentityRecord
+        switch state.resolveSubject(self.user) {
+        case .found(let found): identity = found
+        case .unknown:
+            printError("tenure offboard: no identity known as \(self.user) (run a sync first?)")
+            throw ExitCode.failure
+        case .ambiguous(let ids):
             printError(
-                matches.isEmpty
-                    ? "tenure offboard: no identity known as \(self.user) (run a sync first?)"
-                    : "tenure offboard: \(self.user) names \(matches.count) identities; give the stable id: "
-                        + matches.map(\.id).sorted().joined(separator: ", ")
+                "tenure offboard: \(self.user) names \(ids.count) identities; give the stable id: "
+                    + ids.joined(separator: ", ")
             )
             throw ExitCode.failure
         }
