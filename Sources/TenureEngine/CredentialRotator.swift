@@ -253,19 +253,25 @@ public struct CredentialRotator: Sendable {
     /// is one-time, rotates it for request `checkin:<checkoutID>`. Safe to retry: a check-out already
     /// checked in is not recorded again, and the request id makes sure the credential is rotated at
     /// most once for it (a retry settles or reports what the first call left).
-    public func checkIn(checkoutID: String) async throws -> CheckInResult {
+    /// - Parameters:
+    ///   - actor: who checks in, as audited (the API's token); the rotator's own actor otherwise.
+    ///   - requestID: the request that asked, recorded with the check-in.
+    public func checkIn(checkoutID: String, actor: String? = nil, requestID: String? = nil) async throws
+        -> CheckInResult
+    {
         guard var checkout = try await self.store.checkout(id: checkoutID) else {
             throw RotationError(description: "there is no check-out \(checkoutID)")
         }
         if checkout.isOpen {
-            let event = AuditEvent(
+            var event = AuditEvent(
                 time: self.now(),
-                actor: self.actor,
+                actor: actor ?? self.actor,
                 type: "credential.checkin",
                 subject: checkout.identityID,
                 object: checkout.name,
                 details: ["checkout": checkout.id, "version": String(checkout.version)]
             )
+            if let requestID { event.details["request"] = requestID }
             do {
                 checkout = try await self.store.checkIn(id: checkoutID, at: self.now(), audit: [event])
             } catch let error as StoreError where error.code == .invalidStatus {

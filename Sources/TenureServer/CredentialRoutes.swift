@@ -182,7 +182,10 @@ extension Operations {
                     throw Problem(.forbidden, "not-your-checkout", title: "Forbidden", detail: "not your check-out")
                 }
             }
-            let result = try await self.coordinator.exclusive { try await rotator.checkIn(checkoutID: body.checkoutID) }
+            let (actor, requestID) = (context.actor, context.requestID)
+            let result = try await self.coordinator.exclusive {
+                try await rotator.checkIn(checkoutID: body.checkoutID, actor: actor, requestID: requestID)
+            }
             var rotated: String?
             switch result.rotation {
             case .rotated(let version)?: rotated = "rotated to version \(version)"

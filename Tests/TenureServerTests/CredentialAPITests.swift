@@ -166,6 +166,11 @@ struct CredentialAPITests {
             )
             #expect(checkin.status == .ok)
             #expect(try object(checkin)["rotation"] as? String == "rotated to version 2")
+            // Audited as the token that checked in, with its request id, like the check-out.
+            let checkins = try await harness.auditRecords(type: "credential.checkin")
+            #expect(checkins.map(\.event.actor) == ["token:ann"])
+            #expect(checkins.first?.event.details["request"] == checkin.headers[.requestID])
+            #expect(checkins.first?.event.details["request"]?.isEmpty == false)
             // The target program received the new secret, which is not the one ann saw.
             let now = try String(contentsOfFile: received, encoding: .utf8)
             #expect(!now.isEmpty && now != "Once-Secret")
