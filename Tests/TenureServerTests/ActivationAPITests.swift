@@ -594,6 +594,36 @@ struct ActivationAPITests {
         #expect(records.first?.event.details["result"]?.hasSuffix("removed again") == true)
     }
 
+    /// A member removed from the write-back group whose record cannot be dropped is still audited:
+    /// the group changed. The failure of the bookkeeping is the outcome.
+    @Test func aWriteBackRemovalThatCannotBeRecordedIsStillAudited() async throws {
+        let clock = ActivationClock(Self.start)
+        let writeBack = RecordingWriteBack()
+        let harness = try await self.harness(clock: clock, writeBack: writeBack)
+        try await harness.run { client in
+            let api = ActivationClient(client: client)
+            let created = try await api.activate("ann", #""role": "ops-admin", "justification": "x""#)
+            let id = try #require(try object(created)["id"] as? String)
+            #expect(try await harness.store.writeBackMember(group: Self.group, identityID: "id-ann") != nil)
+            let queue = try DatabaseQueue(path: harness.directory + "/t.sqlite")
+            try await queue.write { db in
+                try db.execute(
+                    sql: """
+                        CREATE TRIGGER refuse BEFORE DELETE ON writeback_member
+                        BEGIN SELECT RAISE(ABORT, 'disk full'); END
+                        """
+                )
+            }
+            try queue.close()
+            #expect(try await api.delete("/v1/activations/\(id)", "ann").status == .noContent)
+            #expect(writeBack.calls.last == .init(group: Self.group, member: "uid=ann,ou=people,dc=t", add: false))
+        }
+        let removals = try await harness.auditRecords(type: "writeback.remove")
+        #expect(removals.map(\.event.outcome) == ["failure"])
+        #expect(removals.first?.event.details["result"]?.hasPrefix("removed, but not recorded as removed") == true)
+        #expect(removals.first?.event.details["activation"] != nil)
+    }
+
     // MARK: - Listing
 
     @Test func listingFiltersAndOwnOnlyForActivateTokens() async throws {
