@@ -226,12 +226,7 @@ public struct SyncEngine: Sendable {
         let hash = try Self.contentHash(plan)
         let journal = Self.journal(for: plan)
         let planID = try await self.store.savePlan(plan, hash: hash, actor: self.actor, journal: journal)
-        let ids = try await self.store.journalEntryIDs(planID: planID)
-        let saved = zip(journal, ids).map { entry, id in
-            var entry = entry
-            entry.id = id
-            return entry
-        }
+        let saved = try await self.savedJournal(journal, planID: planID)
         let outcome = try await self.apply(planID: planID, journal: saved, plan: plan, now: now, afterEntry: nil)
         try await self.store.completeOffboarding(
             id,
@@ -259,6 +254,24 @@ public struct SyncEngine: Sendable {
             applied: outcome.applied,
             withheld: withheld
         )
+    }
+
+    /// The journal as saved with plan `planID`: each entry with the id the store gave it, in
+    /// journal order. A count that differs means the plan was not saved as planned: nothing is
+    /// applied.
+    func savedJournal(_ journal: [JournalEntry], planID: Int64) async throws -> [JournalEntry] {
+        let ids = try await self.store.journalEntryIDs(planID: planID)
+        guard ids.count == journal.count else {
+            throw StoreError(
+                .corruptData,
+                "plan \(planID) was saved with \(ids.count) journal entries, not \(journal.count)"
+            )
+        }
+        return zip(journal, ids).map { entry, id in
+            var entry = entry
+            entry.id = id
+            return entry
+        }
     }
 
     /// The vault's share of every sync: a pending version left by a crash is settled, a failed
@@ -449,19 +462,7 @@ public struct SyncEngine: Sendable {
                 auditRange: try await written()
             )
         }
-        // The saved entries' ids, in journal order (the store assigns them).
-        let ids = try await self.store.journalEntryIDs(planID: planID)
-        guard ids.count == journal.count else {
-            throw StoreError(
-                .corruptData,
-                "plan \(planID) was saved with \(ids.count) journal entries, not \(journal.count)"
-            )
-        }
-        let saved = zip(journal, ids).map { entry, id in
-            var entry = entry
-            entry.id = id
-            return entry
-        }
+        let saved = try await self.savedJournal(journal, planID: planID)
         let outcome = try await self.apply(
             planID: planID,
             journal: saved,
