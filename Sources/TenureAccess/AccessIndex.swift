@@ -5,10 +5,14 @@ import TenureCore
 ///
 /// Readers copy the model under the lock (a handful of retains: the dictionaries are shared
 /// copy-on-write) and evaluate outside it, so a decision never waits on another decision and an
-/// update never waits on an evaluation. A writer that changes a dictionary some reader still holds
-/// pays for one copy of that dictionary; the reader keeps the state it started with.
+/// update never waits on an evaluation. A writer changes its own copy outside that lock — the
+/// dictionaries it changes are copied, O(identities) for a large directory — and only swaps the
+/// result in under it, so a decision never waits for that copy either (it would otherwise stall
+/// every event loop for the copy's milliseconds). Writers take turns on a lock of their own, so
+/// no update is lost.
 public final class AccessIndex: Sendable {
     private let model: Mutex<AccessModel>
+    private let writer = Mutex(())
 
     public init(_ model: AccessModel) {
         self.model = Mutex(model)
@@ -37,6 +41,10 @@ public final class AccessIndex: Sendable {
     /// Applies a change (an assignment granted or revoked, an identity recorded, an HR termination,
     /// new mappings) atomically: readers see the model before or after it, never in between.
     public func update(_ body: (inout AccessModel) -> Void) {
-        self.model.withLock { body(&$0) }
+        self.writer.withLock { _ in
+            var next = self.snapshot
+            body(&next)
+            self.model.withLock { $0 = next }
+        }
     }
 }

@@ -1,3 +1,5 @@
+import Dispatch
+import Foundation
 import TenureCore
 import Testing
 
@@ -46,5 +48,46 @@ import Testing
         #expect(index.evaluate(ask, now: World.now).reason == .activeAssignment)
         #expect(index.snapshot.identities.count == World.identities.count + rounds)
         #expect(index.evaluate(World.assume("tmp499", "db-read"), now: World.now).reason == .notEligible)
+    }
+
+    /// Updates from many tasks at once: each one's change is kept (writers take turns).
+    @Test func concurrentUpdatesAreNotLost() async {
+        let index = AccessIndex(World.model)
+        let writers = 8
+        let each = 200
+        await withTaskGroup(of: Void.self) { group in
+            for writer in 0..<writers {
+                group.addTask {
+                    for n in 0..<each {
+                        index.update { $0.upsertIdentity(World.identity("u-w\(writer)-\(n)", "w\(writer)n\(n)")) }
+                    }
+                }
+            }
+        }
+        #expect(index.snapshot.identities.count == World.identities.count + writers * each)
+    }
+
+    /// A reader is answered while an update is still being computed: the update works on its own
+    /// copy and takes the readers' lock only to swap it in. (With the update under the readers'
+    /// lock the reader would wait for the update, and the update here waits for the reader.)
+    @Test func aReaderDoesNotWaitForAnUpdateInProgress() async throws {
+        let index = AccessIndex(World.model)
+        let inUpdate = DispatchSemaphore(value: 0)
+        let readerDone = DispatchSemaphore(value: 0)
+        let reader = Thread {
+            inUpdate.wait()
+            _ = index.evaluate(World.assume("alice", "sec-admin"), now: World.now)
+            readerDone.signal()
+        }
+        reader.start()
+        var readerFinishedDuringUpdate = false
+        index.update { model in
+            model.upsertIdentity(World.identity("u-new", "new"))
+            inUpdate.signal()
+            readerFinishedDuringUpdate = readerDone.wait(timeout: .now() + 10) == .success
+        }
+        if !readerFinishedDuringUpdate { readerDone.wait() }
+        #expect(readerFinishedDuringUpdate)
+        #expect(index.snapshot.identities["u-new"] != nil)
     }
 }
