@@ -195,8 +195,8 @@ private struct YAMLWriter {
     }
 }
 
-/// A double-quoted YAML scalar.
-func yamlString(_ value: String) -> String {
+/// A double-quoted YAML scalar (any text, safe to paste into a configuration file).
+public func yamlString(_ value: String) -> String {
     var result = "\""
     for scalar in value.unicodeScalars {
         switch scalar {

@@ -166,4 +166,30 @@ struct ConfigCheckTests {
             }
         }
     }
+
+    /// `tenure token create` prints a `server.tokens` entry that pastes into a configuration as
+    /// itself, whatever the name and subject hold (": ", "#", quotes, a backslash).
+    @Test func aTokenEntryPastesIntoTheConfigurationAsItself() throws {
+        let name = #"night ops: "pager" #2 \ on call"#
+        let subject = "o'brien # not a comment"
+        let made = try tenure(["token", "create", name, "--scopes", "check,approve", "--subject", subject])
+        try #require(made.status == 0, "\(made)")
+        let entry = made.stdout.split(separator: "\n").drop { !$0.hasPrefix("# server.tokens entry") }.dropFirst()
+        #expect(entry.count == 4, "\(made)")
+        let base = try String(contentsOfFile: Sample.configFile, encoding: .utf8)
+        try #require(!base.contains("\nserver:"), "the sample has no server section to replace")
+        try withTemporaryDirectory { directory in
+            let path = try write(
+                base + "\nserver:\n  tokens:\n" + entry.joined(separator: "\n") + "\n",
+                to: "with-token.yaml",
+                in: directory
+            )
+            let checked = try tenure(["config", "check", "--config", path])
+            #expect(checked.status == 0, "\(checked)")
+            let lines = checked.stdout.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+            #expect(lines.contains(#"- name: "night ops: \"pager\" #2 \\ on call""#), "\(checked)")
+            #expect(lines.contains(#"subject: "o'brien # not a comment""#), "\(checked)")
+            #expect(lines.contains("scopes: [approve, check]"), "\(checked)")
+        }
+    }
 }

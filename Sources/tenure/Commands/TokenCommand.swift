@@ -40,10 +40,11 @@ struct TokenCommand: AsyncParsableCommand {
             print("token: \(token)")
             print("")
             print("# server.tokens entry:")
-            print("    - name: \(self.name)")
+            // Quoted: a name or subject with ": ", "#" or a quote must paste as itself.
+            print("    - name: \(yamlString(self.name))")
             print("      sha256: \"\(hash)\"")
             print("      scopes: [\(chosen.joined(separator: ", "))]")
-            if let subject = self.subject { print("      subject: \(subject)") }
+            if let subject = self.subject { print("      subject: \(yamlString(subject))") }
         }
     }
 }
