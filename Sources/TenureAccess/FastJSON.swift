@@ -246,9 +246,9 @@ enum FastJSON {
                         .utf8
                 )
             } else {
-                self.write(string: double.isNaN ? "NaN" : (double > 0 ? "Infinity" : "-Infinity"), into: &out)
+                JSONString.write(double.isNaN ? "NaN" : (double > 0 ? "Infinity" : "-Infinity"), into: &out)
             }
-        case .string(let text): self.write(string: text, into: &out)
+        case .string(let text): JSONString.write(text, into: &out)
         case .array(let items):
             out.append(UInt8(ascii: "["))
             for (index, item) in items.enumerated() {
@@ -264,33 +264,11 @@ enum FastJSON {
         out.append(UInt8(ascii: "{"))
         for (index, key) in object.keys.sorted().enumerated() {
             if index > 0 { out.append(UInt8(ascii: ",")) }
-            self.write(string: key, into: &out)
+            JSONString.write(key, into: &out)
             out.append(UInt8(ascii: ":"))
             self.write(object[key] ?? .null, into: &out)
         }
         out.append(UInt8(ascii: "}"))
-    }
-
-    static func write(string: String, into out: inout [UInt8]) {
-        out.append(UInt8(ascii: "\""))
-        for byte in string.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""): out.append(contentsOf: "\\\"".utf8)
-            case UInt8(ascii: "\\"): out.append(contentsOf: "\\\\".utf8)
-            case 0x0A: out.append(contentsOf: "\\n".utf8)
-            case 0x0D: out.append(contentsOf: "\\r".utf8)
-            case 0x09: out.append(contentsOf: "\\t".utf8)
-            case 0x08: out.append(contentsOf: "\\b".utf8)
-            case 0x0C: out.append(contentsOf: "\\f".utf8)
-            case ..<0x20:
-                let hex = Array("0123456789abcdef".utf8)
-                out.append(contentsOf: "\\u00".utf8)
-                out.append(hex[Int(byte >> 4)])
-                out.append(hex[Int(byte & 0x0F)])
-            default: out.append(byte)
-            }
-        }
-        out.append(UInt8(ascii: "\""))
     }
 }
 

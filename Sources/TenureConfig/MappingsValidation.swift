@@ -330,12 +330,11 @@ func parseTimestamp(_ text: String) throws(ValidationFailure) -> Double {
     }
     guard index == scalars.count else { throw invalid }
 
-    let isLeap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
-    let monthDays = [31, isLeap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
     guard (1...12).contains(month) else {
         throw ValidationFailure("invalid timestamp \(quoted(text)): there is no month \(month)")
     }
-    guard (1...monthDays[month - 1]).contains(day) else {
+    let date = CivilDate(year: year, month: month, day: day)
+    guard date.isValid else {
         throw ValidationFailure(
             "invalid timestamp \(quoted(text)): \(year)-\(String(month).leftPadded(to: 2)) has no day \(day)"
         )
@@ -343,19 +342,8 @@ func parseTimestamp(_ text: String) throws(ValidationFailure) -> Double {
     guard hour <= 23, minute <= 59, second <= 59 else {
         throw ValidationFailure("invalid timestamp \(quoted(text)): the time of day is out of range")
     }
-    let days = daysSinceEpoch(year: year, month: month, day: day)
-    let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offset
+    let seconds = date.daysSince1970 * 86_400 + hour * 3600 + minute * 60 + second - offset
     return Double(seconds) + fraction
-}
-
-/// Days from 1970-01-01 to the given proleptic Gregorian date (Howard Hinnant's days_from_civil).
-func daysSinceEpoch(year: Int, month: Int, day: Int) -> Int {
-    let y = month <= 2 ? year - 1 : year
-    let era = (y >= 0 ? y : y - 399) / 400
-    let yearOfEra = y - era * 400
-    let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
-    let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-    return era * 146_097 + dayOfEra - 719_468
 }
 
 /// A regular expression Swift's `Regex` accepts (conditions match it against whole values).

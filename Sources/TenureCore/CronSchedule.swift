@@ -126,7 +126,7 @@ public struct CronSchedule: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
-/// A UTC calendar minute (proleptic Gregorian), from days-since-epoch arithmetic.
+/// A UTC calendar minute (proleptic Gregorian; the date arithmetic is ``CivilDate``'s).
 struct CivilTime {
     var year: Int
     var month: Int
@@ -141,36 +141,17 @@ struct CivilTime {
         let inDay = Int(total - Int64(days) * 1440)
         self.hour = inDay / 60
         self.minute = inDay % 60
-        self.weekday = ((days % 7) + 11) % 7  // 1970-01-01 was a Thursday (4)
-        // Howard Hinnant's civil_from_days.
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        self.day = doy - (153 * mp + 2) / 5 + 1
-        self.month = mp < 10 ? mp + 3 : mp - 9
-        self.year = yoe + era * 400 + (self.month <= 2 ? 1 : 0)
+        self.weekday = CivilDate.weekday(daysSince1970: days)
+        let date = CivilDate(daysSince1970: days)
+        (self.year, self.month, self.day) = (date.year, date.month, date.day)
     }
 
-    /// Minutes since 1970 at the start of the day (days_from_civil).
+    /// Minutes since 1970 at the start of the day.
     static func minutesSince1970(year: Int, month: Int, day: Int) -> Int64 {
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yoe = y - era * 400
-        let doy = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        return Int64(era * 146_097 + doe - 719_468) * 1440
+        Int64(CivilDate(year: year, month: month, day: day).daysSince1970) * 1440
     }
 
     static func minutes(inMonth month: Int, year: Int) -> Int64 {
-        let days: Int
-        switch month {
-        case 2: days = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
-        case 4, 6, 9, 11: days = 30
-        default: days = 31
-        }
-        return Int64(days * 1440)
+        Int64(CivilDate.daysIn(month: month, year: year) * 1440)
     }
 }

@@ -131,47 +131,9 @@ public struct SnapshotJSONWriter {
         self.buffer.append(byte)
     }
 
-    /// A JSON string (RFC 8259 §7): quote, backslash and control characters escaped; everything
-    /// else, non-ASCII included, written as UTF-8. `/` is not escaped (as `.withoutEscapingSlashes`).
+    /// A JSON string, as ``JSONString`` writes it (`/` and non-ASCII unescaped, as `JSONEncoder`
+    /// with `.withoutEscapingSlashes`).
     mutating func string(_ value: String) {
-        self.buffer.append(UInt8(ascii: "\""))
-        // Most values need no escaping: append them in one copy.
-        let plain = value.utf8.withContiguousStorageIfAvailable { bytes -> Bool in
-            guard !bytes.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") })
-            else { return false }
-            self.buffer.append(contentsOf: bytes)
-            return true
-        }
-        if plain != true { self.escaped(value) }
-        self.buffer.append(UInt8(ascii: "\""))
-    }
-
-    private mutating func escaped(_ value: String) {
-        let hex: [UInt8] = Array("0123456789abcdef".utf8)
-        for byte in value.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""):
-                self.buffer.append(UInt8(ascii: "\\"))
-                self.buffer.append(byte)
-            case UInt8(ascii: "\\"):
-                self.buffer.append(UInt8(ascii: "\\"))
-                self.buffer.append(byte)
-            case 0x0A:
-                self.buffer.append(UInt8(ascii: "\\"))
-                self.buffer.append(UInt8(ascii: "n"))
-            case 0x0D:
-                self.buffer.append(UInt8(ascii: "\\"))
-                self.buffer.append(UInt8(ascii: "r"))
-            case 0x09:
-                self.buffer.append(UInt8(ascii: "\\"))
-                self.buffer.append(UInt8(ascii: "t"))
-            case 0x00..<0x20:
-                self.buffer.append(contentsOf: Array("\\u00".utf8))
-                self.buffer.append(hex[Int(byte >> 4)])
-                self.buffer.append(hex[Int(byte & 0x0F)])
-            default:
-                self.buffer.append(byte)
-            }
-        }
+        JSONString.write(value, into: &self.buffer)
     }
 }

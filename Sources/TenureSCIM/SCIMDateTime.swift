@@ -10,10 +10,11 @@ public enum SCIMDateTime {
         var scanner = Scanner(Array(text.utf8))
         guard let year = scanner.digits(4), scanner.take(UInt8(ascii: "-")),
             let month = scanner.digits(2), scanner.take(UInt8(ascii: "-")),
-            let day = scanner.digits(2),
-            (1...12).contains(month), (1...Self.daysInMonth(year: year, month: month)).contains(day)
+            let day = scanner.digits(2)
         else { return nil }
-        let days = Self.daysFromCivil(year: year, month: month, day: day)
+        let date = CivilDate(year: year, month: month, day: day)
+        guard date.isValid else { return nil }
+        let days = date.daysSince1970
         if scanner.atEnd { return Double(days) * 86_400 }
         guard scanner.take(UInt8(ascii: "T")) || scanner.take(UInt8(ascii: "t")),
             let hour = scanner.digits(2), scanner.take(UInt8(ascii: ":")),
@@ -49,24 +50,6 @@ public enum SCIMDateTime {
     /// `2026-03-31T17:00:00Z` (with milliseconds when the time has a fraction of a second).
     public static func format(_ time: Double) -> String {
         isoTimestamp(time, milliseconds: time.rounded(.down) != time)
-    }
-
-    private static func daysInMonth(year: Int, month: Int) -> Int {
-        switch month {
-        case 2: return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
-        case 4, 6, 9, 11: return 30
-        default: return 31
-        }
-    }
-
-    /// Howard Hinnant's days_from_civil: days since 1970-01-01.
-    private static func daysFromCivil(year: Int, month: Int, day: Int) -> Int {
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yearOfEra = y - era * 400
-        let dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
-        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        return era * 146_097 + dayOfEra - 719_468
     }
 
     private struct Scanner {

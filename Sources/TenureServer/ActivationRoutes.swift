@@ -36,7 +36,7 @@ extension Operations {
         router.post("/v1/activations/{id}/deny") { request, context in
             let token = try context.require(.approve)
             let id = try context.parameters.require("id")
-            let data = try await request.bodyData(limit: api.settings.maxBodyBytes)
+            let data = try await request.bodyBytes(limit: api.settings.maxBodyBytes, as: Data.self)
             var reason: String?
             if !data.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) {
                 do throws(AccessRequestError) {

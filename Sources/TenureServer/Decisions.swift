@@ -19,7 +19,7 @@ extension TenureAPI {
 
         router.post("/access/v1/evaluation") { request, context in
             try context.require(.check)
-            let bytes = try await request.bodyBytes(limit: self.settings.maxBodyBytes)
+            let bytes = try await request.bodyBytes(limit: self.settings.maxBodyBytes, as: [UInt8].self)
             let evaluation: EvaluationRequest
             do {
                 evaluation = try AuthZEN.decodeEvaluationFast(bytes)
@@ -44,7 +44,7 @@ extension TenureAPI {
 
         router.post("/access/v1/evaluations") { request, context in
             try context.require(.check)
-            let data = try await request.bodyData(limit: self.settings.maxBodyBytes)
+            let data = try await request.bodyBytes(limit: self.settings.maxBodyBytes, as: Data.self)
             let batch: EvaluationsRequest
             let requests: [EvaluationRequest]
             do {

@@ -1,6 +1,6 @@
-import Foundation
 public import HTTPTypes
 public import Hummingbird
+import TenureCore
 
 /// An RFC 9457 problem-details answer (`application/problem+json`). Every error the API returns is
 /// one: 400 names the JSON path of the bad field, 401/403 say what is missing, 413 the limit.
@@ -38,16 +38,17 @@ public struct Problem: Error, HTTPResponseError, Sendable, CustomStringConvertib
         object["title"] = self.title
         object["detail"] = self.detail
         object["instance"] = request.uri.path
-        var body = "{"
-        var first = true
+        var body: [UInt8] = [UInt8(ascii: "{")]
         for key in object.keys.sorted() {
-            body += (first ? "" : ",") + jsonString(key) + ":" + jsonString(object[key] ?? "")
-            first = false
+            JSONString.write(key, into: &body)
+            body.append(UInt8(ascii: ":"))
+            JSONString.write(object[key] ?? "", into: &body)
+            body.append(UInt8(ascii: ","))
         }
-        body += ",\"status\":\(self.status.code)}"
+        body.append(contentsOf: "\"status\":\(self.status.code)}".utf8)
         var headers = self.headers
         headers[.contentType] = "application/problem+json"
-        return Response(status: self.status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))
+        return Response(status: self.status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
 
     // MARK: - The ones every route uses
@@ -111,22 +112,4 @@ public struct Problem: Error, HTTPResponseError, Sendable, CustomStringConvertib
             headers: [.retryAfter: "5"]
         )
     }
-}
-
-/// A JSON string literal (quotes, backslashes and control characters escaped).
-func jsonString(_ text: String) -> String {
-    var out = "\""
-    for scalar in text.unicodeScalars {
-        switch scalar {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        case let c where c.value < 0x20:
-            out += String(format: "\\u%04x", c.value)
-        default: out.unicodeScalars.append(scalar)
-        }
-    }
-    return out + "\""
 }

@@ -67,7 +67,7 @@ public struct TenureAPI: Sendable {
 
     /// Reads the body (413 past the limit) and decodes JSON, naming the path of a bad field (400).
     func decode<T: Decodable>(_ type: T.Type, from request: Request) async throws -> T {
-        let data = try await request.bodyData(limit: self.settings.maxBodyBytes)
+        let data = try await request.bodyBytes(limit: self.settings.maxBodyBytes, as: Data.self)
         do {
             return try AuthZEN.decode(T.self, from: data)
         } catch {
