@@ -1,7 +1,9 @@
 /// A five-field cron expression (minute hour day-of-month month day-of-week), evaluated in UTC:
 /// `*/15 * * * *`, `0 2 * * 1-5`, `30 6,18 1 * *`. Each field takes `*`, numbers, ranges `a-b`,
-/// lists `a,b` and steps `*/n` or `a-b/n`; day-of-week 0 and 7 are Sunday. As in Vixie cron, when
-/// both day fields are restricted a day matches either of them.
+/// lists `a,b` and steps `*/n` or `a-b/n`; day-of-week 0 and 7 are Sunday. As in Vixie cron and
+/// cronie, when both day fields are restricted — neither starts with `*` — a day matches either of
+/// them; otherwise it must match both (so `0 0 */2 * 1` is an odd-numbered day that is a Monday,
+/// while `0 0 1 * 1` is the 1st or any Monday).
 public struct CronSchedule: Hashable, Sendable, CustomStringConvertible {
     public let expression: String
     let minutes: Set<Int>
@@ -32,8 +34,10 @@ public struct CronSchedule: Hashable, Sendable, CustomStringConvertible {
         var weekdays = try Self.field(fields[4], name: "day-of-week", range: 0...7)
         if weekdays.remove(7) != nil { weekdays.insert(0) }
         self.daysOfWeek = weekdays
-        self.dayOfMonthRestricted = fields[2] != "*"
-        self.dayOfWeekRestricted = fields[4] != "*"
+        // Vixie cron's DOM_STAR / DOW_STAR: a field that starts with `*` (`*`, `*/2`) is not a
+        // restriction for the either-or rule.
+        self.dayOfMonthRestricted = !fields[2].hasPrefix("*")
+        self.dayOfWeekRestricted = !fields[4].hasPrefix("*")
     }
 
     public var description: String { self.expression }
@@ -71,12 +75,7 @@ public struct CronSchedule: Hashable, Sendable, CustomStringConvertible {
     private func dayMatches(_ civil: CivilTime) -> Bool {
         let dom = self.daysOfMonth.contains(civil.day)
         let dow = self.daysOfWeek.contains(civil.weekday)
-        switch (self.dayOfMonthRestricted, self.dayOfWeekRestricted) {
-        case (true, true): return dom || dow
-        case (true, false): return dom
-        case (false, true): return dow
-        case (false, false): return true
-        }
+        return self.dayOfMonthRestricted && self.dayOfWeekRestricted ? dom || dow : dom && dow
     }
 
     private static func field(_ text: String, name: String, range: ClosedRange<Int>) throws(ParseError) -> Set<Int> {

@@ -22,6 +22,10 @@ import Testing
             ("0 0 1 1 *", "2027-01-01T00:00:00Z"),
             // Both day fields restricted: either matches (Vixie cron): the 1st, or a Monday.
             ("0 9 1 * 1", "2026-11-30T09:00:00Z"),
+            // A day field that starts with `*` is no restriction for that rule: both must match —
+            // an odd-numbered day that is a Monday (Nov 30 is even; Dec 7 is the first).
+            ("0 0 */2 * 1", "2026-12-07T00:00:00Z"),
+            ("0 0 1 * */3", "2027-05-01T00:00:00Z"),  // the 1st on a Sunday, Wednesday or Saturday
             ("5-10/5 10 * * *", "2026-11-27T10:10:00Z"),
         ]
     )
@@ -37,7 +41,10 @@ import Testing
     @Test func agreesWithFoundationCalendarMinuteByMinute() throws {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = TimeZone(identifier: "UTC")!
-        let schedules = ["*/7 3-5 * * *", "0 0 1,15 * *", "45 23 * 2 2", "0 0 * * 6,0", "10 */6 10-12 * *"]
+        let schedules = [
+            "*/7 3-5 * * *", "0 0 1,15 * *", "45 23 * 2 2", "0 0 * * 6,0", "10 */6 10-12 * *", "0 0 */2 * 1",
+            "0 12 13 * 5",
+        ]
         for expression in schedules {
             let schedule = try CronSchedule(expression)
             var time = Self.friday
@@ -66,7 +73,7 @@ import Testing
         }
     }
 
-    /// An independent reading of the five test expressions above.
+    /// An independent reading of the test expressions above.
     static func matches(_ expression: String, _ parts: DateComponents) -> Bool {
         let (m, h, d, mo, wd) = (parts.minute!, parts.hour!, parts.day!, parts.month!, parts.weekday! - 1)
         switch expression {
@@ -75,6 +82,8 @@ import Testing
         case "45 23 * 2 2": return m == 45 && h == 23 && mo == 2 && wd == 2
         case "0 0 * * 6,0": return m == 0 && h == 0 && (wd == 6 || wd == 0)
         case "10 */6 10-12 * *": return m == 10 && h % 6 == 0 && (10...12).contains(d)
+        case "0 0 */2 * 1": return m == 0 && h == 0 && d % 2 == 1 && wd == 1
+        case "0 12 13 * 5": return m == 0 && h == 12 && (d == 13 || wd == 5)
         default: return false
         }
     }
