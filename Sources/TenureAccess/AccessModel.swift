@@ -45,6 +45,10 @@ public struct AccessModel: Hashable, Sendable {
     public private(set) var identities: [String: IdentityRecord] = [:]
     /// Lowercased username → the ids carrying it (more than one only for a rehire or a clash).
     public private(set) var idsByUsername: [String: Set<String>] = [:]
+    /// Lowercased employee number (the `employeeNumber` attribute, its name matched ignoring case;
+    /// never empty) → the ids of the active identities carrying it, so HR matching reads one entry
+    /// instead of every identity. No entry is an empty set.
+    public private(set) var idsByEmployeeNumber: [String: Set<String>] = [:]
     /// Identity id → role → holding.
     public private(set) var holdings: [String: [String: RoleHolding]] = [:]
     public private(set) var roles: [String: RoleDefinition] = [:]
@@ -96,16 +100,37 @@ public struct AccessModel: Hashable, Sendable {
         self.holdings[key.identityID] = byRole.isEmpty ? nil : byRole
     }
 
-    /// Adds or replaces an identity, moving it in the username index when its username changed.
+    /// Adds or replaces an identity, moving it in the username index when its username changed,
+    /// and in the employee-number index when its number or whether it is active changed.
     public mutating func upsertIdentity(_ identity: IdentityRecord) {
         if let old = self.identities[identity.id]?.username?.lowercased(), old != identity.username?.lowercased() {
             self.idsByUsername[old]?.remove(identity.id)
             if self.idsByUsername[old]?.isEmpty == true { self.idsByUsername[old] = nil }
         }
+        if let old = self.identities[identity.id].flatMap(Self.activeEmployeeNumber),
+            old != Self.activeEmployeeNumber(identity)
+        {
+            self.idsByEmployeeNumber[old]?.remove(identity.id)
+            if self.idsByEmployeeNumber[old]?.isEmpty == true { self.idsByEmployeeNumber[old] = nil }
+        }
         self.identities[identity.id] = identity
         if let username = identity.username?.lowercased() {
             self.idsByUsername[username, default: []].insert(identity.id)
         }
+        if let number = Self.activeEmployeeNumber(identity) {
+            self.idsByEmployeeNumber[number, default: []].insert(identity.id)
+        }
+    }
+
+    /// The identity's `idsByEmployeeNumber` key: its employee number lowercased, when it is active
+    /// and has a non-empty one. The attribute is `employeeNumber`, else the first of another case.
+    private static func activeEmployeeNumber(_ identity: IdentityRecord) -> String? {
+        guard identity.state == .active else { return nil }
+        let number =
+            identity.attributes["employeeNumber"]
+            ?? identity.attributes.first { $0.key.lowercased() == "employeenumber" }?.value
+        guard let number, !number.isEmpty else { return nil }
+        return number.lowercased()
     }
 
     /// Records (reason non-nil) or clears (nil) an HR termination.

@@ -268,38 +268,29 @@ struct SCIMQueryParameters: Sendable {
 /// when no employee number matched, the one active identity whose username equals `userName`
 /// (ignoring case). Several candidates at a step match nothing: a wrong link would offboard the
 /// wrong person.
+///
+/// Every step is a lookup in the model's indexes (`identities`, `idsByEmployeeNumber`,
+/// `idsByUsername`): making a matcher per request costs nothing however many identities there are.
 struct HRIdentityMatcher: Sendable {
     let model: AccessModel
-    /// Lowercased employee number → active identity ids.
-    private let byEmployeeNumber: [String: [String]]
 
     init(_ model: AccessModel) {
         self.model = model
-        var index: [String: [String]] = [:]
-        for identity in model.identities.values where identity.state == .active {
-            guard let number = Self.employeeNumber(identity), !number.isEmpty else { continue }
-            index[number.lowercased(), default: []].append(identity.id)
-        }
-        self.byEmployeeNumber = index
     }
 
     func identityID(for record: HRUserRecord) -> String? {
         if let externalId = record.externalId, self.model.identities[externalId] != nil {
             return externalId
         }
+        // The model keeps the active identities by lowercased, non-empty employee number.
         if let number = record.employeeNumber?.lowercased(), !number.isEmpty,
-            let candidates = self.byEmployeeNumber[number]
+            let candidates = self.model.idsByEmployeeNumber[number], !candidates.isEmpty
         {
-            return candidates.count == 1 ? candidates[0] : nil
+            return candidates.count == 1 ? candidates.first : nil
         }
         let active = (self.model.idsByUsername[record.userName.lowercased()] ?? []).filter {
             self.model.identities[$0]?.state == .active
         }
         return active.count == 1 ? active.first : nil
-    }
-
-    private static func employeeNumber(_ identity: IdentityRecord) -> String? {
-        if let value = identity.attributes["employeeNumber"] { return value }
-        return identity.attributes.first { $0.key.lowercased() == "employeenumber" }?.value
     }
 }

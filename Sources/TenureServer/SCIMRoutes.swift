@@ -401,8 +401,8 @@ extension Operations {
             deleted ? .terminated(reason: "HR: the user was deleted") : try record.hrStatus(asOf: now)
         let requester = "scim:\(record.id)"
         // HR's offboardings of this identity (any HR record), and this record's among them.
-        let byHR = try await self.store.offboardings().filter {
-            $0.identityID == identityID && $0.requestedBy.hasPrefix("scim:")
+        let byHR = try await self.store.offboardings(identityID: identityID).filter {
+            $0.requestedBy.hasPrefix("scim:")
         }
         let mine = byHR.filter { $0.requestedBy == requester }
         let done = mine.filter { $0.state == .done }
@@ -413,7 +413,7 @@ extension Operations {
         switch status {
         case .terminated(let reason):
             guard done.isEmpty else { return }
-            guard try await self.store.terminatedIdentities(asOf: now)[identityID] != nil else {
+            guard try await self.store.terminationReason(identityID: identityID, asOf: now) != nil else {
                 self.logger.info(
                     "HR user terminated, but another HR record still employs the identity: not offboarded",
                     metadata: ["hrUser": "\(record.id)", "identity": "\(identityID)"]

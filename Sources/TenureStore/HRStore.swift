@@ -222,6 +222,12 @@ public protocol HRStore: Sendable {
     /// date (if any) is after `now` — so a rehire's new record outweighs the old deleted one.
     func terminatedIdentities(asOf now: Double) async throws -> [String: String]
 
+    /// `terminatedIdentities(asOf:)[identityID]`, reading only the users linked to that identity:
+    /// the reason HR says the identity is gone (the newest terminated user's), or nil when some
+    /// live, active user linked to it still employs it (no termination date, or one after `now`)
+    /// or no user is linked to it.
+    func terminationReason(identityID: String, asOf now: Double) async throws -> String?
+
     /// Live users not yet linked to an identity (pre-hires waiting for their directory account), by
     /// creation time then id.
     func unlinkedHRUsers() async throws -> [HRUserRecord]

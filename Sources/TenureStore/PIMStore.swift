@@ -37,6 +37,10 @@ public protocol PIMStore: Sendable {
     /// Offboardings in a state, due by a time, oldest first.
     func offboardings(state: Offboarding.State?, dueBy: Double?) async throws -> [Offboarding]
 
+    /// Every offboarding of one identity (any state, whoever asked for it), oldest first, read
+    /// without reading the others'.
+    func offboardings(identityID: String) async throws -> [Offboarding]
+
     /// The drift findings as last recorded, with when each was first seen.
     func driftFindings() async throws -> [RecordedDrift]
 

@@ -195,18 +195,7 @@ extension SQLiteStore: HRStore {
             var reasons: [String: String] = [:]
             while let row = try rows.next() {
                 let identityID = try Self.text(row, 0, "hr_user.identityID")
-                let userName = try Self.text(row, 1, "hr_user.userName")
-                let active: Bool = row[2]
-                let terminationDate: Double? = row[3]
-                let deleted: Bool = row[4]
-                let reason: String
-                if deleted {
-                    reason = "HR user \(userName) was deleted"
-                } else if let date = terminationDate, date <= now {
-                    reason = "HR user \(userName) terminated on \(isoTimestamp(date, milliseconds: false))"
-                } else if !active {
-                    reason = "HR user \(userName) is inactive"
-                } else {
+                guard let reason = try Self.terminationReason(row, from: 1, asOf: now) else {
                     employed.insert(identityID)
                     continue
                 }
@@ -215,6 +204,18 @@ extension SQLiteStore: HRStore {
             }
             for identityID in employed { reasons[identityID] = nil }
             return reasons
+        }
+    }
+
+    public func terminationReason(identityID: String, asOf now: Double) async throws -> String? {
+        try await self.pool.read { db in
+            let rows = try Row.fetchCursor(db, sql: Self.identityTerminationSQL, arguments: [identityID])
+            var newest: String?
+            while let row = try rows.next() {
+                guard let reason = try Self.terminationReason(row, from: 0, asOf: now) else { return nil }
+                if newest == nil { newest = reason }
+            }
+            return newest
         }
     }
 
@@ -233,7 +234,31 @@ extension SQLiteStore: HRStore {
         }
     }
 
+    /// `terminationReason(identityID:asOf:)`'s query: the identity's users (index
+    /// `hr_user_identity`), newest first as in `terminatedIdentities`. A test checks the index.
+    static let identityTerminationSQL = """
+        SELECT userName, active, terminationDate, deleted FROM hr_user
+        WHERE identityID = ? ORDER BY lastModified DESC, id
+        """
+
     // MARK: - Helpers
+
+    /// Why one linked user (columns `userName, active, terminationDate, deleted` from `column`)
+    /// says its identity is gone, or nil when it still employs the identity.
+    private static func terminationReason(_ row: Row, from column: Int, asOf now: Double) throws -> String? {
+        let userName = try Self.text(row, column, "hr_user.userName")
+        let active: Bool = row[column + 1]
+        let terminationDate: Double? = row[column + 2]
+        let deleted: Bool = row[column + 3]
+        if deleted {
+            return "HR user \(userName) was deleted"
+        } else if let date = terminationDate, date <= now {
+            return "HR user \(userName) terminated on \(isoTimestamp(date, milliseconds: false))"
+        } else if !active {
+            return "HR user \(userName) is inactive"
+        }
+        return nil
+    }
 
     private func updateHRUser(
         id: String,
