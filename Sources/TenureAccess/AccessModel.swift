@@ -166,11 +166,9 @@ public struct AccessModel: Hashable, Sendable {
     public func resolveSubject(_ subjectID: String) -> SubjectResolution {
         if let identity = self.identities[subjectID] { return .found(identity) }
         guard let ids = self.idsByUsername[subjectID.lowercased()], !ids.isEmpty else { return .unknown }
+        // The usual case, without building arrays on the decision path: one identity has the name.
         if ids.count == 1, let identity = self.identities[ids.first!] { return .found(identity) }
-        let candidates = ids.compactMap { self.identities[$0] }
-        guard let best = candidates.map(\.state.rank).min() else { return .unknown }
-        let top = candidates.filter { $0.state.rank == best }
-        return top.count == 1 ? .found(top[0]) : .ambiguous(top.map(\.id).sorted())
+        return .resolve(exact: nil, sharingUsername: ids.compactMap { self.identities[$0] })
     }
 
     /// Whether `subjectID` (a token's subject) names the identity `identityID`: the subject resolves
@@ -237,16 +235,5 @@ public struct Inactivity: Hashable, Sendable {
     public var description: String {
         if self.hrReason != nil { return "identity is terminated (by HR or an offboarding)" }
         return "identity is \(self.state.rawValue)"
-    }
-}
-
-extension LifecycleState {
-    /// Preference when a username names several identities: active, then disabled, then terminated.
-    var rank: Int {
-        switch self {
-        case .active: 0
-        case .disabled: 1
-        case .terminated: 2
-        }
     }
 }

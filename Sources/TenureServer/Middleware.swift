@@ -156,10 +156,4 @@ extension Request {
             throw Problem.tooLarge(limit: limit)
         }
     }
-
-    /// `bodyBytes(limit:as: Data.self)`. Kept only for the SCIM routes' call site, which is being
-    /// edited elsewhere; new code calls `bodyBytes(limit:as:)`.
-    func bodyData(limit: Int) async throws -> Data {
-        try await self.bodyBytes(limit: limit, as: Data.self)
-    }
 }

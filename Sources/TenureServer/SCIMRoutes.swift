@@ -321,7 +321,7 @@ extension Operations {
                 )
             }
         }
-        return try await request.bodyData(limit: self.settings.maxBodyBytes)
+        return try await request.bodyBytes(limit: self.settings.maxBodyBytes, as: Data.self)
     }
 
     private func scimUserResponse(

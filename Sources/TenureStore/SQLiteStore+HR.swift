@@ -362,7 +362,7 @@ extension SQLiteStore: HRStore {
 
     /// Checks what a write supplies; returns the resource's top-level members.
     @discardableResult
-    private static func validate(_ fields: HRUserFields, time: Double) throws -> [String: HRJSON] {
+    private static func validate(_ fields: HRUserFields, time: Double) throws -> JSONObject {
         try Self.validateTime(time)
         guard fields.userName.contains(where: { !$0.isWhitespace }) else {
             throw HRStoreError(.invalidValue, "the userName is empty", attribute: "userName")
@@ -413,40 +413,16 @@ extension SQLiteStore: HRStore {
     }
 }
 
-/// Just enough JSON to compare two stored resources and name what changed (the store does not
-/// know SCIM; it only needs "which members differ").
-private enum HRJSON: Decodable, Equatable {
-    case null
-    case bool(Bool)
-    case number(Double)
-    case string(String)
-    case array([HRJSON])
-    case object([String: HRJSON])
-
-    init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        if container.decodeNil() {
-            self = .null
-        } else if let value = try? container.decode(Bool.self) {
-            self = .bool(value)
-        } else if let value = try? container.decode(Double.self) {
-            self = .number(value)
-        } else if let value = try? container.decode(String.self) {
-            self = .string(value)
-        } else if let value = try? container.decode([HRJSON].self) {
-            self = .array(value)
-        } else {
-            self = .object(try container.decode([String: HRJSON].self))
-        }
-    }
-
-    static func decodeObject(_ text: String) throws -> [String: HRJSON] {
-        try JSONDecoder().decode([String: HRJSON].self, from: Data(text.utf8))
+/// Comparing two stored resources and naming what changed (the store does not know SCIM; it only
+/// needs "which members differ"), on the shared `JSONValue`.
+private enum HRJSON {
+    static func decodeObject(_ text: String) throws -> JSONObject {
+        try JSONDecoder().decode(JSONObject.self, from: Data(text.utf8))
     }
 
     /// The members that differ, one level into objects: `active`, `name.givenName`, and for an
     /// extension (a `urn:` member) `urn:…:User:employeeNumber`.
-    static func changedAttributes(_ before: [String: HRJSON], _ after: [String: HRJSON]) -> [String] {
+    static func changedAttributes(_ before: JSONObject, _ after: JSONObject) -> [String] {
         var changed: [String] = []
         for key in Set(before.keys).union(after.keys) where before[key] != after[key] {
             if case .object(let old)? = before[key], case .object(let new)? = after[key] {
