@@ -62,7 +62,10 @@ public struct SyncEngine: Sendable {
     public func plan(snapshot: DirectorySnapshot, now: Double) async throws -> (plan: Plan, hash: String) {
         let started = ContinuousClock.now
         var state = try await self.store.loadState()
-        let history = try await self.store.leaverHistory(since: now - self.mappings.leaver.lookBackSeconds)
+        let history = try await self.store.leaverHistory(
+            since: now - self.mappings.leaver.lookBackSeconds,
+            identityID: nil
+        )
         state.endedHoldings = history.ended
         state.checkouts = history.checkouts
         state.hrTerminated = try await self.store.hrTerminations(now: now)
@@ -192,9 +195,12 @@ public struct SyncEngine: Sendable {
         guard state.identities[identityID] != nil else {
             throw StoreError(.invalidEvent, "no identity \(identityID) is known to Tenure")
         }
-        let history = try await self.store.leaverHistory(since: time - self.mappings.leaver.lookBackSeconds)
-        state.endedHoldings = history.ended.filter { $0.identityID == identityID }
-        state.checkouts = history.checkouts.filter { $0.identityID == identityID }
+        let history = try await self.store.leaverHistory(
+            since: time - self.mappings.leaver.lookBackSeconds,
+            identityID: identityID
+        )
+        state.endedHoldings = history.ended
+        state.checkouts = history.checkouts
         guard let plan = self.planner.offboardPlan(state: state, identityID: identityID, reason: reason, now: time)
         else {
             throw StoreError(.invalidEvent, "no identity \(identityID) is known to Tenure")

@@ -91,8 +91,7 @@ extension Operations {
         router.get("/v1/offboardings/:id") { _, context in
             guard context.has(.hr, .read) else { throw Problem.forbidden(scope: "hr") }
             let id = try context.parameters.require("id")
-            guard let found = try await self.store.offboardings(state: nil, dueBy: nil).first(where: { $0.id == id })
-            else {
+            guard let found = try await self.store.offboarding(id: id) else {
                 throw Problem.notFound("no offboarding \(id)")
             }
             return api.json(OffboardingResponse(found, username: nil))

@@ -19,7 +19,10 @@ public protocol PIMStore: Sendable {
     /// What a leaver may still know from before: assignments that ended at or after `since` (from
     /// the audit log's `role.revoked` / `role.expired` records), and vault check-outs made at or
     /// after `since` or still open.
-    func leaverHistory(since: Double) async throws -> (ended: [EndedHolding], checkouts: [CheckoutRecord])
+    /// `identityID`: only that identity's (an offboarding reads one person's history, through the
+    /// audit log's subject index and the check-outs' identity index); nil for everyone's (a sync).
+    func leaverHistory(since: Double, identityID: String?) async throws
+        -> (ended: [EndedHolding], checkouts: [CheckoutRecord])
 
     /// The part of the model about one identity: its record, assignments and write-back memberships
     /// (an offboarding plans from this, without loading everyone).
@@ -40,6 +43,9 @@ public protocol PIMStore: Sendable {
     /// Every offboarding of one identity (any state, whoever asked for it), oldest first, read
     /// without reading the others'.
     func offboardings(identityID: String) async throws -> [Offboarding]
+
+    /// One offboarding by its id (its primary key), or nil.
+    func offboarding(id: String) async throws -> Offboarding?
 
     /// The drift findings as last recorded, with when each was first seen.
     func driftFindings() async throws -> [RecordedDrift]

@@ -104,6 +104,19 @@ extension SQLiteStore {
         }
     }
 
+    public func offboarding(id: String) async throws -> Offboarding? {
+        try await self.pool.read { db in
+            try Row.fetchOne(
+                db,
+                sql: """
+                    SELECT id, identityID, effectiveAt, reason, requestedBy, requestedAt, state, doneAt, planID
+                    FROM offboarding WHERE id = ?
+                    """,
+                arguments: [id]
+            ).map(Self.offboarding)
+        }
+    }
+
     /// `offboardings(identityID:)`'s query (a test checks SQLite answers it from the index).
     static let identityOffboardingsSQL = """
         SELECT id, identityID, effectiveAt, reason, requestedBy, requestedAt, state, doneAt, planID

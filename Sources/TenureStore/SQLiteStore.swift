@@ -169,7 +169,9 @@ public final class SQLiteStore: PIMStore {
         }
     }
 
-    public func leaverHistory(since: Double) async throws -> (ended: [EndedHolding], checkouts: [CheckoutRecord]) {
+    public func leaverHistory(since: Double, identityID: String? = nil) async throws
+        -> (ended: [EndedHolding], checkouts: [CheckoutRecord])
+    {
         try await self.pool.read { db in
             var ended: [EndedHolding] = []
             let rows = try Row.fetchCursor(
@@ -178,9 +180,8 @@ public final class SQLiteStore: PIMStore {
                     SELECT subject, object, details, time FROM audit_log
                     WHERE time >= ? AND type IN ('role.revoked', 'role.expired') AND outcome = 'success'
                         AND subject IS NOT NULL AND object IS NOT NULL
-                    ORDER BY sequence
-                    """,
-                arguments: [since]
+                    """ + (identityID == nil ? "" : " AND subject = ?") + " ORDER BY sequence",
+                arguments: identityID.map { [since, $0] } ?? [since]
             )
             while let row = try rows.next() {
                 let details = (row[2] as String?).flatMap { FlatJSON.decodeObject($0) } ?? [:]
@@ -198,9 +199,9 @@ public final class SQLiteStore: PIMStore {
                 db,
                 sql: """
                     SELECT identityID, name, checkedOutAt, checkedInAt IS NULL FROM credential_checkout
-                    WHERE checkedOutAt >= ? OR checkedInAt IS NULL ORDER BY checkedOutAt, id
-                    """,
-                arguments: [since]
+                    WHERE (checkedOutAt >= ? OR checkedInAt IS NULL)
+                    """ + (identityID == nil ? "" : " AND identityID = ?") + " ORDER BY checkedOutAt, id",
+                arguments: identityID.map { [since, $0] } ?? [since]
             )
             while let row = try checkoutRows.next() {
                 checkouts.append(

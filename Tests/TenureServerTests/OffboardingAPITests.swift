@@ -105,7 +105,18 @@ struct OffboardingAPITests {
                 body: body(#"{"subject": "ann", "reason": "contract ends", "effectiveAt": "\#(later)"}"#)
             )
             #expect(response.status == .accepted)
-            #expect(response.headers[.location]?.hasPrefix("/v1/offboardings/off-") == true)
+            let location = try #require(response.headers[.location])
+            #expect(location.hasPrefix("/v1/offboardings/off-"))
+            let one = try await client.execute(uri: location, method: .get, headers: Harness.headers("hr"))
+            #expect(one.status == .ok)
+            #expect(try object(one)["id"] as? String == String(location.dropFirst("/v1/offboardings/".count)))
+            #expect(try object(one)["state"] as? String == "scheduled")
+            let missing = try await client.execute(
+                uri: "/v1/offboardings/off-nope",
+                method: .get,
+                headers: Harness.headers("hr")
+            )
+            #expect(missing.status == .notFound)
             #expect(try await harness.operations.runDueOffboardings() == 0)
             #expect(try await Self.decide(client, "ann")["decision"] as? Bool == true)
             clock.advance(3_601)

@@ -58,6 +58,54 @@ private func withVault(_ body: (SQLiteStore, TemporaryDirectory) async throws ->
 
 @Suite("Vault store: check-outs")
 struct CheckoutStoreTests {
+    /// A leaver's history (roles ended and check-outs within the look-back, or still open) for one
+    /// identity is exactly everyone's history filtered to it, read without the others'.
+    @Test func leaverHistoryOfOneIdentityIsEveryonesFilteredToIt() async throws {
+        try await withVault { store, _ throws in
+            func ended(_ identityID: String, _ role: String, at time: Double, outcome: String = "success") -> AuditEvent
+            {
+                AuditEvent(
+                    time: time,
+                    actor: "sync",
+                    type: "role.revoked",
+                    subject: identityID,
+                    object: role,
+                    outcome: outcome,
+                    details: ["state": "eligible"]
+                )
+            }
+            _ = try await store.appendAudit([
+                ended("id-ann", "dba", at: created + 100),  // before the look-back
+                ended("id-ann", "ops", at: created + 1_100),
+                ended("id-ben", "ops", at: created + 1_200),
+                ended("id-ann", "audit", at: created + 1_300, outcome: "failure"),
+                AuditEvent(time: created + 1_400, actor: "sync", type: "role.expired", subject: "id-ann", object: "pg"),
+            ])
+            for item in [
+                checkout("c-ann-old", at: created + 100),  // before the look-back, checked in below
+                checkout("c-ann-open", "other", at: created + 200),  // before it, but still open
+                checkout("c-ann", at: created + 1_500),
+                checkout("c-ben", by: "id-ben", at: created + 1_600),
+            ] {
+                try await store.recordCheckout(item, audit: [])
+            }
+            _ = try await store.checkIn(id: "c-ann-old", at: created + 150, audit: [])
+
+            let everyone = try await store.leaverHistory(since: created + 1_000, identityID: nil)
+            let ann = try await store.leaverHistory(since: created + 1_000, identityID: "id-ann")
+            #expect(ann.ended == everyone.ended.filter { $0.identityID == "id-ann" })
+            #expect(ann.checkouts == everyone.checkouts.filter { $0.identityID == "id-ann" })
+            #expect(ann.ended.map(\.role) == ["ops", "pg"])
+            #expect(ann.ended.map(\.state) == [.eligible, .active])
+            #expect(ann.checkouts.map(\.credential) == ["other", "svc"])
+            #expect(ann.checkouts.map(\.isOpen) == [true, true])
+            #expect(everyone.ended.contains { $0.identityID == "id-ben" })
+            #expect(everyone.checkouts.contains { $0.identityID == "id-ben" })
+            let nobody = try await store.leaverHistory(since: created + 1_000, identityID: "id-nobody")
+            #expect(nobody.ended.isEmpty && nobody.checkouts.isEmpty)
+        }
+    }
+
     @Test func checkOutsAreRecordedCheckedInAndQueried() async throws {
         try await withVault { store, _ throws in
             let old = checkout("c-old", "other", by: "id-ben", at: created + 300)
