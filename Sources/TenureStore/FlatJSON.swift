@@ -1,3 +1,5 @@
+import TenureCore
+
 /// JSON for the flat shapes the store keeps in text columns — string-to-string objects (audit
 /// details, identity attributes) and string arrays (groups) — written and read without Foundation.
 ///
@@ -36,33 +38,10 @@ enum FlatJSON {
         return String(decoding: out, as: UTF8.self)
     }
 
-    /// Appends `text` as a quoted JSON string.
+    /// Appends `text` as a quoted JSON string (`JSONString`, the one escaper: the audit MACs cover
+    /// these bytes, so it must stay the escaping they were made with — lowercase `\u00xx`).
     static func appendString(_ text: String, to out: inout [UInt8]) {
-        out.append(UInt8(ascii: "\""))
-        withUTF8(text) { utf8 in
-            var runStart = 0
-            for index in 0..<utf8.count {
-                let byte = utf8[index]
-                guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
-                out.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<index]))
-                runStart = index + 1
-                out.append(UInt8(ascii: "\\"))
-                switch byte {
-                case UInt8(ascii: "\""), UInt8(ascii: "\\"): out.append(byte)
-                case 0x0a: out.append(UInt8(ascii: "n"))
-                case 0x0d: out.append(UInt8(ascii: "r"))
-                case 0x09: out.append(UInt8(ascii: "t"))
-                case 0x08: out.append(UInt8(ascii: "b"))
-                case 0x0c: out.append(UInt8(ascii: "f"))
-                default:
-                    out.append(contentsOf: [UInt8(ascii: "u"), 0x30, 0x30])
-                    out.append(hexDigit(byte >> 4))
-                    out.append(hexDigit(byte & 0x0f))
-                }
-            }
-            out.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<utf8.count]))
-        }
-        out.append(UInt8(ascii: "\""))
+        JSONString.write(text, into: &out)
     }
 
     // MARK: - Reading
