@@ -422,6 +422,25 @@ extension SQLiteStore: VaultStore {
         }
     }
 
+    /// The current and pending versions of every credential: read through the two partial indexes
+    /// (`credential_version_one_current`, `..._one_pending`), not by scanning every version ever
+    /// made — a credential rotated at each leaver keeps them all, and this runs at every rotation,
+    /// check-out and maintenance pass. A test checks the plans.
+    static let liveVersionsSQL = """
+        SELECT name, version, state, sealed, createdAt, settledAt FROM credential_version WHERE state = 'current'
+        UNION ALL
+        SELECT name, version, state, sealed, createdAt, settledAt FROM credential_version WHERE state = 'pending'
+        """
+
+    /// The same for one credential (its name bound twice).
+    static let liveVersionsOfOneSQL = """
+        SELECT name, version, state, sealed, createdAt, settledAt FROM credential_version
+        WHERE name = ? AND state = 'current'
+        UNION ALL
+        SELECT name, version, state, sealed, createdAt, settledAt FROM credential_version
+        WHERE name = ? AND state = 'pending'
+        """
+
     /// Every credential (or the one named `name`), by name, with its current and pending versions.
     private static func statuses(_ db: Database, name: String?) throws -> [CredentialStatus] {
         var sql = """
@@ -444,12 +463,11 @@ extension SQLiteStore: VaultStore {
             statuses.append(status)
         }
         guard !statuses.isEmpty else { return [] }
-        var versionSQL = """
-            SELECT name, version, state, sealed, createdAt, settledAt FROM credential_version
-            WHERE state IN ('current', 'pending')
-            """
-        if name != nil { versionSQL += " AND name = ?" }
-        let versions = try Row.fetchCursor(db, sql: versionSQL, arguments: arguments)
+        let versions = try Row.fetchCursor(
+            db,
+            sql: name == nil ? Self.liveVersionsSQL : Self.liveVersionsOfOneSQL,
+            arguments: name.map { [$0, $0] } ?? []
+        )
         while let row = try versions.next() {
             let owner = try Self.text(row, 0, "credential_version.name")
             guard let position = index[owner] else { continue }

@@ -58,6 +58,41 @@ private func withVault(_ body: (SQLiteStore, TemporaryDirectory) async throws ->
 
 @Suite("Vault store: check-outs")
 struct CheckoutStoreTests {
+    /// A credential's status reads its current and pending versions through the partial indexes,
+    /// never every version it ever had (rotated at each leaver, a credential keeps them all).
+    @Test func statusesReadLiveVersionsThroughTheirIndexes() async throws {
+        try await withVault { store, _ throws in
+            func plan(_ sql: String, _ arguments: StatementArguments) async throws -> String {
+                try await store.pool.read { db in
+                    try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + sql, arguments: arguments)
+                        .map { $0["detail"] as String }.joined(separator: "\n")
+                }
+            }
+            for (sql, arguments) in [
+                (SQLiteStore.liveVersionsSQL, StatementArguments()),
+                (SQLiteStore.liveVersionsOfOneSQL, ["svc", "svc"] as StatementArguments),
+            ] {
+                let detail = try await plan(sql, arguments)
+                #expect(detail.contains("USING INDEX credential_version_one_current"), "\(detail)")
+                #expect(detail.contains("USING INDEX credential_version_one_pending"), "\(detail)")
+                #expect(!detail.contains("SCAN credential_version\n") && !detail.hasSuffix("SCAN credential_version"))
+            }
+            // And they still say what is current and pending, after rotations.
+            for round in 2...4 {
+                let version = try await store.addPendingVersion(of: "svc", sealed: "sealed-svc-v\(round)", audit: [])
+                #expect(version == round)
+                try await store.promote("svc", version: version, audit: [])
+            }
+            _ = try await store.addPendingVersion(of: "svc", sealed: "sealed-svc-v5", audit: [])
+            let svc = try #require(try await store.credentialStatus(named: "svc"))
+            #expect(svc.current?.version == 4 && svc.pending?.version == 5)
+            let all = try await store.credentialStatuses()
+            #expect(all.map(\.record.name) == ["other", "svc"])
+            #expect(all.map { $0.current?.version } == [1, 4])
+            #expect(all.map { $0.pending?.version } == [nil, 5])
+        }
+    }
+
     /// A leaver's history (roles ended and check-outs within the look-back, or still open) for one
     /// identity is exactly everyone's history filtered to it, read without the others'.
     @Test func leaverHistoryOfOneIdentityIsEveryonesFilteredToIt() async throws {
