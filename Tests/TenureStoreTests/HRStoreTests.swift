@@ -334,13 +334,12 @@ struct HRStoreTests {
             func make(_ name: String, active: Bool = true, date: Double? = nil, identity: String?) async throws
                 -> HRUserRecord
             {
-                let user = try await store.createHRUser(
+                try await makeHRUser(
+                    store,
                     fields(name, active: active, terminationDate: date),
-                    actor: "scim",
-                    time: t0
+                    identity: identity,
+                    at: t0
                 )
-                guard let identity else { return user }
-                return try await store.linkHRUser(id: user.id, to: identity, actor: "sync", time: t0)
             }
             _ = try await make("inactive", active: false, identity: "id-inactive")
             _ = try await make("past", date: now - day, identity: "id-past")

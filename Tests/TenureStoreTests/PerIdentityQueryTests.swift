@@ -85,13 +85,12 @@ struct PerIdentityQueryTests {
                 identity: String?,
                 at time: Double = t0
             ) async throws -> HRUserRecord {
-                let user = try await store.createHRUser(
+                try await makeHRUser(
+                    store,
                     hrFields(name, active: active, terminationDate: date),
-                    actor: "scim",
-                    time: time
+                    identity: identity,
+                    at: time
                 )
-                guard let identity else { return user }
-                return try await store.linkHRUser(id: user.id, to: identity, actor: "sync", time: time)
             }
             _ = try await make("inactive", active: false, identity: "id-inactive")
             _ = try await make("past", date: now - day, identity: "id-past")

@@ -87,3 +87,13 @@ func dropAuditTriggers(_ db: Database) throws {
 }
 
 let zeroHash = String(repeating: "0", count: 64)
+
+/// Creates an HR user with `fields` and links it to `identity` (nil leaves it unlinked: a pre-hire),
+/// both at `time`.
+func makeHRUser(_ store: SQLiteStore, _ fields: HRUserFields, identity: String?, at time: Double) async throws
+    -> HRUserRecord
+{
+    let user = try await store.createHRUser(fields, actor: "scim", time: time)
+    guard let identity else { return user }
+    return try await store.linkHRUser(id: user.id, to: identity, actor: "sync", time: time)
+}
