@@ -44,7 +44,9 @@ public final class AccessIndex: Sendable {
         self.writer.withLock { _ in
             var next = self.snapshot
             body(&next)
-            self.model.withLock { $0 = next }
+            // Swapped, not assigned: the old model leaves in `next` and, when no reader still
+            // holds it, is freed after the readers' lock — freeing it is as slow as copying it.
+            self.model.withLock { swap(&$0, &next) }
         }
     }
 }
