@@ -38,15 +38,27 @@ public struct CronSchedule: Hashable, Sendable, CustomStringConvertible {
         // restriction for the either-or rule.
         self.dayOfMonthRestricted = !fields[2].hasPrefix("*")
         self.dayOfWeekRestricted = !fields[4].hasPrefix("*")
+        guard self.next(after: 0) != nil else {
+            throw ParseError(
+                description: "cron expression \"\(expression)\" never matches a date (e.g. 30 February, or a "
+                    + "day that no month has on that weekday)"
+            )
+        }
     }
+
+    /// Minutes in 400 Gregorian years (146,097 days): the calendar's whole cycle.
+    static let cycleMinutes: Int64 = 146_097 * 24 * 60
 
     public var description: String { self.expression }
 
     /// The first matching minute strictly after `time` (seconds since 1970, UTC), or nil when none
-    /// comes within about four years (e.g. `0 0 30 2 *`).
+    /// ever comes. The search spans one whole Gregorian cycle (400 years, whose weekdays and leap
+    /// days repeat), so an expression that matches some day is always found: "a 29 February that
+    /// is a Sunday" (`0 0 29 2 */7`) comes 40 years after 2088. Days and months that cannot match
+    /// are skipped whole, so a rare expression costs thousands of steps, not millions.
     public func next(after time: Double) -> Double? {
         var minute = Int64((time / 60).rounded(.down)) + 1
-        let limit = minute + 4 * 366 * 24 * 60
+        let limit = minute + Self.cycleMinutes
         while minute < limit {
             let civil = CivilTime(minutesSince1970: minute)
             guard self.months.contains(civil.month) else {

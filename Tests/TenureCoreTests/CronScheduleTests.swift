@@ -34,8 +34,25 @@ import Testing
         #expect(Self.iso(schedule.next(after: Self.friday)) == expected)
     }
 
-    @Test func impossibleDatesGiveNil() throws {
-        #expect(try CronSchedule("0 0 30 2 *").next(after: Self.friday) == nil)
+    /// An expression that can never fire is refused when it is read, not found out at run time (the
+    /// daemon would otherwise fall back to a daily run).
+    @Test func expressionsThatNeverMatchAreRefused() {
+        for expression in ["0 0 30 2 *", "0 0 31 4,6,9,11 *", "0 0 31 2 */7"] {
+            let error = #expect(throws: CronSchedule.ParseError.self) { try CronSchedule(expression) }
+            #expect(error?.description.contains("never matches a date") == true, "\(expression)")
+        }
+    }
+
+    /// Rare but real dates are found however far off: the search covers the whole 400-year cycle.
+    @Test func rareDatesAreFoundDecadesAhead() throws {
+        let sundayLeapDay = try CronSchedule("0 0 29 2 */7")  // a 29 February that is a Sunday
+        func at(_ text: String) throws -> Double {
+            try #require(ISO8601DateFormatter().date(from: text)).timeIntervalSince1970
+        }
+        #expect(Self.iso(sundayLeapDay.next(after: Self.friday)) == "2032-02-29T00:00:00Z")
+        #expect(Self.iso(sundayLeapDay.next(after: try at("2033-01-01T00:00:00Z"))) == "2060-02-29T00:00:00Z")
+        // 2100 is not a leap year: the gap after 2088 is 40 years.
+        #expect(Self.iso(sundayLeapDay.next(after: try at("2089-01-01T00:00:00Z"))) == "2128-02-29T00:00:00Z")
     }
 
     @Test func agreesWithFoundationCalendarMinuteByMinute() throws {
