@@ -163,12 +163,12 @@ public struct AccessModel: Hashable, Sendable {
     /// The identity a subject id names: a stable id (exact), else a username (case-insensitive).
     /// When several identities carry the username (a rehire next to the old terminated record),
     /// the one furthest from termination wins; a tie among those is ambiguous and resolves nothing.
-    public func resolveSubject(_ subjectID: String) -> SubjectResolution {
+    public func resolveSubject(_ subjectID: String, rule: SubjectRule = .preferActive) -> SubjectResolution {
         if let identity = self.identities[subjectID] { return .found(identity) }
         guard let ids = self.idsByUsername[subjectID.lowercased()], !ids.isEmpty else { return .unknown }
         // The usual case, without building arrays on the decision path: one identity has the name.
         if ids.count == 1, let identity = self.identities[ids.first!] { return .found(identity) }
-        return .resolve(exact: nil, sharingUsername: ids.compactMap { self.identities[$0] })
+        return .resolve(exact: nil, sharingUsername: ids.compactMap { self.identities[$0] }, rule: rule)
     }
 
     /// Whether `subjectID` (a token's subject) names the identity `identityID`: the subject resolves

@@ -106,7 +106,7 @@ extension Operations {
         event.details["result"] = result
         self.logger.error(
             "write-back failed",
-            metadata: ["group": "\(event.details["group"] ?? "")", "result": "\(result)"]
+            metadata: ["group": "\(event.details["group"] ?? "")", "error": "\(result)"]
         )
         do {
             _ = try await self.store.appendAudit([event])

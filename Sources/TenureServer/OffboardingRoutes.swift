@@ -24,7 +24,7 @@ extension Operations {
             guard !body.reason.trimmingCharacters(in: .whitespaces).isEmpty else {
                 throw Problem.badRequest("a reason is required", jsonPath: "reason")
             }
-            let identity = try self.resolve(body.subject)
+            let identity = try self.resolve(body.subject, rule: .change)
             let now = self.now()
             var effective = now
             if let text = body.effectiveAt {
@@ -105,8 +105,8 @@ extension Operations {
     }
 
     /// The identity a subject names (username or stable id); 404 otherwise.
-    func resolve(_ subject: String) throws -> IdentityRecord {
-        switch self.index.snapshot.resolveSubject(subject) {
+    func resolve(_ subject: String, rule: SubjectRule = .preferActive) throws -> IdentityRecord {
+        switch self.index.snapshot.resolveSubject(subject, rule: rule) {
         case .found(let identity): return identity
         case .unknown: throw Problem.notFound("no identity is known as \(subject)")
         case .ambiguous(let ids):
@@ -152,8 +152,15 @@ extension Operations {
             self.index.update { model in
                 model.setTerminated(identityID, reason: "offboarded: \(reason)")
                 for action in report.plan.identities.first?.actions ?? [] {
-                    if case .revoke(let role, let state, _) = action {
+                    switch action {
+                    case .revoke(let role, let state, _):
                         model.removeAssignment(AssignmentKey(identityID: identityID, role: role, state: state))
+                    case .recordIdentity(let record):
+                        // The record as stored (terminated): name look-ups and HR matching by
+                        // employee number stop treating the identity as active now, not at a reload.
+                        model.upsertIdentity(record)
+                    default:
+                        break
                     }
                 }
             }

@@ -33,6 +33,35 @@ import Testing
         #expect(state.resolveSubject("") == .unknown)
     }
 
+    /// For a change (offboarding, MFA enrolment) a terminated account is passed over, but two that
+    /// are not terminated name nobody, whatever their states.
+    @Test func aChangeNeedsOneAccountThatIsNotTerminated() {
+        var state = Self.state
+        // A disabled jsmith (on leave) and an active contractor jsmith.
+        state.identities["u-leave"] = World.identity("u-leave", "jsmith", .disabled)
+        state.identities["u-contractor"] = World.identity("u-contractor", "JSmith")
+        #expect(state.resolveSubject("jsmith") == .found(World.identity("u-contractor", "JSmith")))
+        #expect(state.resolveSubject("jsmith", rule: .change) == .ambiguous(["u-contractor", "u-leave"]))
+        #expect(
+            state.resolveSubject("u-leave", rule: .change) == .found(World.identity("u-leave", "jsmith", .disabled))
+        )
+        // A terminated predecessor and its active successor: the successor.
+        #expect(state.resolveSubject("rpatel", rule: .change) == .found(World.identity("u-new", "rpatel")))
+        // Only terminated accounts: one is found, two name nobody.
+        #expect(state.resolveSubject("twice", rule: .change) == .ambiguous(["u-t1", "u-t2"]))
+        #expect(state.resolveSubject("lone", rule: .change) == .found(World.identity("u-dis", "lone", .disabled)))
+        #expect(state.resolveSubject("nobody", rule: .change) == .unknown)
+        let model = AccessModel(mappings: World.mappings, state: state)
+        for subject in ["jsmith", "rpatel", "twice", "lone", "u-leave", "nobody"] {
+            for rule in [SubjectRule.preferActive, .change] {
+                #expect(
+                    model.resolveSubject(subject, rule: rule) == state.resolveSubject(subject, rule: rule),
+                    "\(subject)"
+                )
+            }
+        }
+    }
+
     @Test func theAccessModelAnswersTheSame() {
         let state = Self.state
         let model = AccessModel(mappings: World.mappings, state: state)

@@ -80,6 +80,7 @@ struct OffboardCommandTests {
                 let second = try world.tenure(["offboard", "rpatel", "--reason", "contract ended"])
                 #expect(second.status == 0, "\(second)")
                 #expect(second.stdout.contains("rpatel terminated"))
+                #expect(second.stdout.contains("Identity: rpatel (id \(successor.id), \(successor.dn), active)"))
                 let after = try await world.store().loadState()
                 #expect(after.identities[successor.id]?.state == .terminated)
 

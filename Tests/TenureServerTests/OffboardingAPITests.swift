@@ -80,6 +80,11 @@ struct OffboardingAPITests {
             #expect((decision["context"] as? [String: Any])?["reason"] as? String == "identity_inactive")
             // Ben is untouched.
             #expect(try await Self.decide(client, "ben")["decision"] as? Bool == true)
+            // The index holds her record as stored (terminated), as a reload would.
+            let indexed = harness.operations.index.snapshot.identities["id-ann"]
+            #expect(indexed?.state == .terminated)
+            try await harness.operations.reloadIndex()
+            #expect(harness.operations.index.snapshot.identities["id-ann"] == indexed)
         }
         let state = try await harness.store.loadState()
         #expect(!state.assignments.contains { $0.identityID == "id-ann" })
@@ -161,6 +166,38 @@ struct OffboardingAPITests {
                 (now["context"] as? [String: Any])?["reason_admin"] as? String
                     == (reloaded["context"] as? [String: Any])?["reason_admin"] as? String
             )
+        }
+    }
+
+    /// Two accounts named jo that are not terminated (one disabled, one active): /v1/offboard names
+    /// nobody (409 with both ids) — while a decision for "jo" is about the active one.
+    @Test func anOffboardingNeedsAnUnambiguousPerson() async throws {
+        var state = Self.state
+        state.identities["id-jo-leave"] = person("id-jo-leave", "jo", state: .disabled)
+        state.identities["id-jo"] = person("id-jo", "jo")
+        state.assignments.append(
+            Assignment(identityID: "id-jo", role: "db-read", state: .active, source: "rule:readers", since: 0)
+        )
+        let harness = try await Harness(mappings: Self.mappings, state: state)
+        try await harness.run { client in
+            let refused = try await client.execute(
+                uri: "/v1/offboard",
+                method: .post,
+                headers: Harness.headers("hr"),
+                body: body(#"{"subject": "jo", "reason": "left"}"#)
+            )
+            #expect(refused.status == .conflict)
+            let detail = try object(refused)["detail"] as? String ?? ""
+            #expect(detail.contains("id-jo") && detail.contains("id-jo-leave"), "\(detail)")
+            #expect(try await Self.decide(client, "jo")["decision"] as? Bool == true)
+            let byID = try await client.execute(
+                uri: "/v1/offboard",
+                method: .post,
+                headers: Harness.headers("hr"),
+                body: body(#"{"subject": "id-jo", "reason": "left"}"#)
+            )
+            #expect(byID.status == .ok)
+            #expect(try await Self.decide(client, "id-jo")["decision"] as? Bool == false)
         }
     }
 

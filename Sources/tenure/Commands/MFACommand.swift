@@ -80,7 +80,7 @@ struct MFACommand: AsyncParsableCommand {
         /// The identity a username or a stable id names (`SubjectResolution.resolve`, the rule the
         /// API uses); a warning when it is not active.
         static func identity(_ user: String, in state: PIMState) throws -> IdentityRecord {
-            switch state.resolveSubject(user) {
+            switch state.resolveSubject(user, rule: .change) {
             case .found(let identity):
                 if identity.state != .active { printError("warning: \(user) is \(identity.state.rawValue)") }
                 return identity

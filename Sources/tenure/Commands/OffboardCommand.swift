@@ -39,7 +39,7 @@ struct OffboardCommand: AsyncParsableCommand {
         let store = try context.openStore()
         let state = try await store.loadState()
         let identity: IdentityRecord
-        switch state.resolveSubject(self.user) {
+        switch state.resolveSubject(self.user, rule: .change) {
         case .found(let found): identity = found
         case .unknown:
             printError("tenure offboard: no identity known as \(self.user) (run a sync first?)")
@@ -51,6 +51,8 @@ struct OffboardCommand: AsyncParsableCommand {
             )
             throw ExitCode.failure
         }
+        // Which account, in full: a name can be shared, and this cannot be undone.
+        print("Identity: \(identity.username ?? "-") (id \(identity.id), \(identity.dn), \(identity.state.rawValue))")
         let now = Date().timeIntervalSince1970
         if let at = self.at {
             guard let date = ISO8601DateFormatter().date(from: at) else {
