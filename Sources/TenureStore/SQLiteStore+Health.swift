@@ -1,4 +1,5 @@
 import GRDB
+import Synchronization
 
 extension SQLiteStore {
     /// Whether the database takes writes now: an immediate transaction (the write lock) is begun and
@@ -20,15 +21,20 @@ extension SQLiteStore {
 extension SQLiteStore {
     /// A passive checkpoint on a connection of its own: copies what the WAL holds back into the
     /// database without taking the writer's lock, so commits go on meanwhile. For stores opened
-    /// with `autoCheckpoint: false`.
+    /// with `autoCheckpoint: false`. The connection is opened by the first call and kept until
+    /// `close()` (it holds no lock between calls).
     /// Returns the frames in the WAL and how many of them are now in the database.
     @discardableResult
     public func checkpointPassively() async throws -> (walFrames: Int, checkpointed: Int) {
-        var configuration = Configuration()
-        configuration.label = "tenure.store.checkpoint"
-        configuration.busyMode = .timeout(1)
-        let queue = try DatabaseQueue(path: self.path, configuration: configuration)
-        defer { try? queue.close() }
+        let queue = try self.checkpointConnection.withLock { connection in
+            if let connection { return connection }
+            var configuration = Configuration()
+            configuration.label = "tenure.store.checkpoint"
+            configuration.busyMode = .timeout(1)
+            let opened = try DatabaseQueue(path: self.path, configuration: configuration)
+            connection = opened
+            return opened
+        }
         return try await queue.writeWithoutTransaction { db in
             let result = try db.checkpoint(.passive)
             return (result.walFrameCount, result.checkpointedFrameCount)

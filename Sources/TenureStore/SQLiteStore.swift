@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Synchronization
 public import TenureCore
 
 /// The PIM store in one SQLite file, through GRDB.
@@ -21,6 +22,9 @@ public final class SQLiteStore: PIMStore {
     public let path: String
     let pool: DatabasePool
     let auditKey: AuditKey
+    /// The connection passive checkpoints run on (`checkpointPassively()`), opened by the first
+    /// and kept: the API server's checkpointer runs one every quarter second.
+    let checkpointConnection = Mutex<DatabaseQueue?>(nil)
 
     /// Opens (creating it if needed) the store at `path` and migrates it to the latest schema.
     /// - Parameter autoCheckpoint: false leaves checkpoints to `checkpointPassively()` called by the
@@ -54,6 +58,10 @@ public final class SQLiteStore: PIMStore {
 
     /// Closes the database connections. Further use of the store throws.
     public func close() throws {
+        try self.checkpointConnection.withLock { connection in
+            defer { connection = nil }
+            try connection?.close()
+        }
         try self.pool.close()
     }
 

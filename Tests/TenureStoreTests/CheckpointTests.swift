@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 
 @testable import TenureCore
@@ -30,5 +31,11 @@ import Testing
         _ = try await store.appendAudit([AuditEvent(time: 5_000, actor: "test", type: "access.decision")])
         #expect(try await store.newestAuditSequence() == 2_001)
         #expect(try await store.verifyAudit().isIntact)
+        // Later passes reuse the first pass's connection (the server runs one every 0.25 s).
+        let connection = try #require(store.checkpointConnection.withLock { $0.map(ObjectIdentifier.init) })
+        for _ in 0..<3 { try await store.checkpointPassively() }
+        #expect(store.checkpointConnection.withLock { $0.map(ObjectIdentifier.init) } == connection)
+        try store.close()
+        #expect(store.checkpointConnection.withLock { $0 == nil })
     }
 }
