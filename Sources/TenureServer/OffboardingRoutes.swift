@@ -149,8 +149,13 @@ extension Operations {
             // Terminated in the index even when withheld: the plan withholds Tenure's changes to a
             // protected identity (no revocation, write-back removal or rotation), but the identity is
             // recorded as terminated, and decisions follow the record — now, not at the next reload.
+            // The reason a reload would give (HR's word before an offboarding's), so decisions say
+            // the same before and after one; if it cannot be read, this offboarding's (still denied).
+            let termination =
+                (try? await self.store.hrTermination(identityID: identityID, now: self.now()))
+                ?? "offboarded: \(reason)"
             self.index.update { model in
-                model.setTerminated(identityID, reason: "offboarded: \(reason)")
+                model.setTerminated(identityID, reason: termination)
                 for action in report.plan.identities.first?.actions ?? [] {
                     switch action {
                     case .revoke(let role, let state, _):

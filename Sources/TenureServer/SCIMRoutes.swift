@@ -459,7 +459,7 @@ extension Operations {
                         details: details,
                         time: now
                     )
-                    try await self.reloadIndex()
+                    try await self.refreshIndex(identityID: identityID)
                 }
                 return
             }
@@ -473,7 +473,7 @@ extension Operations {
                     details: details,
                     time: now
                 )
-                if !done.isEmpty { try await self.reloadIndex() }
+                if !done.isEmpty { try await self.refreshIndex(identityID: identityID) }
             }
             let reason = "HR: terminationDate \(SCIMDateTime.format(date))"
             let offboarding = Offboarding(

@@ -150,6 +150,14 @@ extension SQLiteStore {
         return terminated
     }
 
+    /// `hrTerminations(now:)` for one identity (its entry there, or nil), read through the identity
+    /// indexes: HR's word first, then the first offboarding carried out.
+    public func hrTermination(identityID: String, now: Double) async throws -> String? {
+        if let reason = try await self.terminationReason(identityID: identityID, asOf: now) { return reason }
+        return try await self.offboardings(identityID: identityID).first { $0.state == .done }
+            .map { "offboarded: \($0.reason)" }
+    }
+
     /// Takes back the offboardings HR asked for (`requestedBy` starting with `prefix`, e.g.
     /// `scim:<id>`) once HR says the person is employed again: they stop keeping the identity a
     /// leaver, and the next sync grants what the directory and the rules say (nothing is restored).

@@ -477,6 +477,14 @@ struct SCIMAPITests {
             #expect(try await harness.store.offboardings().map(\.state) == [.cancelled])
             #expect(harness.operations.index.snapshot.hrTerminated["id-bob"] == nil)
             #expect(try await harness.store.hrTerminations(now: harness.operations.now())["id-bob"] == nil)
+            // Bob's part of the index was refreshed alone; it is what a whole reload gives.
+            let reloaded = try await ModelLoader.load(
+                store: harness.store,
+                mappings: harness.mappings,
+                now: harness.operations.now()
+            )
+            #expect(harness.operations.index.snapshot == reloaded)
+            #expect(reloaded.identities["id-bob"]?.state == .terminated)  // until a sync says otherwise
             let cancelled = try #require(try await harness.auditRecords(type: "offboarding.cancelled").first?.event)
             #expect(cancelled.subject == "id-bob")
             #expect(cancelled.details["reason"] == "HR: employed again (rehired as HR user \(second))")
@@ -584,12 +592,33 @@ struct SCIMAPITests {
                 "/Users",
                 Self.entraCreate("bob@corp.example", employeeNumber: "E200", terminationDate: "2027-01-01T00:00:00Z")
             )
-            _ = try Self.created(bob)
+            let bobID = try Self.created(bob)
             #expect(try await Self.evaluate(client, "bob", "db-read") == (false, "identity_inactive"))
             let reasons = try await harness.auditRecords(type: "hr.termination").map { $0.event.details["reason"] }
             #expect(reasons.last == "HR: terminationDate 2027-01-01T00:00:00Z has passed")
             offboardings = try await harness.store.offboardings()
             #expect(offboardings.filter { $0.state == .done }.map(\.identityID).sorted() == ["id-bob", "id-cat"])
+
+            // HR moves bob's date, already carried out, into the future: that offboarding stops
+            // keeping him a leaver (his part of the index is refreshed, as a reload would have it),
+            // and a new one waits for the new date.
+            let later = try await Self.send(
+                client,
+                .patch,
+                "/Users/\(bobID)",
+                """
+                {"schemas": ["\(Self.patchOp)"], "Operations": [
+                  {"op": "replace", "path": "\(Self.tenure):terminationDate", "value": "2027-06-30"}]}
+                """
+            )
+            #expect(later.status == .ok)
+            let bobs = try await harness.store.offboardings(identityID: "id-bob")
+            #expect(bobs.map(\.state) == [.cancelled, .scheduled])
+            #expect(harness.operations.index.snapshot.hrTerminated["id-bob"] == nil)
+            let reloaded = try await ModelLoader.load(store: harness.store, mappings: harness.mappings, now: clock.now)
+            #expect(harness.operations.index.snapshot == reloaded)
+            // Nothing is granted back, and the stored record stays terminated until a sync.
+            #expect(try await Self.evaluate(client, "bob", "db-read") == (false, "identity_inactive"))
         }
     }
 
