@@ -138,14 +138,6 @@ extension Operations {
                 try? await self.reloadIndexUnlocked()
                 throw error
             }
-            if !report.withheld {
-                try await self.store.endActivations(
-                    identityID: identityID,
-                    reason: "offboarded: \(reason)",
-                    at: self.now(),
-                    actor: requestedBy
-                )
-            }
             // Terminated in the index even when withheld: the plan withholds Tenure's changes to a
             // protected identity (no revocation, write-back removal or rotation), but the identity is
             // recorded as terminated, and decisions follow the record — now, not at the next reload.
@@ -168,6 +160,16 @@ extension Operations {
                         break
                     }
                 }
+            }
+            // Ended after the index follows the plan: if this fails the leaver is already denied
+            // (the error still reaches the caller; the records then end at their expiry).
+            if !report.withheld {
+                try await self.store.endActivations(
+                    identityID: identityID,
+                    reason: "offboarded: \(reason)",
+                    at: self.now(),
+                    actor: requestedBy
+                )
             }
             return report
         }

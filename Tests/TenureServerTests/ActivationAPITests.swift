@@ -624,6 +624,36 @@ struct ActivationAPITests {
         #expect(removals.first?.event.details["activation"] != nil)
     }
 
+    /// An offboarding whose activation bookkeeping fails still denies at once: the index follows
+    /// the applied plan before the activations are ended, and the error reaches the caller.
+    @Test func anOffboardingDeniesEvenIfEndingActivationsFails() async throws {
+        let clock = ActivationClock(Self.start)
+        let harness = try await self.harness(clock: clock)
+        try await harness.run { client in
+            let api = ActivationClient(client: client)
+            #expect(try await api.activate("ann", #""role": "ops-admin", "justification": "x""#).status == .created)
+            #expect(try await api.permits("ann", "ops-admin"))
+            let queue = try DatabaseQueue(path: harness.directory + "/t.sqlite")
+            try await queue.write { db in
+                try db.execute(
+                    sql: """
+                        CREATE TRIGGER refuse BEFORE UPDATE ON activation
+                        BEGIN SELECT RAISE(ABORT, 'disk full'); END
+                        """
+                )
+            }
+            try queue.close()
+            let offboard = try await client.execute(
+                uri: "/v1/offboard",
+                method: .post,
+                headers: Harness.headers("hr"),
+                body: ByteBuffer(string: #"{"subject": "ann", "reason": "left"}"#)
+            )
+            #expect(offboard.status.code >= 500)
+            #expect(try await !api.permits("ann", "ops-admin"))
+        }
+    }
+
     // MARK: - Listing
 
     @Test func listingFiltersAndOwnOnlyForActivateTokens() async throws {
