@@ -265,9 +265,9 @@ struct SCIMQueryParameters: Sendable {
 /// Finds the directory identity an HR user is: the identity whose stable id equals `externalId`
 /// (Entra and Okta can send the directory's objectGUID / entryUUID there); else the one active
 /// identity whose `employeeNumber` equals the Enterprise `employeeNumber` (ignoring case); else,
-/// when no employee number matched, the one active identity whose username equals `userName`
-/// (ignoring case). Several candidates at a step match nothing: a wrong link would offboard the
-/// wrong person.
+/// only when the HR record has no employee number, the one active identity whose username equals
+/// `userName` (ignoring case). Several candidates at a step match nothing: a wrong link would
+/// offboard the wrong person, or keep a leaver's access tied to someone else's employment.
 ///
 /// Every step is a lookup in the model's indexes (`identities`, `idsByEmployeeNumber`,
 /// `idsByUsername`): making a matcher per request costs nothing however many identities there are.
@@ -282,11 +282,13 @@ struct HRIdentityMatcher: Sendable {
         if let externalId = record.externalId, self.model.identities[externalId] != nil {
             return externalId
         }
-        // The model keeps the active identities by lowercased, non-empty employee number.
-        if let number = record.employeeNumber?.lowercased(), !number.isEmpty,
-            let candidates = self.model.idsByEmployeeNumber[number], !candidates.isEmpty
-        {
-            return candidates.count == 1 ? candidates.first : nil
+        // The model keeps the active identities by lowercased, non-empty employee number. An HR
+        // record with a number is matched by that number or not at all (a pre-hire until the
+        // directory has it): by name it could meet someone else's account — another jsmith — and
+        // that person's access would then follow this record's employment.
+        if let number = record.employeeNumber?.lowercased(), !number.isEmpty {
+            guard let candidates = self.model.idsByEmployeeNumber[number], candidates.count == 1 else { return nil }
+            return candidates.first
         }
         let active = (self.model.idsByUsername[record.userName.lowercased()] ?? []).filter {
             self.model.identities[$0]?.state == .active

@@ -395,10 +395,33 @@ extension Operations {
     private func settleEmploymentUnlocked(of record: HRUserRecord, deleted: Bool, actor: String, requestID: String?)
         async throws
     {
-        guard let identityID = record.identityID else { return }
         let now = self.now()
         let status: HRStatus =
             deleted ? .terminated(reason: "HR: the user was deleted") : try record.hrStatus(asOf: now)
+        guard let identityID = record.identityID else {
+            // HR says this person is gone (or not yet started), but no directory identity matched:
+            // nobody is offboarded. Said loudly — if the account exists under another number or
+            // name, its access stays until someone links it (or offboards it by hand).
+            if case .terminated(let reason) = status {
+                self.logger.warning(
+                    "HR user terminated but linked to no directory identity: nothing offboarded",
+                    metadata: ["hrUser": "\(record.id)", "userName": "\(record.userName)"]
+                )
+                var details = ["hrUser": record.id, "userName": record.userName, "reason": reason]
+                if let requestID { details["request"] = requestID }
+                _ = try await self.store.appendAudit([
+                    AuditEvent(
+                        time: now,
+                        actor: actor,
+                        type: "hr.termination.unmatched",
+                        object: record.id,
+                        outcome: "unmatched",
+                        details: details
+                    )
+                ])
+            }
+            return
+        }
         let requester = "scim:\(record.id)"
         // HR's offboardings of this identity (any HR record), and this record's among them.
         let byHR = try await self.store.offboardings(identityID: identityID).filter {

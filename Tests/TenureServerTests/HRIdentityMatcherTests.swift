@@ -60,8 +60,9 @@ import Testing
         #expect(match(Self.hrUser("x", employeeNumber: "e100")) == "id-ann")
         // Two active identities carry E200: no match, and no falling back to the userName.
         #expect(match(Self.hrUser("bob", employeeNumber: "E200")) == nil)
-        // Only a disabled identity carries E300: no number matched, so the userName decides.
-        #expect(match(Self.hrUser("dan", employeeNumber: "E300")) == "id-dan")
+        // Only a disabled identity carries E300: the record has a number, so its userName is not
+        // tried (dan's account could be another person's) — it waits, as a pre-hire.
+        #expect(match(Self.hrUser("dan", employeeNumber: "E300")) == nil)
         #expect(match(Self.hrUser("CAT", employeeNumber: "E300")) == nil)
         #expect(match(Self.hrUser("Dan")) == "id-dan")
         #expect(match(Self.hrUser("dan", employeeNumber: "")) == "id-dan")
@@ -78,6 +79,8 @@ import Testing
         // E100's only active holder is dan now; with dan gone too, ann's number matches no one.
         index.update { $0.upsertIdentity(Self.identity("id-dan", "dan", number: "E100", .terminated)) }
         #expect(match(Self.hrUser("ann", employeeNumber: "E100")) == nil)
-        #expect(match(Self.hrUser("bob2", employeeNumber: "E100")) == "id-bo2")
+        // bob2's account carries E201: an HR record for E100 named bob2 is someone else.
+        #expect(match(Self.hrUser("bob2", employeeNumber: "E100")) == nil)
+        #expect(match(Self.hrUser("bob2")) == "id-bo2")
     }
 }

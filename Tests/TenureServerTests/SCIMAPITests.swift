@@ -537,6 +537,34 @@ struct SCIMAPITests {
         }
     }
 
+    /// An HR record whose employee number no account carries is not linked by its userName (the
+    /// account named so is someone else's), and its termination, offboarding nobody, is audited.
+    @Test func aTerminationThatMatchesNobodyIsAuditedNotGuessed() async throws {
+        let harness = try await self.harness()
+        try await harness.run { client in
+            // "bob" is a directory account, but this HR record is E999: not bob.
+            let id = try Self.created(
+                try await Self.send(client, .post, "/Users", Self.entraCreate("bob", employeeNumber: "E999"))
+            )
+            #expect(try await harness.store.hrUser(id: id)?.identityID == nil)
+            let deactivate = try await Self.send(
+                client,
+                .patch,
+                "/Users/\(id)",
+                """
+                {"schemas": ["\(Self.patchOp)"], "Operations": [{"op": "replace", "path": "active", "value": false}]}
+                """
+            )
+            #expect(deactivate.status == .ok)
+            #expect(try await Self.evaluate(client, "bob", "db-read") == (true, "active_assignment"))
+            #expect(try await harness.store.offboardings().isEmpty)
+            let unmatched = try await harness.auditRecords(type: "hr.termination.unmatched").map(\.event)
+            #expect(unmatched.count == 1)
+            #expect(unmatched.first?.object == id && unmatched.first?.outcome == "unmatched")
+            #expect(unmatched.first?.details["userName"] == "bob")
+        }
+    }
+
     @Test func aFutureTerminationDateSchedulesTheOffboarding() async throws {
         let clock = TestClock(Self.now)
         let harness = try await Harness(mappings: Self.mappings, state: Self.state, now: { clock.now })
