@@ -11,7 +11,8 @@ public struct ActivationGrant: Hashable, Sendable {
     public var until: Double
     /// The role's maximum activation, in seconds.
     public var maxActivationSeconds: Int
-    /// True when the request asked for more than the maximum and was cut to it.
+    /// True when the request asked for more than it got: cut to the role's maximum, or to the end
+    /// of the eligibility.
     public var capApplied: Bool
     /// The role requires approval: the activation waits for an approver before it is granted.
     public var needsApproval: Bool
@@ -148,7 +149,7 @@ public enum ActivationPolicy {
         guard role.mode == .eligible else { return .failure(.roleNotActivatable(name)) }
         guard let max = role.maxActivationSeconds, max > 0 else { return .failure(.noActivationLimit(name)) }
         let holding = model.holding(of: identityID, role: name) ?? RoleHolding()
-        guard holding.eligibleAssignment(at: now) != nil else { return .failure(.notEligible(name)) }
+        guard let eligible = holding.eligibleAssignment(at: now) else { return .failure(.notEligible(name)) }
         if let active = holding.activeAssignment(at: now) {
             return .failure(.alreadyActive(role: name, until: active.until))
         }
@@ -157,7 +158,13 @@ public enum ActivationPolicy {
         }
         let requested = requestedSeconds ?? max
         guard requested > 0 else { return .failure(.invalidDuration(requested)) }
-        let seconds = min(requested, max)
+        // Never past the role's maximum, nor past the end of the eligibility it comes from (an
+        // activation outliving its eligibility would hold a role its holder no longer may have).
+        var seconds = min(requested, max)
+        if let end = eligible.until {
+            seconds = min(seconds, Int((end - now).rounded(.down)))
+            guard seconds > 0 else { return .failure(.notEligible(name)) }
+        }
         for requirement in ActivationRequirement.allCases where role.requirements.contains(requirement) {
             switch requirement {
             case .justification where isBlank(justification): return .failure(.justificationRequired)
@@ -174,7 +181,7 @@ public enum ActivationPolicy {
                 since: now,
                 until: now + Double(seconds),
                 maxActivationSeconds: max,
-                capApplied: requested > max,
+                capApplied: requested > seconds,
                 needsApproval: role.requirements.contains(.approval),
                 requirements: role.requirements
             )

@@ -164,7 +164,7 @@ struct ActivationRequestBody: Decodable, Sendable, CustomStringConvertible {
     /// A stable id or a username; defaults to the token's own person.
     var subject: String?
     var role: String
-    /// Seconds; defaults to (and is capped at) the role's maximum.
+    /// Seconds; defaults to (and is capped at) the role's maximum and the end of the eligibility.
     var duration: Double?
     var justification: String?
     var ticket: String?

@@ -266,4 +266,21 @@ import Testing
         model.upsertAssignment(World.eligible("u-judy", "auditor"))
         #expect(try Self.check(Request(identity: "u-judy", role: "dba-prod"), model: model).get().role == "dba-prod")
     }
+
+    /// An activation ends no later than the eligibility it comes from.
+    @Test func anActivationEndsWithItsEligibility() throws {
+        var model = World.model
+        model.upsertAssignment(World.eligible("u-alice", "dba-prod", until: World.now + 900))
+        let asked = try Self.check(Request(identity: "u-alice", role: "dba-prod", seconds: 3_600), model: model).get()
+        #expect(asked.seconds == 900 && asked.until == World.now + 900 && asked.capApplied)
+        let none = try Self.check(Request(identity: "u-alice", role: "dba-prod"), model: model).get()
+        #expect(none.seconds == 900 && none.capApplied)
+        let short = try Self.check(Request(identity: "u-alice", role: "dba-prod", seconds: 600), model: model).get()
+        #expect(short.seconds == 600 && !short.capApplied)
+        // Less than a second left: nothing to activate.
+        model.upsertAssignment(World.eligible("u-alice", "dba-prod", until: World.now + 0.5))
+        #expect(throws: ActivationRefusal.notEligible("dba-prod")) {
+            try Self.check(Request(identity: "u-alice", role: "dba-prod"), model: model).get()
+        }
+    }
 }
