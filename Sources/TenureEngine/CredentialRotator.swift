@@ -256,9 +256,13 @@ public struct CredentialRotator: Sendable {
     /// - Parameters:
     ///   - actor: who checks in, as audited (the API's token); the rotator's own actor otherwise.
     ///   - requestID: the request that asked, recorded with the check-in.
-    public func checkIn(checkoutID: String, actor: String? = nil, requestID: String? = nil) async throws
-        -> CheckInResult
-    {
+    ///   - reason: why, when it is not the holder returning it (e.g. its due time passed).
+    public func checkIn(
+        checkoutID: String,
+        actor: String? = nil,
+        requestID: String? = nil,
+        reason: String? = nil
+    ) async throws -> CheckInResult {
         guard var checkout = try await self.store.checkout(id: checkoutID) else {
             throw RotationError(description: "there is no check-out \(checkoutID)")
         }
@@ -272,6 +276,7 @@ public struct CredentialRotator: Sendable {
                 details: ["checkout": checkout.id, "version": String(checkout.version)]
             )
             if let requestID { event.details["request"] = requestID }
+            if let reason { event.details["reason"] = reason }
             do {
                 checkout = try await self.store.checkIn(id: checkoutID, at: self.now(), audit: [event])
             } catch let error as StoreError where error.code == .invalidStatus {

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import Logging
 import TenureAccess
 import TenureConfig
 import TenureCore
@@ -227,6 +228,38 @@ struct CheckinResponse: Encodable {
 }
 
 extension Operations {
+    /// Checks in every check-out whose due time has passed (the daemon's sweeper calls it): the
+    /// holder's time with the secret is over — it was never longer than the holding that allowed
+    /// it — so an exclusive credential is free again, and a one-time one is rotated, exactly as a
+    /// check-in by its holder (audited `credential.checkin` by the sweeper, with the reason). One
+    /// that fails is logged and the others still run. Returns how many were checked in.
+    public func checkInOverdueCheckouts() async throws -> Int {
+        guard let rotator = self.engine.rotator else { return 0 }
+        let now = self.now()
+        var closed = 0
+        for checkout in try await rotator.store.openCheckouts(dueBy: now) {
+            do {
+                let due = isoDate(checkout.dueAt ?? now)
+                let result = try await self.coordinator.exclusive {
+                    try await rotator.checkIn(
+                        checkoutID: checkout.id,
+                        actor: Self.sweeperActor,
+                        reason: "overdue: due at \(due)"
+                    )
+                }
+                if let outcome = result.rotation { self.metrics.rotation(outcome) }
+                closed += 1
+            } catch {
+                self.logger.error(
+                    "an overdue check-out could not be checked in",
+                    metadata: ["checkout": "\(checkout.id)", "credential": "\(checkout.name)", "error": "\(error)"]
+                )
+            }
+        }
+        if closed > 0 { self.logger.info("overdue check-outs checked in", metadata: ["count": "\(closed)"]) }
+        return closed
+    }
+
     /// Vault maintenance as the daemon's sweeper runs it (settling pending versions, retries of
     /// failed rotations, max age), inside the coordinator like check-out and check-in: a check-out
     /// either comes first — and a max-age rotation then waits for it — or gets the new secret; it

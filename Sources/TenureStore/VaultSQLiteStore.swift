@@ -275,6 +275,13 @@ extension SQLiteStore: VaultStore {
         }
     }
 
+    public func openCheckouts(dueBy time: Double) async throws -> [CredentialCheckout] {
+        guard !time.isNaN else { throw StoreError(.invalidEvent, "the check-out due time is not a number") }
+        return try await self.pool.read { db in
+            try Self.checkouts(db, where: "checkedInAt IS NULL AND dueAt IS NOT NULL AND dueAt <= ?", [time])
+        }
+    }
+
     public func checkouts(since: Double) async throws -> [CredentialCheckout] {
         try Self.validateSince(since)
         return try await self.pool.read { db in

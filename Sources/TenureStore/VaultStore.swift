@@ -222,6 +222,9 @@ public protocol VaultStore: Sendable {
     func checkout(id: String) async throws -> CredentialCheckout?
     /// The open check-outs of credential `name`, by check-out time then id.
     func openCheckouts(of name: String) async throws -> [CredentialCheckout]
+
+    /// Every check-out still open whose due time is at or before `time`, oldest first.
+    func openCheckouts(dueBy time: Double) async throws -> [CredentialCheckout]
     /// Every check-out made at or after `since`, and every one still open (whenever it was made), by
     /// check-out time then id: what a leaver's look-back reads.
     func checkouts(since: Double) async throws -> [CredentialCheckout]

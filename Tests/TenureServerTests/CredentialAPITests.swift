@@ -179,6 +179,59 @@ struct CredentialAPITests {
         }
     }
 
+    /// A check-out is never longer than the holding that allowed it: once due, the sweeper checks
+    /// it in — the exclusive credential is free again, the one-time one rotated — as its holder would.
+    @Test func theSweeperChecksInOverdueCheckouts() async throws {
+        let clock = Mutex<Double>(Date().timeIntervalSince1970)
+        let harness = try await Harness(
+            mappings: Self.mappings,
+            state: Self.state,
+            now: { clock.withLock { $0 } },
+            vault: true
+        )
+        let (path, received) = try Self.program(in: harness.directory)
+        let rotator = try #require(harness.operations.engine.rotator)
+        try await rotator.enroll(
+            name: "app-key",
+            kind: .command(path: path),
+            currentSecret: "Key-One-Secret",
+            policy: PasswordPolicy(),
+            exclusiveCheckout: true
+        )
+        try await rotator.enroll(
+            name: "app-once",
+            kind: .command(path: path),
+            currentSecret: "Once-Secret",
+            policy: PasswordPolicy(),
+            oneTime: true
+        )
+        try await harness.run { client in
+            let key = try await Self.checkout(client, "app-key", token: "ann", body: #"{"duration": 60}"#)
+            #expect(key.status == .created)
+            let once = try await Self.checkout(client, "app-once", token: "ann", body: #"{"duration": 600}"#)
+            #expect(once.status == .created)
+            #expect(try await Self.checkout(client, "app-key", token: "bob").status == .conflict)
+            // Not due yet: nothing happens.
+            #expect(try await harness.operations.checkInOverdueCheckouts() == 0)
+            clock.withLock { $0 += 61 }
+            #expect(try await harness.operations.checkInOverdueCheckouts() == 1)
+            #expect(try await Self.checkout(client, "app-key", token: "bob").status == .created)
+            #expect(try await rotator.store.credentialStatus(named: "app-once")?.current?.version == 1)
+            clock.withLock { $0 += 600 }
+            // Both of ann's are due now; bob's app-key (an hour) is not.
+            #expect(try await harness.operations.checkInOverdueCheckouts() == 1)
+            #expect(try await rotator.store.credentialStatus(named: "app-once")?.current?.version == 2)
+            #expect(try String(contentsOfFile: received, encoding: .utf8) != "Once-Secret")
+            #expect(try await harness.operations.checkInOverdueCheckouts() == 0)
+        }
+        let checkins = try await harness.auditRecords(type: "credential.checkin").map(\.event)
+        #expect(checkins.map(\.actor) == ["sweeper", "sweeper"])
+        #expect(checkins.map(\.object) == ["app-key", "app-once"])
+        #expect(checkins.allSatisfy { $0.details["reason"]?.hasPrefix("overdue: due at ") == true })
+        let open = try await harness.store.checkouts(since: 0).filter { $0.checkedInAt == nil }
+        #expect(open.map(\.identityID) == ["id-bob"])
+    }
+
     @Test func aLeaverRotatesWhatTheyCheckedOut() async throws {
         let (harness, received) = try await self.harness()
         try await harness.run { client in

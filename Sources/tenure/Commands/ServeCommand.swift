@@ -81,6 +81,7 @@ struct ServeCommand: AsyncParsableCommand {
             { try await operations.reloadIndexIfChangedElsewhere() },
         ]
         if engine.rotator != nil {
+            steps.append { _ = try await operations.checkInOverdueCheckouts() }
             steps.append { _ = try await operations.maintainVault() }
         }
         var services: [any Service] = [
