@@ -68,7 +68,7 @@ extension DisabledRule {
             return nil
         case .underDN(let base):
             guard !base.isEmpty else { return nil }
-            if normalizedDN == base || normalizedDN.hasSuffix("," + base) {
+            if DNSubtree.contains(normalizedDN, base: base) {
                 return "entry is under \"\(base)\""
             }
             return nil

@@ -729,8 +729,7 @@ private struct Context {
         case .matches(let attribute, let regex):
             return self.anyValue(attribute, view) { (try? regex.wholeMatch(in: $0)) != nil }
         case .under(let base):
-            let dn = self.normalizedIdentityDNs[view.position]
-            return dn == base || dn.hasSuffix("," + base)
+            return DNSubtree.contains(self.normalizedIdentityDNs[view.position], base: base)
         case .all(let parts):
             return parts.allSatisfy { self.evaluate($0, view) }
         case .any(let parts):
