@@ -384,6 +384,22 @@ private func reasons(_ plan: Plan, _ id: String) -> [String] {
         #expect(plan.protectedChanges[0].contains("grant standing db-read"))
     }
 
+    /// An identity protected by `dn:` stays protected once it is gone from the directory (or
+    /// moved): its revocations and rotations are withheld, as for one protected by username.
+    @Test func anIdentityProtectedByDNIsWithheldWhenItIsGone() {
+        var mappings = World.mappings
+        mappings.protected = [.dn("uid=root,ou=people,dc=t")]
+        let planner = Planner(mappings: mappings, normalizeDN: { $0.lowercased() })
+        let root = World.person("root", department: "Database")
+        let state = World.settled(World.snapshot([root] + self.base.identities))
+        let plan = planner.plan(state: state, snapshot: self.base, now: World.now)
+        let gone = plan.identities.first { $0.identityID == "root" }
+        #expect(gone?.isProtected == true)
+        #expect(gone?.actions.allSatisfy { !$0.changesAccess } == true)
+        #expect(plan.protectedChanges.contains { $0.contains("gone from the directory") })
+        #expect(state.assignments.contains { $0.identityID == "root" })
+    }
+
     @Test func theGuardHoldsMassRevocation() {
         let people = (0..<40).map { World.person("p\($0)", department: "Database") }
         let state = World.settled(World.snapshot(people))

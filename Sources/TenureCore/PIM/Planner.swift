@@ -388,7 +388,7 @@ public struct Planner {
             normalizeDN: self.normalizeDN,
             now: now
         )
-        if context.isProtectedRecord(previous) || context.protectedDNs.contains(self.normalizeDN(previous.dn)) {
+        if context.isProtectedRecord(previous) {
             plan.isProtected = true
             let withheld = plan.actions.filter(\.changesAccess).map(describe)
             protectedChanges.append(
@@ -677,9 +677,12 @@ private struct Context {
         }
     }
 
+    /// A stored record protected by id, username or `dn:` (its last-seen DN): an identity protected
+    /// by DN stays protected once it is gone from the directory or moved.
     func isProtectedRecord(_ record: IdentityRecord) -> Bool {
         self.protectedIDs.contains(record.id.lowercased())
             || record.username.map { self.protectedUsernames.contains($0.lowercased()) } == true
+            || (!self.protectedDNs.isEmpty && self.protectedDNs.contains(self.normalizeDN(record.dn)))
     }
 
     /// Values of an attribute: a mapped field by name, `dn`, or an extra attribute (lowercased).
