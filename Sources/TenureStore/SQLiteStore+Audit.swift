@@ -189,6 +189,28 @@ extension SQLiteStore {
     /// Streams the log in sequence order (a cursor: memory stays flat whatever its size), re-computing
     /// each MAC from the row's columns — no per-row JSON decoding: the details pairs are copied from
     /// the stored JSON in stored order, so reordered or re-escaped details fail the MAC too.
+    /// The newest record's sequence number and MAC (nil for an empty log): the chain's head. Kept
+    /// outside the database (a log shipper, a ticket, another host), it lets `verify` notice newest
+    /// records deleted — which the chain alone cannot: what is left still links up.
+    public func auditHead() async throws -> (sequence: Int64, mac: String)? {
+        try await self.pool.read { db in
+            guard
+                let row = try Row.fetchOne(
+                    db,
+                    sql: "SELECT sequence, mac FROM audit_log ORDER BY sequence DESC LIMIT 1"
+                )
+            else { return nil }
+            return (row[0], try Self.text(row, 1, "audit_log.mac"))
+        }
+    }
+
+    /// The MAC of record `sequence`, or nil when there is no such record.
+    public func auditMAC(sequence: Int64) async throws -> String? {
+        try await self.pool.read { db in
+            try String.fetchOne(db, sql: "SELECT mac FROM audit_log WHERE sequence = ?", arguments: [sequence])
+        }
+    }
+
     public func verifyAudit() async throws -> AuditVerification {
         try await self.pool.read { db in
             let mac = HMACSHA256(key: self.auditKey.bytes)

@@ -54,6 +54,45 @@ struct AuditCommandTests {
         }
     }
 
+    /// Deleting the newest records leaves a chain that still links up: only a head kept elsewhere
+    /// shows it (`audit head`, then `verify --expect-head`).
+    @Test func aKeptHeadShowsTheNewestRecordsDeleted() async throws {
+        try await withSlapd(data: Sample.ldif) { server in
+            try await withTemporaryDirectoryAsync { directory in
+                let world = try SyncTests.World(server: server, directory: directory)
+                #expect(try world.tenure(["sync"]).status == 0)
+                let head = try world.tenure(["audit", "head"])
+                #expect(head.status == 0, "\(head)")
+                let kept = head.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+                let parts = kept.split(separator: ":")
+                let sequence = try #require(parts.first.flatMap { Int64($0) })
+                #expect(parts.count == 2 && parts[1].count == 64, "\(kept)")
+                let intact = try world.tenure(["audit", "verify", "--expect-head", kept])
+                #expect(intact.status == 0, "\(intact)")
+                #expect(intact.stdout.contains("the head kept at sequence \(sequence) is there"))
+                #expect(try world.tenure(["audit", "verify", "--expect-head", "nonsense"]).status == 64)
+
+                // An attacker with the file deletes the newest three records.
+                let queue = try DatabaseQueue(path: world.database)
+                try await queue.write { db in
+                    try db.execute(sql: "DROP TRIGGER audit_log_no_delete")
+                    try db.execute(sql: "DELETE FROM audit_log WHERE sequence > ?", arguments: [sequence - 3])
+                }
+                try queue.close()
+                #expect(try world.tenure(["audit", "verify"]).status == 0)  // the chain alone cannot tell
+                let truncated = try world.tenure(["audit", "verify", "--expect-head", kept])
+                #expect(truncated.status == 1, "\(truncated)")
+                #expect(truncated.stdout.contains("the newest records were deleted"))
+                // A head that does not match the record there: rewritten.
+                let other = try world.tenure([
+                    "audit", "verify", "--expect-head", "2:" + String(repeating: "0", count: 64),
+                ])
+                #expect(other.status == 1)
+                #expect(other.stdout.contains("its MAC differs"))
+            }
+        }
+    }
+
     @Test func planAndSyncOfTheSameChangesHaveTheSameHash() async throws {
         try await withSlapd(data: Sample.ldif) { server in
             try await withTemporaryDirectoryAsync { directory in

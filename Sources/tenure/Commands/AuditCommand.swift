@@ -8,7 +8,7 @@ struct AuditCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "audit",
         abstract: "The tamper-evident audit log: create its key, verify, read and export it.",
-        subcommands: [InitKey.self, Verify.self, Tail.self, Export.self]
+        subcommands: [InitKey.self, Verify.self, Head.self, Tail.self, Export.self]
     )
 
     struct InitKey: AsyncParsableCommand {
@@ -37,12 +37,26 @@ struct AuditCommand: AsyncParsableCommand {
     struct Verify: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Check every record's MAC and the chain; name the first bad sequence number.",
-            discussion: "Exit status 0 when intact, 1 when a record was modified, deleted, inserted or reordered."
+            discussion: """
+                Exit status 0 when intact, 1 when a record was modified, deleted, inserted or reordered. \
+                The chain alone cannot show the newest records deleted (what is left still links up): \
+                keep `tenure audit head` somewhere else and pass it as --expect-head SEQUENCE:MAC.
+                """
         )
         @OptionGroup var options: GlobalOptions
+        @Option(help: "A head kept earlier (`tenure audit head`): that record must still be there, unchanged.")
+        var expectHead: String?
 
         func run() async throws {
             let context = try StateContext(options: self.options)
+            var expected: (sequence: Int64, mac: String)?
+            if let text = self.expectHead {
+                let parts = text.split(separator: ":", maxSplits: 1).map(String.init)
+                guard parts.count == 2, let sequence = Int64(parts[0]), sequence > 0, !parts[1].isEmpty else {
+                    throw ValidationError("--expect-head \(text): write SEQUENCE:MAC, as `tenure audit head` prints it")
+                }
+                expected = (sequence, parts[1].lowercased())
+            }
             let store = try context.openStore()
             let result = try await store.verifyAudit()
             if let bad = result.firstBadSequence {
@@ -51,7 +65,46 @@ struct AuditCommand: AsyncParsableCommand {
                 )
                 throw ExitCode.failure
             }
-            print("Audit log intact: \(result.records) record(s), every MAC and link verified.")
+            if let expected {
+                guard let mac = try await store.auditMAC(sequence: expected.sequence) else {
+                    print(
+                        "Audit log NOT intact: it ends at sequence \(result.records), but record \(expected.sequence) "
+                            + "was kept as its head: the newest records were deleted."
+                    )
+                    throw ExitCode.failure
+                }
+                guard mac == expected.mac else {
+                    print(
+                        "Audit log NOT intact: record \(expected.sequence) is not the one kept as the head "
+                            + "(its MAC differs): the log was rewritten from there."
+                    )
+                    throw ExitCode.failure
+                }
+            }
+            print(
+                "Audit log intact: \(result.records) record(s), every MAC and link verified"
+                    + (expected.map { " (the head kept at sequence \($0.sequence) is there)" } ?? "") + "."
+            )
+        }
+    }
+
+    struct Head: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print the chain's head (SEQUENCE:MAC) to keep elsewhere, for verify --expect-head.",
+            discussion: """
+                The MAC is no secret (it cannot be forged without the audit key). Keep heads where someone \
+                with the database file cannot change them: a log shipper, a ticket, another host.
+                """
+        )
+        @OptionGroup var options: GlobalOptions
+
+        func run() async throws {
+            let context = try StateContext(options: self.options)
+            guard let head = try await context.openStore().auditHead() else {
+                printError("tenure audit head: the audit log is empty")
+                throw ExitCode.failure
+            }
+            print("\(head.sequence):\(head.mac)")
         }
     }
 
