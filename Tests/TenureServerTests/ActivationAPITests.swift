@@ -568,15 +568,7 @@ struct ActivationAPITests {
         let clock = ActivationClock(Self.start)
         let writeBack = RecordingWriteBack()
         let harness = try await self.harness(clock: clock, writeBack: writeBack)
-        let queue = try DatabaseQueue(path: harness.directory + "/t.sqlite")
-        try await queue.write { db in
-            try db.execute(
-                sql: """
-                    CREATE TRIGGER refuse BEFORE INSERT ON writeback_member
-                    BEGIN SELECT RAISE(ABORT, 'disk full'); END
-                    """
-            )
-        }
+        try await refuseWrites("INSERT", on: "writeback_member", in: harness)
         try await harness.run { client in
             let api = ActivationClient(client: client)
             let created = try await api.activate("ann", #""role": "ops-admin", "justification": "x""#)
@@ -605,16 +597,7 @@ struct ActivationAPITests {
             let created = try await api.activate("ann", #""role": "ops-admin", "justification": "x""#)
             let id = try #require(try object(created)["id"] as? String)
             #expect(try await harness.store.writeBackMember(group: Self.group, identityID: "id-ann") != nil)
-            let queue = try DatabaseQueue(path: harness.directory + "/t.sqlite")
-            try await queue.write { db in
-                try db.execute(
-                    sql: """
-                        CREATE TRIGGER refuse BEFORE DELETE ON writeback_member
-                        BEGIN SELECT RAISE(ABORT, 'disk full'); END
-                        """
-                )
-            }
-            try queue.close()
+            try await refuseWrites("DELETE", on: "writeback_member", in: harness)
             #expect(try await api.delete("/v1/activations/\(id)", "ann").status == .noContent)
             #expect(writeBack.calls.last == .init(group: Self.group, member: "uid=ann,ou=people,dc=t", add: false))
         }
@@ -633,16 +616,7 @@ struct ActivationAPITests {
             let api = ActivationClient(client: client)
             #expect(try await api.activate("ann", #""role": "ops-admin", "justification": "x""#).status == .created)
             #expect(try await api.permits("ann", "ops-admin"))
-            let queue = try DatabaseQueue(path: harness.directory + "/t.sqlite")
-            try await queue.write { db in
-                try db.execute(
-                    sql: """
-                        CREATE TRIGGER refuse BEFORE UPDATE ON activation
-                        BEGIN SELECT RAISE(ABORT, 'disk full'); END
-                        """
-                )
-            }
-            try queue.close()
+            try await refuseWrites("UPDATE", on: "activation", in: harness)
             let offboard = try await client.execute(
                 uri: "/v1/offboard",
                 method: .post,

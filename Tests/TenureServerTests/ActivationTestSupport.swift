@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Hummingbird
 import HummingbirdTesting
 import Synchronization
@@ -101,4 +102,19 @@ func enrollTOTP(_ harness: Harness, identityID: String, at time: Double) async t
     let text = String(decoding: try JSONEncoder().encode(sealed), as: UTF8.self)
     try await harness.store.enrollMFA(identityID: identityID, sealedSeed: text, at: time, audit: [])
     return seed
+}
+
+/// Makes the harness's store refuse `operation` (INSERT, UPDATE or DELETE) on `table`, as a full
+/// disk would, for tests of what happens when a write fails.
+func refuseWrites(_ operation: String, on table: String, in harness: Harness) async throws {
+    let queue = try DatabaseQueue(path: harness.directory + "/t.sqlite")
+    try await queue.write { db in
+        try db.execute(
+            sql: """
+                CREATE TRIGGER refuse_\(operation.lowercased())_\(table) BEFORE \(operation) ON \(table)
+                BEGIN SELECT RAISE(ABORT, 'disk full'); END
+                """
+        )
+    }
+    try queue.close()
 }

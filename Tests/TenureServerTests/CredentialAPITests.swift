@@ -46,8 +46,10 @@ struct CredentialAPITests {
         return (path, received)
     }
 
-    func harness() async throws -> (Harness, received: String) {
-        let harness = try await Harness(mappings: Self.mappings, state: Self.state, vault: true)
+    func harness(now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) async throws
+        -> (Harness, received: String)
+    {
+        let harness = try await Harness(mappings: Self.mappings, state: Self.state, now: now, vault: true)
         let (path, received) = try Self.program(in: harness.directory)
         let rotator = try #require(harness.operations.engine.rotator)
         try await rotator.enroll(
@@ -183,28 +185,8 @@ struct CredentialAPITests {
     /// it in — the exclusive credential is free again, the one-time one rotated — as its holder would.
     @Test func theSweeperChecksInOverdueCheckouts() async throws {
         let clock = Mutex<Double>(Date().timeIntervalSince1970)
-        let harness = try await Harness(
-            mappings: Self.mappings,
-            state: Self.state,
-            now: { clock.withLock { $0 } },
-            vault: true
-        )
-        let (path, received) = try Self.program(in: harness.directory)
+        let (harness, received) = try await self.harness(now: { clock.withLock { $0 } })
         let rotator = try #require(harness.operations.engine.rotator)
-        try await rotator.enroll(
-            name: "app-key",
-            kind: .command(path: path),
-            currentSecret: "Key-One-Secret",
-            policy: PasswordPolicy(),
-            exclusiveCheckout: true
-        )
-        try await rotator.enroll(
-            name: "app-once",
-            kind: .command(path: path),
-            currentSecret: "Once-Secret",
-            policy: PasswordPolicy(),
-            oneTime: true
-        )
         try await harness.run { client in
             let key = try await Self.checkout(client, "app-key", token: "ann", body: #"{"duration": 60}"#)
             #expect(key.status == .created)

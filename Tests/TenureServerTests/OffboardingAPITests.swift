@@ -55,17 +55,19 @@ struct OffboardingAPITests {
         return try object(response)
     }
 
+    /// POST /v1/offboard with `json`, as `token`.
+    static func offboard(_ client: any TestClientProtocol, _ json: String, token: String = "hr") async throws
+        -> TestResponse
+    {
+        try await client.execute(uri: "/v1/offboard", method: .post, headers: Harness.headers(token), body: body(json))
+    }
+
     @Test func anImmediateOffboardingIsAppliedBeforeTheAnswer() async throws {
         let clock = Clock()
         let harness = try await Harness(mappings: Self.mappings, state: Self.state, now: { clock.now })
         try await harness.run { client in
             #expect(try await Self.decide(client, "ann")["decision"] as? Bool == true)
-            let response = try await client.execute(
-                uri: "/v1/offboard",
-                method: .post,
-                headers: Harness.headers("hr"),
-                body: body(#"{"subject": "ann", "reason": "resigned"}"#)
-            )
+            let response = try await Self.offboard(client, #"{"subject": "ann", "reason": "resigned"}"#)
             #expect(response.status == .ok)
             let json = try object(response)
             #expect(json["state"] as? String == "done")
@@ -103,11 +105,9 @@ struct OffboardingAPITests {
         let harness = try await Harness(mappings: Self.mappings, state: Self.state, now: { clock.now })
         try await harness.run { client in
             let later = isoDate(clock.now + 3_600)
-            let response = try await client.execute(
-                uri: "/v1/offboard",
-                method: .post,
-                headers: Harness.headers("hr"),
-                body: body(#"{"subject": "ann", "reason": "contract ends", "effectiveAt": "\#(later)"}"#)
+            let response = try await Self.offboard(
+                client,
+                #"{"subject": "ann", "reason": "contract ends", "effectiveAt": "\#(later)"}"#
             )
             #expect(response.status == .accepted)
             let location = try #require(response.headers[.location])
@@ -142,11 +142,9 @@ struct OffboardingAPITests {
         let harness = try await Harness(mappings: mappings, state: Self.state, now: { clock.now })
         try await harness.run { client in
             let later = isoDate(clock.now + 3_600)
-            let response = try await client.execute(
-                uri: "/v1/offboard",
-                method: .post,
-                headers: Harness.headers("hr"),
-                body: body(#"{"subject": "ann", "reason": "contract ends", "effectiveAt": "\#(later)"}"#)
+            let response = try await Self.offboard(
+                client,
+                #"{"subject": "ann", "reason": "contract ends", "effectiveAt": "\#(later)"}"#
             )
             #expect(response.status == .accepted)
             clock.advance(3_601)
@@ -180,22 +178,12 @@ struct OffboardingAPITests {
         )
         let harness = try await Harness(mappings: Self.mappings, state: state)
         try await harness.run { client in
-            let refused = try await client.execute(
-                uri: "/v1/offboard",
-                method: .post,
-                headers: Harness.headers("hr"),
-                body: body(#"{"subject": "jo", "reason": "left"}"#)
-            )
+            let refused = try await Self.offboard(client, #"{"subject": "jo", "reason": "left"}"#)
             #expect(refused.status == .conflict)
             let detail = try object(refused)["detail"] as? String ?? ""
             #expect(detail.contains("id-jo") && detail.contains("id-jo-leave"), "\(detail)")
             #expect(try await Self.decide(client, "jo")["decision"] as? Bool == true)
-            let byID = try await client.execute(
-                uri: "/v1/offboard",
-                method: .post,
-                headers: Harness.headers("hr"),
-                body: body(#"{"subject": "id-jo", "reason": "left"}"#)
-            )
+            let byID = try await Self.offboard(client, #"{"subject": "id-jo", "reason": "left"}"#)
             #expect(byID.status == .ok)
             #expect(try await Self.decide(client, "id-jo")["decision"] as? Bool == false)
         }
@@ -204,33 +192,16 @@ struct OffboardingAPITests {
     @Test func errors() async throws {
         let harness = try await Harness(mappings: Self.mappings, state: Self.state)
         try await harness.run { client in
-            let refused = try await client.execute(
-                uri: "/v1/offboard",
-                method: .post,
-                headers: Harness.headers("gateway"),
-                body: body(#"{"subject": "ann", "reason": "x"}"#)
-            )
+            let refused = try await Self.offboard(client, #"{"subject": "ann", "reason": "x"}"#, token: "gateway")
             #expect(refused.status == .forbidden)
-            let unknown = try await client.execute(
-                uri: "/v1/offboard",
-                method: .post,
-                headers: Harness.headers("hr"),
-                body: body(#"{"subject": "nobody", "reason": "x"}"#)
-            )
+            let unknown = try await Self.offboard(client, #"{"subject": "nobody", "reason": "x"}"#)
             #expect(unknown.status == .notFound)
-            let noReason = try await client.execute(
-                uri: "/v1/offboard",
-                method: .post,
-                headers: Harness.headers("hr"),
-                body: body(#"{"subject": "ann", "reason": " "}"#)
-            )
+            let noReason = try await Self.offboard(client, #"{"subject": "ann", "reason": " "}"#)
             #expect(noReason.status == .badRequest)
             #expect(try object(noReason)["jsonPath"] as? String == "reason")
-            let badTime = try await client.execute(
-                uri: "/v1/offboard",
-                method: .post,
-                headers: Harness.headers("hr"),
-                body: body(#"{"subject": "ann", "reason": "x", "effectiveAt": "tomorrow"}"#)
+            let badTime = try await Self.offboard(
+                client,
+                #"{"subject": "ann", "reason": "x", "effectiveAt": "tomorrow"}"#
             )
             #expect(try object(badTime)["jsonPath"] as? String == "effectiveAt")
         }
