@@ -14,7 +14,7 @@ enum MappingsSchema {
     static let attributeOperators = ["equals", "in", "matches"]
     static let conditionKeys = conditionOperators + attributeOperators
     static let protectedKeys = ["username", "id", "dn"]
-    static let guardKeys = ["maxLeavers", "maxLeaverPercent"]
+    static let guardKeys = ["maxLeavers", "maxLeaverPercent", "maxRevoked", "maxRevokedPercent"]
     static let leaverKeys = ["lookBack"]
 
     /// The identity fields a condition can name directly (the `users.attributes` mapping, and `dn`).
@@ -516,41 +516,59 @@ struct MappingsDecoder {
 
     private mutating func decodeGuard(_ node: ConfigNode) throws(ConfigError) -> LeaverGuard {
         let settings = try self.base.mapping(node, path: "guard", allowed: MappingsSchema.guardKeys)
-        let defaults = LeaverGuard()
-        var result = defaults
-        if let node = self.base.node(settings, "maxLeavers"), !node.isNull {
-            let path = settings.childPath("maxLeavers")
-            guard case .scalar(let scalar) = node.content, scalar.kind == .int || scalar.kind == .string,
-                let value = parseInteger(scalar.text)
-            else {
-                throw self.error(node.location, path, "expected an integer >= 0, found \(node.kindDescription())")
-            }
-            guard value >= 0 else {
-                throw self.error(node.location, path, "must be 0 or more (0 holds any plan with a leaver)")
-            }
+        var result = LeaverGuard()
+        if let value = try self.guardCount(settings, "maxLeavers", zero: "0 holds any plan with a leaver") {
             result.maxLeavers = value
         }
-        if let node = self.base.node(settings, "maxLeaverPercent"), !node.isNull {
-            let path = settings.childPath("maxLeaverPercent")
-            let text: String?
-            if case .scalar(let scalar) = node.content, scalar.kind == .int || scalar.kind == .float {
-                text = scalar.text.filter { $0 != "_" }
-            } else {
-                text = nil
-            }
-            guard let text, let value = Double(text) ?? parseInteger(text).map(Double.init) else {
-                throw self.error(
-                    node.location,
-                    path,
-                    "expected a percentage between 0 and 100, found \(node.kindDescription())"
-                )
-            }
-            guard value.isFinite, (0...100).contains(value) else {
-                throw self.error(node.location, path, "must be between 0 and 100 (a percentage), found \(text)")
-            }
-            result.maxLeaverPercent = value
+        if let value = try self.guardPercent(settings, "maxLeaverPercent") { result.maxLeaverPercent = value }
+        if let value = try self.guardCount(
+            settings,
+            "maxRevoked",
+            zero: "0 holds any plan that takes a role from someone who stays"
+        ) {
+            result.maxRevoked = value
         }
+        if let value = try self.guardPercent(settings, "maxRevokedPercent") { result.maxRevokedPercent = value }
         return result
+    }
+
+    /// A `guard` count: an integer >= 0, or nil when absent.
+    private mutating func guardCount(_ settings: ConfigDecoder.Mapping, _ key: String, zero: String) throws(ConfigError)
+        -> Int?
+    {
+        guard let node = self.base.node(settings, key), !node.isNull else { return nil }
+        let path = settings.childPath(key)
+        guard case .scalar(let scalar) = node.content, scalar.kind == .int || scalar.kind == .string,
+            let value = parseInteger(scalar.text)
+        else {
+            throw self.error(node.location, path, "expected an integer >= 0, found \(node.kindDescription())")
+        }
+        guard value >= 0 else { throw self.error(node.location, path, "must be 0 or more (\(zero))") }
+        return value
+    }
+
+    /// A `guard` percentage: a number from 0 to 100, or nil when absent.
+    private mutating func guardPercent(_ settings: ConfigDecoder.Mapping, _ key: String) throws(ConfigError) -> Double?
+    {
+        guard let node = self.base.node(settings, key), !node.isNull else { return nil }
+        let path = settings.childPath(key)
+        let text: String?
+        if case .scalar(let scalar) = node.content, scalar.kind == .int || scalar.kind == .float {
+            text = scalar.text.filter { $0 != "_" }
+        } else {
+            text = nil
+        }
+        guard let text, let value = Double(text) ?? parseInteger(text).map(Double.init) else {
+            throw self.error(
+                node.location,
+                path,
+                "expected a percentage between 0 and 100, found \(node.kindDescription())"
+            )
+        }
+        guard value.isFinite, (0...100).contains(value) else {
+            throw self.error(node.location, path, "must be between 0 and 100 (a percentage), found \(text)")
+        }
+        return value
     }
 }
 

@@ -649,6 +649,22 @@ private let policyErrors: [MappingsErrorCase] = [
         message: "expected a percentage between 0 and 100, found the string \"10%\""
     ),
     MappingsErrorCase(
+        name: "negative maxRevoked",
+        lines: ["guard:", "  maxRevoked: -2"],
+        line: 2,
+        column: 15,
+        keyPath: "guard.maxRevoked",
+        message: "must be 0 or more (0 holds any plan that takes a role from someone who stays)"
+    ),
+    MappingsErrorCase(
+        name: "maxRevokedPercent above 100",
+        lines: ["guard:", "  maxRevokedPercent: 101"],
+        line: 2,
+        column: 22,
+        keyPath: "guard.maxRevokedPercent",
+        message: "must be between 0 and 100 (a percentage), found 101"
+    ),
+    MappingsErrorCase(
         name: "unknown guard key",
         lines: ["guard:", "  maxLeaver: 5"],
         line: 2,

@@ -347,6 +347,10 @@ struct MappingsDecodingTests {
         )
         #expect(try mappings("guard: {maxLeavers: 1_000}\n").guardSettings == LeaverGuard(maxLeavers: 1000))
         #expect(
+            try mappings("guard: {maxRevoked: 20, maxRevokedPercent: 5}\n").guardSettings
+                == LeaverGuard(maxRevoked: 20, maxRevokedPercent: 5)
+        )
+        #expect(
             try mappings("guard: {maxLeaverPercent: 100}\n").guardSettings
                 == LeaverGuard(maxLeavers: 500, maxLeaverPercent: 100)
         )
@@ -632,7 +636,7 @@ struct MappingsSampleTests {
                 ])
         )
         #expect(result.protected.contains(.username("breakglass-admin")))
-        #expect(result.guardSettings == LeaverGuard(maxLeavers: 5, maxLeaverPercent: 20))
+        #expect(result.guardSettings == LeaverGuard(maxLeavers: 5, maxLeaverPercent: 20, maxRevoked: 5))
     }
 
     /// Whether `condition` or any condition inside it satisfies `predicate`.

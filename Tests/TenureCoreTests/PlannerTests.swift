@@ -423,6 +423,64 @@ private func reasons(_ plan: Plan, _ id: String) -> [String] {
         #expect(counted.guardVerdict.reason?.hasPrefix("5 leavers is more than the limit of 3") == true)
     }
 
+    /// A group read back empty (an ACL hides its members) takes a role from everyone who stays:
+    /// held like mass leavers, until --allow-mass-revoke.
+    @Test func theGuardHoldsMassRevocationOfPeopleWhoStay() throws {
+        let people = (0..<40).map { World.person("p\($0)") }
+        let ids = people.map(\.id)
+        let state = World.settled(World.snapshot(people, groups: [World.group("dba", ids)]))
+        #expect(state.assignments.filter { $0.role == "dba-prod" }.count == 40)
+        let emptied = World.planner.plan(
+            state: state,
+            snapshot: World.snapshot(people, groups: [World.group("dba", [])]),
+            now: World.now
+        )
+        #expect(emptied.guardVerdict.held)
+        #expect(emptied.guardVerdict.leavers == 0 && emptied.guardVerdict.revoked == 40)
+        let reason = try #require(emptied.guardVerdict.reason)
+        #expect(reason.contains("40 identities losing a role is 100% of the 40 active identities"), "\(reason)")
+        #expect(reason.contains("--allow-mass-revoke"))
+        // A few movers: not held.
+        let few = World.planner.plan(
+            state: state,
+            snapshot: World.snapshot(people, groups: [World.group("dba", Array(ids.dropFirst(5)))]),
+            now: World.now
+        )
+        #expect(!few.guardVerdict.held && few.guardVerdict.revoked == 5)
+        // A count limit of its own.
+        var strict = World.mappings
+        strict.guardSettings = LeaverGuard(maxRevoked: 3)
+        let counted = Planner(mappings: strict, normalizeDN: { $0.lowercased() }).plan(
+            state: state,
+            snapshot: World.snapshot(people, groups: [World.group("dba", Array(ids.dropFirst(5)))]),
+            now: World.now
+        )
+        #expect(
+            counted.guardVerdict.reason?.hasPrefix("5 identities losing a role is more than the limit of 3") == true
+        )
+        // A small directory: 4 of 6 people losing a role is a large share but below 10 identities.
+        let small = Array(people.prefix(6))
+        let smallState = World.settled(World.snapshot(small, groups: [World.group("dba", small.map(\.id))]))
+        let smallPlan = World.planner.plan(
+            state: smallState,
+            snapshot: World.snapshot(small, groups: [World.group("dba", small.prefix(2).map(\.id))]),
+            now: World.now
+        )
+        #expect(!smallPlan.guardVerdict.held && smallPlan.guardVerdict.revoked == 4)
+    }
+
+    /// A verdict with nothing revoked encodes as before the count existed (plan hashes stay).
+    @Test func aVerdictWithoutRevocationsEncodesAsBefore() throws {
+        let old = #"{"held":false,"inScope":24,"leavers":1}"#
+        let decoded = try JSONDecoder().decode(GuardVerdict.self, from: Data(old.utf8))
+        #expect(decoded == GuardVerdict(held: false, reason: nil, leavers: 1, inScope: 24))
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        #expect(String(decoding: try encoder.encode(decoded), as: UTF8.self) == old)
+        let counted = GuardVerdict(held: true, reason: "r", leavers: 0, inScope: 24, revoked: 9)
+        #expect(try JSONDecoder().decode(GuardVerdict.self, from: encoder.encode(counted)) == counted)
+    }
+
     @Test func plansAreDeterministic() {
         let state = World.settled(self.base)
         var shuffled = self.base

@@ -166,17 +166,32 @@ public struct LeaverPolicy: Hashable, Sendable {
     }
 }
 
-/// Holds a plan with too many leavers (a wrong base DN, an empty or truncated directory) until a
-/// person confirms it with `--allow-mass-revoke`.
+/// Holds a plan that takes too much away at once — too many leavers (a wrong base DN, an empty or
+/// truncated directory), or too many people losing a role while staying (a group read back empty
+/// because an ACL hides its members, a rule's attribute gone) — until a person confirms it with
+/// `--allow-mass-revoke`.
 public struct LeaverGuard: Hashable, Sendable {
     /// More leavers than this holds the plan.
     public var maxLeavers: Int
     /// More leavers than this percentage of the in-scope identities holds the plan.
     public var maxLeaverPercent: Double
+    /// More identities that stay but lose at least one role than this holds the plan.
+    public var maxRevoked: Int
+    /// More such identities than this percentage of the active identities holds the plan, once
+    /// they are at least 10. Higher than the leavers' share by default: ordinary movers in a small
+    /// directory are a large share.
+    public var maxRevokedPercent: Double
 
-    public init(maxLeavers: Int = 500, maxLeaverPercent: Double = 10) {
+    public init(
+        maxLeavers: Int = 500,
+        maxLeaverPercent: Double = 10,
+        maxRevoked: Int = 500,
+        maxRevokedPercent: Double = 25
+    ) {
         self.maxLeavers = maxLeavers
         self.maxLeaverPercent = maxLeaverPercent
+        self.maxRevoked = maxRevoked
+        self.maxRevokedPercent = maxRevokedPercent
     }
 }
 

@@ -118,12 +118,39 @@ public struct GuardVerdict: Hashable, Sendable, Codable {
     public var reason: String?
     public var leavers: Int
     public var inScope: Int
+    /// Identities that stay but lose at least one role in this plan.
+    public var revoked: Int
 
-    public init(held: Bool, reason: String?, leavers: Int, inScope: Int) {
+    public init(held: Bool, reason: String?, leavers: Int, inScope: Int, revoked: Int = 0) {
         self.held = held
         self.reason = reason
         self.leavers = leavers
         self.inScope = inScope
+        self.revoked = revoked
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case held, reason, leavers, inScope, revoked
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.held = try container.decode(Bool.self, forKey: .held)
+        self.reason = try container.decodeIfPresent(String.self, forKey: .reason)
+        self.leavers = try container.decode(Int.self, forKey: .leavers)
+        self.inScope = try container.decode(Int.self, forKey: .inScope)
+        self.revoked = try container.decodeIfPresent(Int.self, forKey: .revoked) ?? 0
+    }
+
+    /// `revoked` is written only when not 0, so a plan stored before it was counted encodes (and
+    /// hashes) as it did.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(self.held, forKey: .held)
+        try container.encodeIfPresent(self.reason, forKey: .reason)
+        try container.encode(self.leavers, forKey: .leavers)
+        try container.encode(self.inScope, forKey: .inScope)
+        if self.revoked != 0 { try container.encode(self.revoked, forKey: .revoked) }
     }
 }
 

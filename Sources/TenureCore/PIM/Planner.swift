@@ -201,37 +201,64 @@ public struct Planner {
         conflicts.sort { ($0.identityID, $0.role) < ($1.identityID, $1.role) }
 
         let inScopeBefore = state.identities.values.lazy.filter { $0.state == .active }.count
+        // Identities that stay but lose a role (protected ones change nothing).
+        let revoked = plans.lazy.filter { plan in
+            !plan.isProtected && !plan.events.contains { $0.kind == .leaver }
+                && plan.actions.contains { if case .revoke = $0 { true } else { false } }
+        }.count
         return Plan(
             identities: plans,
             conflicts: conflicts,
             protectedChanges: protectedChanges.sorted(),
-            guardVerdict: self.guardVerdict(leavers: leavers, inScope: inScopeBefore),
+            guardVerdict: self.guardVerdict(leavers: leavers, revoked: revoked, inScope: inScopeBefore),
             createdAt: now,
             drift: drift
         )
     }
 
-    /// Holds the plan when leavers exceed the count or the share of the identities that were active.
-    func guardVerdict(leavers: Int, inScope: Int) -> GuardVerdict {
+    /// Identities losing a role below which their share of the directory does not hold a plan.
+    static let revokedPercentFloor = 10
+
+    /// Holds the plan when leavers, or identities that stay but lose a role, exceed their count or
+    /// their share of the identities that were active (for the latter, from 10 identities on).
+    func guardVerdict(leavers: Int, revoked: Int = 0, inScope: Int) -> GuardVerdict {
         let settings = self.mappings.guardSettings
-        let percent = inScope > 0 ? Double(leavers) * 100 / Double(inScope) : 0
         var reasons: [String] = []
-        if leavers > settings.maxLeavers {
-            reasons.append("\(leavers) leavers is more than the limit of \(settings.maxLeavers)")
+        func check(_ count: Int, _ what: String, limit: Int, percentLimit: Double, percentFrom floor: Int = 0) {
+            let percent = inScope > 0 ? Double(count) * 100 / Double(inScope) : 0
+            if count > limit {
+                reasons.append("\(count) \(what) is more than the limit of \(limit)")
+            }
+            if percent > percentLimit && count >= floor {
+                reasons.append(
+                    "\(count) \(what) is \(formatPercent(percent)) of the \(inScope) active identities, more than "
+                        + "\(formatPercent(percentLimit))"
+                )
+            }
         }
-        if percent > settings.maxLeaverPercent {
-            reasons.append(
-                "\(leavers) leavers is \(formatPercent(percent)) of the \(inScope) active identities, more than "
-                    + "\(formatPercent(settings.maxLeaverPercent))"
-            )
-        }
+        check(leavers, "leavers", limit: settings.maxLeavers, percentLimit: settings.maxLeaverPercent)
+        // The share counts from 10 identities on: in a small directory a couple of ordinary movers
+        // are a large share, and the count limit still applies.
+        check(
+            revoked,
+            "identities losing a role",
+            limit: settings.maxRevoked,
+            percentLimit: settings.maxRevokedPercent,
+            percentFrom: Self.revokedPercentFloor
+        )
         let reason =
             reasons.isEmpty
             ? nil
             : reasons.joined(separator: "; ")
-                + " — a wrong base DN or a truncated directory looks like this; check the snapshot, then "
-                + "apply with --allow-mass-revoke if it is right"
-        return GuardVerdict(held: !reasons.isEmpty, reason: reason, leavers: leavers, inScope: inScope)
+                + " — a wrong base DN, a truncated directory or a group read back empty looks like this; check "
+                + "the snapshot, then apply with --allow-mass-revoke if it is right"
+        return GuardVerdict(
+            held: !reasons.isEmpty,
+            reason: reason,
+            leavers: leavers,
+            inScope: inScope,
+            revoked: revoked
+        )
     }
 
     /// Revocations, expiries, grants and elevations that bring `held` to `desired`.
