@@ -138,28 +138,19 @@ extension Operations {
                 try? await self.reloadIndexUnlocked()
                 throw error
             }
-            // Terminated in the index even when withheld: the plan withholds Tenure's changes to a
-            // protected identity (no revocation, write-back removal or rotation), but the identity is
-            // recorded as terminated, and decisions follow the record — now, not at the next reload.
-            // The reason a reload would give (HR's word before an offboarding's), so decisions say
-            // the same before and after one; if it cannot be read, this offboarding's (still denied).
-            let termination =
-                (try? await self.store.hrTermination(identityID: identityID, now: self.now()))
-                ?? "offboarded: \(reason)"
-            self.index.update { model in
-                model.setTerminated(identityID, reason: termination)
-                for action in report.plan.identities.first?.actions ?? [] {
-                    switch action {
-                    case .revoke(let role, let state, _):
-                        model.removeAssignment(AssignmentKey(identityID: identityID, role: role, state: state))
-                    case .recordIdentity(let record):
-                        // The record as stored (terminated): name look-ups and HR matching by
-                        // employee number stop treating the identity as active now, not at a reload.
-                        model.upsertIdentity(record)
-                    default:
-                        break
-                    }
-                }
+            // The index takes the identity's part from the store, now the plan is applied: its
+            // terminated record, what is still held, and the reason a reload would give. Even when
+            // withheld (a protected identity keeps its roles), it is recorded as terminated and
+            // decisions follow the record — now, not at the next reload. If that read fails, it is
+            // marked terminated anyway (fail closed: every decision for it denies).
+            do {
+                try await self.refreshIndexUnlocked(identityID: identityID)
+            } catch {
+                self.logger.error(
+                    "the index could not re-read an offboarded identity; it is marked terminated",
+                    metadata: ["identity": "\(identityID)", "error": "\(error)"]
+                )
+                self.index.update { $0.setTerminated(identityID, reason: "offboarded: \(reason)") }
             }
             // Ended after the index follows the plan: if this fails the leaver is already denied
             // (the error still reaches the caller; the records then end at their expiry).

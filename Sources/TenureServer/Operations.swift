@@ -78,21 +78,24 @@ public final class Operations: Sendable {
     /// and HR termination — as `reloadIndex` would, without reading everyone's: for changes that
     /// touch one person (HR taking back a termination). Inside the coordinator, like a reload.
     func refreshIndex(identityID: String) async throws {
-        try await self.coordinator.exclusive {
-            let state = try await self.store.loadState(identityID: identityID)
-            let termination = try await self.store.hrTermination(identityID: identityID, now: self.now())
-            self.index.update { model in
-                if let record = state.identities[identityID] { model.upsertIdentity(record) }
-                let stored = Set(state.assignments.map(\.key))
-                for holding in model.holdings(of: identityID).values {
-                    for assignment in [holding.eligible, holding.active].compactMap({ $0 })
-                    where !stored.contains(assignment.key) {
-                        model.removeAssignment(assignment.key)
-                    }
+        try await self.coordinator.exclusive { try await self.refreshIndexUnlocked(identityID: identityID) }
+    }
+
+    /// The same, for a caller that holds the coordinator (an offboarding, after its plan).
+    func refreshIndexUnlocked(identityID: String) async throws {
+        let state = try await self.store.loadState(identityID: identityID)
+        let termination = try await self.store.hrTermination(identityID: identityID, now: self.now())
+        self.index.update { model in
+            if let record = state.identities[identityID] { model.upsertIdentity(record) }
+            let stored = Set(state.assignments.map(\.key))
+            for holding in model.holdings(of: identityID).values {
+                for assignment in [holding.eligible, holding.active].compactMap({ $0 })
+                where !stored.contains(assignment.key) {
+                    model.removeAssignment(assignment.key)
                 }
-                for assignment in state.assignments { model.upsertAssignment(assignment) }
-                model.setTerminated(identityID, reason: termination)
             }
+            for assignment in state.assignments { model.upsertAssignment(assignment) }
+            model.setTerminated(identityID, reason: termination)
         }
     }
 
