@@ -29,7 +29,7 @@ extension SQLiteStore {
         var sequence: Int64 = 0
         var previous = MACHex()
         previous.hex = Array(genesisHash.utf8)
-        let last = try db.cachedStatement(sql: "SELECT sequence, mac FROM audit_log ORDER BY sequence DESC LIMIT 1")
+        let last = try db.cachedStatement(sql: Self.auditHeadSQL)
         if let row = try Row.fetchOne(last) {
             sequence = row[0]
             previous.hex = Array((try Self.optionalText(row, 1) ?? "").utf8)
@@ -189,16 +189,17 @@ extension SQLiteStore {
     /// Streams the log in sequence order (a cursor: memory stays flat whatever its size), re-computing
     /// each MAC from the row's columns — no per-row JSON decoding: the details pairs are copied from
     /// the stored JSON in stored order, so reordered or re-escaped details fail the MAC too.
+    /// The newest record's sequence number and MAC: what the next record chains to, and the head
+    /// an operator keeps.
+    static let auditHeadSQL = "SELECT sequence, mac FROM audit_log ORDER BY sequence DESC LIMIT 1"
+
     /// The newest record's sequence number and MAC (nil for an empty log): the chain's head. Kept
     /// outside the database (a log shipper, a ticket, another host), it lets `verify` notice newest
     /// records deleted — which the chain alone cannot: what is left still links up.
     public func auditHead() async throws -> (sequence: Int64, mac: String)? {
         try await self.pool.read { db in
             guard
-                let row = try Row.fetchOne(
-                    db,
-                    sql: "SELECT sequence, mac FROM audit_log ORDER BY sequence DESC LIMIT 1"
-                )
+                let row = try Row.fetchOne(db, sql: Self.auditHeadSQL)
             else { return nil }
             return (row[0], try Self.text(row, 1, "audit_log.mac"))
         }

@@ -62,6 +62,15 @@ struct OffboardingAPITests {
         try await client.execute(uri: "/v1/offboard", method: .post, headers: Harness.headers(token), body: body(json))
     }
 
+    /// Schedules ann's offboarding ("contract ends") an hour from the test clock's now.
+    static func offboardAnnInAnHour(_ client: any TestClientProtocol, _ clock: Clock) async throws -> TestResponse {
+        let later = isoDate(clock.now + 3_600)
+        return try await Self.offboard(
+            client,
+            #"{"subject": "ann", "reason": "contract ends", "effectiveAt": "\#(later)"}"#
+        )
+    }
+
     @Test func anImmediateOffboardingIsAppliedBeforeTheAnswer() async throws {
         let clock = Clock()
         let harness = try await Harness(mappings: Self.mappings, state: Self.state, now: { clock.now })
@@ -103,11 +112,7 @@ struct OffboardingAPITests {
         let clock = Clock()
         let harness = try await Harness(mappings: Self.mappings, state: Self.state, now: { clock.now })
         try await harness.run { client in
-            let later = isoDate(clock.now + 3_600)
-            let response = try await Self.offboard(
-                client,
-                #"{"subject": "ann", "reason": "contract ends", "effectiveAt": "\#(later)"}"#
-            )
+            let response = try await Self.offboardAnnInAnHour(client, clock)
             #expect(response.status == .accepted)
             let location = try #require(response.headers[.location])
             #expect(location.hasPrefix("/v1/offboardings/off-"))
@@ -140,11 +145,7 @@ struct OffboardingAPITests {
         mappings.protected = [.username("ann")]
         let harness = try await Harness(mappings: mappings, state: Self.state, now: { clock.now })
         try await harness.run { client in
-            let later = isoDate(clock.now + 3_600)
-            let response = try await Self.offboard(
-                client,
-                #"{"subject": "ann", "reason": "contract ends", "effectiveAt": "\#(later)"}"#
-            )
+            let response = try await Self.offboardAnnInAnHour(client, clock)
             #expect(response.status == .accepted)
             clock.advance(3_601)
             #expect(try await harness.operations.runDueOffboardings() == 1)

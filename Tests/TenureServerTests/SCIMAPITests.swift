@@ -565,6 +565,21 @@ struct SCIMAPITests {
         }
     }
 
+    /// An Entra-style PATCH replacing the HR user's termination date.
+    static func moveTerminationDate(_ client: any TestClientProtocol, _ id: String, to date: String) async throws
+        -> TestResponse
+    {
+        try await Self.send(
+            client,
+            .patch,
+            "/Users/\(id)",
+            """
+            {"schemas": ["\(Self.patchOp)"], "Operations": [
+              {"op": "replace", "path": "\(Self.tenure):terminationDate", "value": "\(date)"}]}
+            """
+        )
+    }
+
     @Test func aFutureTerminationDateSchedulesTheOffboarding() async throws {
         let clock = TestClock(Self.now)
         let harness = try await Harness(mappings: Self.mappings, state: Self.state, now: { clock.now })
@@ -593,15 +608,7 @@ struct SCIMAPITests {
             #expect(try await harness.auditRecords(type: "offboarding.scheduled").count == 1)
 
             // HR moves the date (a bare date is midnight UTC): the old schedule is cancelled.
-            let moved = try await Self.send(
-                client,
-                .patch,
-                "/Users/\(id)",
-                """
-                {"schemas": ["\(Self.patchOp)"], "Operations": [
-                  {"op": "replace", "path": "\(Self.tenure):terminationDate", "value": "2027-04-30"}]}
-                """
-            )
+            let moved = try await Self.moveTerminationDate(client, id, to: "2027-04-30")
             #expect(moved.status == .ok)
             offboardings = try await harness.store.offboardings()
             #expect(offboardings.map(\.state).sorted { $0.rawValue < $1.rawValue } == [.cancelled, .scheduled])
@@ -630,15 +637,7 @@ struct SCIMAPITests {
             // HR moves bob's date, already carried out, into the future: that offboarding stops
             // keeping him a leaver (his part of the index is refreshed, as a reload would have it),
             // and a new one waits for the new date.
-            let later = try await Self.send(
-                client,
-                .patch,
-                "/Users/\(bobID)",
-                """
-                {"schemas": ["\(Self.patchOp)"], "Operations": [
-                  {"op": "replace", "path": "\(Self.tenure):terminationDate", "value": "2027-06-30"}]}
-                """
-            )
+            let later = try await Self.moveTerminationDate(client, bobID, to: "2027-06-30")
             #expect(later.status == .ok)
             let bobs = try await harness.store.offboardings(identityID: "id-bob")
             #expect(bobs.map(\.state) == [.cancelled, .scheduled])
