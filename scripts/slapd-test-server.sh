@@ -341,7 +341,7 @@ olcDbIndex: member,uniqueMember,memberUid eq
 olcLimits: {0}dn.exact="cn=tenure-reader,ou=services,$suffix" size=unlimited time=unlimited size.prtotal=unlimited
 olcLimits: {1}dn.exact="cn=limited-reader,ou=services,$suffix" size.soft=5 size.hard=5 size.prtotal=5
 olcAccess: {0}to attrs=userPassword by self write by anonymous auth by * none
-olcAccess: {1}to dn.subtree="ou=privileged,ou=groups,$suffix" attrs=member,uniqueMember by dn.exact="cn=tenure-writer,ou=services,$suffix" write by users read by * none
+olcAccess: {1}to dn.subtree="ou=privileged,ou=groups,$suffix" attrs=member,uniqueMember,memberUid by dn.exact="cn=tenure-writer,ou=services,$suffix" write by users read by * none
 olcAccess: {2}to * by users read by * none
 
 dn: olcOverlay={0}memberof,olcDatabase={1}mdb,cn=config

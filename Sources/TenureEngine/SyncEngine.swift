@@ -691,8 +691,20 @@ public struct SyncEngine: Sendable {
         ]
         var outcome = "success"
         var change = StateChange.none
+        // A removal takes the identity out of the group, its username from `memberUid` too; except
+        // for a rename, where only the old DN goes and the identity stays (its plan adds the new DN).
+        let staysInGroup =
+            identity?.actions.contains { action in
+                if case .writeBack(let other, _, true, _, _) = action { return other == group }
+                return false
+            } ?? false
         do {
-            let result = try await executor.write(group: group, member: member, add: add)
+            let result = try await executor.write(
+                group: group,
+                member: member,
+                username: add || staysInGroup ? nil : identity?.username,
+                add: add
+            )
             details["result"] = result == .changed ? (add ? "added" : "removed") : "already in place"
             if isIdentity {
                 change =

@@ -12,7 +12,11 @@ public enum WriteBackOutcome: String, Sendable, Hashable {
 /// Writes the membership of write-back groups. Every write is idempotent, so a resumed plan may
 /// repeat one safely.
 public protocol WriteBackExecutor: Sendable {
-    func write(group: String, member: String, add: Bool) async throws -> WriteBackOutcome
+    /// Adds or removes one member. `member` is the value written (a DN; for a drift removal, the
+    /// value found in the group, which may be a username). `username` is the member's username when
+    /// it is an identity: a removal also takes it out of username-valued attributes (`memberUid`),
+    /// which the reader counts as membership too.
+    func write(group: String, member: String, username: String?, add: Bool) async throws -> WriteBackOutcome
 }
 
 /// Writes write-back groups over LDAP as the `writeBack:` account: a modify adding or deleting one
@@ -20,10 +24,16 @@ public protocol WriteBackExecutor: Sendable {
 ///
 /// For schemas where a group needs a member (groupOfNames), a configured placeholder DN takes the
 /// last member's place in the same modify, and leaves when a real member is added.
+///
+/// A removal takes the member out of every membership attribute the reader counts: the DN from the
+/// DN-valued ones, the username from the username-valued ones (`memberUid`). Usernames are matched
+/// without regard to case, as the reader matches them, so the values deleted are the ones the group
+/// holds (read first: `memberUid` compares case-exactly on the server).
 public actor LDAPWriteBack: WriteBackExecutor {
     private let options: LDAPConnectionOptions
     private let memberAttribute: String
     private let otherMemberAttributes: [String]
+    private let usernameAttributes: [String]
     private let placeholder: String?
     private let logger: Logger
     private var connection: LDAPConnection?
@@ -33,10 +43,14 @@ public actor LDAPWriteBack: WriteBackExecutor {
     ///   - otherMemberAttributes: the other DN-valued membership attributes the reader counts
     ///     (`groups.members`): a removal also deletes the member from them, so that someone listed as
     ///     `uniqueMember` of a group written through `member` is not reported removed while they stay.
+    ///   - usernameAttributes: the username-valued membership attributes the reader counts
+    ///     (`groups.members` with `valueIs: username`, e.g. `memberUid`): a removal deletes the
+    ///     member's username from them.
     public init(
         options: LDAPConnectionOptions,
         memberAttribute: String,
         otherMemberAttributes: [String] = [],
+        usernameAttributes: [String] = [],
         placeholder: String?,
         logger: Logger
     ) {
@@ -45,18 +59,19 @@ public actor LDAPWriteBack: WriteBackExecutor {
         self.otherMemberAttributes = otherMemberAttributes.filter {
             $0.lowercased() != memberAttribute.lowercased()
         }
+        self.usernameAttributes = usernameAttributes
         self.placeholder = placeholder
         self.logger = logger
     }
 
-    public func write(group: String, member: String, add: Bool) async throws -> WriteBackOutcome {
+    public func write(group: String, member: String, username: String?, add: Bool) async throws -> WriteBackOutcome {
         do {
-            return try await self.attempt(group: group, member: member, add: add)
+            return try await self.attempt(group: group, member: member, username: username, add: add)
         } catch let error as LDAPError where error.code.isConnectivityFailure {
             // One reconnect for a connection the server dropped between writes.
             await self.connection?.close()
             self.connection = nil
-            return try await self.attempt(group: group, member: member, add: add)
+            return try await self.attempt(group: group, member: member, username: username, add: add)
         }
     }
 
@@ -65,7 +80,9 @@ public actor LDAPWriteBack: WriteBackExecutor {
         self.connection = nil
     }
 
-    private func attempt(group: String, member: String, add: Bool) async throws -> WriteBackOutcome {
+    private func attempt(group: String, member: String, username: String?, add: Bool) async throws
+        -> WriteBackOutcome
+    {
         let connection = try await self.connected()
         let attribute = self.memberAttribute
         if add {
@@ -75,6 +92,14 @@ public actor LDAPWriteBack: WriteBackExecutor {
             }
             return added > 0 ? .changed : .alreadyInPlace
         }
+        // A value that is no DN (a `memberUid` naming nobody, found as drift) is a username: the
+        // DN-valued attributes cannot hold it (the server would refuse its syntax).
+        let isDN = (try? DistinguishedName(parsing: member)).map { !$0.isEmpty } ?? false
+        var usernames: [String] = []
+        if let username, !username.isEmpty { usernames.append(username) }
+        if !isDN { usernames.append(member) }
+        let byUsername = try await self.removeUsernames(usernames, from: group, on: connection)
+        guard isDN else { return byUsername > 0 ? .changed : .alreadyInPlace }
         // A `catch … where` on this typed throw crashes Swift 6.3.1's SILGen: the result is checked
         // instead.
         let result: Result<Int, LDAPError>
@@ -85,7 +110,7 @@ public actor LDAPWriteBack: WriteBackExecutor {
         }
         switch result {
         case .success(let removed):
-            var elsewhere = 0
+            var elsewhere = byUsername
             for other in self.otherMemberAttributes {
                 elsewhere += try await connection.removeValues(group, attribute: other, [member])
             }
@@ -107,6 +132,32 @@ public actor LDAPWriteBack: WriteBackExecutor {
             )
             return .changed
         }
+    }
+
+    /// Deletes the values of the username-valued attributes that name one of `usernames` (any case).
+    /// Returns how many were deleted.
+    private func removeUsernames(_ usernames: [String], from group: String, on connection: LDAPConnection)
+        async throws -> Int
+    {
+        guard !usernames.isEmpty, !self.usernameAttributes.isEmpty else { return 0 }
+        let wanted = Set(usernames.map { $0.lowercased() })
+        guard let entry = try await connection.read(group, attributes: self.usernameAttributes) else {
+            throw LDAPError(
+                operation: .search,
+                code: .noSuchObject,
+                server: self.options.urls.first,
+                dn: group,
+                context: "the write-back group does not exist"
+            )
+        }
+        var removed = 0
+        for attribute in self.usernameAttributes {
+            let values = entry.strings(attribute).filter { wanted.contains($0.lowercased()) }
+            if !values.isEmpty {
+                removed += try await connection.removeValues(group, attribute: attribute, values)
+            }
+        }
+        return removed
     }
 
     private func connected() async throws -> LDAPConnection {

@@ -23,7 +23,7 @@ extension Operations {
         }
         var event = self.writeBackEvent(add: true, record, group: group, member: identity.dn, actor: actor)
         do {
-            let outcome = try await executor.write(group: group, member: identity.dn, add: true)
+            let outcome = try await executor.write(group: group, member: identity.dn, username: nil, add: true)
             event.details["result"] = outcome == .changed ? "added" : "already in place"
             let member = WriteBackMember(
                 group: group,
@@ -45,7 +45,7 @@ extension Operations {
                 var undone = "added but not recorded (\(error)); "
                 if outcome == .changed {
                     do {
-                        _ = try await executor.write(group: group, member: identity.dn, add: false)
+                        _ = try await executor.write(group: group, member: identity.dn, username: nil, add: false)
                         undone += "removed again"
                     } catch {
                         undone += "removing it again failed: \(error)"
@@ -62,6 +62,8 @@ extension Operations {
 
     /// Removes the member Tenure wrote for the identity from the role's write-back group (the
     /// activation ended or expired), unless the identity still holds a role written to that group.
+    /// Only the DN Tenure wrote: a `memberUid` someone added by hand is the next sync's drift, handled
+    /// by the role's drift policy.
     func writeBackEnded(_ record: ActivationRecord, actor: String, reason: String) async {
         guard let executor = self.engine.writeBack, let group = self.writeBackGroup(of: record.role) else { return }
         let model = self.index.snapshot
@@ -83,7 +85,7 @@ extension Operations {
         var event = self.writeBackEvent(add: false, record, group: group, member: written.member, actor: actor)
         event.details["reason"] = "activation \(reason)"
         do {
-            let outcome = try await executor.write(group: group, member: written.member, add: false)
+            let outcome = try await executor.write(group: group, member: written.member, username: nil, add: false)
             event.details["result"] = outcome == .changed ? "removed" : "already in place"
             do {
                 try await self.store.forgetWriteBackMember(group: group, identityID: record.identityID, audit: [event])

@@ -3,6 +3,7 @@ import Foundation
 import LDAPClient
 import Logging
 import SlapdFixture
+import Synchronization
 import TenureConfig
 import TenureCore
 import TenureEngine
@@ -296,5 +297,189 @@ struct WriteBackEngineTests {
             )
             #expect(!output.stdout.contains("uid=ann"), "\(output.stdout)")
         }
+    }
+
+    /// A member listed by username (`memberUid`, which the reader counts) is taken out by username,
+    /// whatever the case of the value (the server compares `memberUid` case-exactly): a drift
+    /// revert that left it there would report "removed" while the person keeps the group's access.
+    @Test func aDriftRevertRemovesAMemberListedByUsername() async throws {
+        let posix = "cn=ops-posix,ou=privileged,ou=groups,\(Self.suffix)"
+        let data =
+            Self.data + """
+
+                dn: uid=mallory,ou=people,\(Self.suffix)
+                objectClass: inetOrgPerson
+                uid: mallory
+                cn: Mallory
+                sn: M
+
+                dn: \(posix)
+                objectClass: posixGroup
+                cn: ops-posix
+                gidNumber: 5001
+                memberUid: Mallory
+                memberUid: ghost
+
+                """
+        try await withSlapd(data: data) { server in
+            let world = try World(server: server)
+            defer { try? FileManager.default.removeItem(at: world.directory) }
+            var engine = world.engine(writerDN: server.writerDN, password: try world.writerPassword, placeholder: nil)
+            engine.mappings = Mappings(
+                roles: [
+                    RoleDefinition(name: "ops-posix", tier: 1, mode: .standing, writeBackGroup: posix, drift: .revert)
+                ]
+            )
+            engine.writeBack = LDAPWriteBack(
+                options: LDAPConnectionOptions(
+                    urls: [server.url],
+                    bind: .simple(dn: server.writerDN, password: LDAPSecret(try world.writerPassword))
+                ),
+                memberAttribute: "member",
+                otherMemberAttributes: ["uniqueMember"],
+                usernameAttributes: ["memberUid"],
+                placeholder: nil,
+                logger: world.logger
+            )
+            func memberUids() throws -> [String] {
+                let output = try run(
+                    "/usr/bin/ldapsearch",
+                    [
+                        "-x", "-H", server.url, "-D", server.readerDN, "-y", server.readerPasswordFile, "-b", posix,
+                        "-s", "base", "-LLL", "memberUid",
+                    ]
+                )
+                #expect(output.status == 0, "\(output)")
+                return output.stdout.split(separator: "\n").filter { $0.hasPrefix("memberUid: ") }.map(String.init)
+            }
+            #expect(try memberUids().count == 2)
+            let report = try await engine.sync(
+                allowMassRevoke: false,
+                now: { 1_000 },
+                pull: { try await world.pull(requiredGroups: engine.writeBackGroups) }
+            )
+            // mallory (an identity, listed as "Mallory") and ghost (no identity) are both drift.
+            #expect(report.plan.drift.map(\.resolution) == [.removed, .removed])
+            let removals = try await world.audit("writeback.remove")
+            #expect(removals.map(\.event.outcome) == ["success", "success"])
+            #expect(removals.map { $0.event.details["result"] } == ["removed", "removed"])
+            #expect(try memberUids() == [])
+            // Nothing is left for the next run.
+            let again = try await engine.sync(
+                allowMassRevoke: false,
+                now: { 2_000 },
+                pull: { try await world.pull(requiredGroups: engine.writeBackGroups) }
+            )
+            #expect(again.plan.drift.isEmpty)
+        }
+    }
+
+    /// Which username the engine hands the executor: a holder who leaves the group is taken out by
+    /// username too; a renamed holder, who stays, is not (only the old DN goes).
+    @Test func aRenamedHolderKeepsItsUsernameMembership() async throws {
+        let data =
+            Self.data + """
+
+                dn: ou=ops,ou=people,\(Self.suffix)
+                objectClass: organizationalUnit
+                ou: ops
+
+                """
+        try await withSlapd(data: data) { server in
+            let world = try World(server: server)
+            defer { try? FileManager.default.removeItem(at: world.directory) }
+            let recorder = RecordingExecutor(
+                inner: LDAPWriteBack(
+                    options: LDAPConnectionOptions(
+                        urls: [server.url],
+                        bind: .simple(dn: server.writerDN, password: LDAPSecret(try world.writerPassword))
+                    ),
+                    memberAttribute: "member",
+                    usernameAttributes: ["memberUid"],
+                    placeholder: Self.placeholder,
+                    logger: world.logger
+                )
+            )
+            var engine = world.engine(
+                writerDN: server.writerDN,
+                password: try world.writerPassword,
+                placeholder: Self.placeholder
+            )
+            engine.writeBack = recorder
+            func sync(_ time: Double) async throws {
+                _ = try await engine.sync(
+                    allowMassRevoke: false,
+                    now: { time },
+                    pull: { try await world.pull(requiredGroups: engine.writeBackGroups) }
+                )
+            }
+            let before = "uid=ann,ou=people,\(Self.suffix)"
+            let after = "uid=ann,ou=ops,ou=people,\(Self.suffix)"
+            try await sync(1_000)
+            #expect(recorder.calls == [.init(member: before, username: nil, add: true)])
+
+            // Moved. This slapd's refint overlay rewrites the member value; the old DN is put back,
+            // as a directory without referential integrity would have left it.
+            try server.modify(
+                """
+                dn: \(before)
+                changetype: modrdn
+                newrdn: uid=ann
+                deleteoldrdn: 1
+                newsuperior: ou=ops,ou=people,\(Self.suffix)
+
+                dn: \(Self.group)
+                changetype: modify
+                add: member
+                member: \(before)
+
+                """
+            )
+            try await sync(2_000)
+            #expect(
+                Set(recorder.calls.dropFirst())
+                    == [
+                        .init(member: before, username: nil, add: false),
+                        .init(member: after, username: nil, add: true),
+                    ]
+            )
+
+            // The holding ends: out by DN and by username.
+            try server.modify(
+                """
+                dn: \(after)
+                changetype: modify
+                replace: title
+                title: Developer
+
+                """
+            )
+            try await sync(3_000)
+            #expect(recorder.calls.last == .init(member: after, username: "ann", add: false))
+            #expect(try world.members() == [Self.placeholder])
+        }
+    }
+}
+
+/// Forwards to a real executor and records what the engine asked for.
+final class RecordingExecutor: WriteBackExecutor {
+    struct Call: Hashable, Sendable {
+        var member: String
+        var username: String?
+        var add: Bool
+    }
+
+    let inner: LDAPWriteBack
+    private let recorded = Mutex<[Call]>([])
+
+    init(inner: LDAPWriteBack) {
+        self.inner = inner
+    }
+
+    var calls: [Call] { self.recorded.withLock { $0 } }
+
+    func write(group: String, member: String, username: String?, add: Bool) async throws -> WriteBackOutcome {
+        self.recorded.withLock { $0.append(Call(member: member, username: username, add: add)) }
+        return try await self.inner.write(group: group, member: member, username: username, add: add)
     }
 }

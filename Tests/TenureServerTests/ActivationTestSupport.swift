@@ -44,7 +44,7 @@ final class RecordingWriteBack: WriteBackExecutor {
 
     var calls: [Call] { self.recorded.withLock { $0 } }
 
-    func write(group: String, member: String, add: Bool) async throws -> WriteBackOutcome {
+    func write(group: String, member: String, username: String?, add: Bool) async throws -> WriteBackOutcome {
         self.recorded.withLock { $0.append(Call(group: group, member: member, add: add)) }
         if self.failing { throw Unreachable() }
         return .changed

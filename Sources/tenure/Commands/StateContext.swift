@@ -166,6 +166,9 @@ struct StateContext {
                 options: options,
                 memberAttribute: writeBack.memberAttribute,
                 otherMemberAttributes: self.configuration.groups.members.filter { $0.valueIs == .dn }.map(\.attribute),
+                usernameAttributes: self.configuration.groups.members.filter { $0.valueIs == .username }.map(
+                    \.attribute
+                ),
                 placeholder: writeBack.emptyGroupPlaceholder,
                 logger: self.logger
             )
