@@ -131,31 +131,54 @@ public struct CredentialRotator: Sendable {
         )
     }
 
-    /// Rotates one credential (settling an interrupted rotation first).
+    /// How long a rotation waits for another one of the same credential to finish (a rotation takes
+    /// a few LDAP round trips; this allows for their timeouts).
+    public static let lockWait: Double = 120
+
+    /// Rotates one credential (settling an interrupted rotation first). Waits for a rotation of the
+    /// same credential running elsewhere (`CredentialLock`).
     public func rotate(_ name: String, reason: String) async throws -> Outcome {
-        try await self.performRotation(name, reason: reason, requestID: nil)
+        try await self.locked(name) {
+            try await self.performRotation(name, reason: reason, requestID: nil)
+        }
     }
 
     /// Rotates for a request at most once: called again with the same request id (a resumed sync
     /// plan), it settles what the first call left instead of rotating a second time.
     public func rotate(_ name: String, reason: String, requestID: String) async throws -> Outcome {
-        if let earlier = try await self.store.version(forRequest: requestID) {
-            switch earlier.version.state {
-            case .current, .retired:
-                return .rotated(version: earlier.version.version)
-            case .pending:
-                return try await self.reconcile(earlier.name)
-            case .abandoned:
-                return .unchanged(reason: "the rotation for \(requestID) was attempted and abandoned")
+        try await self.locked(name) {
+            if let earlier = try await self.store.version(forRequest: requestID) {
+                switch earlier.version.state {
+                case .current, .retired:
+                    return .rotated(version: earlier.version.version)
+                case .pending:
+                    return try await self.reconcileLocked(earlier.name)
+                case .abandoned:
+                    return .unchanged(reason: "the rotation for \(requestID) was attempted and abandoned")
+                }
             }
+            return try await self.performRotation(name, reason: reason, requestID: requestID)
         }
-        return try await self.performRotation(name, reason: reason, requestID: requestID)
     }
 
+    /// Runs `body` holding the credential's lock, waiting up to `lockWait` for it.
+    private func locked<T>(_ name: String, _ body: () async throws -> T) async throws -> T {
+        let lock = try await CredentialLock.acquire(
+            name,
+            in: self.store.credentialLockDirectory,
+            purpose: "rotation by \(self.actor)",
+            timeout: Self.lockWait
+        )
+        defer { withExtendedLifetime(lock) {} }
+        return try await body()
+    }
+
+    /// Under the credential's lock: no other rotation of it is running, so a pending version found
+    /// here is an orphan (its rotation died) and is settled before rotating again.
     private func performRotation(_ name: String, reason: String, requestID: String?) async throws -> Outcome {
         var status = try await self.status(name)
         if status.pending != nil {
-            _ = try await self.reconcile(name)
+            _ = try await self.reconcileLocked(name)
             status = try await self.status(name)
             if status.pending != nil {
                 throw RotationError(
@@ -209,7 +232,7 @@ public struct CredentialRotator: Sendable {
                 changeError = "\(error)"
             }
         case .command(let path):
-            if let failure = Self.runRotationCommand(path, secret: new) {
+            if let failure = await Self.runRotationCommandOnItsOwnThread(path, secret: new) {
                 // The program says it did not change the secret: the current one stays.
                 try await self.abandon(name, version, failure: failure)
                 return .unchanged(reason: failure)
@@ -229,7 +252,12 @@ public struct CredentialRotator: Sendable {
     }
 
     /// Settles a credential left with a pending version (a crash or failure between the steps).
+    /// Waits for a rotation of it running elsewhere, which settles its own version.
     public func reconcile(_ name: String) async throws -> Outcome {
+        try await self.locked(name) { try await self.reconcileLocked(name) }
+    }
+
+    private func reconcileLocked(_ name: String) async throws -> Outcome {
         let status = try await self.status(name)
         guard let pending = status.pending else { return .nothingPending }
         let new = try self.open(name, pending)
@@ -328,9 +356,28 @@ public struct CredentialRotator: Sendable {
             }
             let outcome: Outcome
             do {
-                switch trigger {
-                case .reconcile: outcome = try await self.reconcile(name)
-                case .retry, .maxAge: outcome = try await self.rotate(name, reason: reason)
+                // A credential another process is rotating right now is its business this time.
+                guard
+                    let lock = try await CredentialLock.attempt(
+                        name,
+                        in: self.store.credentialLockDirectory,
+                        purpose: "maintenance by \(self.actor)"
+                    )
+                else {
+                    self.logger.info(
+                        "vault maintenance: skipped while being rotated elsewhere",
+                        metadata: ["credential": "\(name)"]
+                    )
+                    continue
+                }
+                defer { withExtendedLifetime(lock) {} }
+                // What was due when the list was read may have been done meanwhile.
+                guard let fresh = try await self.store.credentialStatus(named: name),
+                    let (step, why) = Self.maintenanceStep(fresh, now: now), step == trigger
+                else { continue }
+                switch step {
+                case .reconcile: outcome = try await self.reconcileLocked(name)
+                case .retry, .maxAge: outcome = try await self.performRotation(name, reason: why, requestID: nil)
                 }
             } catch {
                 let failure = "\(reason): \(error)"
@@ -536,6 +583,18 @@ public struct CredentialRotator: Sendable {
         switch kind {
         case .ldapAccount(let dn): "ldap:\(dn)"
         case .command(let path): "command:\(path)"
+        }
+    }
+
+    /// `runRotationCommand` on a thread of its own: the program may take its time (and a test's
+    /// waits for a gate), and waiting for it must not hold one of Swift's few cooperative threads.
+    static func runRotationCommandOnItsOwnThread(_ path: String, secret: String) async -> String? {
+        await withCheckedContinuation { continuation in
+            let thread = Thread {
+                continuation.resume(returning: Self.runRotationCommand(path, secret: secret))
+            }
+            thread.name = "tenure-rotation-command"
+            thread.start()
         }
     }
 

@@ -8,6 +8,9 @@ public import TenureCore
 /// events, all committed together or not at all. The partial unique indexes (one current, one
 /// pending per credential) and the no-delete triggers back the checks up in the schema.
 extension SQLiteStore: VaultStore {
+    /// `<database>.locks`, beside the database every process of this vault opens.
+    public var credentialLockDirectory: String { self.path + ".locks" }
+
     public func addCredential(_ record: CredentialRecord, initialSecret sealed: String?, audit: [AuditEvent])
         async throws
     {

@@ -183,6 +183,8 @@ public struct CredentialCheckout: Sendable, Hashable {
 /// audit event it cannot store),
 /// `.corruptData` for rows that do not decode.
 public protocol VaultStore: Sendable {
+    /// Where the per-credential rotation locks live: shared by every process using this vault.
+    var credentialLockDirectory: String { get }
     /// Adds a credential, with its first secret (version 1, current) when given. Error if the name exists.
     func addCredential(_ record: CredentialRecord, initialSecret sealed: String?, audit: [AuditEvent]) async throws
     /// Every credential, sorted by name.
