@@ -58,8 +58,12 @@ public struct SyncEngine: Sendable {
         self.mappings.roles.compactMap(\.writeBackGroup).map(normalizeDNOrKeep)
     }
 
-    /// Plans against the stored model (nothing is written).
+    /// Plans against the stored model (nothing is written). Refuses (`AmbiguousGroupNameError`) when
+    /// a `memberOf:` name names more than one group of the snapshot: nothing is planned, so nothing
+    /// is granted or revoked on a guess.
     public func plan(snapshot: DirectorySnapshot, now: Double) async throws -> (plan: Plan, hash: String) {
+        let ambiguous = self.mappings.ambiguousGroupNames(in: snapshot)
+        guard ambiguous.isEmpty else { throw AmbiguousGroupNameError(names: ambiguous) }
         let started = ContinuousClock.now
         var state = try await self.store.loadState()
         let history = try await self.store.leaverHistory(
@@ -849,4 +853,17 @@ public struct SyncEngine: Sendable {
 
 private func normalizeDNOrKeep(_ dn: String) -> String {
     (try? DistinguishedName.normalize(dn)) ?? dn.lowercased()
+}
+
+/// The mappings name a group by a name that more than one group of the directory has.
+public struct AmbiguousGroupNameError: Error, CustomStringConvertible, Sendable {
+    public var names: [AmbiguousGroupName]
+
+    public var description: String {
+        let each = self.names.map { entry in
+            "memberOf: \"\(entry.name)\" names \(entry.dns.count) groups (\(entry.dns.joined(separator: "; ")))"
+        }
+        return each.joined(separator: "; ")
+            + "; name the group by its DN in the mappings. Nothing was planned or changed."
+    }
 }
