@@ -39,7 +39,11 @@ struct MFACommand: AsyncParsableCommand {
                 throw ExitCode(78)
             }
             let store = try context.openStore()
-            let identity = try Self.identity(self.user, in: try await store.loadState())
+            let identity = try StateContext.identity(
+                self.user,
+                in: try await store.loadState(),
+                command: "tenure mfa enroll"
+            )
             let previous = try await store.mfaEnrollment(identityID: identity.id)
             var seed = try TOTP.generateSecret()
             defer { secureZero(&seed) }
@@ -75,24 +79,6 @@ struct MFACommand: AsyncParsableCommand {
                     + " This URI is shown once: import it into an authenticator app now (as text or a QR code),"
                     + " then clear it from the terminal."
             )
-        }
-
-        /// The identity a username or a stable id names (`SubjectResolution.resolve`, the rule the
-        /// API uses); a warning when it is not active.
-        static func identity(_ user: String, in state: PIMState) throws -> IdentityRecord {
-            switch state.resolveSubject(user, rule: .change) {
-            case .found(let identity):
-                if identity.state != .active { printError("warning: \(user) is \(identity.state.rawValue)") }
-                return identity
-            case .unknown:
-                printError("tenure mfa enroll: no identity named \(user) in the store (run a sync first)")
-                throw ExitCode.failure
-            case .ambiguous(let ids):
-                printError(
-                    "tenure mfa enroll: \(user) names several identities (\(ids.joined(separator: ", "))); give a stable id"
-                )
-                throw ExitCode.failure
-            }
         }
     }
 }

@@ -49,6 +49,13 @@ struct ServeCommand: AsyncParsableCommand {
         let index = AccessIndex(
             try await ModelLoader.load(store: store, mappings: mappings, now: Date().timeIntervalSince1970)
         )
+        for token in settings.tokens {
+            guard let subject = token.subject, index.snapshot.identities[subject] == nil else { continue }
+            printError(
+                "tenure serve: warning: token \(token.name)'s subject \(subject) is not a stable id: it follows "
+                    + "whoever holds that username; pin it (tenure token create --subject \(subject) --config …)"
+            )
+        }
         let operations = Operations(
             store: store,
             mappings: mappings,

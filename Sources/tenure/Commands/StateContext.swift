@@ -3,6 +3,7 @@ import DirectorySource
 import Foundation
 import LDAPClient
 import Logging
+import TenureAccess
 import TenureConfig
 import TenureCore
 import TenureEngine
@@ -27,6 +28,25 @@ struct StateContext {
             throw ExitCode(78)
         }
         self.state = state
+    }
+
+    /// The identity a username or a stable id names in the store (`SubjectResolution.resolve` with
+    /// the rule for changing a person: terminated accounts are passed over, two others are refused);
+    /// a warning when it is not active. Errors name `command` and exit 1.
+    static func identity(_ user: String, in state: PIMState, command: String) throws -> IdentityRecord {
+        switch state.resolveSubject(user, rule: .change) {
+        case .found(let identity):
+            if identity.state != .active { printError("warning: \(user) is \(identity.state.rawValue)") }
+            return identity
+        case .unknown:
+            printError("\(command): no identity named \(user) in the store (run a sync first)")
+            throw ExitCode.failure
+        case .ambiguous(let ids):
+            printError(
+                "\(command): \(user) names several identities (\(ids.joined(separator: ", "))); give a stable id"
+            )
+            throw ExitCode.failure
+        }
     }
 
     func loadMappings() throws -> Mappings {
