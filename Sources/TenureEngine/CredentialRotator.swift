@@ -192,7 +192,7 @@ public struct CredentialRotator: Sendable {
         let policy = try JSONDecoder().decode(PasswordPolicy.self, from: Data(status.record.policyJSON.utf8))
         let old = try self.open(name, current)
         let new = try PasswordGenerator.generate(policy)
-        let version = (try await self.store.versions(of: name).map(\.version).max() ?? 0) + 1
+        let version = (try await self.store.highestVersion(of: name) ?? 0) + 1
         let sealed = try Self.encode(
             Envelope.seal(Array(new.utf8), credential: name, version: version, masterKey: self.masterKey)
         )

@@ -60,6 +60,15 @@ extension SQLiteStore: VaultStore {
         }
     }
 
+    /// The last entry of the credential's range of the primary key (name, version): no secret read.
+    static let highestVersionSQL = "SELECT version FROM credential_version WHERE name = ? ORDER BY version DESC LIMIT 1"
+
+    public func highestVersion(of name: String) async throws -> Int? {
+        try await self.pool.read { db in
+            try Int.fetchOne(db, sql: Self.highestVersionSQL, arguments: [name])
+        }
+    }
+
     public func versions(of name: String) async throws -> [CredentialVersion] {
         try await self.pool.read { db in
             let rows = try Row.fetchCursor(

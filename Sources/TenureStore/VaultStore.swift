@@ -193,6 +193,9 @@ public protocol VaultStore: Sendable {
     func credentialStatus(named name: String) async throws -> CredentialStatus?
     /// All versions of the credential, by version (empty for an unknown credential).
     func versions(of name: String) async throws -> [CredentialVersion]
+    /// The highest version number the credential has had (nil for an unknown credential): one index
+    /// seek, where `versions(of:)` reads every secret it ever had.
+    func highestVersion(of name: String) async throws -> Int?
     /// Stores the next version as PENDING (version = highest + 1) and commits. Error if a pending one exists.
     func addPendingVersion(of name: String, sealed: String, audit: [AuditEvent]) async throws -> Int
 

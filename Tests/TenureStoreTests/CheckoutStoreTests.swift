@@ -86,6 +86,11 @@ struct CheckoutStoreTests {
             _ = try await store.addPendingVersion(of: "svc", sealed: "sealed-svc-v5", audit: [])
             let svc = try #require(try await store.credentialStatus(named: "svc"))
             #expect(svc.current?.version == 4 && svc.pending?.version == 5)
+            // The next version number, for sealing, comes from the primary key too.
+            #expect(try await store.highestVersion(of: "svc") == 5)
+            #expect(try await store.highestVersion(of: "nothing") == nil)
+            let highest = try await plan(SQLiteStore.highestVersionSQL, ["svc"])
+            #expect(highest.contains("USING COVERING INDEX sqlite_autoindex_credential_version_1"), "\(highest)")
             let all = try await store.credentialStatuses()
             #expect(all.map(\.record.name) == ["other", "svc"])
             #expect(all.map { $0.current?.version } == [1, 4])
