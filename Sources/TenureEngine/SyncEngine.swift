@@ -58,12 +58,8 @@ public struct SyncEngine: Sendable {
         self.mappings.roles.compactMap(\.writeBackGroup).map(normalizeDNOrKeep)
     }
 
-    /// Plans against the stored model (nothing is written). Refuses (`AmbiguousGroupNameError`) when
-    /// a `memberOf:` name names more than one group of the snapshot: nothing is planned, so nothing
-    /// is granted or revoked on a guess.
+    /// Plans against the stored model (nothing is written).
     public func plan(snapshot: DirectorySnapshot, now: Double) async throws -> (plan: Plan, hash: String) {
-        let ambiguous = self.mappings.ambiguousGroupNames(in: snapshot)
-        guard ambiguous.isEmpty else { throw AmbiguousGroupNameError(names: ambiguous) }
         let started = ContinuousClock.now
         var state = try await self.store.loadState()
         let history = try await self.store.leaverHistory(
@@ -395,6 +391,31 @@ public struct SyncEngine: Sendable {
             throw error
         }
         let (plan, hash) = try await self.plan(snapshot: pulled.snapshot, now: now())
+        if !plan.ambiguousGroupNames.isEmpty {
+            // Every run, until the mappings name the group by DN: conditions on it decide nothing.
+            var events: [AuditEvent] = []
+            for entry in plan.ambiguousGroupNames {
+                let dns = entry.dns.joined(separator: "; ")
+                self.logger.warning(
+                    """
+                    memberOf names several groups; its conditions are undecided (nothing granted or revoked \
+                    through them) until the mappings name the group by DN
+                    """,
+                    metadata: ["memberOf": "\(entry.name)", "groups": "\(dns)"]
+                )
+                events.append(
+                    AuditEvent(
+                        time: now(),
+                        actor: self.actor,
+                        type: "mappings.ambiguous_group",
+                        object: entry.name,
+                        outcome: "undecided",
+                        details: ["groups": dns]
+                    )
+                )
+            }
+            _ = try await self.store.appendAudit(events)
+        }
         let summary = plan.summary
         var details = [
             "hash": hash, "identities": String(pulled.snapshot.identities.count), "joiners": String(summary.joiners),
@@ -853,17 +874,4 @@ public struct SyncEngine: Sendable {
 
 private func normalizeDNOrKeep(_ dn: String) -> String {
     (try? DistinguishedName.normalize(dn)) ?? dn.lowercased()
-}
-
-/// The mappings name a group by a name that more than one group of the directory has.
-public struct AmbiguousGroupNameError: Error, CustomStringConvertible, Sendable {
-    public var names: [AmbiguousGroupName]
-
-    public var description: String {
-        let each = self.names.map { entry in
-            "memberOf: \"\(entry.name)\" names \(entry.dns.count) groups (\(entry.dns.joined(separator: "; ")))"
-        }
-        return each.joined(separator: "; ")
-            + "; name the group by its DN in the mappings. Nothing was planned or changed."
-    }
 }

@@ -208,20 +208,8 @@ extension Condition {
     }
 }
 
-extension Condition {
-    /// The groups its `memberOf` parts name by name (`cn`), not by DN, as written.
-    public var groupNames: Set<String> {
-        switch self {
-        case .memberOf(let target): target.contains("=") ? [] : [target]
-        case .always, .attributeEquals, .attributeIn, .attributeMatches, .underDN: []
-        case .all(let parts), .any(let parts): parts.reduce(into: Set<String>()) { $0.formUnion($1.groupNames) }
-        case .not(let inner): inner.groupNames
-        }
-    }
-}
-
 /// A `memberOf:` group name that more than one group of the snapshot has.
-public struct AmbiguousGroupName: Hashable, Sendable {
+public struct AmbiguousGroupName: Hashable, Sendable, Codable {
     /// The name as the mappings write it.
     public var name: String
     /// The DNs of the groups with that name, sorted.
@@ -230,23 +218,6 @@ public struct AmbiguousGroupName: Hashable, Sendable {
     public init(name: String, dns: [String]) {
         self.name = name
         self.dns = dns
-    }
-}
-
-extension Mappings {
-    /// `memberOf:` names (in the scope or any rule) that more than one group of the snapshot has,
-    /// sorted by name. Such a condition would grant a privileged role through any group of that
-    /// name — one created anywhere under the group bases included — so the planner must not guess.
-    public func ambiguousGroupNames(in snapshot: DirectorySnapshot) -> [AmbiguousGroupName] {
-        var names = self.scope.groupNames
-        for rule in self.rules { names.formUnion(rule.when.groupNames) }
-        guard !names.isEmpty else { return [] }
-        var dnsByName: [String: [String]] = [:]
-        for group in snapshot.groups { dnsByName[group.name.lowercased(), default: []].append(group.dn) }
-        return names.sorted().compactMap { name in
-            guard let dns = dnsByName[name.lowercased()], dns.count > 1 else { return nil }
-            return AmbiguousGroupName(name: name, dns: dns.sorted())
-        }
     }
 }
 

@@ -168,6 +168,11 @@ public struct Plan: Hashable, Sendable, Codable {
     /// Write-back groups that differ from what Tenure put there, and what the plan does about it
     /// (sorted by role, member, kind).
     public var drift: [DriftFinding]
+    /// `memberOf:` names that more than one group of the directory has (sorted by name). A condition
+    /// on one is undecided: nobody joins the scope or is granted a role through it, and nobody leaves
+    /// the scope or loses a role because of it, until the mappings name the group by DN. Everything
+    /// else (leavers by HR or a disabled account, expiries, other rules) is planned as usual.
+    public var ambiguousGroupNames: [AmbiguousGroupName]
 
     public init(
         identities: [IdentityPlan],
@@ -175,7 +180,8 @@ public struct Plan: Hashable, Sendable, Codable {
         protectedChanges: [String],
         guardVerdict: GuardVerdict,
         createdAt: Double,
-        drift: [DriftFinding] = []
+        drift: [DriftFinding] = [],
+        ambiguousGroupNames: [AmbiguousGroupName] = []
     ) {
         self.identities = identities
         self.conflicts = conflicts
@@ -183,10 +189,25 @@ public struct Plan: Hashable, Sendable, Codable {
         self.guardVerdict = guardVerdict
         self.createdAt = createdAt
         self.drift = drift
+        self.ambiguousGroupNames = ambiguousGroupNames
     }
 
     private enum CodingKeys: String, CodingKey {
-        case identities, conflicts, protectedChanges, guardVerdict, createdAt, drift
+        case identities, conflicts, protectedChanges, guardVerdict, createdAt, drift, ambiguousGroupNames
+    }
+
+    /// `ambiguousGroupNames` only when there are some: plans without them encode (and hash) as before.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(self.identities, forKey: .identities)
+        try container.encode(self.conflicts, forKey: .conflicts)
+        try container.encode(self.protectedChanges, forKey: .protectedChanges)
+        try container.encode(self.guardVerdict, forKey: .guardVerdict)
+        try container.encode(self.createdAt, forKey: .createdAt)
+        try container.encode(self.drift, forKey: .drift)
+        if !self.ambiguousGroupNames.isEmpty {
+            try container.encode(self.ambiguousGroupNames, forKey: .ambiguousGroupNames)
+        }
     }
 
     /// Plans stored before drift existed decode with no drift.
@@ -198,6 +219,8 @@ public struct Plan: Hashable, Sendable, Codable {
         self.guardVerdict = try container.decode(GuardVerdict.self, forKey: .guardVerdict)
         self.createdAt = try container.decode(Double.self, forKey: .createdAt)
         self.drift = try container.decodeIfPresent([DriftFinding].self, forKey: .drift) ?? []
+        self.ambiguousGroupNames =
+            try container.decodeIfPresent([AmbiguousGroupName].self, forKey: .ambiguousGroupNames) ?? []
     }
 
     /// Counts for the summary line.

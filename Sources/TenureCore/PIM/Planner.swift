@@ -57,13 +57,15 @@ public struct Planner {
             let view = context.view(of: position)
             let hrReason = state.hrTerminated[identity.id]
             // Terminated by HR (or an operator's offboarding): out of scope whatever the directory says.
-            let inScope = hrReason == nil && context.evaluate(context.scope, view)
             let previous = state.identities[identity.id]
+            // An undecided scope changes nothing: who was in stays in, who was not stays out.
+            let inScope = hrReason == nil && (context.evaluate(context.scope, view) ?? (previous?.state == .active))
             let held = assignmentsByIdentity[identity.id] ?? []
             let record = context.record(for: position, inScope: inScope, previous: previous, now: now)
 
             var events: [LifecycleEvent] = []
             var desired: [String: (mode: RoleMode, rule: String)] = [:]
+            var undecided = Set<String>()
             let isActive = record.state == .active
             let wasActive = previous?.state == .active
             activeAt[position] = isActive
@@ -98,7 +100,7 @@ public struct Planner {
                 break
             }
             if isActive {
-                desired = context.desiredRoles(view)
+                (desired, undecided) = context.desiredRoles(view)
             }
             var actions = self.assignmentActions(
                 context: context,
@@ -106,6 +108,7 @@ public struct Planner {
                 username: identity.username,
                 held: held,
                 desired: desired,
+                undecided: undecided,
                 isLeaver: wasActive && !isActive,
                 leaverReason: events.first(where: { $0.kind == .leaver })?.reasons.joined(separator: "; "),
                 history: history,
@@ -155,6 +158,7 @@ public struct Planner {
                 username: previous.username,
                 held: assignmentsByIdentity[id] ?? [],
                 desired: [:],
+                undecided: [],
                 isLeaver: true,
                 leaverReason: "gone from the directory",
                 history: history,
@@ -212,7 +216,8 @@ public struct Planner {
             protectedChanges: protectedChanges.sorted(),
             guardVerdict: self.guardVerdict(leavers: leavers, revoked: revoked, inScope: inScopeBefore),
             createdAt: now,
-            drift: drift
+            drift: drift,
+            ambiguousGroupNames: context.ambiguousGroupNames
         )
     }
 
@@ -268,6 +273,7 @@ public struct Planner {
         username: String?,
         held: [Assignment],
         desired: [String: (mode: RoleMode, rule: String)],
+        undecided: Set<String>,
         isLeaver: Bool,
         leaverReason: String?,
         history: LeaverHistory,
@@ -287,6 +293,11 @@ public struct Planner {
                 )
             } else if assignment.source.hasPrefix("rule:") {
                 let rule = String(assignment.source.dropFirst("rule:".count))
+                // A rule that may still grant it (undecided): kept as it is, never revoked on a guess.
+                if undecided.contains(assignment.role) {
+                    keep.append(assignment)
+                    continue
+                }
                 switch desired[assignment.role] {
                 case nil:
                     let why =
@@ -516,6 +527,8 @@ private struct Context {
     let normalizedIdentityDNs: [String]
     /// `memberOf` targets → group positions.
     let groupTargets: [String: Set<Int32>]
+    /// `memberOf` names more than one group has: conditions on them are undecided (`.unknown`).
+    let ambiguousGroupNames: [AmbiguousGroupName]
     let regexes: [String: Regex<AnyRegexOutput>]
     let protectedIDs: Set<String>
     let protectedUsernames: Set<String>
@@ -575,17 +588,33 @@ private struct Context {
         self.normalizedIdentityDNs = snapshot.identities.map { normalizeDN($0.dn) }
 
         var targets: [String: Set<Int32>] = [:]
+        var ambiguous: [AmbiguousGroupName] = []
         var patterns: [String: Regex<AnyRegexOutput>] = [:]
         func collect(_ condition: Condition) {
             switch condition {
             case .memberOf(let target):
                 guard targets[target] == nil else { return }
-                let normalized = normalizeDN(target)
-                let lowered = target.lowercased()
+                // As the mappings decoder reads it: with "=" a DN (matched by DN only: a group whose
+                // name is that text is not it), else a group name.
                 var matches = Set<Int32>()
-                for index in snapshot.groups.indices
-                where groupDNs[index] == normalized || groupNames[index] == lowered {
-                    matches.insert(Int32(index))
+                if target.contains("=") {
+                    let normalized = normalizeDN(target)
+                    for index in snapshot.groups.indices where groupDNs[index] == normalized {
+                        matches.insert(Int32(index))
+                    }
+                } else {
+                    let lowered = target.lowercased()
+                    for index in snapshot.groups.indices where groupNames[index] == lowered {
+                        matches.insert(Int32(index))
+                    }
+                    if matches.count > 1 {
+                        ambiguous.append(
+                            AmbiguousGroupName(
+                                name: target,
+                                dns: matches.map { snapshot.groups[Int($0)].dn }.sorted()
+                            )
+                        )
+                    }
                 }
                 targets[target] = matches
             case .attributeMatches(_, let pattern):
@@ -602,10 +631,12 @@ private struct Context {
         for rule in mappings.rules { collect(rule.when) }
         self.groupTargets = targets
         self.regexes = patterns
+        self.ambiguousGroupNames = ambiguous.sorted { $0.name < $1.name }
+        let undecided = Set(ambiguous.map(\.name))
         func compile(_ condition: Condition) -> Compiled {
             switch condition {
             case .always: .always
-            case .memberOf(let target): .groups(targets[target] ?? [])
+            case .memberOf(let target): undecided.contains(target) ? .unknown : .groups(targets[target] ?? [])
             case .attributeEquals(let attribute, let value): .equals(attribute, value)
             case .attributeIn(let attribute, let values): .among(attribute, values)
             case .attributeMatches(let attribute, let pattern):
@@ -734,6 +765,8 @@ private struct Context {
     indirect enum Compiled {
         case always
         case never
+        /// Cannot be decided (a `memberOf` name several groups have): neither true nor false.
+        case unknown
         case groups(Set<Int32>)
         case equals(String, String)
         case among(String, [String])
@@ -744,12 +777,16 @@ private struct Context {
         case not(Compiled)
     }
 
-    func evaluate(_ condition: Compiled, _ view: View) -> Bool {
+    /// Three-valued (Kleene): nil when the answer depends on an undecided part — `all` is false
+    /// if any part is false, `any` true if any part is true, whatever the undecided ones say.
+    func evaluate(_ condition: Compiled, _ view: View) -> Bool? {
         switch condition {
         case .always:
             return true
         case .never:
             return false
+        case .unknown:
+            return nil
         case .groups(let groups):
             return !groups.isEmpty && self.groupsOf[view.position].contains { groups.contains($0) }
         case .equals(let attribute, let value):
@@ -761,23 +798,51 @@ private struct Context {
         case .under(let base):
             return DNSubtree.contains(self.normalizedIdentityDNs[view.position], base: base)
         case .all(let parts):
-            return parts.allSatisfy { self.evaluate($0, view) }
+            var result: Bool? = true
+            for part in parts {
+                switch self.evaluate(part, view) {
+                case false?: return false
+                case nil: result = nil
+                case true?: break
+                }
+            }
+            return result
         case .any(let parts):
-            return parts.contains { self.evaluate($0, view) }
+            var result: Bool? = false
+            for part in parts {
+                switch self.evaluate(part, view) {
+                case true?: return true
+                case nil: result = nil
+                case false?: break
+                }
+            }
+            return result
         case .not(let inner):
-            return !self.evaluate(inner, view)
+            return self.evaluate(inner, view).map { !$0 }
         }
     }
 
     /// Roles the rules grant now: standing wins over eligible; the first rule (in order) names it.
-    func desiredRoles(_ view: View) -> [String: (mode: RoleMode, rule: String)] {
+    /// `undecided`: roles a rule may or may not grant (its condition is undecided): what is held of
+    /// them is kept, nothing more is granted.
+    func desiredRoles(_ view: View) -> (
+        desired: [String: (mode: RoleMode, rule: String)], undecided: Set<String>
+    ) {
         var desired: [String: (mode: RoleMode, rule: String)] = [:]
-        for index in self.activeRules.indices where self.evaluate(self.activeRules[index].when, view) {
+        var undecided = Set<String>()
+        for index in self.activeRules.indices {
             let rule = self.activeRules[index].rule
+            switch self.evaluate(self.activeRules[index].when, view) {
+            case false?: continue
+            case nil:
+                undecided.insert(rule.grant)
+                continue
+            case true?: break
+            }
             if let existing = desired[rule.grant], existing.mode == .standing || rule.mode == .eligible { continue }
             desired[rule.grant] = (rule.mode, rule.name)
         }
-        return desired
+        return (desired, undecided)
     }
 
     /// A role among `holding` that `role` may not be held with.

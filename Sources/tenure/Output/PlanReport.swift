@@ -82,6 +82,14 @@ struct PlanReport {
                 out += " but holds \(conflict.conflictsWith): not granted\n"
             }
         }
+        if !plan.ambiguousGroupNames.isEmpty {
+            out += "\n"
+            for entry in plan.ambiguousGroupNames {
+                out += "  " + self.paint("! memberOf: \(entry.name) names \(entry.dns.count) groups", "35;1")
+                out += " (\(entry.dns.joined(separator: "; "))): its conditions are undecided — nothing is granted"
+                out += " or revoked through them until the mappings name the group by DN\n"
+            }
+        }
         if !plan.protectedChanges.isEmpty {
             out += "\n"
             for change in plan.protectedChanges {
