@@ -563,7 +563,7 @@ public struct SyncEngine: Sendable {
                 try await flush()
                 continue
             }
-            if case .writeBack(let group, let role, let add, let member, let reason) = entry.action,
+            if case .writeBack(let group, let role, let add, let member, let reason, let username) = entry.action,
                 let executor = self.writeBack
             {
                 let identity = plans[entry.identityID]
@@ -573,6 +573,7 @@ public struct SyncEngine: Sendable {
                     role: role,
                     add: add,
                     member: value,
+                    username: username,
                     reason: reason,
                     entry: entry,
                     identity: identity,
@@ -584,7 +585,7 @@ public struct SyncEngine: Sendable {
                 if batch.count >= Self.batchSize { try await flush() }
                 continue
             }
-            if case .writeBack(let group, _, _, let member, _) = entry.action {
+            if case .writeBack(let group, _, _, let member, _, _) = entry.action {
                 // No executor: journaled and audited as not executed.
                 let value = member ?? plans[entry.identityID]?.dn ?? ""
                 unexecuted.insert(Self.writeKey(group, normalizeDNOrKeep(value)))
@@ -703,6 +704,7 @@ public struct SyncEngine: Sendable {
         role: String,
         add: Bool,
         member: String,
+        username: String?,
         reason: String?,
         entry: JournalEntry,
         identity: IdentityPlan?,
@@ -716,18 +718,12 @@ public struct SyncEngine: Sendable {
         ]
         var outcome = "success"
         var change = StateChange.none
-        // A removal takes the identity out of the group, its username from `memberUid` too; except
-        // for a rename, where only the old DN goes and the identity stays (its plan adds the new DN).
-        let staysInGroup =
-            identity?.actions.contains { action in
-                if case .writeBack(let other, _, true, _, _) = action { return other == group }
-                return false
-            } ?? false
         do {
+            // The planner says when a removal takes the username out of `memberUid` too.
             let result = try await executor.write(
                 group: group,
                 member: member,
-                username: add || staysInGroup ? nil : identity?.username,
+                username: add ? nil : username,
                 add: add
             )
             details["result"] = result == .changed ? (add ? "added" : "removed") : "already in place"
@@ -823,7 +819,7 @@ public struct SyncEngine: Sendable {
                 ),
                 [event("role.elevated", role)]
             )
-        case .writeBack(let group, let role, let add, let member, let reason):
+        case .writeBack(let group, let role, let add, let member, let reason, _):
             // Without a `writeBack:` account the plan still names the write; the journal records it
             // as not executed (and the audit says so) rather than pretend.
             details["group"] = group

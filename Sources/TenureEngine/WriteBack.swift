@@ -99,7 +99,23 @@ public actor LDAPWriteBack: WriteBackExecutor {
         if let username, !username.isEmpty { usernames.append(username) }
         if !isDN { usernames.append(member) }
         let byUsername = try await self.removeUsernames(usernames, from: group, on: connection)
-        guard isDN else { return byUsername > 0 ? .changed : .alreadyInPlace }
+        guard isDN else {
+            // The reader saw this value; not finding it means the writer cannot see it (no read
+            // access, or no username attribute configured): a failure, not "already gone".
+            guard byUsername > 0 else {
+                throw LDAPError(
+                    operation: .modify,
+                    code: .noSuchAttribute,
+                    server: self.options.urls.first,
+                    dn: group,
+                    context: "the member \(member) is in none of "
+                        + (self.usernameAttributes.isEmpty
+                            ? "the username attributes (none configured)"
+                            : self.usernameAttributes.joined(separator: ", ")) + " as the write-back account reads them"
+                )
+            }
+            return .changed
+        }
         // A `catch … where` on this typed throw crashes Swift 6.3.1's SILGen: the result is checked
         // instead.
         let result: Result<Int, LDAPError>

@@ -77,7 +77,7 @@ import Testing
             return nil
         }
         #expect(revoked?.sorted() == ["db-read", "dba-prod"])
-        #expect(ann?.actions.contains { if case .writeBack(_, _, false, _, _) = $0 { true } else { false } } == true)
+        #expect(ann?.actions.contains { if case .writeBack(_, _, false, _, _, _) = $0 { true } else { false } } == true)
         // Without the termination, nothing happens.
         state.hrTerminated = [:]
         #expect(

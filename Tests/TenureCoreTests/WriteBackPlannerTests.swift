@@ -121,7 +121,7 @@ import Testing
                     state.writeBackMembers.append(
                         WriteBackMember(group: group, identityID: id, member: identity.dn, role: role, since: now)
                     )
-                case .writeBack(let group, let role, let add, let member, _):
+                case .writeBack(let group, let role, let add, let member, _, _):
                     guard !id.hasPrefix("member:") else { continue }
                     state.writeBackMembers.removeAll { $0.group == group && $0.identityID == id }
                     if add {
@@ -147,7 +147,7 @@ import Testing
 
     static func writes(_ plan: Plan, _ id: String) -> [(group: String, add: Bool)] {
         (plan.identities.first { $0.identityID == id }?.actions ?? []).compactMap { action in
-            if case .writeBack(let group, _, let add, _, _) = action { return (group, add) }
+            if case .writeBack(let group, _, let add, _, _, _) = action { return (group, add) }
             return nil
         }
     }
@@ -223,11 +223,120 @@ import Testing
         )
         let plan = planner.plan(state: state, snapshot: gone, now: Self.now + 60)
         let removal = plan.identities.first { $0.identityID == "ann" }?.actions.first {
-            if case .writeBack(_, _, false, let member, _) = $0 { return member == ann.dn }
+            if case .writeBack(_, _, false, let member, _, _) = $0 { return member == ann.dn }
             return false
         }
         #expect(removal != nil)
         #expect(plan.drift.isEmpty, "the DN Tenure wrote is not an orphan: \(plan.drift)")
+    }
+
+    // MARK: - Usernames (memberUid) on removals
+
+    /// The username each removal of `id` from `group` hands the executor (nil: the DN only).
+    static func removalUsernames(_ plan: Plan, _ id: String, _ group: String) -> [String?] {
+        (plan.identities.first { $0.identityID == id }?.actions ?? []).compactMap { action in
+            if case .writeBack(let target, _, false, _, _, let username) = action, target == group { return username }
+            return nil
+        }
+    }
+
+    /// A leaver leaves by username too; not when another identity of the directory has the username
+    /// (a memberUid with it is theirs), nor for the old DN of a renamed holder who stays.
+    @Test func aRemovalCarriesTheUsernameOnlyWhenItIsTheLeaversOwn() {
+        let planner = Self.planner(Self.mappings())
+        let ann = Self.person("ann", department: "Database")
+        let snapshot = Self.snap(identities: [ann], groups: [Self.group(Self.readGroup, members: ["ann"])])
+        let state = Self.applied(
+            planner.plan(state: PIMState(), snapshot: snapshot, now: Self.now),
+            to: PIMState(),
+            now: Self.now
+        )
+
+        var left = snapshot
+        left.identities[0].employeeType = "service"
+        #expect(
+            Self.removalUsernames(planner.plan(state: state, snapshot: left, now: Self.now + 60), "ann", Self.readGroup)
+                == ["ann"]
+        )
+
+        // Another account (a contractor "ANN", out of scope) has the username too: the DN only.
+        var shared = left
+        shared.identities.append(
+            Identity(id: "ann2", dn: "uid=ANN,ou=contractors,dc=t", username: "ANN", employeeType: "service")
+        )
+        #expect(
+            Self.removalUsernames(
+                planner.plan(state: state, snapshot: shared, now: Self.now + 60),
+                "ann",
+                Self.readGroup
+            ) == [nil]
+        )
+
+        // Gone from the directory, and a new ann (another id) has the username now: the DN only.
+        let newAnn = Identity(id: "zz-new-ann", dn: "uid=ann,ou=people,dc=t", username: "ann", employeeType: "service")
+        let replaced = Self.snap(identities: [newAnn], groups: [Self.group(Self.readGroup, unresolved: [])])
+        #expect(
+            Self.removalUsernames(
+                planner.plan(state: state, snapshot: replaced, now: Self.now + 60),
+                "ann",
+                Self.readGroup
+            ) == [nil]
+        )
+        // Gone, and nobody has the username: it goes too.
+        let gone = Self.snap(identities: [], groups: [Self.group(Self.readGroup, unresolved: [ann.dn])])
+        #expect(
+            Self.removalUsernames(planner.plan(state: state, snapshot: gone, now: Self.now + 60), "ann", Self.readGroup)
+                == ["ann"]
+        )
+
+        // Renamed, still a holder: the old DN leaves, the username stays.
+        var moved = snapshot
+        moved.identities[0].dn = "uid=ann,ou=dba,ou=people,dc=t"
+        moved.groups =
+            Self.snap(identities: [], groups: [Self.group(Self.readGroup, members: ["ann"], unresolved: [ann.dn])])
+            .groups
+        let rename = planner.plan(state: state, snapshot: moved, now: Self.now + 60)
+        #expect(Self.removalUsernames(rename, "ann", Self.readGroup) == [nil], "\(rename.identities)")
+    }
+
+    /// An offboarding takes the username out too, unless another account still present has it.
+    @Test func anOffboardingCarriesTheUsernameUnlessAnotherAccountHasIt() {
+        let planner = Self.planner(Self.mappings())
+        let ann = Self.person("ann", department: "Database")
+        let snapshot = Self.snap(identities: [ann], groups: [Self.group(Self.readGroup, members: ["ann"])])
+        var state = Self.applied(
+            planner.plan(state: PIMState(), snapshot: snapshot, now: Self.now),
+            to: PIMState(),
+            now: Self.now
+        )
+        let plan = planner.offboardPlan(state: state, identityID: "ann", reason: "resigned", now: Self.now + 60)
+        #expect(plan.map { Self.removalUsernames($0, "ann", Self.readGroup) } == ["ann"])
+        var other = state.identities["ann"]!
+        other.id = "ann-2"
+        other.dn = "uid=ann,ou=contractors,dc=t"
+        state.identities["ann-2"] = other
+        let shared = planner.offboardPlan(state: state, identityID: "ann", reason: "resigned", now: Self.now + 60)
+        #expect(shared.map { Self.removalUsernames($0, "ann", Self.readGroup) } == [nil])
+    }
+
+    /// A `memberUid` naming a protected account (not read as an identity: outside the user bases) is
+    /// reported, never removed, under revert.
+    @Test func aProtectedUsernameValueIsNeverRemoved() {
+        let planner = Self.planner(Self.mappings(drift: .revert))
+        let snapshot = Self.snap(
+            identities: [],
+            groups: [Self.group(Self.readGroup, unresolved: ["BreakGlass", "ghost"])]
+        )
+        let plan = planner.plan(state: PIMState(), snapshot: snapshot, now: Self.now)
+        let removed = plan.identities.flatMap(\.actions).compactMap { action -> String? in
+            if case .writeBack(_, _, false, let member, _, _) = action { return member }
+            return nil
+        }
+        #expect(removed == ["ghost"])
+        #expect(
+            plan.drift.contains { $0.kind == .protectedMember && $0.member.lowercased() == "breakglass" },
+            "\(plan.drift)"
+        )
     }
 
     // MARK: - Drift policies
@@ -327,7 +436,7 @@ import Testing
             #expect(plan.drift.allSatisfy { $0.resolution == expected }, "\(policy): \(plan.drift)")
             let removals = plan.identities.flatMap { identity in
                 identity.actions.compactMap { action -> String? in
-                    if case .writeBack(_, _, false, let member, _) = action { return member }
+                    if case .writeBack(_, _, false, let member, _, _) = action { return member }
                     return nil
                 }
             }
@@ -561,7 +670,7 @@ import Testing
         )
         let plan = planner.plan(state: state, snapshot: snapshot, now: Self.now)
         let removals = plan.identities.flatMap(\.actions).compactMap { action -> String? in
-            if case .writeBack(_, _, false, let member, _) = action { return member }
+            if case .writeBack(_, _, false, let member, _, _) = action { return member }
             return nil
         }
         #expect(removals == ["uid=gone,dc=t"])
@@ -622,7 +731,7 @@ import Testing
             now: Self.now + 60
         )
         let writes = (plan.identities.first { $0.identityID == "ann" }?.actions ?? []).compactMap { action -> String? in
-            if case .writeBack(_, _, let add, let member, _) = action { return "\(add ? "+" : "-")\(member ?? "")" }
+            if case .writeBack(_, _, let add, let member, _, _) = action { return "\(add ? "+" : "-")\(member ?? "")" }
             return nil
         }
         #expect(writes == ["-uid=ann,ou=people,dc=t", "+uid=ann.new,ou=people,dc=t"])

@@ -374,6 +374,47 @@ struct WriteBackEngineTests {
         }
     }
 
+    /// A value that is no DN (a `memberUid` naming nobody) that the writer does not find is a
+    /// failure, not "already gone": the reader saw it, so the writer cannot (no username attribute
+    /// configured here) and the value stays.
+    @Test func aUsernameValueTheWriterCannotFindIsAFailure() async throws {
+        let posix = "cn=ops-posix,ou=privileged,ou=groups,\(Self.suffix)"
+        let data =
+            Self.data + """
+
+                dn: \(posix)
+                objectClass: posixGroup
+                cn: ops-posix
+                gidNumber: 5001
+                memberUid: ghost
+
+                """
+        try await withSlapd(data: data) { server in
+            let world = try World(server: server)
+            defer { try? FileManager.default.removeItem(at: world.directory) }
+            func executor(_ usernameAttributes: [String]) throws -> LDAPWriteBack {
+                LDAPWriteBack(
+                    options: LDAPConnectionOptions(
+                        urls: [server.url],
+                        bind: .simple(dn: server.writerDN, password: LDAPSecret(try world.writerPassword))
+                    ),
+                    memberAttribute: "member",
+                    usernameAttributes: usernameAttributes,
+                    placeholder: nil,
+                    logger: world.logger
+                )
+            }
+            let blind = try executor([])
+            await #expect(throws: LDAPError.self) {
+                try await blind.write(group: posix, member: "ghost", username: nil, add: false)
+            }
+            await blind.close()
+            let seeing = try executor(["memberUid"])
+            #expect(try await seeing.write(group: posix, member: "GHOST", username: nil, add: false) == .changed)
+            await seeing.close()
+        }
+    }
+
     /// Which username the engine hands the executor: a holder who leaves the group is taken out by
     /// username too; a renamed holder, who stays, is not (only the old DN goes).
     @Test func aRenamedHolderKeepsItsUsernameMembership() async throws {

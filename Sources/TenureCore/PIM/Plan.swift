@@ -33,7 +33,18 @@ public enum PlanAction: Hashable, Sendable, Codable {
     /// Keep the role's LDAP write-back group equal to its active holders: add or remove `member`
     /// (the identity's DN, or for a member that is no managed identity the value the group holds)
     /// in `group` (executed by the write-back executor). `reason` says why, for people and the audit.
-    case writeBack(group: String, role: String, add: Bool, member: String? = nil, reason: String? = nil)
+    /// `username`, on a removal: the identity's username, to take out of username-valued membership
+    /// attributes (`memberUid`) too — set only when the identity leaves the group (not for an old DN
+    /// of a renamed holder) and when no other identity of the directory has that username (the
+    /// value would be theirs). Not encoded when nil.
+    case writeBack(
+        group: String,
+        role: String,
+        add: Bool,
+        member: String? = nil,
+        reason: String? = nil,
+        username: String? = nil
+    )
     /// Drift, adopted: the identity was put in the role's write-back group outside Tenure and the
     /// role's drift policy is `adopt`, so it now holds the role (active, source `drift:adopt`).
     case adopt(role: String, group: String)
@@ -48,7 +59,7 @@ public enum PlanAction: Hashable, Sendable, Codable {
     public var phase: Int {
         switch self {
         case .revoke, .expire: 0
-        case .writeBack(_, _, let add, _, _): add ? 1 : 0
+        case .writeBack(_, _, let add, _, _, _): add ? 1 : 0
         case .elevate, .grantStanding, .grantEligible, .adopt: 1
         case .rotateCredential: 2
         case .recordIdentity: 3

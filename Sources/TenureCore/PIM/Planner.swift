@@ -196,7 +196,7 @@ public struct Planner {
                 isActive: { activeAt[$0] },
                 isProtected: { context.isProtected($0) },
                 protectedGone: protectedGone,
-                isProtectedDN: { context.isProtectedDN($0, state: state) },
+                isProtectedMember: { context.isProtectedMember($0, state: state) },
                 now: now
             ),
             plans: &plans
@@ -381,6 +381,15 @@ public struct Planner {
         var actions: [PlanAction] = held.map {
             .revoke(role: $0.role, state: $0.state, reason: "offboarded: \(reason)")
         }
+        // Its username leaves username-valued attributes too, unless another account still present
+        // has it (the value would be theirs).
+        let username = previous.username.flatMap { name -> String? in
+            let lowered = name.lowercased()
+            let shared = state.identities.values.contains {
+                $0.id != identityID && $0.state != .terminated && $0.username?.lowercased() == lowered
+            }
+            return shared ? nil : name
+        }
         for member in state.writeBackMembers where member.identityID == identityID {
             actions.append(
                 .writeBack(
@@ -388,7 +397,8 @@ public struct Planner {
                     role: member.role,
                     add: false,
                     member: member.member,
-                    reason: "offboarded: \(reason)"
+                    reason: "offboarded: \(reason)",
+                    username: username
                 )
             )
         }
@@ -724,10 +734,21 @@ private struct Context {
             || self.protectedDNs.contains(self.normalizedIdentityDNs[position])
     }
 
-    /// A protected `dn:`, or the last-seen DN of an identity protected by id or username. Only asked
-    /// for group member values that are no identity of the snapshot (rare), so the stored records
-    /// are scanned rather than indexed.
-    func isProtectedDN(_ dn: String, state: PIMState) -> Bool {
+    /// A member value naming a protected identity: as a DN, a protected `dn:` or the last-seen DN of
+    /// an identity protected by id or username; as a username (no "="), a protected `username:` or the
+    /// last-seen username of an identity protected by id or DN. Only asked for group member values
+    /// that are no identity of the snapshot (rare), so the stored records are scanned, not indexed.
+    func isProtectedMember(_ value: String, state: PIMState) -> Bool {
+        guard value.contains("=") else {
+            // A username (`memberUid`).
+            let lowered = value.lowercased()
+            if self.protectedUsernames.contains(lowered) { return true }
+            guard !self.protectedIDs.isEmpty || !self.protectedDNs.isEmpty else { return false }
+            return state.identities.values.contains { record in
+                record.username?.lowercased() == lowered && self.isProtectedRecord(record)
+            }
+        }
+        let dn = self.normalizeDN(value)
         if self.protectedDNs.contains(dn) { return true }
         guard !self.protectedIDs.isEmpty || !self.protectedUsernames.isEmpty else { return false }
         return state.identities.values.contains { record in
@@ -920,7 +941,7 @@ public func describe(_ action: PlanAction) -> String {
     case .grantEligible(let role, _): "grant eligible \(role)"
     case .grantStanding(let role, _): "grant standing \(role)"
     case .elevate(let role, _): "elevate \(role)"
-    case .writeBack(let group, _, let add, _, _): "\(add ? "add to" : "remove from") write-back group \(group)"
+    case .writeBack(let group, _, let add, _, _, _): "\(add ? "add to" : "remove from") write-back group \(group)"
     case .adopt(let role, _): "adopt \(role) (drift)"
     case .rotateCredential(let name, _, _): "rotate credential \(name)"
     case .recordIdentity: "record"

@@ -25,9 +25,11 @@ struct WriteBackPlanning {
         var isProtected: (Int) -> Bool
         /// Protected identities no longer in the snapshot (by stable id).
         var protectedGone: Set<String>
-        /// Whether a normalised DN names a protected identity (a protected `dn:`, or the DN of a
-        /// protected identity as last seen): such a member is never removed, even as an orphan.
-        var isProtectedDN: (String) -> Bool
+        /// Whether a member value that is no identity of the snapshot names a protected identity: a
+        /// DN (a protected `dn:`, or the DN of a protected identity as last seen) or a username (a
+        /// protected `username:`, or the username of a protected identity as last seen). Such a
+        /// member is never removed, even as an orphan.
+        var isProtectedMember: (String) -> Bool
         var now: Double
     }
 
@@ -154,6 +156,24 @@ struct WriteBackPlanning {
         var recentlyEnded: [String: Set<String>] = [:]
         for holding in inputs.state.endedHoldings where holding.state == .active {
             recentlyEnded[holding.role, default: []].insert(holding.identityID)
+        }
+
+        // Who the reader takes a username-valued member (`memberUid`) to be: every identity of the
+        // snapshot with that username (built at the first removal; most plans have none).
+        var usernameOwners: [String: [String]]?
+        /// The username a removal of identity `id` also takes out of username-valued attributes: its
+        /// own, unless another identity of the directory has it too (the value would be theirs).
+        func removalUsername(_ username: String?, of id: String) -> String? {
+            guard let username, !username.isEmpty else { return nil }
+            if usernameOwners == nil {
+                var table: [String: [String]] = [:]
+                for identity in inputs.snapshot.identities {
+                    if let name = identity.username { table[name.lowercased(), default: []].append(identity.id) }
+                }
+                usernameOwners = table
+            }
+            let owners = usernameOwners?[username.lowercased()] ?? []
+            return owners.allSatisfy { $0 == id } ? username : nil
         }
 
         func append(_ action: PlanAction, for id: String, username: String?, dn: String) {
@@ -308,7 +328,8 @@ struct WriteBackPlanning {
                             role: role.name,
                             add: false,
                             member: identity.dn,
-                            reason: "\(why) (Tenure's own membership)"
+                            reason: "\(why) (Tenure's own membership)",
+                            username: removalUsername(identity.username, of: id)
                         ),
                         for: id,
                         username: identity.username,
@@ -334,7 +355,8 @@ struct WriteBackPlanning {
                             role: role.name,
                             add: false,
                             member: identity.dn,
-                            reason: "drift: \(detail); drift policy revert"
+                            reason: "drift: \(detail); drift policy revert",
+                            username: removalUsername(identity.username, of: id)
                         ),
                         for: id,
                         username: identity.username,
@@ -390,7 +412,8 @@ struct WriteBackPlanning {
                         role: role.name,
                         add: false,
                         member: member.member,
-                        reason: "no longer holds \(role.name) (Tenure's own membership)"
+                        reason: "no longer holds \(role.name) (Tenure's own membership)",
+                        username: removalUsername(identity?.username ?? previous?.username, of: id)
                     ),
                     for: id,
                     username: identity?.username ?? previous?.username,
@@ -403,7 +426,7 @@ struct WriteBackPlanning {
             for value in group.unresolvedMembers {
                 let normalized = self.normalizeDN(value)
                 if normalized == self.placeholder || consumed.contains(normalized) { continue }
-                if inputs.isProtectedDN(normalized) {
+                if inputs.isProtectedMember(value) {
                     findings.append(
                         DriftFinding(
                             role: role.name,
@@ -411,7 +434,7 @@ struct WriteBackPlanning {
                             member: normalized,
                             kind: .protectedMember,
                             resolution: .reported,
-                            detail: "a protected account's DN is in the group (not read as an identity); not changed"
+                            detail: "a protected account is in the group (not read as an identity); not changed"
                         )
                     )
                     continue

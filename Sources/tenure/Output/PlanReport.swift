@@ -45,7 +45,7 @@ struct PlanReport {
                     out += "      " + self.paint("+ grant standing \(role)", "32") + "  (rule \(rule))\n"
                 case .elevate(let role, let rule):
                     out += "      " + self.paint("~ elevate \(role) eligible → standing", "33") + "  (rule \(rule))\n"
-                case .writeBack(let group, _, let add, let member, let reason):
+                case .writeBack(let group, _, let add, let member, let reason, _):
                     out +=
                         "      "
                         + self.paint(
