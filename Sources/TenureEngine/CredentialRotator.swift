@@ -132,8 +132,9 @@ public struct CredentialRotator: Sendable {
     }
 
     /// How long a rotation waits for another one of the same credential to finish (a rotation takes
-    /// a few LDAP round trips; this allows for their timeouts).
-    public static let lockWait: Double = 120
+    /// a few LDAP round trips; this allows for their timeouts). `tenure serve` waits less: its
+    /// writes take turns, and a wait holds up every other one.
+    public var lockWait: Double = 120
 
     /// Rotates one credential (settling an interrupted rotation first). Waits for a rotation of the
     /// same credential running elsewhere (`CredentialLock`).
@@ -161,14 +162,30 @@ public struct CredentialRotator: Sendable {
         }
     }
 
-    /// Runs `body` holding the credential's lock, waiting up to `lockWait` for it.
+    /// Runs `body` holding the credential's lock, waiting up to `lockWait` for it. When the wait
+    /// runs out, a failure is recorded before the error is thrown, so maintenance retries after its
+    /// back-off: the rotation that held the lock either made a secret nobody has seen (what this one
+    /// was for) or recorded a failure of its own — nothing that was due is lost.
     private func locked<T>(_ name: String, _ body: () async throws -> T) async throws -> T {
-        let lock = try await CredentialLock.acquire(
-            name,
-            in: self.store.credentialLockDirectory,
-            purpose: "rotation by \(self.actor)",
-            timeout: Self.lockWait
-        )
+        let lock: CredentialLock
+        do {
+            lock = try await CredentialLock.acquire(
+                name,
+                in: self.store.credentialLockDirectory,
+                purpose: "rotation by \(self.actor)",
+                timeout: self.lockWait
+            )
+        } catch let error as CredentialLockError {
+            do {
+                try await self.recordFailure(name, "\(error)")
+            } catch let recordError {
+                self.logger.error(
+                    "a rotation that could not take its credential's lock could not be recorded as failed",
+                    metadata: ["credential": "\(name)", "error": "\(recordError)"]
+                )
+            }
+            throw error
+        }
         defer { withExtendedLifetime(lock) {} }
         return try await body()
     }
@@ -316,11 +333,18 @@ public struct CredentialRotator: Sendable {
         guard try await self.status(checkout.name).record.oneTime else {
             return CheckInResult(checkout: checkout, rotation: nil)
         }
-        let outcome = try await self.rotate(
-            checkout.name,
-            reason: "one-time credential checked in (check-out \(checkoutID))",
-            requestID: "checkin:\(checkoutID)"
-        )
+        // The check-in stands whatever the rotation does: a rotation that cannot run now (another
+        // one holds the credential) is recorded as failed and retried by maintenance.
+        let outcome: Outcome
+        do {
+            outcome = try await self.rotate(
+                checkout.name,
+                reason: "one-time credential checked in (check-out \(checkoutID))",
+                requestID: "checkin:\(checkoutID)"
+            )
+        } catch let error as CredentialLockError {
+            outcome = .needsAttention(reason: "\(error); retried by maintenance")
+        }
         return CheckInResult(checkout: checkout, rotation: outcome)
     }
 

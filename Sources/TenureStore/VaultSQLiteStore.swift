@@ -8,8 +8,11 @@ public import TenureCore
 /// events, all committed together or not at all. The partial unique indexes (one current, one
 /// pending per credential) and the no-delete triggers back the checks up in the schema.
 extension SQLiteStore: VaultStore {
-    /// `<database>.locks`, beside the database every process of this vault opens.
-    public var credentialLockDirectory: String { self.path + ".locks" }
+    /// `<database>.locks`, beside the database every process of this vault opens (through its real
+    /// path: processes opening it through a symbolic link must lock the same files).
+    public var credentialLockDirectory: String {
+        URL(fileURLWithPath: self.path).resolvingSymlinksInPath().path + ".locks"
+    }
 
     public func addCredential(_ record: CredentialRecord, initialSecret sealed: String?, audit: [AuditEvent])
         async throws

@@ -37,11 +37,18 @@ struct TokenCommandTests {
                 #expect(unknown.stderr.contains("no identity named nobody"), "\(unknown)")
                 #expect(!unknown.stdout.contains("token:"), "no token is printed for a refused entry")
 
-                // Without a configuration: kept as written, with a warning.
-                let loose = try tenure(
-                    ["token", "create", "loose", "--scopes", "approve", "--subject", "kmueller"],
+                // A configuration named but missing is an error, not an unpinned subject.
+                let missing = try tenure(
+                    ["token", "create", "x", "--scopes", "approve", "--subject", "kmueller"],
                     environment: ["TENURE_CONFIG": directory + "/missing.yaml"]
                 )
+                #expect(missing.status == 78, "\(missing)")
+                #expect(!missing.stdout.contains("token:"), "\(missing)")
+
+                // Without any configuration (none named, none at /etc/tenure): kept as written, with a
+                // warning.
+                try #require(!FileManager.default.fileExists(atPath: "/etc/tenure/tenure.yaml"))
+                let loose = try tenure(["token", "create", "loose", "--scopes", "approve", "--subject", "kmueller"])
                 #expect(loose.status == 0, "\(loose)")
                 #expect(Self.entry(loose).last == "      subject: \"kmueller\"", "\(loose)")
                 #expect(loose.stderr.contains("the subject is kept as written"), "\(loose)")

@@ -128,4 +128,86 @@ struct CredentialLockTests {
             #expect(try await sync.maintain().isEmpty, "nothing is due once the rotation is done")
         }
     }
+
+    /// A rotation that cannot wait long enough (the server's) records a failure, so maintenance
+    /// retries it; the running rotation's success then clears it (its secret is one nobody has seen).
+    @Test func aRotationThatCannotWaitIsRecordedAsFailed() async throws {
+        try await withWorld { world in
+            let serve = world.rotator(world.first, actor: "serve", now: { 2_000 })
+            let running = Task { try await serve.rotate("app-key", reason: "check-in") }
+            try await world.waitForPending()
+
+            var impatient = world.rotator(world.second, actor: "api", now: { 2_000 })
+            impatient.lockWait = 0.2
+            await #expect(throws: CredentialLockError.self) {
+                try await impatient.rotate("app-key", reason: "one-time check-in", requestID: "checkin:co-1")
+            }
+            let meanwhile = try #require(try await world.second.credentialStatus(named: "app-key"))
+            #expect(meanwhile.failures == 1)
+            #expect(meanwhile.lastError?.contains("being rotated elsewhere") == true, "\(meanwhile)")
+            #expect(meanwhile.pending?.version == 2, "the running rotation's version is untouched")
+
+            #expect(FileManager.default.createFile(atPath: world.gate, contents: nil))
+            #expect(try await running.value == .rotated(version: 2))
+            #expect(try await world.first.credentialStatus(named: "app-key")?.failures == 0)
+        }
+    }
+
+    /// A one-time credential checked in while another rotation of it runs: the check-in stands, its
+    /// rotation is reported as needing attention and recorded for maintenance to retry.
+    @Test func aCheckInStandsWhenItsRotationCannotWait() async throws {
+        try await withWorld { world in
+            let setup = world.rotator(world.first, actor: "setup", now: { 1_000 })
+            try await setup.enroll(
+                name: "one-time",
+                kind: .command(path: world.program),
+                currentSecret: "initial",
+                policy: PasswordPolicy(),
+                oneTime: true
+            )
+            try await world.first.recordCheckout(
+                CredentialCheckout(
+                    id: "co-1",
+                    name: "one-time",
+                    identityID: "id-ann",
+                    username: "ann",
+                    version: 1,
+                    exclusive: true,
+                    checkedOutAt: 1_500
+                ),
+                audit: []
+            )
+            // Another process is rotating it (its program waits for the gate).
+            let cli = world.rotator(world.second, actor: "cli", now: { 2_000 })
+            let running = Task { try await cli.rotate("one-time", reason: "by hand") }
+            for _ in 0..<500 where try await world.first.credentialStatus(named: "one-time")?.pending == nil {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+
+            var api = world.rotator(world.first, actor: "api", now: { 2_000 })
+            api.lockWait = 0.2
+            let result = try await api.checkIn(checkoutID: "co-1")
+            #expect(result.checkout.isOpen == false)
+            guard case .needsAttention(let reason)? = result.rotation else {
+                Issue.record("expected needsAttention, got \(String(describing: result.rotation))")
+                return
+            }
+            #expect(reason.contains("retried by maintenance"))
+            #expect(try await world.first.credentialStatus(named: "one-time")?.failures == 1)
+
+            #expect(FileManager.default.createFile(atPath: world.gate, contents: nil))
+            #expect(try await running.value == .rotated(version: 2))
+        }
+    }
+
+    /// Processes that open the database through a symbolic link lock the same files.
+    @Test func theLockDirectoryFollowsSymbolicLinks() async throws {
+        try await withWorld { world in
+            let link = world.directory.appendingPathComponent("link.sqlite").path
+            try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: world.first.path)
+            let linked = try SQLiteStore(path: link, auditKey: try AuditKey.random())
+            #expect(linked.credentialLockDirectory == world.first.credentialLockDirectory)
+            #expect(world.first.credentialLockDirectory.hasSuffix("/t.sqlite.locks"))
+        }
+    }
 }

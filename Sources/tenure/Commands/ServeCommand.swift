@@ -34,7 +34,12 @@ struct ServeCommand: AsyncParsableCommand {
         let mappings = try context.loadMappings()
         // Checkpoints run on a timer, off the request path (see Checkpointer).
         let store = try context.openStore(autoCheckpoint: false)
-        let engine = try context.engine(mappings: mappings, store: store, executing: true)
+        var configured = try context.engine(mappings: mappings, store: store, executing: true)
+        // The server's writes take turns (Coordinator): waiting long for a rotation running in
+        // another process would hold up every activation and offboarding. A rotation that cannot
+        // wait is recorded as failed and retried by the sweeper's maintenance.
+        configured.rotator?.lockWait = 5
+        let engine = configured
         var settings = context.configuration.server ?? ServerSettings()
         if let port = self.port { settings.port = port }
         if settings.tokens.isEmpty {

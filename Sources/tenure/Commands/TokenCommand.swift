@@ -64,7 +64,10 @@ struct TokenCommand: AsyncParsableCommand {
         /// no configuration to look it up in.
         private func subjectLine() async throws -> String? {
             guard let subject = self.subject else { return nil }
-            guard FileManager.default.fileExists(atPath: self.options.configPath) else {
+            // Only when no configuration was named: a --config or $TENURE_CONFIG that does not exist
+            // is an error (StateContext says so), not a reason to leave the subject unpinned.
+            let named = self.options.config != nil || ProcessInfo.processInfo.environment["TENURE_CONFIG"] != nil
+            guard named || FileManager.default.fileExists(atPath: self.options.configPath) else {
                 printError(
                     "tenure token create: warning: no configuration at \(self.options.configPath), so the subject "
                         + "is kept as written: a username follows whoever holds it; give --config to pin it to "
