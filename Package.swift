@@ -151,7 +151,7 @@ let package = Package(
             name: "TenureEngineTests",
             dependencies: [
                 "DirectorySource", "LDAPClient", "SlapdFixture", "TenureConfig", "TenureCore", "TenureEngine",
-                "TenureStore", "TenureVault", logging,
+                "TenureStore", "TenureVault", logging, grdb,
             ]
         ),
     ]

@@ -390,7 +390,22 @@ public struct SyncEngine: Sendable {
             ])
             throw error
         }
-        let (plan, hash) = try await self.plan(snapshot: pulled.snapshot, now: now())
+        let (plan, hash): (Plan, String)
+        do {
+            (plan, hash) = try await self.plan(snapshot: pulled.snapshot, now: now())
+        } catch {
+            // Nothing is applied from a plan that could not be made; audited like a failed pull.
+            _ = try? await self.store.appendAudit([
+                AuditEvent(
+                    time: now(),
+                    actor: self.actor,
+                    type: "sync.failed",
+                    outcome: "failure",
+                    details: ["stage": "plan", "error": String(describing: error)]
+                )
+            ])
+            throw error
+        }
         if !plan.ambiguousGroupNames.isEmpty {
             // Every run, until the mappings name the group by DN: conditions on it decide nothing.
             var events: [AuditEvent] = []

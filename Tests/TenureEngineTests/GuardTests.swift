@@ -1,10 +1,12 @@
 import DirectorySource
 import Foundation
+import GRDB
 import Logging
 import TenureCore
 import TenureEngine
-import TenureStore
 import Testing
+
+@testable import TenureStore
 
 /// The mass-revocation guard across interrupted runs: a held plan is never applied without the
 /// override, even when a crash left it saved but unfinished.
@@ -83,6 +85,23 @@ import Testing
             let audit = try await self.types(store)
             #expect(audit.filter { $0 == "plan.guard_overridden" }.count == 1)
             #expect(audit.filter { $0 == "role.revoked" }.count == 5)
+        }
+    }
+
+    /// A plan that cannot be made (the stored model cannot be read) applies nothing and is audited
+    /// as a failed sync, as a failed pull is.
+    @Test func aPlanThatCannotBeMadeIsAuditedAndAppliesNothing() async throws {
+        try await withEngine { engine, store in
+            _ = try await engine.sync(allowMassRevoke: false, now: { 1_000 }, pull: { Self.pull(Self.people) })
+            try await store.pool.write { db in
+                try db.execute(sql: "UPDATE identity SET attributes = 'not json' WHERE id = 'id-1'")
+            }
+            await #expect(throws: (any Error).self) {
+                try await engine.sync(allowMassRevoke: false, now: { 2_000 }, pull: { Self.pull(Self.people) })
+            }
+            let failed = try await store.auditRecords(AuditQuery()).filter { $0.event.type == "sync.failed" }
+            #expect(failed.map { $0.event.details["stage"] } == ["plan"])
+            #expect(try await store.unfinishedPlan() == nil)
         }
     }
 }
