@@ -75,6 +75,16 @@ public enum KeyFile {
                     + "run chmod 600 on it"
             )
         }
+        // Owned by someone else, the key is theirs to read or replace whatever its mode: a server
+        // running as root must not take a key an unprivileged user owns.
+        guard info.st_uid == geteuid() || info.st_uid == 0 else {
+            throw KeyFileError(
+                .insecurePermissions,
+                path: path,
+                "the \(what) file \(path) is owned by uid \(info.st_uid), not by this user (uid \(geteuid())) "
+                    + "or root; chown it"
+            )
+        }
         guard info.st_size == length else {
             throw KeyFileError(
                 .wrongLength,

@@ -95,6 +95,21 @@ struct AuditKeyTests {
         }
     }
 
+    /// A key someone else owns (mode 0600 or not) is theirs to read or replace: refused. Needs root
+    /// to give a file away, as CI has.
+    @Test(.enabled(if: geteuid() == 0, "giving a file to another user needs root"))
+    func loadRefusesAFileAnotherUserOwns() throws {
+        try withTemporaryDirectory { directory throws in
+            let path = directory.file("audit.key")
+            _ = try AuditKey.generate(at: path)
+            #expect(chown(path, 65_534, 65_534) == 0)
+            let error = #expect(throws: AuditKeyError.self) { try AuditKey.load(path: path) }
+            #expect(error?.description.contains("owned by uid 65534") == true, "\(String(describing: error))")
+            #expect(chown(path, 0, 0) == 0)
+            _ = try AuditKey.load(path: path)
+        }
+    }
+
     @Test func loadRefusesADirectory() throws {
         try withTemporaryDirectory { directory throws in
             try FileManager.default.setAttributes([.posixPermissions: 0o700], ofItemAtPath: directory.path)
