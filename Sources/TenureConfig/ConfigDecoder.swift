@@ -293,7 +293,11 @@ struct ConfigDecoder {
             mappings: try path(&self, "mappings", "name the mappings directory or file, e.g. mappings: ../Mappings"),
             vaultKeyFile: try self.string(state, "vaultKeyFile").flatMap {
                 $0.value.isEmpty ? nil : self.resolvedPath($0)
-            }
+            },
+            durability: try self.string(state, "durability").map { (value) throws(ConfigError) in
+                StoreDurability(rawValue: try self.choice(value, among: StoreDurability.allCases.map(\.rawValue)))
+                    ?? .full
+            } ?? .full
         )
     }
 

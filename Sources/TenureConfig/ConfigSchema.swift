@@ -1,7 +1,7 @@
 /// The keys of `tenure.yaml`, for the unknown-key check, suggestions and environment overrides.
 enum ConfigSchema {
     static let rootKeys = ["ldap", "users", "groups", "state", "writeBack", "server"]
-    static let stateKeys = ["database", "auditKeyFile", "mappings", "vaultKeyFile"]
+    static let stateKeys = ["database", "auditKeyFile", "mappings", "vaultKeyFile", "durability"]
     static let ldapKeys = [
         "urls", "bindDN", "passwordFile", "passwordEnv", "startTLS", "tls", "pageSize", "networkTimeoutSeconds",
         "operationTimeoutSeconds", "rangeSize",

@@ -79,6 +79,7 @@ extension TenureConfiguration {
             out.value("state.auditKeyFile", yamlString(state.auditKeyFile), note: "key: <redacted>")
             out.value("state.mappings", yamlString(state.mappings))
             out.value("state.vaultKeyFile", state.vaultKeyFile.map(yamlString) ?? "null", note: "key: <redacted>")
+            out.value("state.durability", state.durability.rawValue)
         }
         if let writeBack = self.writeBack {
             out.section("writeBack")

@@ -57,13 +57,31 @@ public struct StateSettings: Sendable, Hashable {
     /// The vault master key (32 bytes, mode 0600, created by `tenure vault init`); nil when the
     /// vault is not used.
     public var vaultKeyFile: String?
+    /// When a commit is safe: `full` (the default) syncs the database at every commit, so a
+    /// committed record — an answered decision's audit record included — survives a power loss or
+    /// an OS crash; `normal` only survives a crash of Tenure itself (the last commits can be lost
+    /// with the machine), for ~10 % more audited decisions per second (BENCHMARKS.md §5).
+    public var durability: StoreDurability
 
-    public init(database: String, auditKeyFile: String, mappings: String, vaultKeyFile: String? = nil) {
+    public init(
+        database: String,
+        auditKeyFile: String,
+        mappings: String,
+        vaultKeyFile: String? = nil,
+        durability: StoreDurability = .full
+    ) {
         self.database = database
         self.auditKeyFile = auditKeyFile
         self.mappings = mappings
         self.vaultKeyFile = vaultKeyFile
+        self.durability = durability
     }
+}
+
+/// `state.durability`: SQLite's `synchronous` level for the store (WAL mode).
+public enum StoreDurability: String, Sendable, Hashable, CaseIterable {
+    case full
+    case normal
 }
 
 /// `writeBack:` — how Tenure writes the membership of write-back groups: over the `ldap:` servers

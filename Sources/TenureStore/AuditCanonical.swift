@@ -156,12 +156,18 @@ struct CanonicalWriter {
     }
 }
 
+/// 0-9 or a-f.
+@inline(__always)
+func isLowercaseHexDigit(_ byte: UInt8) -> Bool {
+    (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(byte)
+}
+
 /// Lowercase hex of a 32-byte MAC into a reused 64-byte buffer, and comparisons against stored hex.
 struct MACHex {
     var hex = [UInt8](repeating: 0, count: 64)
 
     mutating func set(_ mac: UnsafeRawBufferPointer) {
-        precondition(mac.count >= 32)
+        precondition(mac.count >= 32 && self.hex.count == 64)
         self.hex.withUnsafeMutableBufferPointer { hex in
             for index in 0..<32 {
                 hex[2 * index] = hexDigit(mac[index] >> 4)

@@ -26,6 +26,9 @@ enum StoreMigrations {
         migrator.registerMigration("v6") { db in
             try db.execute(sql: v6)
         }
+        migrator.registerMigration("v7") { db in
+            try db.execute(sql: v7)
+        }
         return migrator
     }
 
@@ -153,6 +156,18 @@ enum StoreMigrations {
     private static let v6 = """
         ALTER TABLE credential ADD COLUMN exclusiveCheckout INTEGER NOT NULL DEFAULT 0
             CHECK (exclusiveCheckout IN (0, 1));
+        """
+
+    /// v7: `INSERT OR REPLACE` deletes the row it replaces without firing delete triggers (unless
+    /// recursive triggers are on): an insert must come after the newest record, so a replace of an
+    /// existing one is refused like an update. (As the other triggers: against mistakes and casual
+    /// edits; verifyAudit() catches the rest.)
+    private static let v7 = """
+        CREATE TRIGGER audit_log_append_only BEFORE INSERT ON audit_log
+        WHEN NEW.sequence <= (SELECT MAX(sequence) FROM audit_log)
+        BEGIN
+            SELECT RAISE(ABORT, 'audit_log is append-only');
+        END;
         """
 
     private static let v1 = """

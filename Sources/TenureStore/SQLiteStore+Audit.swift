@@ -32,7 +32,16 @@ extension SQLiteStore {
         let last = try db.cachedStatement(sql: Self.auditHeadSQL)
         if let row = try Row.fetchOne(last) {
             sequence = row[0]
-            previous.hex = Array((try Self.optionalText(row, 1) ?? "").utf8)
+            let head = Array((try Self.optionalText(row, 1) ?? "").utf8)
+            // Chaining to a head that is no MAC would store a broken chain (and the hex buffers are
+            // 64 bytes): refuse, and let `audit verify` say what happened to record `sequence`.
+            guard head.count == 64, head.allSatisfy({ isLowercaseHexDigit($0) }) else {
+                throw StoreError(
+                    .corruptData,
+                    "the newest audit record (\(sequence)) has no valid MAC; nothing is appended (run tenure audit verify)"
+                )
+            }
+            previous.hex = head
         }
         let first = sequence + 1
         let mac = HMACSHA256(key: self.auditKey.bytes)
@@ -186,9 +195,6 @@ extension SQLiteStore {
         )
     }
 
-    /// Streams the log in sequence order (a cursor: memory stays flat whatever its size), re-computing
-    /// each MAC from the row's columns — no per-row JSON decoding: the details pairs are copied from
-    /// the stored JSON in stored order, so reordered or re-escaped details fail the MAC too.
     /// The newest record's sequence number and MAC: what the next record chains to, and the head
     /// an operator keeps.
     static let auditHeadSQL = "SELECT sequence, mac FROM audit_log ORDER BY sequence DESC LIMIT 1"
@@ -212,6 +218,10 @@ extension SQLiteStore {
         }
     }
 
+    /// Streams the log in sequence order (a cursor: memory stays flat whatever its size), re-computing
+    /// each MAC from the row's columns. The details JSON is decoded to its pairs, in stored order, and
+    /// those are MACed: reordered pairs or changed values fail, while re-escaping the same text
+    /// (whitespace, `\u` escapes) does not — the content, which is what the MAC covers, is unchanged.
     public func verifyAudit() async throws -> AuditVerification {
         try await self.pool.read { db in
             let mac = HMACSHA256(key: self.auditKey.bytes)

@@ -30,18 +30,30 @@ public final class SQLiteStore: PIMStore {
     /// - Parameter autoCheckpoint: false leaves checkpoints to `checkpointPassively()` called by the
     ///   owner (the API server does, on a timer): an automatic checkpoint runs on the committing
     ///   writer and stalls every request waiting for the audit (tens of milliseconds at p99).
-    public init(path: String, auditKey: AuditKey, autoCheckpoint: Bool = true) throws {
+    /// - Parameter readOnly: opens an existing store without writing to it (no file created, no
+    ///   migration): for reading and verifying the audit of a copy kept as evidence. A store whose
+    ///   schema is not the latest is refused.
+    /// - Parameter durable: `synchronous = FULL` (every commit synced: it survives a power loss);
+    ///   false is `NORMAL` (synced at checkpoints: it survives a crash of the process only).
+    public init(
+        path: String,
+        auditKey: AuditKey,
+        autoCheckpoint: Bool = true,
+        readOnly: Bool = false,
+        durable: Bool = true
+    ) throws {
         var configuration = Configuration()
+        configuration.readonly = readOnly
         configuration.label = "tenure.store"
         configuration.busyMode = .timeout(10)
         configuration.foreignKeysEnabled = true
         configuration.prepareDatabase { db in
-            // WAL + NORMAL syncs at checkpoints only; a 32 MiB page cache (per connection, grown on
-            // demand) keeps the audit indexes' random inserts off the disk; checkpoints every 16 MiB
-            // of WAL instead of 4 (fewer fsyncs on bulk appends).
+            // WAL + FULL syncs the WAL at every commit (NORMAL: at checkpoints only); a 32 MiB page
+            // cache (per connection, grown on demand) keeps the audit indexes' random inserts off the
+            // disk; checkpoints every 16 MiB of WAL instead of 4 (fewer fsyncs on bulk appends).
             try db.execute(
-                sql: "PRAGMA synchronous = NORMAL; PRAGMA cache_size = -32768; PRAGMA wal_autocheckpoint = "
-                    + (autoCheckpoint ? "4000" : "0")
+                sql: "PRAGMA synchronous = \(durable ? "FULL" : "NORMAL"); PRAGMA cache_size = -32768; "
+                    + "PRAGMA wal_autocheckpoint = " + (autoCheckpoint ? "4000" : "0")
             )
         }
         let pool = try DatabasePool(path: path, configuration: configuration)
@@ -50,7 +62,17 @@ public final class SQLiteStore: PIMStore {
             try? pool.close()
             throw StoreError(.newerSchema, "\(path) was written by a newer Tenure (unknown schema migrations)")
         }
-        try migrator.migrate(pool)
+        if readOnly {
+            guard try pool.read({ try migrator.hasCompletedMigrations($0) }) else {
+                try? pool.close()
+                throw StoreError(
+                    .newerSchema,
+                    "\(path) has an older schema: open it once read-write (any tenure command but audit) first"
+                )
+            }
+        } else {
+            try migrator.migrate(pool)
+        }
         self.path = path
         self.pool = pool
         self.auditKey = auditKey

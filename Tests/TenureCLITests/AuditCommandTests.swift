@@ -93,6 +93,55 @@ struct AuditCommandTests {
         }
     }
 
+    /// Reading the audit never writes: a database that is not there is an error (not an empty log
+    /// said intact), an empty log is not called intact unless asked, an existing file is left as it
+    /// was, and `tail` shows control characters escaped.
+    @Test func readingTheAuditNeitherCreatesNorChangesTheStore() async throws {
+        try await withSlapd(data: Sample.ldif) { server in
+            try await withTemporaryDirectoryAsync { directory in
+                let world = try SyncTests.World(server: server, directory: directory)
+                for command in [["audit", "verify"], ["audit", "head"], ["audit", "tail"], ["audit", "export"]] {
+                    let missing = try world.tenure(command)
+                    #expect(missing.status == 78, "\(command): \(missing)")
+                    #expect(missing.stderr.contains("does not exist"), "\(missing)")
+                }
+                #expect(!FileManager.default.fileExists(atPath: world.database), "nothing was created")
+
+                // A store that has recorded nothing: not "intact" unless --allow-empty.
+                let store = try world.store()
+                let empty = try world.tenure(["audit", "verify"])
+                #expect(empty.status == 1, "\(empty)")
+                #expect(empty.stdout.contains("Audit log EMPTY"), "\(empty)")
+                #expect(try world.tenure(["audit", "verify", "--allow-empty"]).status == 0)
+
+                // A value with a line break and an escape sequence cannot fake a line or drive the terminal.
+                _ = try await store.appendAudit([
+                    AuditEvent(
+                        time: 1_800_000_000,
+                        actor: "token:gateway",
+                        type: "access.decision",
+                        subject: "x\n4711  2026-01-01T00:00:00Z  sync  role.revoked  success",
+                        object: "role:\u{1b}[2Jdb-read",
+                        outcome: "deny"
+                    )
+                ])
+                try store.close()
+                let tail = try world.tenure(["audit", "tail"])
+                #expect(tail.status == 0, "\(tail)")
+                #expect(tail.stdout.split(separator: "\n").count == 1, "\(tail)")
+                #expect(tail.stdout.contains(#"subject=x\n4711"#), "\(tail)")
+                #expect(tail.stdout.contains(#"object=role:\u{1b}[2Jdb-read"#), "\(tail)")
+
+                // verify, head, tail and export leave the file as it was.
+                let before = try Data(contentsOf: URL(fileURLWithPath: world.database))
+                for command in [["audit", "verify"], ["audit", "head"], ["audit", "tail"], ["audit", "export"]] {
+                    #expect(try world.tenure(command).status == 0, "\(command)")
+                }
+                #expect(try Data(contentsOf: URL(fileURLWithPath: world.database)) == before)
+            }
+        }
+    }
+
     @Test func planAndSyncOfTheSameChangesHaveTheSameHash() async throws {
         try await withSlapd(data: Sample.ldif) { server in
             try await withTemporaryDirectoryAsync { directory in

@@ -288,8 +288,8 @@ struct DecodingTests {
         #expect(!ConfigSchema.environmentVariables.contains("TENURE_USERS_DISABLED"))
         #expect(!ConfigSchema.environmentVariables.contains("TENURE_GROUPS_MEMBERS"))
         #expect(!ConfigSchema.environmentVariables.contains("TENURE_LDAP_PASSWORD"))
-        // 33 for ldap/users/groups, 4 for state, 5 for writeBack, 9 for server (tokens are file-only).
-        #expect(ConfigSchema.environmentKeys.count == 51)
+        // 33 for ldap/users/groups, 5 for state, 5 for writeBack, 9 for server (tokens are file-only).
+        #expect(ConfigSchema.environmentKeys.count == 52)
         for variable in ["TENURE_STATE_DATABASE", "TENURE_STATE_AUDIT_KEY_FILE", "TENURE_STATE_MAPPINGS"] {
             #expect(ConfigSchema.environmentVariables.contains(variable))
         }
@@ -319,6 +319,40 @@ struct StateSectionTests {
         #expect(with.state?.database == "/etc/tenure/db/tenure.sqlite")
         #expect(with.state?.auditKeyFile == "/keys/audit.key")
         #expect(with.state?.mappings == "/srv/mappings")
+        #expect(with.state?.durability == .full, "every commit synced unless asked otherwise")
+    }
+
+    @Test func durabilityIsFullOrNormal() throws {
+        let base = """
+            ldap:
+              urls: ["ldap://127.0.0.1:3890"]
+            users:
+              baseDNs: ["ou=people,dc=t"]
+            groups:
+              baseDNs: ["ou=groups,dc=t"]
+            state:
+              database: tenure.sqlite
+              auditKeyFile: audit.key
+              mappings: Mappings
+
+            """
+        let normal = try TenureConfiguration.parse(
+            yaml: base + "  durability: normal\n",
+            file: "t.yaml",
+            environment: [:]
+        )
+        #expect(normal.state?.durability == .normal)
+        let fromEnvironment = try TenureConfiguration.parse(
+            yaml: base,
+            file: "t.yaml",
+            environment: ["TENURE_STATE_DURABILITY": "normal"]
+        )
+        #expect(fromEnvironment.state?.durability == .normal)
+        #expect {
+            try TenureConfiguration.parse(yaml: base + "  durability: off\n", file: "t.yaml", environment: [:])
+        } throws: { error in
+            "\(error)".hasPrefix("t.yaml:11:15: state.durability:") && "\(error)".contains("full")
+        }
     }
 
     @Test func aMissingStateKeyIsLocated() {

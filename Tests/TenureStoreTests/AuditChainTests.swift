@@ -1,7 +1,8 @@
 import GRDB
 import TenureCore
-import TenureStore
 import Testing
+
+@testable import TenureStore
 
 @Suite("Audit chain: append and verify")
 struct AuditChainTests {
@@ -135,6 +136,17 @@ struct AuditChainTests {
         }
     }
 
+    /// Every commit is synced (a committed record survives a power loss) unless the store is opened
+    /// with `durable: false` (`state.durability: normal`).
+    @Test func commitsAreSyncedUnlessAskedOtherwise() async throws {
+        try await withStore { store, directory throws in
+            #expect(try store.pool.read { try Int.fetchOne($0, sql: "PRAGMA synchronous") } == 2)  // FULL
+            let normal = try SQLiteStore(path: directory.file("normal.sqlite"), auditKey: try testKey(), durable: false)
+            defer { try? normal.close() }
+            #expect(try normal.pool.read { try Int.fetchOne($0, sql: "PRAGMA synchronous") } == 1)  // NORMAL
+        }
+    }
+
     @Test func triggersRefuseUpdatesAndDeletes() async throws {
         try await withStore { store, directory throws in
             _ = try await store.appendAudit((1...3).map { event($0) })
@@ -143,6 +155,12 @@ struct AuditChainTests {
                 "UPDATE audit_log SET actor = 'mallory' WHERE sequence = 2",
                 "DELETE FROM audit_log WHERE sequence = 3",
                 "DELETE FROM audit_log",
+                // A replace deletes without firing delete triggers.
+                """
+                INSERT OR REPLACE INTO audit_log
+                SELECT sequence, time, 'mallory', type, subject, object, outcome, details, previousHash, mac
+                FROM audit_log WHERE sequence = 2
+                """,
             ] {
                 let error = #expect(throws: DatabaseError.self) {
                     try withRawDatabase(path) { try $0.execute(sql: sql) }
@@ -341,6 +359,24 @@ struct AuditTamperingTests {
             }
             let reopened = try SQLiteStore(path: path, auditKey: try testKey())
             #expect(try await reopened.verifyAudit() == AuditVerification(records: 8))
+        }
+    }
+
+    /// A newest record whose MAC is no MAC (shortened, say) is not chained to: the append is refused
+    /// and nothing is written (and the hex buffers never see a value of the wrong length).
+    @Test func anAppendRefusesAHeadWithoutAValidMAC() async throws {
+        try await withStore { store, directory throws in
+            _ = try await store.appendAudit((1...4).map { event($0) })
+            try withRawDatabase(directory.file("tenure.sqlite")) { db in
+                try dropAuditTriggers(db)
+                try db.execute(sql: "UPDATE audit_log SET mac = 'ab' WHERE sequence = 4")
+            }
+            let error = await #expect(throws: StoreError.self) {
+                try await store.appendAudit([event(5), event(6)])
+            }
+            #expect(error?.code == .corruptData)
+            #expect(error?.description.contains("(4)") == true, "\(String(describing: error))")
+            #expect(try await store.auditRecords(AuditQuery()).count == 4)
         }
     }
 

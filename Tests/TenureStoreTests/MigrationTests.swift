@@ -254,5 +254,9 @@ struct MigrationTests {
             try MigrationTests.seeders["v5"]!(db)
             try db.execute(sql: "UPDATE credential SET exclusiveCheckout = 1 WHERE name = 'svc-backup'")
         },
+        // v7 adds a trigger only: the same data as v6.
+        "v7": { db in
+            try MigrationTests.seeders["v6"]!(db)
+        },
     ]
 }

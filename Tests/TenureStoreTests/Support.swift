@@ -83,7 +83,9 @@ func withRawDatabase<T>(_ path: String, _ body: (Database) throws -> T) throws -
 
 /// What an attacker does first: the append-only triggers only stop honest mistakes.
 func dropAuditTriggers(_ db: Database) throws {
-    try db.execute(sql: "DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete")
+    try db.execute(
+        sql: "DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete; DROP TRIGGER audit_log_append_only"
+    )
 }
 
 let zeroHash = String(repeating: "0", count: 64)

@@ -46,6 +46,8 @@ struct AuditCommand: AsyncParsableCommand {
         @OptionGroup var options: GlobalOptions
         @Option(help: "A head kept earlier (`tenure audit head`): that record must still be there, unchanged.")
         var expectHead: String?
+        @Flag(help: "Accept an empty log (a store that has recorded nothing yet) as intact.")
+        var allowEmpty = false
 
         func run() async throws {
             let context = try StateContext(options: self.options)
@@ -57,11 +59,20 @@ struct AuditCommand: AsyncParsableCommand {
                 }
                 expected = (sequence, parts[1].lowercased())
             }
-            let store = try context.openStore()
+            let store = try context.openStoreForReading()
             let result = try await store.verifyAudit()
             if let bad = result.firstBadSequence {
                 print(
                     "Audit log NOT intact: first bad record is sequence \(bad): \(result.problem ?? "unknown problem")."
+                )
+                throw ExitCode.failure
+            }
+            // Nothing to verify is no proof of anything: a wrong path, or a log emptied by someone with
+            // the file. Only said intact when asked for.
+            if result.records == 0 && !self.allowEmpty && expected == nil {
+                print(
+                    "Audit log EMPTY: \(context.state.database) holds no audit record; nothing was verified "
+                        + "(--allow-empty accepts a store that has recorded nothing yet)."
                 )
                 throw ExitCode.failure
             }
@@ -100,7 +111,7 @@ struct AuditCommand: AsyncParsableCommand {
 
         func run() async throws {
             let context = try StateContext(options: self.options)
-            guard let head = try await context.openStore().auditHead() else {
+            guard let head = try await context.openStoreForReading().auditHead() else {
                 printError("tenure audit head: the audit log is empty")
                 throw ExitCode.failure
             }
@@ -110,22 +121,45 @@ struct AuditCommand: AsyncParsableCommand {
 
     struct Tail: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Print the newest audit records.")
+
+        /// The value with C0 and C1 control characters and DEL written as `\n`, `\t`, `\r` or `\u{…}`.
+        static func printable(_ value: String) -> String {
+            guard value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+                return value
+            }
+            var out = ""
+            for scalar in value.unicodeScalars {
+                switch scalar {
+                case "\n": out += "\\n"
+                case "\t": out += "\\t"
+                case "\r": out += "\\r"
+                case _ where scalar.properties.generalCategory == .control:
+                    out += "\\u{" + String(scalar.value, radix: 16) + "}"
+                default: out.unicodeScalars.append(scalar)
+                }
+            }
+            return out
+        }
         @OptionGroup var options: GlobalOptions
         @Option(name: .short, help: "How many records.") var n: Int = 20
 
         func run() async throws {
             let context = try StateContext(options: self.options)
-            let store = try context.openStore()
+            let store = try context.openStoreForReading()
             let records = try await store.auditRecords(
                 AuditQuery(afterSequence: nil, since: nil, until: nil, subject: nil, limit: self.n, newestFirst: true)
             )
             for record in records.reversed() {
                 let event = record.event
-                var line = "\(record.sequence)  \(isoDate(event.time))  \(event.actor)  \(event.type)  \(event.outcome)"
-                if let subject = event.subject { line += "  subject=\(subject)" }
-                if let object = event.object { line += "  object=\(object)" }
+                // Every value may come from a directory user or an API client: control characters
+                // are shown escaped, so a value can neither fake a line nor drive the terminal.
+                let p = Self.printable
+                var line =
+                    "\(record.sequence)  \(isoDate(event.time))  \(p(event.actor))  \(p(event.type))  \(p(event.outcome))"
+                if let subject = event.subject { line += "  subject=\(p(subject))" }
+                if let object = event.object { line += "  object=\(p(object))" }
                 for key in event.details.keys.sorted() where !(event.details[key] ?? "").isEmpty {
-                    line += "  \(key)=\(event.details[key]!)"
+                    line += "  \(p(key))=\(p(event.details[key]!))"
                 }
                 print(line)
             }
@@ -147,7 +181,7 @@ struct AuditCommand: AsyncParsableCommand {
 
         func run() async throws {
             let context = try StateContext(options: self.options)
-            let store = try context.openStore()
+            let store = try context.openStoreForReading()
             func time(_ text: String?, _ name: String) throws -> Double? {
                 guard let text else { return nil }
                 guard let date = ISO8601DateFormatter().date(from: text) else {

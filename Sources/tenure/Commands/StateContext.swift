@@ -81,12 +81,35 @@ struct StateContext {
         }
     }
 
+    /// The store, read-only, for reading the audit (`audit verify`, `head`, `tail`, `export`): a
+    /// database that does not exist is an error (exit 78) — verifying a wrong path must not create
+    /// an empty log and call it intact — and an existing one is not written to (evidence stays as
+    /// it was).
+    func openStoreForReading() throws -> SQLiteStore {
+        let key = try self.auditKey()
+        guard FileManager.default.fileExists(atPath: self.state.database) else {
+            printError("store error: \(self.state.database) does not exist (state.database)")
+            throw ExitCode(78)
+        }
+        do {
+            return try SQLiteStore(path: self.state.database, auditKey: key, readOnly: true)
+        } catch {
+            printError("store error: \(self.state.database): \(error)")
+            throw ExitCode.failure
+        }
+    }
+
     func openStore(autoCheckpoint: Bool = true) throws -> SQLiteStore {
         let key = try self.auditKey()
         do {
             let directory = URL(fileURLWithPath: self.state.database).deletingLastPathComponent().path
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            return try SQLiteStore(path: self.state.database, auditKey: key, autoCheckpoint: autoCheckpoint)
+            return try SQLiteStore(
+                path: self.state.database,
+                auditKey: key,
+                autoCheckpoint: autoCheckpoint,
+                durable: self.state.durability == .full
+            )
         } catch {
             printError("store error: \(self.state.database): \(error)")
             throw ExitCode.failure
