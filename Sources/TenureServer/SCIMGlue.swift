@@ -274,14 +274,25 @@ struct SCIMQueryParameters: Sendable {
 struct HRIdentityMatcher: Sendable {
     let model: AccessModel
 
+    /// HR says the person is gone: inactive, or the termination date has passed.
+    static func isTerminated(_ record: HRUserRecord, now: Double) -> Bool {
+        !record.active || (record.terminationDate.map { $0 <= now } ?? false)
+    }
+
     init(_ model: AccessModel) {
         self.model = model
     }
 
-    func identityID(for record: HRUserRecord) -> String? {
+    /// - Parameters:
+    ///   - now: a record HR has already terminated (inactive, or its termination date passed) is
+    ///     never matched by name: the account it would meet may be someone who got the username
+    ///     since, and would be offboarded.
+    ///   - strongOnly: `externalId` only (for records linked after the fact, by the daemon).
+    func identityID(for record: HRUserRecord, now: Double, strongOnly: Bool = false) -> String? {
         if let externalId = record.externalId, self.model.identities[externalId] != nil {
             return externalId
         }
+        guard !strongOnly else { return nil }
         // The model keeps the active identities by lowercased, non-empty employee number. An HR
         // record with a number is matched by that number or not at all (a pre-hire until the
         // directory has it): by name it could meet someone else's account — another jsmith — and
@@ -290,6 +301,7 @@ struct HRIdentityMatcher: Sendable {
             guard let candidates = self.model.idsByEmployeeNumber[number], candidates.count == 1 else { return nil }
             return candidates.first
         }
+        guard !Self.isTerminated(record, now: now) else { return nil }
         let active = (self.model.idsByUsername[record.userName.lowercased()] ?? []).filter {
             self.model.identities[$0]?.state == .active
         }

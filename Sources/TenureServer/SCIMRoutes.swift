@@ -351,13 +351,18 @@ extension Operations {
         let matcher = HRIdentityMatcher(self.index.snapshot)
         var linked = 0
         for record in pending {
-            guard let identityID = matcher.identityID(for: record) else { continue }
-            let updated = try await self.store.linkHRUser(
-                id: record.id,
-                to: identityID,
-                actor: Self.linkActor,
-                time: self.now()
-            )
+            // A record HR terminated before its identity could be found links by externalId only:
+            // an account that appears since, with that number or name, may be someone else's.
+            let now = self.now()
+            let strongOnly = HRIdentityMatcher.isTerminated(record, now: now)
+            guard let identityID = matcher.identityID(for: record, now: now, strongOnly: strongOnly),
+                let updated = try await self.store.linkHRUserIfNotEmployedElsewhere(
+                    id: record.id,
+                    to: identityID,
+                    actor: Self.linkActor,
+                    time: self.now()
+                )
+            else { continue }
             linked += 1
             try await self.settleEmployment(of: updated, deleted: false, actor: Self.linkActor, requestID: nil)
         }
@@ -371,9 +376,15 @@ extension Operations {
     /// otherwise it stays a pre-hire.
     func linkHRUserIfPossible(_ record: HRUserRecord, actor: String) async throws -> HRUserRecord {
         guard record.identityID == nil,
-            let identityID = HRIdentityMatcher(self.index.snapshot).identityID(for: record)
+            let identityID = HRIdentityMatcher(self.index.snapshot).identityID(for: record, now: self.now())
         else { return record }
-        return try await self.store.linkHRUser(id: record.id, to: identityID, actor: actor, time: self.now())
+        // Another HR user still employing that identity: not linked (audited), it stays a pre-hire.
+        return try await self.store.linkHRUserIfNotEmployedElsewhere(
+            id: record.id,
+            to: identityID,
+            actor: actor,
+            time: self.now()
+        ) ?? record
     }
 
     /// HR is authoritative for employment. For a linked HR user, after a change:

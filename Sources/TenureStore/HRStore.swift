@@ -216,6 +216,13 @@ public protocol HRStore: Sendable {
     /// Records that the user is the directory identity `identityID`. Does not change the version
     /// (the SCIM resource is unchanged). Linking again to the same identity changes nothing.
     func linkHRUser(id: String, to identityID: String, actor: String, time: Double) async throws -> HRUserRecord
+    /// Links the user to the identity like `linkHRUser`, unless another live user linked to that
+    /// identity still employs it at `time` (not inactive, not past its termination date): then nothing
+    /// is linked, `hr.user.link_refused` is audited and nil returned. Two employing records on one
+    /// identity would let either keep it employed after the other's termination; a terminated one
+    /// beside a new one (a rehire) is fine. Checked in the write transaction.
+    func linkHRUserIfNotEmployedElsewhere(id: String, to identityID: String, actor: String, time: Double)
+        async throws -> HRUserRecord?
 
     /// The linked identities the HR system says are gone, with a reason each: an identity is
     /// terminated when none of the users linked to it is a live, active user whose termination

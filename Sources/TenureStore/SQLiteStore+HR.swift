@@ -163,22 +163,70 @@ extension SQLiteStore: HRStore {
             throw HRStoreError(.invalidValue, "HR user \(id): the identity id is empty")
         }
         return try await self.pool.write { db in
-            var record = try Self.requireLive(id, ifMatch: nil, db)
+            let record = try Self.requireLive(id, ifMatch: nil, db)
             guard record.identityID != identityID else { return record }
-            var details = ["userName": record.userName]
-            if let previous = record.identityID { details["previousIdentity"] = previous }
-            try db.execute(sql: "UPDATE hr_user SET identityID = ? WHERE id = ?", arguments: [identityID, id])
-            record.identityID = identityID
-            let event = AuditEvent(
-                time: time,
-                actor: actor,
-                type: "hr.user.linked",
-                subject: identityID,
-                object: id,
-                details: details
+            return try self.link(record, to: identityID, actor: actor, time: time, db)
+        }
+    }
+
+    /// Sets the link and audits `hr.user.linked` (in the caller's write transaction).
+    private func link(_ record: HRUserRecord, to identityID: String, actor: String, time: Double, _ db: Database)
+        throws -> HRUserRecord
+    {
+        var record = record
+        var details = ["userName": record.userName]
+        if let previous = record.identityID { details["previousIdentity"] = previous }
+        try db.execute(sql: "UPDATE hr_user SET identityID = ? WHERE id = ?", arguments: [identityID, record.id])
+        record.identityID = identityID
+        let event = AuditEvent(
+            time: time,
+            actor: actor,
+            type: "hr.user.linked",
+            subject: identityID,
+            object: record.id,
+            details: details
+        )
+        _ = try self.appendAudit([event], db)
+        return record
+    }
+
+    public func linkHRUserIfNotEmployedElsewhere(id: String, to identityID: String, actor: String, time: Double)
+        async throws -> HRUserRecord?
+    {
+        try Self.validateTime(time)
+        guard !identityID.isEmpty else {
+            throw HRStoreError(.invalidValue, "HR user \(id): the identity id is empty")
+        }
+        return try await self.pool.write { db in
+            let record = try Self.requireLive(id, ifMatch: nil, db)
+            guard record.identityID != identityID else { return record }
+            let others = try Row.fetchCursor(
+                db,
+                sql: """
+                    SELECT id, userName, active, terminationDate, deleted FROM hr_user
+                    WHERE identityID = ? AND deleted = 0 AND id != ?
+                    """,
+                arguments: [identityID, id]
             )
-            _ = try self.appendAudit([event], db)
-            return record
+            while let row = try others.next() {
+                guard try Self.terminationReason(row, from: 1, asOf: time) == nil else { continue }
+                let other: String = row[0]
+                let event = AuditEvent(
+                    time: time,
+                    actor: actor,
+                    type: "hr.user.link_refused",
+                    subject: identityID,
+                    object: id,
+                    outcome: "refused",
+                    details: [
+                        "userName": record.userName, "employedBy": other,
+                        "reason": "another HR user linked to this identity still employs it",
+                    ]
+                )
+                _ = try self.appendAudit([event], db)
+                return nil
+            }
+            return try self.link(record, to: identityID, actor: actor, time: time, db)
         }
     }
 

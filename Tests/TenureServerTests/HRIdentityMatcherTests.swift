@@ -54,7 +54,9 @@ import Testing
                 )
             )
         )
-        func match(_ record: HRUserRecord) -> String? { HRIdentityMatcher(index.snapshot).identityID(for: record) }
+        func match(_ record: HRUserRecord) -> String? {
+            HRIdentityMatcher(index.snapshot).identityID(for: record, now: 1_000)
+        }
 
         #expect(match(Self.hrUser("x", externalId: "id-cat", employeeNumber: "E100")) == "id-cat")
         #expect(match(Self.hrUser("x", employeeNumber: "e100")) == "id-ann")
@@ -82,5 +84,23 @@ import Testing
         // bob2's account carries E201: an HR record for E100 named bob2 is someone else.
         #expect(match(Self.hrUser("bob2", employeeNumber: "E100")) == nil)
         #expect(match(Self.hrUser("bob2")) == "id-bo2")
+
+        // A record HR already terminated is never matched by name (the account may be someone
+        // who got the username since); by number it is; linked after the fact (strongOnly), by
+        // externalId alone.
+        var gone = Self.hrUser("bob2")
+        gone.active = false
+        #expect(match(gone) == nil)
+        var leaving = Self.hrUser("bob2")
+        leaving.terminationDate = 999
+        #expect(match(leaving) == nil)
+        leaving.terminationDate = 1_001  // still employed, leaving tomorrow
+        #expect(match(leaving) == "id-bo2")
+        gone.employeeNumber = "E201"
+        #expect(match(gone) == "id-bo2")
+        let matcher = HRIdentityMatcher(index.snapshot)
+        #expect(matcher.identityID(for: gone, now: 1_000, strongOnly: true) == nil)
+        gone.externalId = "id-bo2"
+        #expect(matcher.identityID(for: gone, now: 1_000, strongOnly: true) == "id-bo2")
     }
 }

@@ -537,6 +537,35 @@ struct SCIMAPITests {
         }
     }
 
+    /// A record HR terminated while it waited for its identity is not linked afterwards by number
+    /// or name: an account that appears since with that number or username may be a new hire's, who
+    /// would be offboarded at once. By externalId it still is.
+    @Test func aTerminatedPreHireIsNotLinkedToAnAccountThatAppearsLater() async throws {
+        let harness = try await self.harness()
+        try await harness.run { client in
+            let id = try Self.created(
+                try await Self.send(
+                    client,
+                    .post,
+                    "/Users",
+                    Self.entraCreate("eve@corp.example", employeeNumber: "E901")
+                )
+            )
+            let deactivated = try await Self.send(client, .patch, "/Users/\(id)", Self.entraActive(#""False""#))
+            #expect(deactivated.status == .ok)
+            // Months later a new hire gets the number (and the name).
+            try await harness.store.seed(
+                PIMState(identities: ["id-eve2": Self.employee("id-eve2", "eve", number: "E901")])
+            )
+            try await harness.operations.reloadIndex()
+            #expect(try await harness.operations.linkPendingHRUsers() == 0)
+            #expect(try await harness.store.hrUser(id: id)?.identityID == nil)
+            #expect(try await harness.store.offboardings().isEmpty)
+            #expect(harness.operations.index.snapshot.hrTerminated["id-eve2"] == nil)
+            #expect(try await harness.auditRecords(type: "hr.user.linked").isEmpty)
+        }
+    }
+
     /// An HR record whose employee number no account carries is not linked by its userName (the
     /// account named so is someone else's), and its termination, offboarding nobody, is audited.
     @Test func aTerminationThatMatchesNobodyIsAuditedNotGuessed() async throws {

@@ -71,6 +71,46 @@ struct HRStoreTests {
         }
     }
 
+    /// Two HR users employing one identity would let either keep it employed after the other's
+    /// termination: a second link is refused (and audited) while the first employs it; beside a
+    /// terminated one (a rehire) it is made.
+    @Test func aSecondLinkIsRefusedWhileAnotherUserEmploysTheIdentity() async throws {
+        try await withStore { store, _ throws in
+            let first = try await makeHRUser(store, fields("ada", employeeNumber: "E1"), identity: "id-ada", at: 100)
+            let second = try await store.createHRUser(fields("ada.l", employeeNumber: "E1"), actor: "scim", time: 110)
+            #expect(
+                try await store.linkHRUserIfNotEmployedElsewhere(id: second.id, to: "id-ada", actor: "scim", time: 120)
+                    == nil
+            )
+            #expect(try await store.hrUser(id: second.id)?.identityID == nil)
+            let refused = try #require(try await auditEvents(store).last)
+            #expect(refused.type == "hr.user.link_refused" && refused.subject == "id-ada")
+            #expect(refused.details["employedBy"] == first.id)
+            // Relinking the user already linked there is no change.
+            #expect(
+                try await store.linkHRUserIfNotEmployedElsewhere(id: first.id, to: "id-ada", actor: "scim", time: 125)?
+                    .identityID == "id-ada"
+            )
+
+            // The first one's termination date passes: the second (a rehire) links.
+            _ = try await store.replaceHRUser(
+                id: first.id,
+                with: fields("ada", employeeNumber: "E1", terminationDate: 130),
+                ifMatch: nil,
+                actor: "scim",
+                time: 128
+            )
+            let linked = try await store.linkHRUserIfNotEmployedElsewhere(
+                id: second.id,
+                to: "id-ada",
+                actor: "scim",
+                time: 140
+            )
+            #expect(linked?.identityID == "id-ada")
+            #expect(try await auditEvents(store).last?.type == "hr.user.linked")
+        }
+    }
+
     @Test func duplicatesAreConflictsAndWriteNothing() async throws {
         try await withStore { store, _ throws in
             let first = try await store.createHRUser(
