@@ -191,6 +191,14 @@ public struct SyncEngine: Sendable {
         now: @Sendable () -> Double
     ) async throws -> OffboardReport {
         let time = now()
+        // A scheduled offboarding is carried out only while it is still scheduled: between the read
+        // of the due list and here, HR may have moved the date (cancelled) or another run done it.
+        if let offboardingID {
+            guard let row = try await self.store.offboarding(id: offboardingID) else {
+                throw OffboardingNotScheduled(id: offboardingID, state: nil)
+            }
+            guard row.state == .scheduled else { throw OffboardingNotScheduled(id: offboardingID, state: row.state) }
+        }
         var state = try await self.store.loadState(identityID: identityID)
         guard state.identities[identityID] != nil else {
             throw StoreError(.invalidEvent, "no identity \(identityID) is known to Tenure")
@@ -365,13 +373,17 @@ public struct SyncEngine: Sendable {
 
         // Offboardings that fell due while nothing carried them out (the server was down).
         for due in try await self.store.offboardings(state: .scheduled, dueBy: now()) {
-            _ = try await self.offboard(
-                identityID: due.identityID,
-                reason: due.reason,
-                offboardingID: due.id,
-                requestedBy: due.requestedBy,
-                now: now
-            )
+            do {
+                _ = try await self.offboard(
+                    identityID: due.identityID,
+                    reason: due.reason,
+                    offboardingID: due.id,
+                    requestedBy: due.requestedBy,
+                    now: now
+                )
+            } catch let skipped as OffboardingNotScheduled {
+                self.logger.info("a due offboarding was no longer scheduled", metadata: ["offboarding": "\(skipped)"])
+            }
         }
 
         let pulled: PullResult
@@ -885,4 +897,14 @@ public struct SyncEngine: Sendable {
 
 private func normalizeDNOrKeep(_ dn: String) -> String {
     (try? DistinguishedName.normalize(dn)) ?? dn.lowercased()
+}
+
+/// A scheduled offboarding found cancelled or done when its turn came: nothing was changed.
+public struct OffboardingNotScheduled: Error, CustomStringConvertible, Sendable {
+    public var id: String
+    public var state: Offboarding.State?
+
+    public var description: String {
+        "offboarding \(self.id) is \(self.state.map { "\($0.rawValue)" } ?? "gone"), no longer scheduled: nothing was done"
+    }
 }

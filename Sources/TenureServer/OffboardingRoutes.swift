@@ -183,6 +183,9 @@ extension Operations {
                     requestedBy: offboarding.requestedBy
                 )
                 done += 1
+            } catch let skipped as OffboardingNotScheduled {
+                // Cancelled (HR moved the date) or done by another run since the list was read.
+                self.logger.info("a due offboarding was no longer scheduled", metadata: ["offboarding": "\(skipped)"])
             } catch {
                 self.metrics.offboarding("failed")
                 self.logger.error(

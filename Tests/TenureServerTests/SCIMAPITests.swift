@@ -5,9 +5,11 @@ import HummingbirdTesting
 import TenureAccess
 import TenureConfig
 import TenureCore
-import TenureServer
+import TenureEngine
 import TenureStore
 import Testing
+
+@testable import TenureServer
 
 /// The SCIM 2.0 service provider under /scim/v2 over real HTTP: Okta- and Entra-style requests,
 /// filters and pages, ETags, linking HR users to identities, and HR terminations turned into
@@ -607,6 +609,44 @@ struct SCIMAPITests {
               {"op": "replace", "path": "\(Self.tenure):terminationDate", "value": "\(date)"}]}
             """
         )
+    }
+
+    /// A scheduled offboarding whose turn comes after HR moved the date (it was cancelled in
+    /// between) is not carried out: the sweeper's list may be older than the cancellation.
+    @Test func aCancelledOffboardingIsNotCarriedOutWhenItsTurnComes() async throws {
+        let clock = TestClock(Self.now)
+        let harness = try await Harness(mappings: Self.mappings, state: Self.state, now: { clock.now })
+        try await harness.run { client in
+            let id = try Self.created(
+                try await Self.send(
+                    client,
+                    .post,
+                    "/Users",
+                    Self.entraCreate(
+                        "cat@corp.example",
+                        employeeNumber: "E300",
+                        terminationDate: "2027-03-31T17:00:00Z"
+                    )
+                )
+            )
+            let first = try #require(try await harness.store.offboardings().first)
+            #expect(try await Self.moveTerminationDate(client, id, to: "2027-04-30").status == .ok)
+            #expect(try await harness.store.offboarding(id: first.id)?.state == .cancelled)
+
+            // The sweeper read the list before the move, and now runs the old one.
+            clock.now = 1_806_512_400
+            await #expect(throws: OffboardingNotScheduled.self) {
+                try await harness.operations.offboardNow(
+                    "id-cat",
+                    reason: first.reason,
+                    offboardingID: first.id,
+                    requestedBy: first.requestedBy
+                )
+            }
+            #expect(try await Self.assignments(harness, "id-cat").isEmpty == false)
+            #expect(try await Self.evaluate(client, "cat", "db-read") == (true, "active_assignment"))
+            #expect(try await harness.auditRecords(type: "offboarding.completed").isEmpty)
+        }
     }
 
     @Test func aFutureTerminationDateSchedulesTheOffboarding() async throws {
