@@ -28,13 +28,13 @@ extension Operations {
             let now = self.now()
             var effective = now
             if let text = body.effectiveAt {
-                guard let date = ISO8601DateFormatter().date(from: text) else {
+                guard let date = parseISO8601Time(text) else {
                     throw Problem.badRequest(
                         "effectiveAt \(text) is not an ISO 8601 time with a time zone (2026-12-01T17:00:00Z)",
                         jsonPath: "effectiveAt"
                     )
                 }
-                effective = date.timeIntervalSince1970
+                effective = date
             }
             if effective > now {
                 let offboarding = Offboarding(

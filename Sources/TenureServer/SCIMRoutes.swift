@@ -355,16 +355,25 @@ extension Operations {
             // an account that appears since, with that number or name, may be someone else's.
             let now = self.now()
             let strongOnly = HRIdentityMatcher.isTerminated(record, now: now)
-            guard let identityID = matcher.identityID(for: record, now: now, strongOnly: strongOnly),
-                let updated = try await self.store.linkHRUserIfNotEmployedElsewhere(
-                    id: record.id,
-                    to: identityID,
-                    actor: Self.linkActor,
-                    time: self.now()
+            guard let identityID = matcher.identityID(for: record, now: now, strongOnly: strongOnly) else { continue }
+            // One record that fails is logged; the others are still linked (the next pass retries).
+            do {
+                guard
+                    let updated = try await self.store.linkHRUserIfNotEmployedElsewhere(
+                        id: record.id,
+                        to: identityID,
+                        actor: Self.linkActor,
+                        time: self.now()
+                    )
+                else { continue }
+                linked += 1
+                try await self.settleEmployment(of: updated, deleted: false, actor: Self.linkActor, requestID: nil)
+            } catch {
+                self.logger.error(
+                    "an HR user could not be linked or settled; the next pass tries again",
+                    metadata: ["hrUser": "\(record.id)", "identity": "\(identityID)", "error": "\(error)"]
                 )
-            else { continue }
-            linked += 1
-            try await self.settleEmployment(of: updated, deleted: false, actor: Self.linkActor, requestID: nil)
+            }
         }
         return linked
     }

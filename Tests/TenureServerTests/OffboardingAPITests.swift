@@ -71,6 +71,17 @@ struct OffboardingAPITests {
         )
     }
 
+    /// effectiveAt as JavaScript's toISOString writes it (milliseconds), or with an offset; a time
+    /// without a zone is refused, not guessed.
+    @Test func effectiveAtTakesFractionalSecondsAndOffsets() {
+        #expect(parseISO8601Time("2027-01-01T00:00:00Z") == 1_798_761_600)
+        #expect(parseISO8601Time("2027-01-01T00:00:00.000Z") == 1_798_761_600)
+        #expect(parseISO8601Time("2027-01-01T00:00:00.250Z") == 1_798_761_600.25)
+        #expect(parseISO8601Time("2027-01-01T01:00:00+01:00") == 1_798_761_600)
+        #expect(parseISO8601Time("2027-01-01T00:00:00") == nil)
+        #expect(parseISO8601Time("tomorrow") == nil)
+    }
+
     @Test func anImmediateOffboardingIsAppliedBeforeTheAnswer() async throws {
         let clock = Clock()
         let harness = try await Harness(mappings: Self.mappings, state: Self.state, now: { clock.now })

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import TenureConfig
 import TenureCore
+import TenureServer
 import TenureStore
 
 struct AuditCommand: AsyncParsableCommand {
@@ -184,7 +185,7 @@ struct AuditCommand: AsyncParsableCommand {
             let store = try context.openStoreForReading()
             func time(_ text: String?, _ name: String) throws -> Double? {
                 guard let text else { return nil }
-                guard let date = ISO8601DateFormatter().date(from: text) else {
+                guard let date = parseISO8601Time(text).map(Date.init(timeIntervalSince1970:)) else {
                     throw ValidationError("--\(name) \(text): not an ISO 8601 time like 2026-11-01T00:00:00Z")
                 }
                 return date.timeIntervalSince1970

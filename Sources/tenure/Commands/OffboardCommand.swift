@@ -4,6 +4,7 @@ import TenureAccess
 import TenureConfig
 import TenureCore
 import TenureEngine
+import TenureServer
 import TenureStore
 
 struct OffboardCommand: AsyncParsableCommand {
@@ -55,7 +56,7 @@ struct OffboardCommand: AsyncParsableCommand {
         print("Identity: \(identity.username ?? "-") (id \(identity.id), \(identity.dn), \(identity.state.rawValue))")
         let now = Date().timeIntervalSince1970
         if let at = self.at {
-            guard let date = ISO8601DateFormatter().date(from: at) else {
+            guard let date = parseISO8601Time(at).map(Date.init(timeIntervalSince1970:)) else {
                 throw ValidationError("--at \(at): not an ISO 8601 time like 2026-12-31T17:00:00Z")
             }
             if date.timeIntervalSince1970 > now {

@@ -109,7 +109,13 @@ struct ServeCommand: AsyncParsableCommand {
                     lockPath: context.state.database + ".lock",
                     logger: logger,
                     pull: { try await context.pull(progress: nil, requiredGroups: engine.writeBackGroups) },
-                    afterRun: { _ = try? await operations.linkPendingHRUsers() }
+                    afterRun: {
+                        do {
+                            _ = try await operations.linkPendingHRUsers()
+                        } catch {
+                            logger.error("pending HR users could not be read", metadata: ["error": "\(error)"])
+                        }
+                    }
                 )
             )
         }
