@@ -124,6 +124,11 @@ extension Operations {
     func offboardNow(_ identityID: String, reason: String, offboardingID: String? = nil, requestedBy: String)
         async throws -> SyncEngine.OffboardReport
     {
+        // The sync lock first, as the daemon's sync takes it (then the coordinator): a `tenure sync`
+        // running beside the server must not resume this plan half-applied, nor apply one it made
+        // before this termination after it.
+        let lock = try await self.acquireSyncLock(purpose: "tenure serve (offboarding)")
+        defer { withExtendedLifetime(lock) {} }
         let report = try await self.coordinator.exclusive {
             let report: SyncEngine.OffboardReport
             do {
@@ -166,6 +171,32 @@ extension Operations {
         }
         self.metrics.offboarding(report.withheld ? "withheld" : "done")
         return report
+    }
+
+    /// How long an offboarding waits for a sync running elsewhere (`tenure sync`) to let go of the
+    /// sync lock before it answers 503.
+    static let syncLockWait: Duration = .seconds(30)
+
+    /// The sync lock (`<database>.lock`, as `tenure sync` takes it), waited for up to
+    /// `syncLockWait`; then a 503 naming the holder (the client retries).
+    func acquireSyncLock(purpose: String) async throws -> SyncLock {
+        let deadline = ContinuousClock.now + Self.syncLockWait
+        while true {
+            do {
+                return try SyncLock.acquire(path: self.store.path + ".lock", purpose: purpose)
+            } catch SyncLockError.held(_, let holder) {
+                guard ContinuousClock.now < deadline else {
+                    throw Problem(
+                        .serviceUnavailable,
+                        "sync-running",
+                        title: "Service Unavailable",
+                        detail: "another sync holds the lock (\(holder)); nothing was changed, try again",
+                        headers: [.retryAfter: "30"]
+                    )
+                }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        }
     }
 
     /// Carries out offboardings that are due (the daemon's sweeper calls it), each exactly as an

@@ -5,6 +5,7 @@ import Synchronization
 import TenureAccess
 import TenureConfig
 import TenureCore
+import TenureEngine
 import TenureServer
 import TenureStore
 import Testing
@@ -80,6 +81,27 @@ struct OffboardingAPITests {
         #expect(parseISO8601Time("2027-01-01T01:00:00+01:00") == 1_798_761_600)
         #expect(parseISO8601Time("2027-01-01T00:00:00") == nil)
         #expect(parseISO8601Time("tomorrow") == nil)
+    }
+
+    /// While `tenure sync` holds the sync lock, an offboarding waits for it (then is applied): the
+    /// CLI sync must neither resume the server's plan half-applied nor apply a stale plan after it.
+    @Test func anOffboardingWaitsForASyncRunningElsewhere() async throws {
+        let clock = Clock()
+        let harness = try await Harness(mappings: Self.mappings, state: Self.state, now: { clock.now })
+        try await harness.run { client in
+            var cli: SyncLock? = try SyncLock.acquire(path: harness.store.path + ".lock", purpose: "tenure sync")
+            let offboarding = Task { try await Self.offboard(client, #"{"subject": "ann", "reason": "resigned"}"#) }
+            try await Task.sleep(for: .milliseconds(400))
+            // (The test client has one connection: the offboarding's request holds it meanwhile.)
+            #expect(try await harness.store.offboardings().isEmpty, "nothing applied while the lock is held")
+            #expect(try await harness.store.loadState().assignments.contains { $0.identityID == "id-ann" })
+            cli = nil
+            #expect(cli == nil)
+            let response = try await offboarding.value
+            #expect(response.status == .ok)
+            #expect(try await Self.decide(client, "ann")["decision"] as? Bool == false)
+            #expect(try await harness.store.offboardings().map(\.state) == [.done])
+        }
     }
 
     @Test func anImmediateOffboardingIsAppliedBeforeTheAnswer() async throws {
