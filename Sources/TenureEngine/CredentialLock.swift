@@ -30,16 +30,17 @@ struct CredentialLock: Sendable {
         }
         // Names may be long; the file says which credential it is for.
         let path = directory + "/credential-" + hex(Digest.sha256(Array(name.utf8)).prefix(16)) + ".lock"
-        let deadline = Date().addingTimeInterval(timeout)
-        while true {
-            do {
-                return CredentialLock(lock: try SyncLock.acquire(path: path, purpose: "\(purpose) of \(name)"))
-            } catch SyncLockError.held(_, let holder) {
-                guard Date() < deadline else { throw CredentialLockError.held(credential: name, holder: holder) }
-                try await Task.sleep(for: .milliseconds(50))
-            } catch SyncLockError.cannotOpen(let path, let reason) {
-                throw CredentialLockError.cannotOpen(path: path, reason: reason)
-            }
+        do {
+            let lock = try await SyncLock.acquire(
+                path: path,
+                purpose: "\(purpose) of \(name)",
+                waitingUpTo: .milliseconds(Int((max(timeout, 0) * 1_000).rounded()))
+            )
+            return CredentialLock(lock: lock)
+        } catch SyncLockError.held(_, let holder) {
+            throw CredentialLockError.held(credential: name, holder: holder)
+        } catch SyncLockError.cannotOpen(let path, let reason) {
+            throw CredentialLockError.cannotOpen(path: path, reason: reason)
         }
     }
 

@@ -58,6 +58,19 @@ public struct SyncEngine: Sendable {
         self.mappings.roles.compactMap(\.writeBackGroup).map(normalizeDNOrKeep)
     }
 
+    /// Audits `sync.failed` at `stage` (best effort: the error that made it is what the caller throws).
+    private func auditSyncFailed(stage: String, _ error: any Error, time: Double) async {
+        _ = try? await self.store.appendAudit([
+            AuditEvent(
+                time: time,
+                actor: self.actor,
+                type: "sync.failed",
+                outcome: "failure",
+                details: ["stage": stage, "error": String(describing: error)]
+            )
+        ])
+    }
+
     /// Plans against the stored model (nothing is written).
     public func plan(snapshot: DirectorySnapshot, now: Double) async throws -> (plan: Plan, hash: String) {
         let started = ContinuousClock.now
@@ -391,15 +404,7 @@ public struct SyncEngine: Sendable {
             pulled = try await pull()
         } catch {
             // Fail closed: nothing is planned or applied from a failed read. The failure is audited.
-            _ = try? await self.store.appendAudit([
-                AuditEvent(
-                    time: now(),
-                    actor: self.actor,
-                    type: "sync.failed",
-                    outcome: "failure",
-                    details: ["stage": "pull", "error": String(describing: error)]
-                )
-            ])
+            await self.auditSyncFailed(stage: "pull", error, time: now())
             throw error
         }
         let (plan, hash): (Plan, String)
@@ -407,15 +412,7 @@ public struct SyncEngine: Sendable {
             (plan, hash) = try await self.plan(snapshot: pulled.snapshot, now: now())
         } catch {
             // Nothing is applied from a plan that could not be made; audited like a failed pull.
-            _ = try? await self.store.appendAudit([
-                AuditEvent(
-                    time: now(),
-                    actor: self.actor,
-                    type: "sync.failed",
-                    outcome: "failure",
-                    details: ["stage": "plan", "error": String(describing: error)]
-                )
-            ])
+            await self.auditSyncFailed(stage: "plan", error, time: now())
             throw error
         }
         if !plan.ambiguousGroupNames.isEmpty {

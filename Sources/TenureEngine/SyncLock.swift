@@ -36,6 +36,21 @@ public final class SyncLock: Sendable {
         return SyncLock(descriptor: descriptor, path: path)
     }
 
+    /// Takes the lock, waiting up to `timeout` for its holder (polled every 50 ms, without holding a
+    /// thread); throws `SyncLockError.held` naming the holder when it is still held then.
+    public static func acquire(path: String, purpose: String, waitingUpTo timeout: Duration) async throws
+        -> SyncLock
+    {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            do {
+                return try Self.acquire(path: path, purpose: purpose)
+            } catch SyncLockError.held where ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(50))
+            }
+        }
+    }
+
     deinit {
         _ = ftruncate(self.descriptor, 0)
         flock(self.descriptor, LOCK_UN)

@@ -180,22 +180,20 @@ extension Operations {
     /// The sync lock (`<database>.lock`, as `tenure sync` takes it), waited for up to
     /// `syncLockWait`; then a 503 naming the holder (the client retries).
     func acquireSyncLock(purpose: String) async throws -> SyncLock {
-        let deadline = ContinuousClock.now + Self.syncLockWait
-        while true {
-            do {
-                return try SyncLock.acquire(path: self.store.path + ".lock", purpose: purpose)
-            } catch SyncLockError.held(_, let holder) {
-                guard ContinuousClock.now < deadline else {
-                    throw Problem(
-                        .serviceUnavailable,
-                        "sync-running",
-                        title: "Service Unavailable",
-                        detail: "another sync holds the lock (\(holder)); nothing was changed, try again",
-                        headers: [.retryAfter: "30"]
-                    )
-                }
-                try await Task.sleep(for: .milliseconds(100))
-            }
+        do {
+            return try await SyncLock.acquire(
+                path: self.store.path + ".lock",
+                purpose: purpose,
+                waitingUpTo: Self.syncLockWait
+            )
+        } catch SyncLockError.held(_, let holder) {
+            throw Problem(
+                .serviceUnavailable,
+                "sync-running",
+                title: "Service Unavailable",
+                detail: "another sync holds the lock (\(holder)); nothing was changed, try again",
+                headers: [.retryAfter: "30"]
+            )
         }
     }
 

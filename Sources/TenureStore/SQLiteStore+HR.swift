@@ -158,59 +158,44 @@ extension SQLiteStore: HRStore {
     public func linkHRUser(id: String, to identityID: String, actor: String, time: Double) async throws
         -> HRUserRecord
     {
-        try Self.validateTime(time)
-        guard !identityID.isEmpty else {
-            throw HRStoreError(.invalidValue, "HR user \(id): the identity id is empty")
-        }
-        return try await self.pool.write { db in
-            let record = try Self.requireLive(id, ifMatch: nil, db)
-            guard record.identityID != identityID else { return record }
-            return try self.link(record, to: identityID, actor: actor, time: time, db)
-        }
-    }
-
-    /// Sets the link and audits `hr.user.linked` (in the caller's write transaction).
-    private func link(_ record: HRUserRecord, to identityID: String, actor: String, time: Double, _ db: Database)
-        throws -> HRUserRecord
-    {
-        var record = record
-        var details = ["userName": record.userName]
-        if let previous = record.identityID { details["previousIdentity"] = previous }
-        try db.execute(sql: "UPDATE hr_user SET identityID = ? WHERE id = ?", arguments: [identityID, record.id])
-        record.identityID = identityID
-        let event = AuditEvent(
-            time: time,
-            actor: actor,
-            type: "hr.user.linked",
-            subject: identityID,
-            object: record.id,
-            details: details
-        )
-        _ = try self.appendAudit([event], db)
+        // Never refused when not asked to check: the result is always a record.
+        guard
+            let record = try await self.linkHRUser(
+                id: id,
+                to: identityID,
+                actor: actor,
+                time: time,
+                unlessEmployedElsewhere: false
+            )
+        else { throw StoreError(.corruptData, "HR user \(id): an unconditional link was refused") }
         return record
     }
 
     public func linkHRUserIfNotEmployedElsewhere(id: String, to identityID: String, actor: String, time: Double)
         async throws -> HRUserRecord?
     {
+        try await self.linkHRUser(id: id, to: identityID, actor: actor, time: time, unlessEmployedElsewhere: true)
+    }
+
+    /// Both links: validated, then in one write transaction the check (when asked) and the link with
+    /// its `hr.user.linked` audit, or the refusal with `hr.user.link_refused` (nil).
+    private func linkHRUser(
+        id: String,
+        to identityID: String,
+        actor: String,
+        time: Double,
+        unlessEmployedElsewhere: Bool
+    ) async throws -> HRUserRecord? {
         try Self.validateTime(time)
         guard !identityID.isEmpty else {
             throw HRStoreError(.invalidValue, "HR user \(id): the identity id is empty")
         }
         return try await self.pool.write { db in
-            let record = try Self.requireLive(id, ifMatch: nil, db)
+            var record = try Self.requireLive(id, ifMatch: nil, db)
             guard record.identityID != identityID else { return record }
-            let others = try Row.fetchCursor(
-                db,
-                sql: """
-                    SELECT id, userName, active, terminationDate, deleted FROM hr_user
-                    WHERE identityID = ? AND deleted = 0 AND id != ?
-                    """,
-                arguments: [identityID, id]
-            )
-            while let row = try others.next() {
-                guard try Self.terminationReason(row, from: 1, asOf: time) == nil else { continue }
-                let other: String = row[0]
+            if unlessEmployedElsewhere,
+                let other = try Self.otherEmployingUser(of: identityID, besides: id, at: time, db)
+            {
                 let event = AuditEvent(
                     time: time,
                     actor: actor,
@@ -226,8 +211,39 @@ extension SQLiteStore: HRStore {
                 _ = try self.appendAudit([event], db)
                 return nil
             }
-            return try self.link(record, to: identityID, actor: actor, time: time, db)
+            var details = ["userName": record.userName]
+            if let previous = record.identityID { details["previousIdentity"] = previous }
+            try db.execute(sql: "UPDATE hr_user SET identityID = ? WHERE id = ?", arguments: [identityID, id])
+            record.identityID = identityID
+            let event = AuditEvent(
+                time: time,
+                actor: actor,
+                type: "hr.user.linked",
+                subject: identityID,
+                object: id,
+                details: details
+            )
+            _ = try self.appendAudit([event], db)
+            return record
         }
+    }
+
+    /// Another live user linked to the identity that still employs it at `time` (its id), if any.
+    private static func otherEmployingUser(of identityID: String, besides id: String, at time: Double, _ db: Database)
+        throws -> String?
+    {
+        let others = try Row.fetchCursor(
+            db,
+            sql: """
+                SELECT id, userName, active, terminationDate, deleted FROM hr_user
+                WHERE identityID = ? AND deleted = 0 AND id != ?
+                """,
+            arguments: [identityID, id]
+        )
+        while let row = try others.next() {
+            if try Self.terminationReason(row, from: 1, asOf: time) == nil { return row[0] }
+        }
+        return nil
     }
 
     public func terminatedIdentities(asOf now: Double) async throws -> [String: String] {

@@ -298,16 +298,19 @@ struct DecodingTests {
 
 @Suite("The state section")
 struct StateSectionTests {
-    @Test func pathsResolveAgainstTheConfigFileAndAreOptional() throws {
-        let base = """
-            ldap:
-              urls: ["ldap://127.0.0.1:3890"]
-            users:
-              baseDNs: ["ou=people,dc=t"]
-            groups:
-              baseDNs: ["ou=groups,dc=t"]
+    /// A configuration with only what a directory read needs.
+    static let base = """
+        ldap:
+          urls: ["ldap://127.0.0.1:3890"]
+        users:
+          baseDNs: ["ou=people,dc=t"]
+        groups:
+          baseDNs: ["ou=groups,dc=t"]
 
-            """
+        """
+
+    @Test func pathsResolveAgainstTheConfigFileAndAreOptional() throws {
+        let base = Self.base
         let without = try TenureConfiguration.parse(yaml: base, file: "/etc/tenure/tenure.yaml", environment: [:])
         #expect(without.state == nil)
         let with = try TenureConfiguration.parse(
@@ -323,19 +326,7 @@ struct StateSectionTests {
     }
 
     @Test func durabilityIsFullOrNormal() throws {
-        let base = """
-            ldap:
-              urls: ["ldap://127.0.0.1:3890"]
-            users:
-              baseDNs: ["ou=people,dc=t"]
-            groups:
-              baseDNs: ["ou=groups,dc=t"]
-            state:
-              database: tenure.sqlite
-              auditKeyFile: audit.key
-              mappings: Mappings
-
-            """
+        let base = Self.base + "state:\n  database: tenure.sqlite\n  auditKeyFile: audit.key\n  mappings: Mappings\n"
         let normal = try TenureConfiguration.parse(
             yaml: base + "  durability: normal\n",
             file: "t.yaml",
@@ -356,18 +347,7 @@ struct StateSectionTests {
     }
 
     @Test func aMissingStateKeyIsLocated() {
-        let yaml = """
-            ldap:
-              urls: ["ldap://127.0.0.1:3890"]
-            users:
-              baseDNs: ["ou=people,dc=t"]
-            groups:
-              baseDNs: ["ou=groups,dc=t"]
-            state:
-              database: tenure.sqlite
-              mappings: Mappings
-
-            """
+        let yaml = Self.base + "state:\n  database: tenure.sqlite\n  mappings: Mappings\n"
         #expect {
             try TenureConfiguration.parse(yaml: yaml, file: "t.yaml", environment: [:])
         } throws: { error in

@@ -240,9 +240,9 @@ import Testing
         }
     }
 
-    /// A leaver leaves by username too; not when another identity of the directory has the username
-    /// (a memberUid with it is theirs), nor for the old DN of a renamed holder who stays.
-    @Test func aRemovalCarriesTheUsernameOnlyWhenItIsTheLeaversOwn() {
+    /// ann, a standing db-read holder, written into its group by the first plan: the planner, ann,
+    /// the snapshot and the state after that plan.
+    static func annWrittenIntoDBRead() -> (Planner, Identity, DirectorySnapshot, PIMState) {
         let planner = Self.planner(Self.mappings())
         let ann = Self.person("ann", department: "Database")
         let snapshot = Self.snap(identities: [ann], groups: [Self.group(Self.readGroup, members: ["ann"])])
@@ -251,6 +251,13 @@ import Testing
             to: PIMState(),
             now: Self.now
         )
+        return (planner, ann, snapshot, state)
+    }
+
+    /// A leaver leaves by username too; not when another identity of the directory has the username
+    /// (a memberUid with it is theirs), nor for the old DN of a renamed holder who stays.
+    @Test func aRemovalCarriesTheUsernameOnlyWhenItIsTheLeaversOwn() {
+        let (planner, ann, snapshot, state) = Self.annWrittenIntoDBRead()
 
         var left = snapshot
         left.identities[0].employeeType = "service"
@@ -301,14 +308,7 @@ import Testing
 
     /// An offboarding takes the username out too, unless another account still present has it.
     @Test func anOffboardingCarriesTheUsernameUnlessAnotherAccountHasIt() {
-        let planner = Self.planner(Self.mappings())
-        let ann = Self.person("ann", department: "Database")
-        let snapshot = Self.snap(identities: [ann], groups: [Self.group(Self.readGroup, members: ["ann"])])
-        var state = Self.applied(
-            planner.plan(state: PIMState(), snapshot: snapshot, now: Self.now),
-            to: PIMState(),
-            now: Self.now
-        )
+        var (planner, _, _, state) = Self.annWrittenIntoDBRead()
         let plan = planner.offboardPlan(state: state, identityID: "ann", reason: "resigned", now: Self.now + 60)
         #expect(plan.map { Self.removalUsernames($0, "ann", Self.readGroup) } == ["ann"])
         var other = state.identities["ann"]!

@@ -111,6 +111,25 @@ struct WriteBackEngineTests {
             )
         }
 
+        /// The write-back executor bound as the writer account.
+        func writer(
+            otherMemberAttributes: [String] = [],
+            usernameAttributes: [String] = [],
+            placeholder: String? = nil
+        ) throws -> LDAPWriteBack {
+            LDAPWriteBack(
+                options: LDAPConnectionOptions(
+                    urls: [self.server.url],
+                    bind: .simple(dn: self.server.writerDN, password: LDAPSecret(try self.writerPassword))
+                ),
+                memberAttribute: "member",
+                otherMemberAttributes: otherMemberAttributes,
+                usernameAttributes: usernameAttributes,
+                placeholder: placeholder,
+                logger: self.logger
+            )
+        }
+
         var writerPassword: String {
             get throws {
                 try String(contentsOfFile: self.server.writerPasswordFile, encoding: .utf8)
@@ -269,16 +288,7 @@ struct WriteBackEngineTests {
                     RoleDefinition(name: "ops-unique", tier: 1, mode: .standing, writeBackGroup: unique, drift: .revert)
                 ]
             )
-            engine.writeBack = LDAPWriteBack(
-                options: LDAPConnectionOptions(
-                    urls: [server.url],
-                    bind: .simple(dn: server.writerDN, password: LDAPSecret(try world.writerPassword))
-                ),
-                memberAttribute: "member",
-                otherMemberAttributes: ["member", "uniqueMember"],
-                placeholder: nil,
-                logger: world.logger
-            )
+            engine.writeBack = try world.writer(otherMemberAttributes: ["member", "uniqueMember"])
             let report = try await engine.sync(
                 allowMassRevoke: false,
                 now: { 1_000 },
@@ -330,16 +340,9 @@ struct WriteBackEngineTests {
                     RoleDefinition(name: "ops-posix", tier: 1, mode: .standing, writeBackGroup: posix, drift: .revert)
                 ]
             )
-            engine.writeBack = LDAPWriteBack(
-                options: LDAPConnectionOptions(
-                    urls: [server.url],
-                    bind: .simple(dn: server.writerDN, password: LDAPSecret(try world.writerPassword))
-                ),
-                memberAttribute: "member",
+            engine.writeBack = try world.writer(
                 otherMemberAttributes: ["uniqueMember"],
-                usernameAttributes: ["memberUid"],
-                placeholder: nil,
-                logger: world.logger
+                usernameAttributes: ["memberUid"]
             )
             func memberUids() throws -> [String] {
                 let output = try run(
@@ -392,24 +395,12 @@ struct WriteBackEngineTests {
         try await withSlapd(data: data) { server in
             let world = try World(server: server)
             defer { try? FileManager.default.removeItem(at: world.directory) }
-            func executor(_ usernameAttributes: [String]) throws -> LDAPWriteBack {
-                LDAPWriteBack(
-                    options: LDAPConnectionOptions(
-                        urls: [server.url],
-                        bind: .simple(dn: server.writerDN, password: LDAPSecret(try world.writerPassword))
-                    ),
-                    memberAttribute: "member",
-                    usernameAttributes: usernameAttributes,
-                    placeholder: nil,
-                    logger: world.logger
-                )
-            }
-            let blind = try executor([])
+            let blind = try world.writer()
             await #expect(throws: LDAPError.self) {
                 try await blind.write(group: posix, member: "ghost", username: nil, add: false)
             }
             await blind.close()
-            let seeing = try executor(["memberUid"])
+            let seeing = try world.writer(usernameAttributes: ["memberUid"])
             #expect(try await seeing.write(group: posix, member: "GHOST", username: nil, add: false) == .changed)
             await seeing.close()
         }
@@ -430,16 +421,7 @@ struct WriteBackEngineTests {
             let world = try World(server: server)
             defer { try? FileManager.default.removeItem(at: world.directory) }
             let recorder = RecordingExecutor(
-                inner: LDAPWriteBack(
-                    options: LDAPConnectionOptions(
-                        urls: [server.url],
-                        bind: .simple(dn: server.writerDN, password: LDAPSecret(try world.writerPassword))
-                    ),
-                    memberAttribute: "member",
-                    usernameAttributes: ["memberUid"],
-                    placeholder: Self.placeholder,
-                    logger: world.logger
-                )
+                inner: try world.writer(usernameAttributes: ["memberUid"], placeholder: Self.placeholder)
             )
             var engine = world.engine(
                 writerDN: server.writerDN,

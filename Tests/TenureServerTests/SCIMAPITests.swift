@@ -611,24 +611,26 @@ struct SCIMAPITests {
         )
     }
 
+    /// Creates cat (E300, linked to id-cat) with a termination date of 2027-03-31T17:00:00Z; her
+    /// SCIM id.
+    static func createCatLeavingOnMarch31(_ client: any TestClientProtocol) async throws -> String {
+        try Self.created(
+            try await Self.send(
+                client,
+                .post,
+                "/Users",
+                Self.entraCreate("cat@corp.example", employeeNumber: "E300", terminationDate: "2027-03-31T17:00:00Z")
+            )
+        )
+    }
+
     /// A scheduled offboarding whose turn comes after HR moved the date (it was cancelled in
     /// between) is not carried out: the sweeper's list may be older than the cancellation.
     @Test func aCancelledOffboardingIsNotCarriedOutWhenItsTurnComes() async throws {
         let clock = TestClock(Self.now)
         let harness = try await Harness(mappings: Self.mappings, state: Self.state, now: { clock.now })
         try await harness.run { client in
-            let id = try Self.created(
-                try await Self.send(
-                    client,
-                    .post,
-                    "/Users",
-                    Self.entraCreate(
-                        "cat@corp.example",
-                        employeeNumber: "E300",
-                        terminationDate: "2027-03-31T17:00:00Z"
-                    )
-                )
-            )
+            let id = try await Self.createCatLeavingOnMarch31(client)
             let first = try #require(try await harness.store.offboardings().first)
             #expect(try await Self.moveTerminationDate(client, id, to: "2027-04-30").status == .ok)
             #expect(try await harness.store.offboarding(id: first.id)?.state == .cancelled)
@@ -653,18 +655,7 @@ struct SCIMAPITests {
         let clock = TestClock(Self.now)
         let harness = try await Harness(mappings: Self.mappings, state: Self.state, now: { clock.now })
         try await harness.run { client in
-            let id = try Self.created(
-                try await Self.send(
-                    client,
-                    .post,
-                    "/Users",
-                    Self.entraCreate(
-                        "cat@corp.example",
-                        employeeNumber: "E300",
-                        terminationDate: "2027-03-31T17:00:00Z"
-                    )
-                )
-            )
+            let id = try await Self.createCatLeavingOnMarch31(client)
             #expect(try await harness.store.hrUser(id: id)?.identityID == "id-cat")
             var offboardings = try await harness.store.offboardings()
             #expect(offboardings.count == 1)
