@@ -100,6 +100,16 @@ struct ServeCommandTests {
                 #expect(try world.tenure(["audit", "verify"]).status == 0)
                 // The token never reached the log or the audit.
                 let logText = try String(contentsOfFile: log, encoding: .utf8)
+                // After each scheduled sync the service printed the chain's head, to be kept outside
+                // the database: the last one printed is still there, unchanged.
+                let heads = logText.split(separator: "\n").compactMap { line -> String? in
+                    line.hasPrefix("tenure serve: audit head ")
+                        ? String(line.dropFirst("tenure serve: audit head ".count)) : nil
+                }
+                let head = try #require(heads.last, "\(logText)")
+                #expect(head.split(separator: ":").last?.count == 64, "\(head)")
+                let kept = try world.tenure(["audit", "verify", "--expect-head", head])
+                #expect(kept.status == 0, "\(kept)")
                 #expect(!logText.contains(String(token)))
                 #expect(!audit.stdout.contains(String(token)))
             }

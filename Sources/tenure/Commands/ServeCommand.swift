@@ -115,6 +115,14 @@ struct ServeCommand: AsyncParsableCommand {
                         } catch {
                             logger.error("pending HR users could not be read", metadata: ["error": "\(error)"])
                         }
+                        // The chain cannot show its newest records deleted; a head kept outside the
+                        // database can (`audit verify --expect-head`). Printed after every scheduled
+                        // sync, so the service's output (journald, a log shipper) keeps one.
+                        if let head = try? await store.auditHead() {
+                            FileHandle.standardOutput.write(
+                                Data("tenure serve: audit head \(head.sequence):\(head.mac)\n".utf8)
+                            )
+                        }
                     }
                 )
             )
