@@ -75,6 +75,16 @@ public struct SyncScheduler: Service {
     /// One run; true when it did not fail.
     @discardableResult
     public func runOnce() async -> Bool {
+        // The lock lives inside `lockedRun` only: what runs after a sync (linking pending HR users)
+        // may offboard, and an offboarding takes the sync lock itself — a second holder in this
+        // process would wait for this one.
+        guard let succeeded = await self.lockedRun() else { return true }
+        if succeeded { await self.afterRun() }
+        return succeeded
+    }
+
+    /// The run, holding the sync lock (let go when it returns); nil when another sync holds it.
+    private func lockedRun() async -> Bool? {
         let metrics = self.operations.metrics
         let lock: SyncLock
         do {
@@ -82,7 +92,7 @@ public struct SyncScheduler: Service {
         } catch {
             self.logger.notice("scheduled sync skipped: another sync holds the lock", metadata: ["error": "\(error)"])
             metrics.syncRun("skipped", actions: 0, leavers: 0)
-            return true
+            return nil
         }
         defer { withExtendedLifetime(lock) {} }
         do {
@@ -120,7 +130,6 @@ public struct SyncScheduler: Service {
                     "plan": "\(report.planID.map(String.init) ?? "-")",
                 ]
             )
-            await self.afterRun()
             return true
         } catch {
             metrics.syncRun("failed", actions: 0, leavers: 0)

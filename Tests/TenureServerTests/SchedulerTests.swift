@@ -1,3 +1,4 @@
+import DirectorySource
 import Foundation
 import Logging
 import Synchronization
@@ -6,6 +7,7 @@ import TenureConfig
 import TenureCore
 import TenureEngine
 import TenureServer
+import TenureStore
 import Testing
 
 /// When the daemon syncs: the schedule, jitter and back-off after failures.
@@ -43,6 +45,39 @@ import Testing
         #expect(hourly.nextRun(after: Self.start, failures: 3) == Self.start + 120)
         let often = try await self.scheduler(.interval(seconds: 60))
         #expect(often.nextRun(after: Self.start, failures: 5) == Self.start + 60)
+    }
+
+    /// What runs after a sync (linking pending HR users, which may offboard) runs once the sync
+    /// lock is let go: an offboarding takes that lock, and waiting for it under the daemon's own
+    /// hold blocked for 30 s and lost the termination.
+    @Test func whatRunsAfterASyncRunsWithoutTheSyncLock() async throws {
+        let harness = try await Harness(mappings: Mappings(), state: PIMState(identities: ["a": person("a", "a")]))
+        let lockPath = harness.store.path + ".lock"
+        let free = Mutex<Bool?>(nil)
+        let scheduler = SyncScheduler(
+            schedule: ScheduleSettings(when: .interval(seconds: 60)),
+            engine: harness.operations.engine,
+            operations: harness.operations,
+            lockPath: lockPath,
+            logger: Logger(label: "test"),
+            pull: {
+                PullResult(
+                    snapshot: DirectorySnapshot(
+                        identities: [Identity(id: "a", dn: "uid=a,ou=people,dc=t", username: "a")],
+                        groups: []
+                    ),
+                    server: "ldap://127.0.0.1:1",
+                    entriesRead: 1,
+                    seconds: 0
+                )
+            },
+            afterRun: {
+                let lock = try? SyncLock.acquire(path: lockPath, purpose: "an offboarding after the sync")
+                free.withLock { $0 = lock != nil }
+            }
+        )
+        #expect(await scheduler.runOnce())
+        #expect(free.withLock { $0 } == true)
     }
 
     @Test func aFailedRunIsCountedAndAudited() async throws {
