@@ -14,20 +14,20 @@ public enum CSV {
     /// A field with a comma, a double quote, CR or LF is quoted, its quotes doubled. A field that
     /// starts with `=`, `+`, `-`, `@`, a tab or CR — a formula to a spreadsheet, and the values come
     /// from directory users and API clients — gets a leading `'` (OWASP's CSV injection advice), so it
-    /// shows as the text it is; a parser that wants the value drops that `'`.
+    /// shows as the text it is; so does one that starts with `'` itself, so a parser that wants the
+    /// value always drops one leading `'`.
     public static func appendField(_ field: String, to out: inout [UInt8]) {
-        if let first = field.utf8.first, Self.formulaStarts.contains(first) {
-            self.appendField("'" + field, to: &out)
-            return
-        }
+        let guarded = field.utf8.first.map { Self.formulaStarts.contains($0) } ?? false
         let needsQuotes = field.utf8.contains {
             $0 == UInt8(ascii: ",") || $0 == UInt8(ascii: "\"") || $0 == 0x0a || $0 == 0x0d
         }
         guard needsQuotes else {
+            if guarded { out.append(UInt8(ascii: "'")) }
             out.append(contentsOf: field.utf8)
             return
         }
         out.append(UInt8(ascii: "\""))
+        if guarded { out.append(UInt8(ascii: "'")) }
         for byte in field.utf8 {
             if byte == UInt8(ascii: "\"") { out.append(byte) }
             out.append(byte)
@@ -37,6 +37,6 @@ public enum CSV {
 
     /// First characters a spreadsheet reads as the start of a formula.
     static let formulaStarts: Set<UInt8> = [
-        UInt8(ascii: "="), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "@"), 0x09, 0x0d,
+        UInt8(ascii: "="), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "@"), 0x09, 0x0d, UInt8(ascii: "'"),
     ]
 }

@@ -213,8 +213,15 @@ public struct SyncEngine: Sendable {
             guard row.state == .scheduled else { throw OffboardingNotScheduled(id: offboardingID, state: row.state) }
         }
         var state = try await self.store.loadState(identityID: identityID)
-        guard state.identities[identityID] != nil else {
+        guard let leaver = state.identities[identityID] else {
             throw StoreError(.invalidEvent, "no identity \(identityID) is known to Tenure")
+        }
+        // Other accounts with the leaver's username: the plan leaves `memberUid` alone when there
+        // are any (such a value may be theirs).
+        if let username = leaver.username, !username.isEmpty {
+            for record in try await self.store.identityRecords(username: username) where record.id != identityID {
+                state.identities[record.id] = record
+            }
         }
         let history = try await self.store.leaverHistory(
             since: time - self.mappings.leaver.lookBackSeconds,

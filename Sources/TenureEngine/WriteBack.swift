@@ -100,21 +100,19 @@ public actor LDAPWriteBack: WriteBackExecutor {
         if !isDN { usernames.append(member) }
         let byUsername = try await self.removeUsernames(usernames, from: group, on: connection)
         guard isDN else {
-            // The reader saw this value; not finding it means the writer cannot see it (no read
-            // access, or no username attribute configured): a failure, not "already gone".
-            guard byUsername > 0 else {
+            // The reader saw this value: with no username attribute to look in, the writer cannot
+            // remove it — a failure, not "already gone". Not found where it looks: gone (a repeated
+            // removal is idempotent).
+            guard !self.usernameAttributes.isEmpty else {
                 throw LDAPError(
                     operation: .modify,
                     code: .noSuchAttribute,
                     server: self.options.urls.first,
                     dn: group,
-                    context: "the member \(member) is in none of "
-                        + (self.usernameAttributes.isEmpty
-                            ? "the username attributes (none configured)"
-                            : self.usernameAttributes.joined(separator: ", ")) + " as the write-back account reads them"
+                    context: "the member \(member) is no DN, and no username attribute is configured to remove it from"
                 )
             }
-            return .changed
+            return byUsername > 0 ? .changed : .alreadyInPlace
         }
         // A `catch … where` on this typed throw crashes Swift 6.3.1's SILGen: the result is checked
         // instead.

@@ -217,10 +217,11 @@ public protocol HRStore: Sendable {
     /// (the SCIM resource is unchanged). Linking again to the same identity changes nothing.
     func linkHRUser(id: String, to identityID: String, actor: String, time: Double) async throws -> HRUserRecord
     /// Links the user to the identity like `linkHRUser`, unless another live user linked to that
-    /// identity still employs it at `time` (not inactive, not past its termination date): then nothing
-    /// is linked, `hr.user.link_refused` is audited and nil returned. Two employing records on one
+    /// identity employs it open-ended at `time` (active, no termination date): then nothing is
+    /// linked, `hr.user.link_refused` is audited and nil returned. Two open-ended records on one
     /// identity would let either keep it employed after the other's termination; a terminated one
-    /// beside a new one (a rehire) is fine. Checked in the write transaction.
+    /// (a rehire) or one with its end date ahead (a conversion) beside a new one is fine. Checked in
+    /// the write transaction.
     func linkHRUserIfNotEmployedElsewhere(id: String, to identityID: String, actor: String, time: Double)
         async throws -> HRUserRecord?
 

@@ -29,6 +29,9 @@ enum StoreMigrations {
         migrator.registerMigration("v7") { db in
             try db.execute(sql: v7)
         }
+        migrator.registerMigration("v8") { db in
+            try db.execute(sql: v8)
+        }
         return migrator
     }
 
@@ -168,6 +171,12 @@ enum StoreMigrations {
         BEGIN
             SELECT RAISE(ABORT, 'audit_log is append-only');
         END;
+        """
+
+    /// v8: identities by username (ignoring case): a single offboarding asks whether another
+    /// account has the leaver's username before it takes that name out of `memberUid`.
+    private static let v8 = """
+        CREATE INDEX identity_username ON identity(username COLLATE NOCASE);
         """
 
     private static let v1 = """

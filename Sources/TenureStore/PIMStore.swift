@@ -27,6 +27,9 @@ public protocol PIMStore: Sendable {
     /// The part of the model about one identity: its record, assignments and write-back memberships
     /// (an offboarding plans from this, without loading everyone).
     func loadState(identityID: String) async throws -> PIMState
+    /// The identity records with this username (ignoring case), whatever their state (index
+    /// `identity_username`).
+    func identityRecords(username: String) async throws -> [IdentityRecord]
 
     /// Identities HR or an operator terminated (id → why); see `SQLiteStore.hrTerminations`.
     func hrTerminations(now: Double) async throws -> [String: String]

@@ -228,7 +228,9 @@ extension SQLiteStore: HRStore {
         }
     }
 
-    /// Another live user linked to the identity that still employs it at `time` (its id), if any.
+    /// Another live user linked to the identity that employs it open-ended at `time` (active, no
+    /// termination date; its id), if any. One with a termination date ahead (a contractor whose new
+    /// employee record arrives before the old one ends) does not block: its own end is scheduled.
     private static func otherEmployingUser(of identityID: String, besides id: String, at time: Double, _ db: Database)
         throws -> String?
     {
@@ -241,7 +243,8 @@ extension SQLiteStore: HRStore {
             arguments: [identityID, id]
         )
         while let row = try others.next() {
-            if try Self.terminationReason(row, from: 1, asOf: time) == nil { return row[0] }
+            let terminationDate: Double? = row[3]
+            if terminationDate == nil, try Self.terminationReason(row, from: 1, asOf: time) == nil { return row[0] }
         }
         return nil
     }

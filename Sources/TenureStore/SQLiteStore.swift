@@ -31,8 +31,8 @@ public final class SQLiteStore: PIMStore {
     ///   owner (the API server does, on a timer): an automatic checkpoint runs on the committing
     ///   writer and stalls every request waiting for the audit (tens of milliseconds at p99).
     /// - Parameter readOnly: opens an existing store without writing to it (no file created, no
-    ///   migration): for reading and verifying the audit of a copy kept as evidence. A store whose
-    ///   schema is not the latest is refused.
+    ///   migration): for reading and verifying the audit of a copy kept as evidence, of any schema
+    ///   up to this build's.
     /// - Parameter durable: `synchronous = FULL` (every commit synced: it survives a power loss);
     ///   false is `NORMAL` (synced at checkpoints: it survives a crash of the process only).
     public init(
@@ -62,15 +62,9 @@ public final class SQLiteStore: PIMStore {
             try? pool.close()
             throw StoreError(.newerSchema, "\(path) was written by a newer Tenure (unknown schema migrations)")
         }
-        if readOnly {
-            guard try pool.read({ try migrator.hasCompletedMigrations($0) }) else {
-                try? pool.close()
-                throw StoreError(
-                    .newerSchema,
-                    "\(path) has an older schema: open it once read-write (any tenure command but audit) first"
-                )
-            }
-        } else {
+        // Read-only: any schema up to this one (the audit log has not changed since v1; evidence
+        // is not migrated). Otherwise migrated to the latest.
+        if !readOnly {
             try migrator.migrate(pool)
         }
         self.path = path
@@ -148,6 +142,18 @@ public final class SQLiteStore: PIMStore {
                 )
             }
             return state
+        }
+    }
+
+    /// `identityRecords(username:)`'s query (a test checks it uses the index).
+    static let identitiesByUsernameSQL = """
+        SELECT id, state, dn, username, attributes, groups, firstSeen, lastSeen, terminatedAt
+        FROM identity WHERE username = ? COLLATE NOCASE ORDER BY id
+        """
+
+    public func identityRecords(username: String) async throws -> [IdentityRecord] {
+        try await self.pool.read { db in
+            try Row.fetchAll(db, sql: Self.identitiesByUsernameSQL, arguments: [username]).map(Self.identityRecord)
         }
     }
 

@@ -160,12 +160,17 @@ import Testing
                 allowMassRevoke: false,
                 now: { 2_000 },
                 pull: {
-                    Self.pull([Self.person("ann"), Self.person("eve")], [staff, other])
+                    Self.pull([Self.person("ann"), Self.person("eve"), Self.person("fay")], [staff, other])
                 }
             )
             #expect(report.plan.ambiguousGroupNames.map(\.name) == ["staff"])
             #expect(report.plan.summary.leavers == 0 && report.plan.summary.joiners == 0)
             #expect(try await self.holders(store) == ["id-ann"])
+            // eve keeps the record she had; fay, new, is not recorded until the scope is decided.
+            #expect(!report.plan.identities.contains { $0.identityID == "id-eve" || $0.identityID == "id-fay" })
+            let records = try await store.loadState().identities
+            #expect(records["id-fay"] == nil)
+            #expect(records["id-eve"]?.lastSeen == 1_000)
         }
     }
 }

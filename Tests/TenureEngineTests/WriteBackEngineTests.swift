@@ -377,9 +377,9 @@ struct WriteBackEngineTests {
         }
     }
 
-    /// A value that is no DN (a `memberUid` naming nobody) that the writer does not find is a
-    /// failure, not "already gone": the reader saw it, so the writer cannot (no username attribute
-    /// configured here) and the value stays.
+    /// A value that is no DN (a `memberUid` naming nobody) cannot be removed without a username
+    /// attribute to look in: a failure, not "already gone". With one, a repeated removal is
+    /// idempotent.
     @Test func aUsernameValueTheWriterCannotFindIsAFailure() async throws {
         let posix = "cn=ops-posix,ou=privileged,ou=groups,\(Self.suffix)"
         let data =
@@ -402,6 +402,8 @@ struct WriteBackEngineTests {
             await blind.close()
             let seeing = try world.writer(usernameAttributes: ["memberUid"])
             #expect(try await seeing.write(group: posix, member: "GHOST", username: nil, add: false) == .changed)
+            // Repeated (a resumed plan): already gone, not a failure.
+            #expect(try await seeing.write(group: posix, member: "ghost", username: nil, add: false) == .alreadyInPlace)
             await seeing.close()
         }
     }

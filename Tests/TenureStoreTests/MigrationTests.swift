@@ -258,5 +258,9 @@ struct MigrationTests {
         "v7": { db in
             try MigrationTests.seeders["v6"]!(db)
         },
+        // v8 adds an index only: the same data as v7.
+        "v8": { db in
+            try MigrationTests.seeders["v7"]!(db)
+        },
     ]
 }

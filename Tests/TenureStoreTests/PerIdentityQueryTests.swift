@@ -166,6 +166,8 @@ struct PerIdentityQueryTests {
             #expect(offboardings.contains("USING INDEX offboarding_identity (identityID=?)"), "\(offboardings)")
             let termination = try await plan(SQLiteStore.identityTerminationSQL)
             #expect(termination.contains("USING INDEX hr_user_identity (identityID=?)"), "\(termination)")
+            let byUsername = try await plan(SQLiteStore.identitiesByUsernameSQL)
+            #expect(byUsername.contains("USING INDEX identity_username (username=?)"), "\(byUsername)")
         }
     }
 }

@@ -58,8 +58,13 @@ public struct Planner {
             let hrReason = state.hrTerminated[identity.id]
             // Terminated by HR (or an operator's offboarding): out of scope whatever the directory says.
             let previous = state.identities[identity.id]
-            // An undecided scope changes nothing: who was in stays in, who was not stays out.
-            let inScope = hrReason == nil && (context.evaluate(context.scope, view) ?? (previous?.state == .active))
+            // An undecided scope changes nothing: who was in stays in (and may still leave, disabled
+            // or terminated by HR); who was not keeps the record it had, and someone new is not
+            // recorded until it is decided (a joiner then, not a rehire).
+            let scope = context.evaluate(context.scope, view)
+            let wasIn = previous?.state == .active
+            if scope == nil && hrReason == nil && !wasIn { continue }
+            let inScope = hrReason == nil && (scope ?? wasIn)
             let held = assignmentsByIdentity[identity.id] ?? []
             let record = context.record(for: position, inScope: inScope, previous: previous, now: now)
 
@@ -381,12 +386,13 @@ public struct Planner {
         var actions: [PlanAction] = held.map {
             .revoke(role: $0.role, state: $0.state, reason: "offboarded: \(reason)")
         }
-        // Its username leaves username-valued attributes too, unless another account still present
-        // has it (the value would be theirs).
+        // Its username leaves username-valued attributes too, unless another account Tenure knows
+        // has it, in any state (the value may be theirs; `state` must hold them — SyncEngine.offboard
+        // loads them by username).
         let username = previous.username.flatMap { name -> String? in
             let lowered = name.lowercased()
             let shared = state.identities.values.contains {
-                $0.id != identityID && $0.state != .terminated && $0.username?.lowercased() == lowered
+                $0.id != identityID && $0.username?.lowercased() == lowered
             }
             return shared ? nil : name
         }
