@@ -285,8 +285,13 @@ extension SCIMUser {
         let matched = items.indices.filter { items[$0].objectValue.map(filter.matches) ?? false }
         if matched.isEmpty {
             // RFC 7644 §3.5.2: a filter that matches nothing is "noTarget" — except for add, where
-            // Entra's `emails[type eq "work"].value` means "the work email", to be created.
-            guard kind == .add else {
+            // Entra's `emails[type eq "work"].value` means "the work email", to be created, and for
+            // a replace of a sub-attribute through such a filter: Entra sends those for values the
+            // user may not have yet, and since a PATCH is atomic, refusing one would also refuse an
+            // `active: false` in the same request — a deprovisioning blocked on an email address.
+            let creates =
+                kind == .add || (kind == .replace && path.subAttribute != nil && !filter.impliedObject.isEmpty)
+            guard creates else {
                 throw SCIMError.noTarget(path.text, "the filter matches no value")
             }
             var element = filter.impliedObject

@@ -45,8 +45,8 @@ struct SCIMPatchTests {
 
     @Test func valueFiltersThatMatchNothing() throws {
         let entra = try user(entraCreate)
-        // replace and remove: noTarget (RFC 7644 §3.5.2).
-        for op in ["replace", "remove"] {
+        // remove: noTarget (RFC 7644 §3.5.2).
+        for op in ["remove"] {
             let error = scimError {
                 _ = try patched(
                     entra,
@@ -66,6 +66,22 @@ struct SCIMPatchTests {
         )
         #expect(added.emails.count == 2)
         #expect(added.emails[1].type == "home" && added.emails[1].value == "h@example.com")
+        // replace of a sub-attribute: created too (Entra sends it for a value the user may not
+        // have); a deactivation in the same PATCH is applied with it, not refused.
+        let replaced = try patched(
+            entra,
+            #"{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"Replace","path":"emails[type eq \"home\"].value","value":"h@example.com"},{"op":"Replace","path":"active","value":"False"}]}"#
+        )
+        #expect(replaced.emails.count == 2 && replaced.emails[1].type == "home")
+        #expect(!replaced.active)
+        // A replace of a whole value through a filter that matches nothing is still noTarget.
+        let whole = scimError {
+            _ = try patched(
+                entra,
+                #"{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"emails[type eq \"home\"]","value":{"value":"h@example.com"}}]}"#
+            )
+        }
+        #expect(whole?.scimType == .noTarget)
     }
 
     @Test func removeThroughAValueFilter() throws {

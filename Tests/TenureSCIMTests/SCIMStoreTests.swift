@@ -116,7 +116,7 @@ struct SCIMStoreTests {
                 time: t0
             )
             let bad = try patch(
-                #"{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"Replace","path":"emails[type eq \"home\"].value","value":"x@example.com"}]}"#
+                #"{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"Replace","path":"active","value":"False"},{"op":"Remove","path":"emails[type eq \"home\"].value"}]}"#
             )
             await #expect(throws: SCIMError.self) {
                 _ = try await store.patchHRUser(id: created.id, ifMatch: nil, actor: "scim:entra", time: t0 + 1) {
