@@ -564,20 +564,22 @@ extension Operations {
     ) async throws {
         var details = details
         details["reason"] = reason
-        _ = try await self.store.cancelOffboardings(
-            identityID: identityID,
-            requestedByPrefix: requester,
-            audit: [
-                AuditEvent(
-                    time: time,
-                    actor: actor,
-                    type: "offboarding.cancelled",
-                    subject: identityID,
-                    object: details["hrUser"],
-                    details: details
-                )
-            ]
-        )
+        let audit = [
+            AuditEvent(
+                time: time,
+                actor: actor,
+                type: "offboarding.cancelled",
+                subject: identityID,
+                object: details["hrUser"],
+                details: details
+            )
+        ]
+        // Taking turns with offboardings (the coordinator): one that was due and had checked it was
+        // still scheduled runs to its end before this cancels, and one that comes after sees it
+        // cancelled — never half of each.
+        _ = try await self.coordinator.exclusive {
+            try await self.store.cancelOffboardings(identityID: identityID, requestedByPrefix: requester, audit: audit)
+        }
         self.metrics.offboarding("cancelled")
     }
 }

@@ -651,6 +651,33 @@ struct SCIMAPITests {
         }
     }
 
+    /// HR's cancellation takes its turn with offboardings (the coordinator): while an offboarding
+    /// holds it — one that checked its row was still scheduled — the cancellation waits.
+    @Test func aCancellationWaitsForAnOffboardingThatIsRunning() async throws {
+        let clock = TestClock(Self.now)
+        let harness = try await Harness(mappings: Self.mappings, state: Self.state, now: { clock.now })
+        try await harness.run { client in
+            let id = try await Self.createCatLeavingOnMarch31(client)
+            let first = try #require(try await harness.store.offboardings().first)
+            let gate = AsyncStream<Void>.makeStream()
+            let entered = AsyncStream<Void>.makeStream()
+            let running = Task {
+                await harness.operations.coordinator.exclusive {
+                    entered.continuation.yield()
+                    for await _ in gate.stream { break }
+                }
+            }
+            for await _ in entered.stream { break }
+            let move = Task { try await Self.moveTerminationDate(client, id, to: "2027-04-30") }
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(try await harness.store.offboarding(id: first.id)?.state == .scheduled)
+            gate.continuation.yield()
+            await running.value
+            #expect(try await move.value.status == .ok)
+            #expect(try await harness.store.offboarding(id: first.id)?.state == .cancelled)
+        }
+    }
+
     @Test func aFutureTerminationDateSchedulesTheOffboarding() async throws {
         let clock = TestClock(Self.now)
         let harness = try await Harness(mappings: Self.mappings, state: Self.state, now: { clock.now })
