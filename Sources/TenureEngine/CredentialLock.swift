@@ -14,29 +14,23 @@ import Glibc
 ///
 /// `flock` locks belong to an open file description: two holders in one process exclude each other
 /// as two processes do.
-struct CredentialLock: Sendable {
-    private let lock: SyncLock
-
-    /// Takes the lock on `name`, waiting up to `timeout` seconds for its holder (polled every
-    /// 50 ms). Throws `CredentialLockError.held` naming the holder when it is still held then.
+enum CredentialLock {
+    /// Takes the lock on `name`, waiting up to `timeout` for its holder. Throws
+    /// `CredentialLockError.held` naming the holder when it is still held then. The lock is held
+    /// for as long as the returned `SyncLock` lives.
     static func acquire(
         _ name: String,
         in directory: String,
         purpose: String,
-        timeout: Double
-    ) async throws -> CredentialLock {
+        timeout: Duration
+    ) async throws -> SyncLock {
         if mkdir(directory, 0o700) != 0 && errno != EEXIST {
             throw CredentialLockError.cannotOpen(path: directory, reason: String(cString: strerror(errno)))
         }
         // Names may be long; the file says which credential it is for.
         let path = directory + "/credential-" + hex(Digest.sha256(Array(name.utf8)).prefix(16)) + ".lock"
         do {
-            let lock = try await SyncLock.acquire(
-                path: path,
-                purpose: "\(purpose) of \(name)",
-                waitingUpTo: .milliseconds(Int((max(timeout, 0) * 1_000).rounded()))
-            )
-            return CredentialLock(lock: lock)
+            return try await SyncLock.acquire(path: path, purpose: "\(purpose) of \(name)", waitingUpTo: timeout)
         } catch SyncLockError.held(_, let holder) {
             throw CredentialLockError.held(credential: name, holder: holder)
         } catch SyncLockError.cannotOpen(let path, let reason) {
@@ -45,9 +39,9 @@ struct CredentialLock: Sendable {
     }
 
     /// Tries once; nil when another holder has it.
-    static func attempt(_ name: String, in directory: String, purpose: String) async throws -> CredentialLock? {
+    static func attempt(_ name: String, in directory: String, purpose: String) async throws -> SyncLock? {
         do {
-            return try await Self.acquire(name, in: directory, purpose: purpose, timeout: 0)
+            return try await Self.acquire(name, in: directory, purpose: purpose, timeout: .zero)
         } catch CredentialLockError.held {
             return nil
         }

@@ -134,7 +134,7 @@ public struct CredentialRotator: Sendable {
     /// How long a rotation waits for another one of the same credential to finish (a rotation takes
     /// a few LDAP round trips; this allows for their timeouts). `tenure serve` waits less: its
     /// writes take turns, and a wait holds up every other one.
-    public var lockWait: Double = 120
+    public var lockWait: Duration = .seconds(120)
 
     /// Rotates one credential (settling an interrupted rotation first). Waits for a rotation of the
     /// same credential running elsewhere (`CredentialLock`).
@@ -167,7 +167,7 @@ public struct CredentialRotator: Sendable {
     /// back-off: the rotation that held the lock either made a secret nobody has seen (what this one
     /// was for) or recorded a failure of its own — nothing that was due is lost.
     private func locked<T>(_ name: String, _ body: () async throws -> T) async throws -> T {
-        let lock: CredentialLock
+        let lock: SyncLock
         do {
             lock = try await CredentialLock.acquire(
                 name,

@@ -61,7 +61,7 @@ struct MFACommandTests {
 
                 let unknown = try world.tenure(["mfa", "enroll", "nobody"])
                 #expect(unknown.status == 1)
-                #expect(unknown.stderr.contains("no identity named nobody"))
+                #expect(unknown.stderr.contains("no identity known as nobody"))
 
                 // Audited without the seed.
                 let audit = try world.tenure(["audit", "export", "--format", "jsonl"]).stdout

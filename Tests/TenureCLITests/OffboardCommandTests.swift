@@ -86,7 +86,7 @@ struct OffboardCommandTests {
 
                 let third = try world.tenure(["offboard", "rpatel", "--reason", "again"])
                 #expect(third.status == 1)
-                #expect(third.stderr.contains("names 2 identities"), "\(third)")
+                #expect(third.stderr.contains("names several identities"), "\(third)")
                 for id in accounts.map(\.id) { #expect(third.stderr.contains(id)) }
             }
         }

@@ -34,7 +34,7 @@ struct TokenCommandTests {
 
                 let unknown = try world.tenure(["token", "create", "x", "--scopes", "approve", "--subject", "nobody"])
                 #expect(unknown.status == 1)
-                #expect(unknown.stderr.contains("no identity named nobody"), "\(unknown)")
+                #expect(unknown.stderr.contains("no identity known as nobody"), "\(unknown)")
                 #expect(!unknown.stdout.contains("token:"), "no token is printed for a refused entry")
 
                 // A configuration named but missing is an error, not an unpinned subject.

@@ -46,18 +46,7 @@ import Testing
     }
 
     private func withEngine(_ mappings: Mappings, _ body: (SyncEngine, SQLiteStore) async throws -> Void) async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "tenure-ambiguous-\(UUID().uuidString)"
-        )
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let store = try SQLiteStore(
-            path: directory.appendingPathComponent("t.sqlite").path,
-            auditKey: AuditKey.random()
-        )
-        var logger = Logger(label: "tenure.tests")
-        logger.logLevel = .critical
-        try await body(SyncEngine(mappings: mappings, store: store, logger: logger, actor: "test"), store)
+        try await VaultTestSupport.withEngine(mappings, body)
     }
 
     private func holders(_ store: SQLiteStore) async throws -> [String] {

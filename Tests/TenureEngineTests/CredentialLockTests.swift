@@ -138,7 +138,7 @@ struct CredentialLockTests {
             try await world.waitForPending()
 
             var impatient = world.rotator(world.second, actor: "api", now: { 2_000 })
-            impatient.lockWait = 0.2
+            impatient.lockWait = .milliseconds(200)
             await #expect(throws: CredentialLockError.self) {
                 try await impatient.rotate("app-key", reason: "one-time check-in", requestID: "checkin:co-1")
             }
@@ -185,7 +185,7 @@ struct CredentialLockTests {
             }
 
             var api = world.rotator(world.first, actor: "api", now: { 2_000 })
-            api.lockWait = 0.2
+            api.lockWait = .milliseconds(200)
             let result = try await api.checkIn(checkoutID: "co-1")
             #expect(result.checkout.isOpen == false)
             guard case .needsAttention(let reason)? = result.rotation else {

@@ -27,18 +27,7 @@ import Testing
     }
 
     private func withEngine(_ body: (SyncEngine, SQLiteStore) async throws -> Void) async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "tenure-engine-\(UUID().uuidString)"
-        )
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let store = try SQLiteStore(
-            path: directory.appendingPathComponent("t.sqlite").path,
-            auditKey: AuditKey(bytes: [UInt8](repeating: 7, count: 32))
-        )
-        var logger = Logger(label: "tenure.tests")
-        logger.logLevel = .critical
-        try await body(SyncEngine(mappings: Self.mappings, store: store, logger: logger, actor: "test"), store)
+        try await VaultTestSupport.withEngine(Self.mappings, body)
     }
 
     private func types(_ store: SQLiteStore) async throws -> [String] {

@@ -3,6 +3,7 @@ import LDAPClient
 import Logging
 import SlapdFixture
 import TenureCore
+import TenureEngine
 import TenureStore
 import TenureVault
 import Testing
@@ -13,6 +14,23 @@ enum VaultTestSupport {
         var logger = Logger(label: "tenure.tests")
         logger.logLevel = .critical
         return logger
+    }
+
+    /// A sync engine with `mappings` over a fresh store in a temporary directory (removed after).
+    static func withEngine(
+        _ mappings: Mappings,
+        _ body: (SyncEngine, SQLiteStore) async throws -> Void
+    ) async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "tenure-engine-\(UUID().uuidString)"
+        )
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = try SQLiteStore(
+            path: directory.appendingPathComponent("t.sqlite").path,
+            auditKey: AuditKey.random()
+        )
+        try await body(SyncEngine(mappings: mappings, store: store, logger: Self.quietLogger, actor: "test"), store)
     }
 
     /// Whether `password` binds as `dn` (wrong credentials are false; anything else throws).

@@ -62,9 +62,9 @@ public struct Planner {
             // or terminated by HR); who was not keeps the record it had, and someone new is not
             // recorded until it is decided (a joiner then, not a rehire).
             let scope = context.evaluate(context.scope, view)
-            let wasIn = previous?.state == .active
-            if scope == nil && hrReason == nil && !wasIn { continue }
-            let inScope = hrReason == nil && (scope ?? wasIn)
+            let wasActive = previous?.state == .active
+            if scope == nil && hrReason == nil && !wasActive { continue }
+            let inScope = hrReason == nil && (scope ?? wasActive)
             let held = assignmentsByIdentity[identity.id] ?? []
             let record = context.record(for: position, inScope: inScope, previous: previous, now: now)
 
@@ -72,7 +72,6 @@ public struct Planner {
             var desired: [String: (mode: RoleMode, rule: String)] = [:]
             var undecided = Set<String>()
             let isActive = record.state == .active
-            let wasActive = previous?.state == .active
             activeAt[position] = isActive
 
             switch (previous?.state, record.state) {

@@ -39,11 +39,7 @@ struct MFACommand: AsyncParsableCommand {
                 throw ExitCode(78)
             }
             let store = try context.openStore()
-            let identity = try StateContext.identity(
-                self.user,
-                in: try await store.loadState(),
-                command: "tenure mfa enroll"
-            )
+            let identity = try await StateContext.identity(self.user, in: store, command: "tenure mfa enroll")
             let previous = try await store.mfaEnrollment(identityID: identity.id)
             var seed = try TOTP.generateSecret()
             defer { secureZero(&seed) }

@@ -38,20 +38,7 @@ struct OffboardCommand: AsyncParsableCommand {
         }
         defer { withExtendedLifetime(lock) {} }
         let store = try context.openStore()
-        let state = try await store.loadState()
-        let identity: IdentityRecord
-        switch state.resolveSubject(self.user, rule: .change) {
-        case .found(let found): identity = found
-        case .unknown:
-            printError("tenure offboard: no identity known as \(self.user) (run a sync first?)")
-            throw ExitCode.failure
-        case .ambiguous(let ids):
-            printError(
-                "tenure offboard: \(self.user) names \(ids.count) identities; give the stable id: "
-                    + ids.joined(separator: ", ")
-            )
-            throw ExitCode.failure
-        }
+        let identity = try await StateContext.identity(self.user, in: store, command: "tenure offboard")
         // Which account, in full: a name can be shared, and this cannot be undone.
         print("Identity: \(identity.username ?? "-") (id \(identity.id), \(identity.dn), \(identity.state.rawValue))")
         let now = Date().timeIntervalSince1970

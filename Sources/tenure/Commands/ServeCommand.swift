@@ -38,7 +38,7 @@ struct ServeCommand: AsyncParsableCommand {
         // The server's writes take turns (Coordinator): waiting long for a rotation running in
         // another process would hold up every activation and offboarding. A rotation that cannot
         // wait is recorded as failed and retried by the sweeper's maintenance.
-        configured.rotator?.lockWait = 5
+        configured.rotator?.lockWait = .seconds(5)
         let engine = configured
         var settings = context.configuration.server ?? ServerSettings()
         if let port = self.port { settings.port = port }

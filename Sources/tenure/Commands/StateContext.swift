@@ -32,14 +32,18 @@ struct StateContext {
 
     /// The identity a username or a stable id names in the store (`SubjectResolution.resolve` with
     /// the rule for changing a person: terminated accounts are passed over, two others are refused);
-    /// a warning when it is not active. Errors name `command` and exit 1.
-    static func identity(_ user: String, in state: PIMState, command: String) throws -> IdentityRecord {
+    /// a warning when it is not active. Only the candidates are read (by id, and by username through
+    /// its index), not the whole model. Errors name `command` and exit 1.
+    static func identity(_ user: String, in store: SQLiteStore, command: String) async throws -> IdentityRecord {
+        var candidates = try await store.identityRecords(username: user)
+        if let byID = try await store.loadState(identityID: user).identities[user] { candidates.append(byID) }
+        let state = PIMState(identities: Dictionary(candidates.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a }))
         switch state.resolveSubject(user, rule: .change) {
         case .found(let identity):
             if identity.state != .active { printError("warning: \(user) is \(identity.state.rawValue)") }
             return identity
         case .unknown:
-            printError("\(command): no identity named \(user) in the store (run a sync first)")
+            printError("\(command): no identity known as \(user) in the store (run a sync first)")
             throw ExitCode.failure
         case .ambiguous(let ids):
             printError(

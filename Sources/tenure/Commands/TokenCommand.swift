@@ -76,8 +76,11 @@ struct TokenCommand: AsyncParsableCommand {
                 return "      subject: \(yamlString(subject))"
             }
             let context = try StateContext(options: self.options)
-            let state = try await context.openStore().loadState()
-            let identity = try StateContext.identity(subject, in: state, command: "tenure token create")
+            let identity = try await StateContext.identity(
+                subject,
+                in: try context.openStoreForReading(),
+                command: "tenure token create"
+            )
             // A comment holds anything but a line break.
             let who = "\(identity.username ?? "?") (\(identity.dn))".filter { !$0.isNewline }
             return "      subject: \(yamlString(identity.id))  # \(who)"
