@@ -289,22 +289,38 @@ struct HRIdentityMatcher: Sendable {
     ///     since, and would be offboarded.
     ///   - strongOnly: `externalId` only (for records linked after the fact, by the daemon).
     func identityID(for record: HRUserRecord, now: Double, strongOnly: Bool = false) -> String? {
-        if let externalId = record.externalId, self.model.identities[externalId] != nil {
-            return externalId
-        }
-        guard !strongOnly else { return nil }
-        // The model keeps the active identities by lowercased, non-empty employee number. An HR
-        // record with a number is matched by that number or not at all (a pre-hire until the
+        if let identityID = self.identityID(byKeysOf: record, strongOnly: strongOnly) { return identityID }
+        // An HR record with a number is matched by that number or not at all (a pre-hire until the
         // directory has it): by name it could meet someone else's account — another jsmith — and
         // that person's access would then follow this record's employment.
-        if let number = record.employeeNumber?.lowercased(), !number.isEmpty {
-            guard let candidates = self.model.idsByEmployeeNumber[number], candidates.count == 1 else { return nil }
-            return candidates.first
-        }
-        guard !Self.isTerminated(record, now: now) else { return nil }
+        guard !strongOnly, !Self.hasEmployeeNumber(record), !Self.isTerminated(record, now: now) else { return nil }
         let active = (self.model.idsByUsername[record.userName.lowercased()] ?? []).filter {
             self.model.identities[$0]?.state == .active
         }
         return active.count == 1 ? active.first : nil
+    }
+
+    /// The identity the record's own keys name, never its userName: `externalId`, else the
+    /// employee number (`externalId` only when `strongOnly`). For a record HR re-keyed after it was
+    /// linked: only these say it is someone else.
+    func identityID(byKeysOf record: HRUserRecord, strongOnly: Bool) -> String? {
+        if let externalId = record.externalId, self.model.identities[externalId] != nil {
+            return externalId
+        }
+        guard !strongOnly, Self.hasEmployeeNumber(record) else { return nil }
+        return self.identityID(byEmployeeNumberOf: record)
+    }
+
+    private static func hasEmployeeNumber(_ record: HRUserRecord) -> Bool {
+        !(record.employeeNumber ?? "").isEmpty
+    }
+
+    /// The one active identity with the record's employee number: the model keeps the active
+    /// identities by lowercased, non-empty employee number.
+    private func identityID(byEmployeeNumberOf record: HRUserRecord) -> String? {
+        guard let number = record.employeeNumber?.lowercased(),
+            let candidates = self.model.idsByEmployeeNumber[number], candidates.count == 1
+        else { return nil }
+        return candidates.first
     }
 }

@@ -177,14 +177,14 @@ extension Operations {
         let id = try self.scimID(context)
         let version = try SCIMHTTP.ifMatch(request)
         let user = try SCIMUser(json: try await self.scimBody(request))
-        let replaced = try await self.store.replaceHRUser(
+        let update = try await self.store.replaceHRUser(
             id: id,
             with: HRUserFields(user),
             ifMatch: version,
             actor: context.actor,
             time: self.now()
         )
-        let record = try await self.linkHRUserIfPossible(replaced, actor: context.actor)
+        let record = try await self.linkHRUser(after: update, actor: context.actor, requestID: context.requestID)
         try await self.settleEmployment(of: record, deleted: false, actor: context.actor, requestID: context.requestID)
         return try self.scimUserResponse(record, request: request, selection: selection)
     }
@@ -201,14 +201,14 @@ extension Operations {
             try user.apply(patch, id: id)
             return HRUserFields(user)
         }
-        let patched = try await self.store.patchHRUser(
+        let update = try await self.store.patchHRUser(
             id: id,
             ifMatch: version,
             actor: context.actor,
             time: self.now(),
             change
         )
-        let record = try await self.linkHRUserIfPossible(patched, actor: context.actor)
+        let record = try await self.linkHRUser(after: update, actor: context.actor, requestID: context.requestID)
         try await self.settleEmployment(of: record, deleted: false, actor: context.actor, requestID: context.requestID)
         return try self.scimUserResponse(record, request: request, selection: selection)
     }
@@ -396,6 +396,58 @@ extension Operations {
         ) ?? record
     }
 
+    /// After a PUT or PATCH: an unlinked user is linked when it now can be
+    /// (`linkHRUserIfPossible`). A linked user whose `externalId` or `employeeNumber` HR changed
+    /// moves to the identity those keys now name (`HRIdentityMatcher.identityID(byKeysOf:)`: never
+    /// by userName, and by `externalId` only for a user HR has terminated), unless another HR user
+    /// employs that identity (refused and audited, the link stays). The identity it leaves no
+    /// longer follows this user's employment: this user's offboardings of it (scheduled or done) are
+    /// cancelled and its index entry rebuilt; nothing is granted back there until the next sync.
+    /// Keys that name no identity keep the link: HR's termination still reaches the account it
+    /// was matched to (fail closed), and it is logged.
+    func linkHRUser(after update: HRUserUpdate, actor: String, requestID: String?) async throws -> HRUserRecord {
+        guard update.record.identityID != nil else {
+            return try await self.linkHRUserIfPossible(update.record, actor: actor)
+        }
+        guard update.identityKeysChanged else { return update.record }
+        return try await self.employment.exclusive {
+            // As stored now: another request may have moved or deleted it since.
+            guard let record = try await self.store.hrUser(id: update.record.id), let linked = record.identityID else {
+                return update.record
+            }
+            let now = self.now()
+            let matcher = HRIdentityMatcher(self.index.snapshot)
+            let strongOnly = HRIdentityMatcher.isTerminated(record, now: now)
+            guard let target = matcher.identityID(byKeysOf: record, strongOnly: strongOnly) else {
+                self.logger.notice(
+                    "HR changed a linked user's externalId or employeeNumber, and they name no directory identity: the link stays",
+                    metadata: ["hrUser": "\(record.id)", "identity": "\(linked)"]
+                )
+                return record
+            }
+            guard target != linked,
+                let moved = try await self.store.linkHRUserIfNotEmployedElsewhere(
+                    id: record.id,
+                    to: target,
+                    actor: actor,
+                    time: now
+                )
+            else { return record }
+            var details = ["hrUser": record.id, "identity": target]
+            if let requestID { details["request"] = requestID }
+            try await self.cancelHROffboardings(
+                linked,
+                requester: "scim:\(record.id)",
+                reason: "HR: user \(record.id) now names another identity",
+                actor: actor,
+                details: details,
+                time: now
+            )
+            try await self.refreshIndex(identityID: linked)
+            return moved
+        }
+    }
+
     /// HR is authoritative for employment. For a linked HR user, after a change:
     /// - terminated (active false, a termination date that has passed, or deleted) and no other
     ///   live HR record still employs the identity: the identity's leaver plan runs now
@@ -406,9 +458,20 @@ extension Operations {
     /// - employed again: this HR user's offboardings (scheduled or done) are cancelled and the
     ///   index rebuilt. Nothing is granted back here: the next sync grants what the directory and
     ///   the rules say.
+    ///
+    /// The user is read again once it is this change's turn: what another request stored meanwhile
+    /// is what is settled (a deleted user is settled as given, by its `DELETE`).
     func settleEmployment(of record: HRUserRecord, deleted: Bool, actor: String, requestID: String?) async throws {
         try await self.employment.exclusive {
-            try await self.settleEmploymentUnlocked(of: record, deleted: deleted, actor: actor, requestID: requestID)
+            let current: HRUserRecord
+            if deleted {
+                current = record
+            } else {
+                // Deleted meanwhile: that DELETE settles it.
+                guard let stored = try await self.store.hrUser(id: record.id) else { return }
+                current = stored
+            }
+            try await self.settleEmploymentUnlocked(of: current, deleted: deleted, actor: actor, requestID: requestID)
         }
     }
 

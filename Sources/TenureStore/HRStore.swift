@@ -88,6 +88,24 @@ public struct HRUserRecord: Sendable, Hashable {
     }
 }
 
+/// What a replace or patch did: the record before and after (the same when nothing changed).
+public struct HRUserUpdate: Sendable, Hashable {
+    public var previous: HRUserRecord
+    public var record: HRUserRecord
+
+    public init(previous: HRUserRecord, record: HRUserRecord) {
+        self.previous = previous
+        self.record = record
+    }
+
+    /// Whether the values that name the person's directory identity changed: `externalId`
+    /// (exactly) or `employeeNumber` (ignoring case, as it is matched).
+    public var identityKeysChanged: Bool {
+        self.previous.externalId != self.record.externalId
+            || self.previous.employeeNumber?.lowercased() != self.record.employeeNumber?.lowercased()
+    }
+}
+
 /// Which live users a listing returns. The equalities select in SQL (indexes); `matches` then
 /// runs on every selected record, so a caller can pass its whole filter there and the equalities
 /// only as a narrowing hint: the result is what `matches` accepts among the equalities' rows.
@@ -193,21 +211,21 @@ public protocol HRStore: Sendable {
 
     /// Replaces the user's values (SCIM PUT). With `ifMatch`, `.preconditionFailed` unless it is the
     /// current version. `.notFound`, `.conflict` as for create. Unchanged values change nothing
-    /// (same version, no audit event).
+    /// (same version, no audit event). Returns the record before and after.
     func replaceHRUser(id: String, with fields: HRUserFields, ifMatch version: Int?, actor: String, time: Double)
-        async throws -> HRUserRecord
+        async throws -> HRUserUpdate
 
     /// Read-modify-write in one write transaction (SCIM PATCH): checks `ifMatch`, calls `change`
     /// with the current record, and stores what it returns as `replaceHRUser` does. `change` runs
     /// inside the transaction, on the database writer: it must be quick and do no I/O. Whatever it
-    /// throws rolls everything back and is rethrown.
+    /// throws rolls everything back and is rethrown. Returns the record before and after.
     func patchHRUser(
         id: String,
         ifMatch version: Int?,
         actor: String,
         time: Double,
         _ change: @escaping @Sendable (HRUserRecord) throws -> HRUserFields
-    ) async throws -> HRUserRecord
+    ) async throws -> HRUserUpdate
 
     /// Deletes the user (soft: `deleted = 1`; its userName and externalId become free). With
     /// `ifMatch`, `.preconditionFailed` unless current. `.notFound` for no live user `id`.

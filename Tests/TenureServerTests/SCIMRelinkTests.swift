@@ -1,0 +1,169 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import TenureAccess
+import TenureCore
+import TenureStore
+import Testing
+
+@testable import TenureServer
+
+/// A linked HR user whose `externalId` or employee number HR changes: the link follows the keys
+/// when they name another identity, and stays when they name none; a stale record is never
+/// settled. Over real HTTP, with the SCIM suite's people (ann E100, bob E200, cat E300).
+@Suite(.timeLimit(.minutes(2)))
+struct SCIMRelinkTests {
+    typealias S = SCIMAPITests
+
+    static func setEmployeeNumber(_ client: any TestClientProtocol, _ id: String, _ number: String) async throws
+        -> TestResponse
+    {
+        try await S.send(
+            client,
+            .patch,
+            "/Users/\(id)",
+            """
+            {"schemas": ["\(S.patchOp)"], "Operations": [
+              {"op": "replace", "path": "\(S.enterprise):employeeNumber", "value": "\(number)"}]}
+            """
+        )
+    }
+
+    /// HR had the wrong number on a record with a leaving date: corrected, the link, and the
+    /// scheduled offboarding with it, move to the person the number names.
+    @Test func aCorrectedEmployeeNumberMovesTheLinkAndItsScheduledOffboarding() async throws {
+        let harness = try await Harness(mappings: S.mappings, state: S.state, now: { S.now })
+        try await harness.run { client in
+            let id = try S.created(
+                try await S.send(
+                    client,
+                    .post,
+                    "/Users",
+                    S.entraCreate("cat@corp.example", employeeNumber: "E100", terminationDate: "2027-03-31T17:00:00Z")
+                )
+            )
+            #expect(try await harness.store.hrUser(id: id)?.identityID == "id-ann")
+            #expect(try await harness.store.offboardings(identityID: "id-ann").map(\.state) == [.scheduled])
+
+            let corrected = try await Self.setEmployeeNumber(client, id, "E300")
+            #expect(corrected.status == .ok)
+            #expect(try await harness.store.hrUser(id: id)?.identityID == "id-cat")
+            // ann no longer leaves on that date; cat does.
+            #expect(try await harness.store.offboardings(identityID: "id-ann").map(\.state) == [.cancelled])
+            let cats = try await harness.store.offboardings(identityID: "id-cat")
+            #expect(cats.map(\.state) == [.scheduled])
+            #expect(cats.first?.effectiveAt == 1_806_512_400 && cats.first?.requestedBy == "scim:\(id)")
+            let linked = try await harness.auditRecords(type: "hr.user.linked").map(\.event)
+            #expect(linked.map(\.subject) == ["id-ann", "id-cat"])
+            #expect(linked.last?.details["previousIdentity"] == "id-ann")
+            let cancelled = try #require(try await harness.auditRecords(type: "offboarding.cancelled").first?.event)
+            #expect(cancelled.subject == "id-ann")
+            #expect(cancelled.details["reason"] == "HR: user \(id) now names another identity")
+            #expect(cancelled.details["identity"] == "id-cat")
+            // Both keep their access until their dates.
+            #expect(try await S.evaluate(client, "ann", "db-read") == (true, "active_assignment"))
+            #expect(try await S.evaluate(client, "cat", "db-read") == (true, "active_assignment"))
+
+            // The same number again (PUT-style resend) moves nothing.
+            #expect(try await Self.setEmployeeNumber(client, id, "e300").status == .ok)
+            #expect(try await harness.auditRecords(type: "hr.user.linked").count == 2)
+        }
+        #expect(try await harness.store.verifyAudit().isIntact)
+    }
+
+    /// A terminated record moves by `externalId` only: the person it left is no longer HR's leaver
+    /// (nothing granted back until a sync), the person it now names is offboarded.
+    @Test func aTerminatedRecordMovesByExternalIdAndTheOldOffboardingIsTakenBack() async throws {
+        let harness = try await Harness(mappings: S.mappings, state: S.state, now: { S.now })
+        try await harness.run { client in
+            let id = try S.created(
+                try await S.send(
+                    client,
+                    .post,
+                    "/Users",
+                    S.oktaCreate("bob@okta.local", externalId: "id-ann", active: false)
+                )
+            )
+            #expect(try await harness.store.hrUser(id: id)?.identityID == "id-ann")
+            #expect(try await S.evaluate(client, "ann", "db-read") == (false, "identity_inactive"))
+            #expect(harness.operations.index.snapshot.hrTerminated["id-ann"] != nil)
+
+            // Okta's PUT with the right externalId.
+            let put = try await S.send(
+                client,
+                .put,
+                "/Users/\(id)",
+                S.oktaCreate("bob@okta.local", externalId: "id-bob", active: false)
+            )
+            #expect(put.status == .ok)
+            #expect(try await harness.store.hrUser(id: id)?.identityID == "id-bob")
+            #expect(try await harness.store.offboardings(identityID: "id-ann").map(\.state) == [.cancelled])
+            #expect(try await harness.store.offboardings(identityID: "id-bob").map(\.state) == [.done])
+            #expect(harness.operations.index.snapshot.hrTerminated["id-ann"] == nil)
+            #expect(harness.operations.index.snapshot.hrTerminated["id-bob"] != nil)
+            #expect(try await S.evaluate(client, "bob", "db-read") == (false, "identity_inactive"))
+            #expect(try await S.assignments(harness, "id-bob").isEmpty)
+            // ann's part of the index is what a whole reload gives; her revoked roles stay revoked.
+            let reloaded = try await ModelLoader.load(store: harness.store, mappings: harness.mappings, now: S.now)
+            #expect(harness.operations.index.snapshot == reloaded)
+            #expect(try await S.assignments(harness, "id-ann").isEmpty)
+        }
+        #expect(try await harness.store.verifyAudit().isIntact)
+    }
+
+    /// Keys that do not name another identity keep the link: a number no account has, a terminated
+    /// record's new number (a number is no proof for a leaver), and a person another HR record
+    /// employs (refused, audited).
+    @Test func aLinkStaysWhenTheNewKeysDoNotNameSomeoneElseForSure() async throws {
+        let harness = try await Harness(mappings: S.mappings, state: S.state, now: { S.now })
+        try await harness.run { client in
+            let ann = try S.created(
+                try await S.send(client, .post, "/Users", S.entraCreate("ann@corp.example", employeeNumber: "E100"))
+            )
+            #expect(try await Self.setEmployeeNumber(client, ann, "E999").status == .ok)
+            #expect(try await harness.store.hrUser(id: ann)?.identityID == "id-ann")
+
+            // bob's own open-ended record employs him: ann's record cannot take him over.
+            let bob = try S.created(
+                try await S.send(client, .post, "/Users", S.oktaCreate("bob@okta.local", externalId: "id-bob"))
+            )
+            #expect(try await harness.store.hrUser(id: bob)?.identityID == "id-bob")
+            #expect(try await Self.setEmployeeNumber(client, ann, "E200").status == .ok)
+            #expect(try await harness.store.hrUser(id: ann)?.identityID == "id-ann")
+            let refused = try #require(try await harness.auditRecords(type: "hr.user.link_refused").first?.event)
+            #expect(refused.subject == "id-bob" && refused.object == ann && refused.details["employedBy"] == bob)
+
+            // Terminated, then re-numbered to cat's number: stays with ann, cat is untouched.
+            #expect(try await S.send(client, .patch, "/Users/\(ann)", S.entraActive("false")).status == .ok)
+            #expect(try await harness.store.offboardings(identityID: "id-ann").map(\.state) == [.done])
+            #expect(try await Self.setEmployeeNumber(client, ann, "E300").status == .ok)
+            #expect(try await harness.store.hrUser(id: ann)?.identityID == "id-ann")
+            #expect(try await harness.store.offboardings(identityID: "id-ann").map(\.state) == [.done])
+            #expect(try await harness.store.offboardings(identityID: "id-cat").isEmpty)
+            #expect(try await S.evaluate(client, "cat", "db-read") == (true, "active_assignment"))
+            #expect(try await harness.auditRecords(type: "hr.user.linked").count == 2)
+        }
+    }
+
+    /// Settling reads the user again when its turn comes: a request that read the user before
+    /// another request changed it does not act on what it read. Here an "employed again" read
+    /// before HR's deactivation would take the offboarding back.
+    @Test func aStaleRecordIsNotSettled() async throws {
+        let harness = try await Harness(mappings: S.mappings, state: S.state, now: { S.now })
+        try await harness.run { client in
+            let id = try S.created(
+                try await S.send(client, .post, "/Users", S.entraCreate("ann@corp.example", employeeNumber: "E100"))
+            )
+            var stale = try #require(try await harness.store.hrUser(id: id))
+            #expect(try await S.send(client, .patch, "/Users/\(id)", S.entraActive("false")).status == .ok)
+            #expect(try await harness.store.offboardings().map(\.state) == [.done])
+
+            stale.active = true
+            try await harness.operations.settleEmployment(of: stale, deleted: false, actor: "scim:test", requestID: nil)
+            #expect(try await harness.store.offboardings().map(\.state) == [.done])
+            #expect(try await harness.auditRecords(type: "offboarding.cancelled").isEmpty)
+            #expect(try await S.evaluate(client, "ann", "db-read") == (false, "identity_inactive"))
+        }
+    }
+}
