@@ -173,18 +173,15 @@ extension Operations {
         return report
     }
 
-    /// How long an offboarding waits for a sync running elsewhere (`tenure sync`) to let go of the
-    /// sync lock before it answers 503.
-    static let syncLockWait: Duration = .seconds(30)
-
     /// The sync lock (`<database>.lock`, as `tenure sync` takes it), waited for up to
-    /// `syncLockWait`; then a 503 naming the holder (the client retries).
+    /// `syncLockWait` (30 s); then a 503 naming the holder (the client retries). Never taken while
+    /// this process holds it: a second `flock` from the same process waits for the first.
     func acquireSyncLock(purpose: String) async throws -> SyncLock {
         do {
             return try await SyncLock.acquire(
                 path: self.store.path + ".lock",
                 purpose: purpose,
-                waitingUpTo: Self.syncLockWait
+                waitingUpTo: self.syncLockWait
             )
         } catch SyncLockError.held(_, let holder) {
             throw Problem(

@@ -36,6 +36,9 @@ public final class Operations: Sendable {
     /// The newest plan the index has seen: a plan made elsewhere (a CLI sync or offboarding) makes
     /// the sweeper reload the index.
     let indexedPlan = Mutex<Int64>(0)
+    /// How long a change that takes the sync lock (an offboarding, HR's cancellation of one) waits
+    /// for a sync running elsewhere (`tenure sync`) to let go of it before it answers 503.
+    let syncLockWait: Duration
 
     public init(
         store: SQLiteStore,
@@ -47,7 +50,8 @@ public final class Operations: Sendable {
         settings: ServerSettings,
         metrics: APIMetrics,
         logger: Logger,
-        now: (@Sendable () -> Double)? = nil
+        now: (@Sendable () -> Double)? = nil,
+        syncLockWait: Duration = .seconds(30)
     ) {
         self.store = store
         self.mappings = mappings
@@ -59,6 +63,7 @@ public final class Operations: Sendable {
         self.metrics = metrics
         self.logger = logger
         self.now = now ?? { Date().timeIntervalSince1970 }
+        self.syncLockWait = syncLockWait
     }
 
     func addRoutes(to router: Router<TenureRequestContext>, api: TenureAPI) {

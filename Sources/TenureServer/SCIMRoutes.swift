@@ -177,14 +177,14 @@ extension Operations {
         let id = try self.scimID(context)
         let version = try SCIMHTTP.ifMatch(request)
         let user = try SCIMUser(json: try await self.scimBody(request))
-        let update = try await self.store.replaceHRUser(
+        let replaced = try await self.store.replaceHRUser(
             id: id,
             with: HRUserFields(user),
             ifMatch: version,
             actor: context.actor,
             time: self.now()
         )
-        let record = try await self.linkHRUser(after: update, actor: context.actor, requestID: context.requestID)
+        let record = try await self.linkHRUser(after: replaced, actor: context.actor, requestID: context.requestID)
         try await self.settleEmployment(of: record, deleted: false, actor: context.actor, requestID: context.requestID)
         return try self.scimUserResponse(record, request: request, selection: selection)
     }
@@ -201,14 +201,14 @@ extension Operations {
             try user.apply(patch, id: id)
             return HRUserFields(user)
         }
-        let update = try await self.store.patchHRUser(
+        let patched = try await self.store.patchHRUser(
             id: id,
             ifMatch: version,
             actor: context.actor,
             time: self.now(),
             change
         )
-        let record = try await self.linkHRUser(after: update, actor: context.actor, requestID: context.requestID)
+        let record = try await self.linkHRUser(after: patched, actor: context.actor, requestID: context.requestID)
         try await self.settleEmployment(of: record, deleted: false, actor: context.actor, requestID: context.requestID)
         return try self.scimUserResponse(record, request: request, selection: selection)
     }
@@ -397,35 +397,29 @@ extension Operations {
     }
 
     /// After a PUT or PATCH: an unlinked user is linked when it now can be
-    /// (`linkHRUserIfPossible`). A linked user whose `externalId` or `employeeNumber` HR changed
-    /// moves to the identity those keys now name (`HRIdentityMatcher.identityID(byKeysOf:)`: never
-    /// by userName, and by `externalId` only for a user HR has terminated), unless another HR user
+    /// (`linkHRUserIfPossible`). A linked user whose `externalId` or employee number names another
+    /// identity — HR corrected it — moves there (`HRIdentityMatcher.identityID(byKeysOf:)`: never by
+    /// userName, and by `externalId` only for a user HR has terminated), unless another HR user
     /// employs that identity (refused and audited, the link stays). The identity it leaves no
     /// longer follows this user's employment: this user's offboardings of it (scheduled or done) are
     /// cancelled and its index entry rebuilt; nothing is granted back there until the next sync.
     /// Keys that name no identity keep the link: HR's termination still reaches the account it
-    /// was matched to (fail closed), and it is logged.
-    func linkHRUser(after update: HRUserUpdate, actor: String, requestID: String?) async throws -> HRUserRecord {
-        guard update.record.identityID != nil else {
-            return try await self.linkHRUserIfPossible(update.record, actor: actor)
-        }
-        guard update.identityKeysChanged else { return update.record }
+    /// was matched to (fail closed). Decided from the stored user, not from what changed, so a
+    /// client's retry after a 503 (the sync lock was busy) still moves it.
+    func linkHRUser(after written: HRUserRecord, actor: String, requestID: String?) async throws -> HRUserRecord {
+        guard written.identityID != nil else { return try await self.linkHRUserIfPossible(written, actor: actor) }
+        guard self.relinkTarget(of: written) != nil else { return written }
         return try await self.employment.exclusive {
             // As stored now: another request may have moved or deleted it since.
-            guard let record = try await self.store.hrUser(id: update.record.id), let linked = record.identityID else {
-                return update.record
-            }
+            guard let record = try await self.store.hrUser(id: written.id), let linked = record.identityID,
+                let target = self.relinkTarget(of: record)
+            else { return written }
             let now = self.now()
-            let matcher = HRIdentityMatcher(self.index.snapshot)
-            let strongOnly = HRIdentityMatcher.isTerminated(record, now: now)
-            guard let target = matcher.identityID(byKeysOf: record, strongOnly: strongOnly) else {
-                self.logger.notice(
-                    "HR changed a linked user's externalId or employeeNumber, and they name no directory identity: the link stays",
-                    metadata: ["hrUser": "\(record.id)", "identity": "\(linked)"]
-                )
-                return record
-            }
-            guard target != linked,
+            // The move and the cancellation at the old identity in one turn with offboardings: a
+            // 503 waiting for the lock changes nothing, and nothing lands between the two.
+            let lock = try await self.acquireSyncLock(purpose: "tenure serve (HR user moves to another identity)")
+            defer { withExtendedLifetime(lock) {} }
+            guard
                 let moved = try await self.store.linkHRUserIfNotEmployedElsewhere(
                     id: record.id,
                     to: target,
@@ -441,11 +435,22 @@ extension Operations {
                 reason: "HR: user \(record.id) now names another identity",
                 actor: actor,
                 details: details,
-                time: now
+                time: now,
+                holdingSyncLock: true
             )
             try await self.refreshIndex(identityID: linked)
             return moved
         }
+    }
+
+    /// The identity a linked user's own keys name, when it is not the one the user is linked to.
+    private func relinkTarget(of record: HRUserRecord) -> String? {
+        let strongOnly = HRIdentityMatcher.isTerminated(record, now: self.now())
+        guard let linked = record.identityID,
+            let target = HRIdentityMatcher(self.index.snapshot).identityID(byKeysOf: record, strongOnly: strongOnly),
+            target != linked
+        else { return nil }
+        return target
     }
 
     /// HR is authoritative for employment. For a linked HR user, after a change:
@@ -623,7 +628,8 @@ extension Operations {
         reason: String,
         actor: String,
         details: [String: String],
-        time: Double
+        time: Double,
+        holdingSyncLock: Bool = false
     ) async throws {
         var details = details
         details["reason"] = reason
@@ -637,9 +643,13 @@ extension Operations {
                 details: details
             )
         ]
-        // Taking turns with offboardings (the coordinator): one that was due and had checked it was
-        // still scheduled runs to its end before this cancels, and one that comes after sees it
-        // cancelled — never half of each.
+        // Taking turns with offboardings — the sync lock, as `tenure sync` carrying out due
+        // offboardings in another process holds it, then the coordinator, as this server's own
+        // take it: one that was due and had checked it was still scheduled runs to its end before
+        // this cancels, and one that comes after sees it cancelled — never half of each.
+        let lock =
+            holdingSyncLock ? nil : try await self.acquireSyncLock(purpose: "tenure serve (HR cancels an offboarding)")
+        defer { withExtendedLifetime(lock) {} }
         _ = try await self.coordinator.exclusive {
             try await self.store.cancelOffboardings(identityID: identityID, requestedByPrefix: requester, audit: audit)
         }

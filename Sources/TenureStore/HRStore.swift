@@ -88,24 +88,6 @@ public struct HRUserRecord: Sendable, Hashable {
     }
 }
 
-/// What a replace or patch did: the record before and after (the same when nothing changed).
-public struct HRUserUpdate: Sendable, Hashable {
-    public var previous: HRUserRecord
-    public var record: HRUserRecord
-
-    public init(previous: HRUserRecord, record: HRUserRecord) {
-        self.previous = previous
-        self.record = record
-    }
-
-    /// Whether the values that name the person's directory identity changed: `externalId`
-    /// (exactly) or `employeeNumber` (ignoring case, as it is matched).
-    public var identityKeysChanged: Bool {
-        self.previous.externalId != self.record.externalId
-            || self.previous.employeeNumber?.lowercased() != self.record.employeeNumber?.lowercased()
-    }
-}
-
 /// Which live users a listing returns. The equalities select in SQL (indexes); `matches` then
 /// runs on every selected record, so a caller can pass its whole filter there and the equalities
 /// only as a narrowing hint: the result is what `matches` accepts among the equalities' rows.
@@ -211,21 +193,21 @@ public protocol HRStore: Sendable {
 
     /// Replaces the user's values (SCIM PUT). With `ifMatch`, `.preconditionFailed` unless it is the
     /// current version. `.notFound`, `.conflict` as for create. Unchanged values change nothing
-    /// (same version, no audit event). Returns the record before and after.
+    /// (same version, no audit event).
     func replaceHRUser(id: String, with fields: HRUserFields, ifMatch version: Int?, actor: String, time: Double)
-        async throws -> HRUserUpdate
+        async throws -> HRUserRecord
 
     /// Read-modify-write in one write transaction (SCIM PATCH): checks `ifMatch`, calls `change`
     /// with the current record, and stores what it returns as `replaceHRUser` does. `change` runs
     /// inside the transaction, on the database writer: it must be quick and do no I/O. Whatever it
-    /// throws rolls everything back and is rethrown. Returns the record before and after.
+    /// throws rolls everything back and is rethrown.
     func patchHRUser(
         id: String,
         ifMatch version: Int?,
         actor: String,
         time: Double,
         _ change: @escaping @Sendable (HRUserRecord) throws -> HRUserFields
-    ) async throws -> HRUserUpdate
+    ) async throws -> HRUserRecord
 
     /// Deletes the user (soft: `deleted = 1`; its userName and externalId become free). With
     /// `ifMatch`, `.preconditionFailed` unless current. `.notFound` for no live user `id`.

@@ -118,7 +118,7 @@ extension SQLiteStore: HRStore {
         ifMatch version: Int?,
         actor: String,
         time: Double
-    ) async throws -> HRUserUpdate {
+    ) async throws -> HRUserRecord {
         _ = try Self.validate(fields, time: time)
         return try await self.updateHRUser(id: id, ifMatch: version, actor: actor, time: time, via: "put") { _ in
             fields
@@ -131,7 +131,7 @@ extension SQLiteStore: HRStore {
         actor: String,
         time: Double,
         _ change: @escaping @Sendable (HRUserRecord) throws -> HRUserFields
-    ) async throws -> HRUserUpdate {
+    ) async throws -> HRUserRecord {
         try await self.updateHRUser(id: id, ifMatch: version, actor: actor, time: time, via: "patch", change)
     }
 
@@ -334,13 +334,13 @@ extension SQLiteStore: HRStore {
         time: Double,
         via: String,
         _ change: @escaping @Sendable (HRUserRecord) throws -> HRUserFields
-    ) async throws -> HRUserUpdate {
+    ) async throws -> HRUserRecord {
         try Self.validateTime(time)
         return try await self.pool.write { db in
             let current = try Self.requireLive(id, ifMatch: version, db)
             let fields = try change(current)
             let resource = try Self.validate(fields, time: time)
-            guard fields != current.fields else { return HRUserUpdate(previous: current, record: current) }
+            guard fields != current.fields else { return current }
             try Self.requireUnique(fields, excluding: id, db)
             var record = current
             record.userName = fields.userName
@@ -380,7 +380,7 @@ extension SQLiteStore: HRStore {
                 details: details
             )
             _ = try self.appendAudit([event], db)
-            return HRUserUpdate(previous: current, record: record)
+            return record
         }
     }
 

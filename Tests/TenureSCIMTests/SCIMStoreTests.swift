@@ -90,7 +90,7 @@ struct SCIMStoreTests {
                 var current = try SCIMUser(storedJSON: record.resourceJSON)
                 try current.apply(request, id: id)
                 return storeFields(current)
-            }.record
+            }
             #expect(!deactivated.active && deactivated.version == 2)
             let body = try #require(try rendered(deactivated).objectValue)
             #expect(body["active"] == false && body["id"] == .string(id))
@@ -151,7 +151,7 @@ struct SCIMStoreTests {
                 var current = try SCIMUser(storedJSON: record.resourceJSON)
                 try current.apply(request)
                 return storeFields(current)
-            }.record
+            }
             #expect(updated.terminationDate == 1_774_976_400 && updated.employeeNumber == "701984")
             #expect(try await store.terminatedIdentities(asOf: 1_774_976_399).isEmpty)
             #expect(

@@ -59,7 +59,8 @@ struct Harness {
         settings: ServerSettings = ServerSettings(port: 0),
         now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 },
         configureEngine: ((inout SyncEngine) -> Void)? = nil,
-        vault: Bool = false
+        vault: Bool = false,
+        syncLockWait: Duration = .seconds(30)
     ) async throws {
         self.directory =
             FileManager.default.temporaryDirectory.appendingPathComponent(
@@ -106,7 +107,8 @@ struct Harness {
             settings: settings,
             metrics: metrics,
             logger: logger,
-            now: now
+            now: now,
+            syncLockWait: syncLockWait
         )
         self.api = TenureAPI(
             settings: settings,

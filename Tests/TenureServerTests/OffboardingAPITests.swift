@@ -104,6 +104,31 @@ struct OffboardingAPITests {
         }
     }
 
+    /// A sync elsewhere that holds the lock longer than the offboarding waits: 503 with
+    /// Retry-After and the holder, nothing applied; the retry after the sync is applied.
+    @Test func anOffboardingThatCannotGetTheSyncLockIs503AndChangesNothing() async throws {
+        let harness = try await Harness(mappings: Self.mappings, state: Self.state, syncLockWait: .milliseconds(200))
+        try await harness.run { client in
+            var cli: SyncLock? = try SyncLock.acquire(path: harness.store.path + ".lock", purpose: "tenure sync")
+            let busy = try await Self.offboard(client, #"{"subject": "ann", "reason": "resigned"}"#)
+            #expect(busy.status == .serviceUnavailable)
+            #expect(busy.headers[.retryAfter] == "30")
+            let problem = try object(busy)
+            #expect(problem["type"] as? String == "https://tenure.dev/problems/sync-running")
+            #expect((problem["detail"] as? String)?.contains("tenure sync") == true)
+            #expect(try await harness.store.offboardings().isEmpty)
+            #expect(try await harness.store.loadState().assignments.count { $0.identityID == "id-ann" } == 2)
+            #expect(try await Self.decide(client, "ann")["decision"] as? Bool == true)
+            #expect(try await harness.auditRecords(type: "offboarding.completed").isEmpty)
+
+            cli = nil
+            #expect(cli == nil)
+            let retried = try await Self.offboard(client, #"{"subject": "ann", "reason": "resigned"}"#)
+            #expect(retried.status == .ok)
+            #expect(try await harness.store.offboardings().map(\.state) == [.done])
+        }
+    }
+
     @Test func anImmediateOffboardingIsAppliedBeforeTheAnswer() async throws {
         let clock = Clock()
         let harness = try await Harness(mappings: Self.mappings, state: Self.state, now: { clock.now })

@@ -4,6 +4,7 @@ import Hummingbird
 import HummingbirdTesting
 import TenureAccess
 import TenureCore
+import TenureEngine
 import TenureStore
 import Testing
 
@@ -143,6 +144,48 @@ struct SCIMRelinkTests {
             #expect(try await harness.store.offboardings(identityID: "id-cat").isEmpty)
             #expect(try await S.evaluate(client, "cat", "db-read") == (true, "active_assignment"))
             #expect(try await harness.auditRecords(type: "hr.user.linked").count == 2)
+        }
+    }
+
+    /// A move and HR's cancellation of an offboarding take the sync lock, as offboardings do: while
+    /// a sync elsewhere holds it past the wait, 503 and no move, no cancellation. Both are decided
+    /// from the stored user, so the client's retry of the same request does them.
+    @Test func whileASyncHoldsTheLockMovesAndCancellationsAre503UntilRetried() async throws {
+        let harness = try await Harness(
+            mappings: S.mappings,
+            state: S.state,
+            now: { S.now },
+            syncLockWait: .milliseconds(200)
+        )
+        try await harness.run { client in
+            let id = try S.created(
+                try await S.send(
+                    client,
+                    .post,
+                    "/Users",
+                    S.entraCreate("cat@corp.example", employeeNumber: "E100", terminationDate: "2027-03-31T17:00:00Z")
+                )
+            )
+            var cli: SyncLock? = try SyncLock.acquire(path: harness.store.path + ".lock", purpose: "tenure sync")
+            let date = try await S.moveTerminationDate(client, id, to: "2027-04-30")
+            _ = try S.scimError(date, 503)
+            #expect(try await harness.store.offboardings().map(\.state) == [.scheduled])
+            #expect(try await harness.auditRecords(type: "offboarding.cancelled").isEmpty)
+
+            let move = try await Self.setEmployeeNumber(client, id, "E300")
+            _ = try S.scimError(move, 503)
+            #expect(move.headers[.retryAfter] == "30")
+            #expect(try await harness.store.hrUser(id: id)?.identityID == "id-ann")
+            #expect(try await harness.store.offboardings(identityID: "id-ann").map(\.state) == [.scheduled])
+            #expect(try await harness.store.offboardings(identityID: "id-cat").isEmpty)
+
+            cli = nil
+            #expect(cli == nil)
+            #expect(try await Self.setEmployeeNumber(client, id, "E300").status == .ok)
+            #expect(try await harness.store.hrUser(id: id)?.identityID == "id-cat")
+            #expect(try await harness.store.offboardings(identityID: "id-ann").map(\.state) == [.cancelled])
+            let cats = try await harness.store.offboardings(identityID: "id-cat")
+            #expect(cats.map(\.state) == [.scheduled] && cats.first?.effectiveAt == 1_809_043_200)
         }
     }
 
