@@ -80,6 +80,7 @@ let package = Package(
                 "DirectorySource", "LDAPClient", "TenureAccess", "TenureConfig", "TenureCore", "TenureCrypto",
                 "TenureEngine", "TenureSCIM", "TenureStore", "TenureVault", logging,
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),

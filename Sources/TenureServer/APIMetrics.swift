@@ -9,6 +9,7 @@ public struct APIMetrics: Sendable {
     private let permits: Counter
     private let denies: Counter
     private let auditQueueDepth: Gauge
+    private let frontPath: Counter
 
     public init() {
         let registry = PrometheusCollectorRegistry()
@@ -26,6 +27,15 @@ public struct APIMetrics: Sendable {
         }
         self.permits = decisions("permit")
         self.denies = decisions("deny")
+        self.frontPath = registry.makeCounter(
+            descriptor: MetricNameDescriptor(
+                namespace: "tenure",
+                metricName: "decisions_front_path",
+                unitName: "total",
+                helpText:
+                    "Decisions answered ahead of the HTTP stack (DecisionFrontPath); the others went through it."
+            )
+        )
         self.auditQueueDepth = registry.makeGauge(
             descriptor: MetricNameDescriptor(
                 namespace: "tenure",
@@ -51,6 +61,11 @@ public struct APIMetrics: Sendable {
 
     public func decision(allowed: Bool) {
         (allowed ? self.permits : self.denies).increment()
+    }
+
+    /// A decision answered by `DecisionFrontPath` (counted in `decision(allowed:)` too).
+    func frontPathDecision() {
+        self.frontPath.increment()
     }
 
     public func activation(_ event: String) {

@@ -1,4 +1,5 @@
 public import Hummingbird
+import HummingbirdCore
 import Logging
 public import ServiceLifecycle
 import TenureConfig
@@ -19,11 +20,12 @@ extension TenureAPI {
         let lane = DecisionFastLane(api: self, authentication: self.authentication())
         return Application(
             router: self.router(),
-            server: .http1(
-                configuration: .init(
-                    additionalChannelHandlers: decisionFastPath ? [DecisionFastPath(lane: lane)] : []
+            server: HTTPServerBuilder { responder in
+                TenureHTTP1Channel(
+                    inner: HTTP1Channel(responder: responder),
+                    lane: decisionFastPath ? lane : nil
                 )
-            ),
+            },
             configuration: ApplicationConfiguration(
                 address: .hostname(self.settings.host, port: self.settings.port),
                 serverName: Self.serverName

@@ -42,14 +42,26 @@ struct DecisionFastLane: Sendable {
 
     /// The decision for a complete request, or nil when the router must answer it.
     func prepare(_ head: HTTPRequest, body: ByteBuffer?) -> Prepared? {
-        guard case .success(let token) = self.authentication.authenticate(head.headerFields[.authorization]),
+        self.prepare(
+            authorization: head.headerFields[.authorization],
+            requestID: head.headerFields[.requestID],
+            body: body.map { Array($0.readableBytesView) } ?? []
+        )
+    }
+
+    /// The same, for a request read by `DecisionFrontPath`.
+    func prepare(_ request: FrontRequest) -> Prepared? {
+        self.prepare(authorization: request.authorization, requestID: request.requestID, body: request.body)
+    }
+
+    private func prepare(authorization: String?, requestID sent: String?, body bytes: [UInt8]) -> Prepared? {
+        guard case .success(let token) = self.authentication.authenticate(authorization),
             token.scopes.contains(.check) || token.scopes.contains(.admin)
         else { return nil }
-        let bytes = body.map { Array($0.readableBytesView) } ?? []
         guard let evaluation = try? AuthZEN.decodeEvaluationFast(bytes),
             (try? TenureAPI.refuseNUL(evaluation, path: "")) != nil
         else { return nil }
-        let requestID = RequestIDMiddleware.requestID(sent: head.headerFields[.requestID])
+        let requestID = RequestIDMiddleware.requestID(sent: sent)
         let now = self.api.now()
         let decision = self.api.index.evaluate(evaluation, now: now)
         let event = self.api.decisionEvent(

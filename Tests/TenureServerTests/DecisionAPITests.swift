@@ -95,6 +95,8 @@ struct DecisionAPITests {
             let madeUp = try #require(eligible.headers[.requestID])
             #expect(madeUp.count > 8 && !madeUp.hasPrefix("req-"))
         }
+        // An HTTP client's requests take the front path (all of them), or none do without it.
+        #expect(harness.api.metrics.text().contains("tenure_decisions_front_path_total \(fastPath ? 7 : 0)\n"))
         let decisions = try await harness.auditRecords(type: "access.decision")
         #expect(decisions.count == 7)
         #expect(decisions.first?.event.outcome == "permit")

@@ -113,21 +113,8 @@ struct DecisionFastPathTests {
             #expect(try await self.harness.auditRecords(type: "access.decision").count == count)
         }
 
-        /// Holds the database's write lock from another connection: no audit commit happens until
-        /// the returned function is called (the store waits up to 10 s for the lock).
         func holdCommits() throws -> @Sendable () -> Void {
-            let queue = try DatabaseQueue(path: self.harness.directory + "/t.sqlite")
-            let held = DispatchSemaphore(value: 0)
-            let release = DispatchSemaphore(value: 0)
-            Thread {
-                try? queue.inTransaction(.immediate) { _ in
-                    held.signal()
-                    release.wait()
-                    return .rollback
-                }
-            }.start()
-            held.wait()
-            return { release.signal() }
+            try DecisionFastPathTests.holdCommits(self.harness)
         }
 
         func finish() async throws {
@@ -136,6 +123,23 @@ struct DecisionFastPathTests {
             try await self.writer.value
             try? FileManager.default.removeItem(atPath: self.harness.directory)
         }
+    }
+
+    /// Holds the database's write lock from another connection: no audit commit happens until
+    /// the returned function is called (the store waits up to 10 s for the lock).
+    static func holdCommits(_ harness: Harness) throws -> @Sendable () -> Void {
+        let queue = try DatabaseQueue(path: harness.directory + "/t.sqlite")
+        let held = DispatchSemaphore(value: 0)
+        let release = DispatchSemaphore(value: 0)
+        Thread {
+            try? queue.inTransaction(.immediate) { _ in
+                held.signal()
+                release.wait()
+                return .rollback
+            }
+        }.start()
+        held.wait()
+        return { release.signal() }
     }
 
     static func evaluation(token: String? = "gateway", requestID: String? = nil) -> [HTTPRequestPart] {
@@ -330,6 +334,8 @@ struct DecisionPipeliningTests {
             #expect(responses.map(\.requestID) == ["r1", "r2", "r3", "r4", "r5"])
             #expect(responses.map(\.status) == [200, 200, 401, 200, 200])
         }
+        // r1 at the front; the connection is the HTTP stack's from /healthz on.
+        #expect(harness.api.metrics.text().contains("tenure_decisions_front_path_total \(fastPath ? 1 : 0)\n"))
         #expect(try await harness.auditRecords(type: "access.decision").count == 3)
     }
 }

@@ -1,0 +1,400 @@
+import Hummingbird
+import HummingbirdCore
+import Logging
+import NIOCore
+import NIOHTTPTypes
+import TenureConfig
+
+/// The hot path of the checking API, ahead of NIO's HTTP/1 decoder: the bytes of a plain
+/// `POST /access/v1/evaluation` are read here and answered here (`DecisionFastLane`), without the
+/// HTTP codec, the HTTP/1 → HTTPTypes conversion or a Swift task (BENCHMARKS.md §5: that stack alone
+/// held the audited path under 0.5× nginx).
+///
+/// It reads only a narrow, unambiguous form and hands everything else, unchanged, to the HTTP
+/// stack behind it, which answers it as it would without this handler:
+/// - the request line exactly `POST /access/v1/evaluation HTTP/1.1`;
+/// - header lines `name: value` ending in CRLF, names of token characters, values of visible ASCII,
+///   spaces and tabs, the whole head at most `maxHead` bytes;
+/// - exactly one `Content-Length` (digits, at most `maxBodyBytes`), one `Authorization`, at most
+///   one `X-Request-ID`; `Connection` only as `keep-alive`; no `Transfer-Encoding`, `Expect` or
+///   `Upgrade`;
+/// - a valid `check` (or `admin`) token and a body that decodes (`DecisionFastLane.prepare`).
+///
+/// Once it hands a request over, the connection stays with the HTTP stack: nothing of it is read
+/// here again, so the decoder behind sees a stream that starts at a request boundary and responses
+/// leave in the order requests came (answers of this handler are all written before it hands over,
+/// and it handles one request at a time: while a decision waits for its audit commit, what arrives
+/// is kept, and past `maxHeld` bytes the socket is no longer read).
+final class DecisionFrontPath: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private enum Mode {
+        /// Reading requests here.
+        case front
+        /// A request waits for its audit commit: `request` is its bytes (handed over if the audit
+        /// fails, so the route answers 503).
+        case deciding(request: ByteBuffer)
+        /// Everything goes to the HTTP stack.
+        case handedOver
+    }
+
+    private let lane: DecisionFastLane
+    private var mode = Mode.front
+    /// Bytes received and not yet taken by a request.
+    private var received: ByteBuffer?
+    private var readHeld = false
+    private var quiesceHeld = false
+    private var open = true
+
+    /// The longest request head read here; a longer one is the HTTP stack's.
+    static let maxHead = 8 * 1024
+    /// Bytes kept while a decision waits before the socket stops being read.
+    static let maxHeld = 64 * 1024
+
+    init(lane: DecisionFastLane) {
+        self.lane = lane
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var bytes = self.unwrapInboundIn(data)
+        switch self.mode {
+        case .handedOver:
+            context.fireChannelRead(data)
+        case .deciding:
+            self.keep(&bytes)
+        case .front:
+            self.keep(&bytes)
+            self.serve(context: context)
+        }
+    }
+
+    private func keep(_ bytes: inout ByteBuffer) {
+        if self.received == nil || self.received!.readableBytes == 0 {
+            self.received = bytes
+        } else {
+            self.received!.writeBuffer(&bytes)
+        }
+    }
+
+    /// Answers the complete requests received, one at a time, until one waits for its commit, is
+    /// incomplete, or is handed over.
+    private func serve(context: ChannelHandlerContext) {
+        while case .front = self.mode, var buffer = self.received, buffer.readableBytes > 0 {
+            switch FrontRequest.parse(buffer.readableBytesView, maxHead: Self.maxHead, maxBody: self.maxBody) {
+            case .incomplete:
+                return
+            case .other:
+                self.handOver(context: context)
+                return
+            case .request(let request):
+                guard let prepared = self.lane.prepare(request) else {
+                    self.handOver(context: context)
+                    return
+                }
+                let bytes = buffer.readSlice(length: request.length)!
+                self.received = buffer
+                self.mode = .deciding(request: bytes)
+                self.awaitCommit(prepared, context: context)
+            }
+        }
+    }
+
+    private var maxBody: Int { self.lane.api.settings.maxBodyBytes }
+
+    /// From here on the connection is the HTTP stack's, starting with what is unread.
+    private func handOver(context: ChannelHandlerContext) {
+        self.mode = .handedOver
+        if let rest = self.received, rest.readableBytes > 0 {
+            self.received = nil
+            context.fireChannelRead(self.wrapInboundOut(rest))
+            context.fireChannelReadComplete()
+        }
+        self.received = nil
+        if self.quiesceHeld {
+            self.quiesceHeld = false
+            context.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
+        }
+        if self.readHeld {
+            self.readHeld = false
+            context.read()
+        }
+    }
+
+    private func awaitCommit(_ prepared: DecisionFastLane.Prepared, context: ChannelHandlerContext) {
+        let loop = context.eventLoop
+        let bound = NIOLoopBound((self, context), eventLoop: loop)
+        self.lane.api.audit.enqueue([prepared.event], on: loop) { result in
+            let (handler, context) = bound.value
+            handler.committed(prepared, result, context: context)
+        }
+    }
+
+    private func committed(
+        _ prepared: DecisionFastLane.Prepared,
+        _ result: Result<Void, any Error>,
+        context: ChannelHandlerContext
+    ) {
+        guard self.open, case .deciding(let request) = self.mode else { return }
+        switch result {
+        case .success:
+            self.mode = .front
+            self.lane.api.metrics.decision(allowed: prepared.allowed)
+            self.lane.api.metrics.frontPathDecision()
+            context.writeAndFlush(self.wrapOutboundOut(self.response(prepared, context: context)), promise: nil)
+            if self.quiesceHeld {
+                // Graceful shutdown: the answer is out; the HTTP stack answers what came after it,
+                // if anything, and closes the connection.
+                self.handOver(context: context)
+                return
+            }
+            self.serve(context: context)
+        case .failure:
+            // Refused (NUL) or not written: the route says so (400, 503) — it tries the audit again,
+            // and answers only what it could record.
+            var whole = request
+            if var rest = self.received { whole.writeBuffer(&rest) }
+            self.received = whole
+            self.handOver(context: context)
+        }
+        guard case .front = self.mode else { return }
+        if self.readHeld {
+            self.readHeld = false
+            context.read()
+        }
+    }
+
+    /// The answer, as the router's would be: status, headers, JSON body.
+    private func response(_ prepared: DecisionFastLane.Prepared, context: ChannelHandlerContext) -> ByteBuffer {
+        var out = context.channel.allocator.buffer(capacity: 192 + prepared.body.count)
+        out.writeStaticString("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ")
+        out.writeString(String(prepared.body.count))
+        out.writeStaticString("\r\nX-Request-ID: ")
+        out.writeString(prepared.requestID)
+        out.writeStaticString("\r\nDate: ")
+        out.writeString(HTTPDate.now())
+        out.writeStaticString("\r\nServer: ")
+        out.writeString(TenureAPI.serverName)
+        out.writeStaticString("\r\n\r\n")
+        out.writeBytes(prepared.body)
+        return out
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard event is ChannelShouldQuiesceEvent else { return context.fireUserInboundEventTriggered(event) }
+        switch self.mode {
+        case .deciding:
+            self.quiesceHeld = true
+        case .front:
+            // What was received and not answered goes to the HTTP stack, which answers a complete
+            // request before it closes.
+            self.handOver(context: context)
+            context.fireUserInboundEventTriggered(event)
+        case .handedOver:
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if case .deciding = self.mode, (self.received?.readableBytes ?? 0) >= Self.maxHeld {
+            self.readHeld = true
+        } else {
+            context.read()
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        self.open = false
+        self.received = nil
+        context.fireChannelInactive()
+    }
+}
+
+/// One request as `DecisionFrontPath` reads it.
+struct FrontRequest: Equatable {
+    /// The bytes of the whole request (head and body).
+    var length: Int
+    var authorization: String
+    var requestID: String?
+    var body: [UInt8]
+
+    enum Parsed: Equatable {
+        /// More bytes are needed.
+        case incomplete
+        /// Not the narrow form: the HTTP stack's.
+        case other
+        case request(FrontRequest)
+    }
+
+    private static let requestLine = Array("POST /access/v1/evaluation HTTP/1.1\r\n".utf8)
+
+    /// Reads the request at the start of `bytes`.
+    static func parse(_ bytes: ByteBufferView, maxHead: Int, maxBody: Int) -> Parsed {
+        let start = bytes.startIndex
+        let end = bytes.endIndex
+        // The request line, compared as far as it has arrived.
+        let lineCount = Self.requestLine.count
+        for offset in 0..<min(lineCount, end - start) where bytes[start + offset] != Self.requestLine[offset] {
+            return .other
+        }
+        guard end - start >= lineCount else { return .incomplete }
+        var index = start + lineCount
+        var contentLength: Int?
+        var authorization: String?
+        var requestID: String?
+        while true {
+            guard index - start <= maxHead else { return .other }
+            guard index < end else { return .incomplete }
+            // The empty line ends the head.
+            if bytes[index] == 13 {
+                guard index + 1 < end else { return .incomplete }
+                guard bytes[index + 1] == 10 else { return .other }
+                index += 2
+                break
+            }
+            // name ":" OWS value OWS CRLF
+            let nameStart = index
+            while index < end, Self.isTokenByte(bytes[index]) { index += 1 }
+            guard index < end else { return index - start > maxHead ? .other : .incomplete }
+            guard bytes[index] == UInt8(ascii: ":"), index > nameStart else { return .other }
+            let nameEnd = index
+            index += 1
+            let valueStart = index
+            while index < end, bytes[index] != 13 {
+                let byte = bytes[index]
+                guard byte == 9 || (byte >= 0x20 && byte < 0x7F) else { return .other }
+                index += 1
+            }
+            guard index + 1 < end else { return index - start > maxHead ? .other : .incomplete }
+            guard bytes[index + 1] == 10 else { return .other }
+            let valueEnd = index
+            index += 2
+            switch Self.known(bytes, nameStart, nameEnd) {
+            case .contentLength:
+                guard contentLength == nil, let value = Self.digits(bytes, valueStart, valueEnd), value <= maxBody
+                else { return .other }
+                contentLength = value
+            case .authorization:
+                guard authorization == nil else { return .other }
+                authorization = Self.trimmed(bytes, valueStart, valueEnd)
+            case .requestID:
+                guard requestID == nil else { return .other }
+                requestID = Self.trimmed(bytes, valueStart, valueEnd)
+            case .connection:
+                // Keep-alive is HTTP/1.1's default; anything else (close, upgrade) is the stack's.
+                guard Self.equalsIgnoringCase(bytes, valueStart, valueEnd, Self.keepAlive) else { return .other }
+            case .refused:
+                return .other
+            case .other:
+                continue
+            }
+        }
+        guard let contentLength, let authorization else { return .other }
+        guard end - index >= contentLength else { return .incomplete }
+        let body = Array(bytes[index..<(index + contentLength)])
+        return .request(
+            FrontRequest(
+                length: index + contentLength - start,
+                authorization: authorization,
+                requestID: requestID,
+                body: body
+            )
+        )
+    }
+
+    private enum Known {
+        case contentLength, authorization, requestID, connection, refused, other
+    }
+
+    private static let names: [(name: [UInt8], known: Known)] = [
+        (Array("content-length".utf8), .contentLength),
+        (Array("authorization".utf8), .authorization),
+        (Array("x-request-id".utf8), .requestID),
+        (Array("transfer-encoding".utf8), .refused),
+        (Array("connection".utf8), .connection),
+        (Array("expect".utf8), .refused),
+        (Array("upgrade".utf8), .refused),
+    ]
+
+    private static let keepAlive = Array("keep-alive".utf8)
+
+    private static func known(_ bytes: ByteBufferView, _ start: Int, _ end: Int) -> Known {
+        Self.names.first { Self.equalsIgnoringCase(bytes, start, end, $0.name) }?.known ?? .other
+    }
+
+    /// Whether `bytes[start..<end]`, without surrounding spaces and tabs, is `lowercase` ignoring
+    /// ASCII case (`lowercase` holds lowercase letters, digits and `-` only).
+    private static func equalsIgnoringCase(_ bytes: ByteBufferView, _ start: Int, _ end: Int, _ lowercase: [UInt8])
+        -> Bool
+    {
+        let (from, to) = Self.trimming(bytes, start, end)
+        guard to - from == lowercase.count else { return false }
+        for offset in 0..<lowercase.count where bytes[from + offset] | 0x20 != lowercase[offset] { return false }
+        return true
+    }
+
+    /// `start..<end` without leading and trailing spaces and tabs.
+    private static func trimming(_ bytes: ByteBufferView, _ start: Int, _ end: Int) -> (Int, Int) {
+        var from = start
+        var to = end
+        while from < to, bytes[from] == 32 || bytes[from] == 9 { from += 1 }
+        while to > from, bytes[to - 1] == 32 || bytes[to - 1] == 9 { to -= 1 }
+        return (from, to)
+    }
+
+    /// A field value without its leading and trailing spaces and tabs.
+    private static func trimmed(_ bytes: ByteBufferView, _ start: Int, _ end: Int) -> String {
+        let (from, to) = Self.trimming(bytes, start, end)
+        return String(decoding: bytes[from..<to], as: UTF8.self)
+    }
+
+    /// Only digits (after trimming), at most 9 of them.
+    private static func digits(_ bytes: ByteBufferView, _ start: Int, _ end: Int) -> Int? {
+        let (from, to) = Self.trimming(bytes, start, end)
+        guard to > from, to - from <= 9 else { return nil }
+        var value = 0
+        for index in from..<to {
+            let byte = bytes[index]
+            guard byte >= 48, byte <= 57 else { return nil }
+            value = value * 10 + Int(byte - 48)
+        }
+        return value
+    }
+
+    /// RFC 9110 §5.6.2 tchar.
+    private static func isTokenByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+            UInt8(ascii: "0")...UInt8(ascii: "9"):
+            return true
+        default:
+            return "!#$%&'*+-.^_`|~".utf8.contains(byte)
+        }
+    }
+}
+
+/// HTTP/1 for Tenure: Hummingbird's `HTTP1Channel`, with `DecisionFrontPath` at the front of each
+/// connection's pipeline.
+struct TenureHTTP1Channel: ServerChildChannel, HTTPChannelHandler {
+    typealias Value = HTTP1Channel.Value
+
+    let inner: HTTP1Channel
+    let lane: DecisionFastLane?
+
+    var responder: HTTPChannelHandler.Responder { self.inner.responder }
+
+    func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
+        self.inner.setup(channel: channel, logger: logger).flatMapThrowing { value in
+            if let lane = self.lane {
+                try channel.pipeline.syncOperations.addHandler(DecisionFrontPath(lane: lane), position: .first)
+            }
+            return value
+        }
+    }
+
+    func handle(value: Value, logger: Logger) async {
+        await self.inner.handle(value: value, logger: logger)
+    }
+}
