@@ -218,7 +218,8 @@ public protocol HRStore: Sendable {
     func linkHRUser(id: String, to identityID: String, actor: String, time: Double) async throws -> HRUserRecord
     /// Links the user to the identity like `linkHRUser`, unless another live user linked to that
     /// identity employs it open-ended at `time` (active, no termination date): then nothing is
-    /// linked, `hr.user.link_refused` is audited and nil returned. Two open-ended records on one
+    /// linked, `hr.user.link_refused` is audited (once for the same identity and employing user,
+    /// until this user is changed) and nil returned. Two open-ended records on one
     /// identity would let either keep it employed after the other's termination; a terminated one
     /// (a rehire) or one with its end date ahead (a conversion) beside a new one is fine. Checked in
     /// the write transaction.

@@ -32,6 +32,9 @@ enum StoreMigrations {
         migrator.registerMigration("v8") { db in
             try db.execute(sql: v8)
         }
+        migrator.registerMigration("v9") { db in
+            try db.execute(sql: v9)
+        }
         return migrator
     }
 
@@ -177,6 +180,13 @@ enum StoreMigrations {
     /// account has the leaver's username before it takes that name out of `memberUid`.
     private static let v8 = """
         CREATE INDEX identity_username ON identity(username COLLATE NOCASE);
+        """
+
+    /// v9: the link an HR user was last refused (`<identity> <employing HR user>`), so the daemon's
+    /// pass over pending users audits a refusal once, not on every pass; cleared when the user is
+    /// linked or changed.
+    private static let v9 = """
+        ALTER TABLE hr_user ADD COLUMN linkRefused TEXT;
         """
 
     private static let v1 = """

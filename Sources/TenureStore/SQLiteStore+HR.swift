@@ -196,6 +196,12 @@ extension SQLiteStore: HRStore {
             if unlessEmployedElsewhere,
                 let other = try Self.otherEmployingUser(of: identityID, besides: id, at: time, db)
             {
+                // The same refusal as last time (the daemon retries pending users on every pass):
+                // audited once, until the user changes or the conflict does.
+                let refusal = "\(identityID) \(other)"
+                let last = try String.fetchOne(db, sql: "SELECT linkRefused FROM hr_user WHERE id = ?", arguments: [id])
+                guard last != refusal else { return nil }
+                try db.execute(sql: "UPDATE hr_user SET linkRefused = ? WHERE id = ?", arguments: [refusal, id])
                 let event = AuditEvent(
                     time: time,
                     actor: actor,
@@ -213,7 +219,10 @@ extension SQLiteStore: HRStore {
             }
             var details = ["userName": record.userName]
             if let previous = record.identityID { details["previousIdentity"] = previous }
-            try db.execute(sql: "UPDATE hr_user SET identityID = ? WHERE id = ?", arguments: [identityID, id])
+            try db.execute(
+                sql: "UPDATE hr_user SET identityID = ?, linkRefused = NULL WHERE id = ?",
+                arguments: [identityID, id]
+            )
             record.identityID = identityID
             let event = AuditEvent(
                 time: time,
@@ -354,7 +363,7 @@ extension SQLiteStore: HRStore {
             try db.execute(
                 sql: """
                     UPDATE hr_user SET userName = ?, externalId = ?, employeeNumber = ?, active = ?,
-                        terminationDate = ?, resourceJSON = ?, version = ?, lastModified = ?
+                        terminationDate = ?, resourceJSON = ?, version = ?, lastModified = ?, linkRefused = NULL
                     WHERE id = ?
                     """,
                 arguments: [

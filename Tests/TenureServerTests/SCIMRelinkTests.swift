@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
@@ -10,9 +11,9 @@ import Testing
 
 @testable import TenureServer
 
-/// A linked HR user whose `externalId` or employee number HR changes: the link follows the keys
-/// when they name another identity, and stays when they name none; a stale record is never
-/// settled. Over real HTTP, with the SCIM suite's people (ann E100, bob E200, cat E300).
+/// Linking after the fact: a linked HR user whose `externalId` or employee number HR changes
+/// follows the keys when they name another identity, and stays when they name none; the daemon's
+/// pass over pre-hires goes on past one that fails; a stale record is never settled. Over real HTTP, with the SCIM suite's people (ann E100, bob E200, cat E300).
 @Suite(.timeLimit(.minutes(2)))
 struct SCIMRelinkTests {
     typealias S = SCIMAPITests
@@ -186,6 +187,53 @@ struct SCIMRelinkTests {
             #expect(try await harness.store.offboardings(identityID: "id-ann").map(\.state) == [.cancelled])
             let cats = try await harness.store.offboardings(identityID: "id-cat")
             #expect(cats.map(\.state) == [.scheduled] && cats.first?.effectiveAt == 1_809_043_200)
+        }
+    }
+
+    /// The daemon's pass over pre-hires: one that cannot be linked (here a trigger refuses its
+    /// row) is logged and left for the next pass; the others are linked.
+    @Test func onePendingUserThatFailsDoesNotStopTheOthers() async throws {
+        let harness = try await Harness(mappings: S.mappings, state: S.state, now: { S.now })
+        try await harness.run { client in
+            var ids: [String] = []
+            for (name, number) in [("dan", "E900"), ("eve", "E901"), ("fay", "E902")] {
+                ids.append(
+                    try S.created(
+                        try await S.send(
+                            client,
+                            .post,
+                            "/Users",
+                            S.entraCreate("\(name)@corp.example", employeeNumber: number)
+                        )
+                    )
+                )
+            }
+            try await harness.store.seed(
+                PIMState(identities: [
+                    "id-dan": S.employee("id-dan", "dan", number: "E900"),
+                    "id-eve": S.employee("id-eve", "eve", number: "E901"),
+                    "id-fay": S.employee("id-fay", "fay", number: "E902"),
+                ])
+            )
+            try await harness.operations.reloadIndex()
+            let eve = ids[1]
+            let database = try DatabaseQueue(path: harness.directory + "/t.sqlite")
+            try await database.write { db in
+                try db.execute(
+                    sql: """
+                        CREATE TRIGGER refuse_eve BEFORE UPDATE OF identityID ON hr_user WHEN NEW.id = '\(eve)'
+                        BEGIN SELECT RAISE(ABORT, 'refused by the test'); END
+                        """
+                )
+            }
+            #expect(try await harness.operations.linkPendingHRUsers() == 2)
+            #expect(try await harness.store.hrUser(id: ids[0])?.identityID == "id-dan")
+            #expect(try await harness.store.hrUser(id: ids[1])?.identityID == nil)
+            #expect(try await harness.store.hrUser(id: ids[2])?.identityID == "id-fay")
+
+            try await database.write { db in try db.execute(sql: "DROP TRIGGER refuse_eve") }
+            #expect(try await harness.operations.linkPendingHRUsers() == 1)
+            #expect(try await harness.store.hrUser(id: ids[1])?.identityID == "id-eve")
         }
     }
 

@@ -86,6 +86,26 @@ struct HRStoreTests {
             let refused = try #require(try await auditEvents(store).last)
             #expect(refused.type == "hr.user.link_refused" && refused.subject == "id-ada")
             #expect(refused.details["employedBy"] == first.id)
+            // The daemon asks again on every pass: the same refusal is not audited again, until
+            // the user changes.
+            let audited = try await auditEvents(store).count
+            #expect(
+                try await store.linkHRUserIfNotEmployedElsewhere(id: second.id, to: "id-ada", actor: "scim", time: 121)
+                    == nil
+            )
+            #expect(try await auditEvents(store).count == audited)
+            _ = try await store.replaceHRUser(
+                id: second.id,
+                with: fields("ada.l", employeeNumber: "E1", givenName: "Augusta"),
+                ifMatch: nil,
+                actor: "scim",
+                time: 122
+            )
+            #expect(
+                try await store.linkHRUserIfNotEmployedElsewhere(id: second.id, to: "id-ada", actor: "scim", time: 123)
+                    == nil
+            )
+            #expect(try await auditEvents(store).suffix(2).map(\.type) == ["hr.user.updated", "hr.user.link_refused"])
             // Relinking the user already linked there is no change.
             #expect(
                 try await store.linkHRUserIfNotEmployedElsewhere(id: first.id, to: "id-ada", actor: "scim", time: 125)?

@@ -262,5 +262,9 @@ struct MigrationTests {
         "v8": { db in
             try MigrationTests.seeders["v7"]!(db)
         },
+        // v9 adds a column, empty until a link is refused: the same data as v8.
+        "v9": { db in
+            try MigrationTests.seeders["v8"]!(db)
+        },
     ]
 }
