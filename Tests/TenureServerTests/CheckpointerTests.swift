@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Logging
 import ServiceLifecycle
 import Synchronization
@@ -48,12 +49,21 @@ struct CheckpointerTests {
             }
         }
         var passes = 0
+        var busy = 0
         while true {
-            try await checkpointer.checkpoint()
-            passes += 1
+            // A pass can find the checkpoint lock taken while a commit restarts the WAL (SQLite
+            // error 5, seen once in ~10 full runs on a loaded machine): the server logs it and the
+            // next pass goes on, so a busy pass is skipped here too — only completed ones count.
+            do {
+                try await checkpointer.checkpoint()
+                passes += 1
+            } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY {
+                busy += 1
+            }
             if passes >= 10 && commits.load(ordering: .relaxed) >= 300 { break }
             try await Task.sleep(for: .milliseconds(20))
         }
+        #expect(busy <= passes, "\(busy) busy passes, \(passes) completed")
         stop.store(true, ordering: .relaxed)
         try await appender.value
         let total = commits.load(ordering: .relaxed)
