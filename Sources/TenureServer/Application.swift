@@ -10,8 +10,10 @@ extension TenureAPI {
     /// with it — on SIGTERM the server stops accepting, drains in-flight requests, then the
     /// batcher writes what is queued.
     ///
-    /// `POST /access/v1/evaluation` takes the decision fast path (`DecisionFastPath`) unless
-    /// `decisionFastPath` is false (tests run the decision tests both ways).
+    /// `POST /access/v1/evaluation` is answered ahead of the HTTP codec (`DecisionFrontPath`); on
+    /// a connection it handed to the HTTP stack (after another request, or a form it leaves to the
+    /// codec), after the codec (`DecisionFastPath`). Neither when `decisionFastPath` is false (tests
+    /// run the decision tests both ways).
     public func application(
         services: [any Service] = [],
         decisionFastPath: Bool = true,
@@ -22,7 +24,12 @@ extension TenureAPI {
             router: self.router(),
             server: HTTPServerBuilder { responder in
                 TenureHTTP1Channel(
-                    inner: HTTP1Channel(responder: responder),
+                    inner: HTTP1Channel(
+                        responder: responder,
+                        configuration: .init(
+                            additionalChannelHandlers: decisionFastPath ? [DecisionFastPath(lane: lane)] : []
+                        )
+                    ),
                     lane: decisionFastPath ? lane : nil
                 )
             },

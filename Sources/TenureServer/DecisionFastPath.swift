@@ -42,22 +42,25 @@ struct DecisionFastLane: Sendable {
 
     /// The decision for a complete request, or nil when the router must answer it.
     func prepare(_ head: HTTPRequest, body: ByteBuffer?) -> Prepared? {
-        self.prepare(
-            authorization: head.headerFields[.authorization],
+        guard let token = self.authorized(head.headerFields[.authorization]) else { return nil }
+        return self.prepare(
+            token: token,
             requestID: head.headerFields[.requestID],
             body: body.map { Array($0.readableBytesView) } ?? []
         )
     }
 
-    /// The same, for a request read by `DecisionFrontPath`.
-    func prepare(_ request: FrontRequest) -> Prepared? {
-        self.prepare(authorization: request.authorization, requestID: request.requestID, body: request.body)
-    }
-
-    private func prepare(authorization: String?, requestID sent: String?, body bytes: [UInt8]) -> Prepared? {
+    /// The token of an `Authorization` header that may ask for decisions (`check` or `admin`), or
+    /// nil when the router must answer (401, 403).
+    func authorized(_ authorization: String?) -> APIToken? {
         guard case .success(let token) = self.authentication.authenticate(authorization),
             token.scopes.contains(.check) || token.scopes.contains(.admin)
         else { return nil }
+        return token
+    }
+
+    /// The decision for an authorized request's body, or nil when the router must answer it (400).
+    func prepare(token: APIToken, requestID sent: String?, body bytes: [UInt8]) -> Prepared? {
         guard let evaluation = try? AuthZEN.decodeEvaluationFast(bytes),
             (try? TenureAPI.refuseNUL(evaluation, path: "")) != nil
         else { return nil }

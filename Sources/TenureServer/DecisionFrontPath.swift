@@ -34,24 +34,35 @@ final class DecisionFrontPath: ChannelDuplexHandler, RemovableChannelHandler {
     private enum Mode {
         /// Reading requests here.
         case front
-        /// A request waits for its audit commit: `request` is its bytes (handed over if the audit
-        /// fails, so the route answers 503).
-        case deciding(request: ByteBuffer)
+        /// The first `length` unread bytes are a request waiting for its audit commit (handed over,
+        /// still unread, if the audit fails, so the route answers 503).
+        case deciding(length: Int)
         /// Everything goes to the HTTP stack.
         case handedOver
     }
 
     private let lane: DecisionFastLane
     private var mode = Mode.front
-    /// Bytes received and not yet taken by a request.
+    /// Bytes received and not yet answered or handed over. Nothing else shares its storage, so
+    /// appending never copies what is there; what was read is dropped as it goes.
     private var received: ByteBuffer?
+    /// The head of the request being received, once complete and its token checked: the body is
+    /// then awaited without reading the head again.
+    private var head: (FrontRequest.Head, APIToken)?
     private var readHeld = false
-    private var quiesceHeld = false
+    /// Events that wait for the decision in flight: a graceful shutdown, the client's half-close.
+    private var eventsHeld: [Any] = []
     private var open = true
 
     /// The longest request head read here; a longer one is the HTTP stack's.
     static let maxHead = 8 * 1024
-    /// Bytes kept while a decision waits before the socket stops being read.
+    /// The largest body read here (an evaluation is a few hundred bytes); a larger one is the HTTP
+    /// stack's, which applies `server.maxBodyBytes` (413).
+    static let maxBody = 16 * 1024
+
+    private var maxBody: Int { min(Self.maxBody, self.lane.api.settings.maxBodyBytes) }
+    /// Bytes kept while a decision waits (or the client does not read its answers) before the
+    /// socket stops being read.
     static let maxHeld = 64 * 1024
 
     init(lane: DecisionFastLane) {
@@ -80,43 +91,63 @@ final class DecisionFrontPath: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     /// Answers the complete requests received, one at a time, until one waits for its commit, is
-    /// incomplete, or is handed over.
+    /// incomplete, or is handed over — or the client stops reading its answers (it resumes when
+    /// the channel is writable again).
     private func serve(context: ChannelHandlerContext) {
-        while case .front = self.mode, var buffer = self.received, buffer.readableBytes > 0 {
-            switch FrontRequest.parse(buffer.readableBytesView, maxHead: Self.maxHead, maxBody: self.maxBody) {
-            case .incomplete:
-                return
-            case .other:
-                self.handOver(context: context)
-                return
-            case .request(let request):
-                guard let prepared = self.lane.prepare(request) else {
-                    self.handOver(context: context)
+        while case .front = self.mode, let buffer = self.received, buffer.readableBytes > 0,
+            context.channel.isWritable
+        {
+            let bytes = buffer.readableBytesView
+            let head: (FrontRequest.Head, APIToken)
+            if let known = self.head {
+                head = known
+            } else {
+                switch FrontRequest.parseHead(bytes, maxHead: Self.maxHead, maxBody: self.maxBody) {
+                case .incomplete:
                     return
+                case .other:
+                    return self.handOver(context: context)
+                case .head(let parsed):
+                    // The token before the body is waited for: a request the router would refuse
+                    // is not buffered here.
+                    guard let token = self.lane.authorized(parsed.authorization) else {
+                        return self.handOver(context: context)
+                    }
+                    head = (parsed, token)
                 }
-                let bytes = buffer.readSlice(length: request.length)!
-                self.received = buffer
-                self.mode = .deciding(request: bytes)
-                self.awaitCommit(prepared, context: context)
             }
+            let (request, token) = head
+            guard bytes.count >= request.length + request.contentLength else {
+                self.head = head
+                return
+            }
+            self.head = nil
+            let body = Array(bytes.dropFirst(request.length).prefix(request.contentLength))
+            guard let prepared = self.lane.prepare(token: token, requestID: request.requestID, body: body) else {
+                return self.handOver(context: context)
+            }
+            self.mode = .deciding(length: request.length + request.contentLength)
+            self.awaitCommit(prepared, context: context)
         }
     }
 
-    private var maxBody: Int { self.lane.api.settings.maxBodyBytes }
-
-    /// From here on the connection is the HTTP stack's, starting with what is unread.
+    /// From here on the connection is the HTTP stack's, starting with what is unread, then the
+    /// events that waited.
     private func handOver(context: ChannelHandlerContext) {
         self.mode = .handedOver
+        self.head = nil
         if let rest = self.received, rest.readableBytes > 0 {
-            self.received = nil
             context.fireChannelRead(self.wrapInboundOut(rest))
             context.fireChannelReadComplete()
         }
         self.received = nil
-        if self.quiesceHeld {
-            self.quiesceHeld = false
-            context.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
-        }
+        let events = self.eventsHeld
+        self.eventsHeld = []
+        for event in events { context.fireUserInboundEventTriggered(event) }
+        self.resumeReading(context: context)
+    }
+
+    private func resumeReading(context: ChannelHandlerContext) {
         if self.readHeld {
             self.readHeld = false
             context.read()
@@ -137,33 +168,31 @@ final class DecisionFrontPath: ChannelDuplexHandler, RemovableChannelHandler {
         _ result: Result<Void, any Error>,
         context: ChannelHandlerContext
     ) {
-        guard self.open, case .deciding(let request) = self.mode else { return }
-        switch result {
-        case .success:
-            self.mode = .front
-            self.lane.api.metrics.decision(allowed: prepared.allowed)
-            self.lane.api.metrics.frontPathDecision()
-            context.writeAndFlush(self.wrapOutboundOut(self.response(prepared, context: context)), promise: nil)
-            if self.quiesceHeld {
-                // Graceful shutdown: the answer is out; the HTTP stack answers what came after it,
-                // if anything, and closes the connection.
-                self.handOver(context: context)
-                return
-            }
-            self.serve(context: context)
-        case .failure:
+        guard self.open, case .deciding(let length) = self.mode else { return }
+        guard case .success = result else {
             // Refused (NUL) or not written: the route says so (400, 503) — it tries the audit again,
-            // and answers only what it could record.
-            var whole = request
-            if var rest = self.received { whole.writeBuffer(&rest) }
-            self.received = whole
-            self.handOver(context: context)
+            // and answers only what it could record. The request is still unread.
+            return self.handOver(context: context)
         }
-        guard case .front = self.mode else { return }
-        if self.readHeld {
-            self.readHeld = false
-            context.read()
+        self.mode = .front
+        self.received!.moveReaderIndex(forwardBy: length)
+        // What was answered is dropped: all of it when nothing follows, else once it outweighs
+        // what follows (the copy then costs no more than what was read since the last one).
+        if self.received!.readableBytes == 0 {
+            self.received!.clear()
+        } else if self.received!.readerIndex >= 1024, self.received!.readerIndex >= self.received!.readableBytes {
+            self.received!.discardReadBytes()
         }
+        self.lane.api.metrics.decision(allowed: prepared.allowed)
+        self.lane.api.metrics.frontPathDecision()
+        context.writeAndFlush(self.wrapOutboundOut(self.response(prepared, context: context)), promise: nil)
+        guard self.eventsHeld.isEmpty else {
+            // A graceful shutdown or the client's half-close: the answer is out; the HTTP stack
+            // answers what came after it, if anything, and closes the connection.
+            return self.handOver(context: context)
+        }
+        self.serve(context: context)
+        if !self.holdsReads(context) { self.resumeReading(context: context) }
     }
 
     /// The answer, as the router's would be: status, headers, JSON body.
@@ -182,56 +211,89 @@ final class DecisionFrontPath: ChannelDuplexHandler, RemovableChannelHandler {
         return out
     }
 
+    /// A graceful shutdown, or the client's half-close (Hummingbird allows it: the requests sent
+    /// before it are still answered). While a decision waits, the event waits for its answer;
+    /// otherwise what was received goes to the HTTP stack with the event.
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        guard event is ChannelShouldQuiesceEvent else { return context.fireUserInboundEventTriggered(event) }
+        guard event is ChannelShouldQuiesceEvent || event as? ChannelEvent == .inputClosed else {
+            return context.fireUserInboundEventTriggered(event)
+        }
         switch self.mode {
         case .deciding:
-            self.quiesceHeld = true
+            self.eventsHeld.append(event)
         case .front:
-            // What was received and not answered goes to the HTTP stack, which answers a complete
-            // request before it closes.
+            self.eventsHeld.append(event)
             self.handOver(context: context)
-            context.fireUserInboundEventTriggered(event)
         case .handedOver:
             context.fireUserInboundEventTriggered(event)
         }
     }
 
+    /// A client that does not read its answers: no more are made (nor the socket read) until the
+    /// channel is writable again.
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        context.fireChannelWritabilityChanged()
+        guard case .front = self.mode, context.channel.isWritable else { return }
+        self.serve(context: context)
+        if !self.holdsReads(context) { self.resumeReading(context: context) }
+    }
+
+    /// Whether the socket is not read now: `maxHeld` bytes wait behind a decision, or behind
+    /// answers the client does not read.
+    private func holdsReads(_ context: ChannelHandlerContext) -> Bool {
+        let waiting = self.received?.readableBytes ?? 0
+        switch self.mode {
+        case .handedOver: return false
+        case .deciding: return waiting >= Self.maxHeld
+        case .front: return !context.channel.isWritable && waiting >= Self.maxHeld
+        }
+    }
+
     func read(context: ChannelHandlerContext) {
-        if case .deciding = self.mode, (self.received?.readableBytes ?? 0) >= Self.maxHeld {
+        if self.holdsReads(context) {
             self.readHeld = true
         } else {
             context.read()
         }
     }
 
+    /// The storage kept for bytes not yet answered (for tests: it must not grow with the connection).
+    var receivedCapacity: Int { self.received?.capacity ?? 0 }
+
     func channelInactive(context: ChannelHandlerContext) {
         self.open = false
         self.received = nil
+        self.eventsHeld = []
         context.fireChannelInactive()
     }
 }
 
-/// One request as `DecisionFrontPath` reads it.
-struct FrontRequest: Equatable {
-    /// The bytes of the whole request (head and body).
-    var length: Int
-    var authorization: String
-    var requestID: String?
-    var body: [UInt8]
+/// How `DecisionFrontPath` reads a request head.
+enum FrontRequest {
+    /// A complete head in the narrow form.
+    struct Head: Equatable {
+        /// Its bytes, up to and with the empty line; the body follows.
+        var length: Int
+        var contentLength: Int
+        var authorization: String
+        var requestID: String?
+    }
 
     enum Parsed: Equatable {
         /// More bytes are needed.
         case incomplete
         /// Not the narrow form: the HTTP stack's.
         case other
-        case request(FrontRequest)
+        case head(Head)
     }
 
     private static let requestLine = Array("POST /access/v1/evaluation HTTP/1.1\r\n".utf8)
 
-    /// Reads the request at the start of `bytes`.
-    static func parse(_ bytes: ByteBufferView, maxHead: Int, maxBody: Int) -> Parsed {
+    /// Header lines read at most; more are the HTTP stack's (which allows up to 1,000).
+    static let maxFields = 64
+
+    /// Reads the head of the request at the start of `bytes`.
+    static func parseHead(_ bytes: ByteBufferView, maxHead: Int, maxBody: Int) -> Parsed {
         let start = bytes.startIndex
         let end = bytes.endIndex
         // The request line, compared as far as it has arrived.
@@ -241,11 +303,12 @@ struct FrontRequest: Equatable {
         }
         guard end - start >= lineCount else { return .incomplete }
         var index = start + lineCount
+        var fields = 0
         var contentLength: Int?
         var authorization: String?
         var requestID: String?
         while true {
-            guard index - start <= maxHead else { return .other }
+            guard index - start <= maxHead, fields <= Self.maxFields else { return .other }
             guard index < end else { return .incomplete }
             // The empty line ends the head.
             if bytes[index] == 13 {
@@ -255,6 +318,7 @@ struct FrontRequest: Equatable {
                 break
             }
             // name ":" OWS value OWS CRLF
+            fields += 1
             let nameStart = index
             while index < end, Self.isTokenByte(bytes[index]) { index += 1 }
             guard index < end else { return index - start > maxHead ? .other : .incomplete }
@@ -292,14 +356,12 @@ struct FrontRequest: Equatable {
             }
         }
         guard let contentLength, let authorization else { return .other }
-        guard end - index >= contentLength else { return .incomplete }
-        let body = Array(bytes[index..<(index + contentLength)])
-        return .request(
-            FrontRequest(
-                length: index + contentLength - start,
+        return .head(
+            Head(
+                length: index - start,
+                contentLength: contentLength,
                 authorization: authorization,
-                requestID: requestID,
-                body: body
+                requestID: requestID
             )
         )
     }
@@ -316,6 +378,8 @@ struct FrontRequest: Equatable {
         (Array("connection".utf8), .connection),
         (Array("expect".utf8), .refused),
         (Array("upgrade".utf8), .refused),
+        // Not HTTP/1.1, but llhttp reads it as `Connection`.
+        (Array("proxy-connection".utf8), .refused),
     ]
 
     private static let keepAlive = Array("keep-alive".utf8)

@@ -26,29 +26,36 @@ import Testing
     }
 
     static func parse(_ text: String, maxBody: Int = 65_536) -> FrontRequest.Parsed {
-        FrontRequest.parse(ByteBuffer(string: text).readableBytesView, maxHead: 8_192, maxBody: maxBody)
+        FrontRequest.parseHead(ByteBuffer(string: text).readableBytesView, maxHead: 8_192, maxBody: maxBody)
     }
 
-    @Test func aPlainEvaluationIsRead() throws {
+    @Test func aPlainEvaluationHeadIsRead() throws {
         let text = Self.request(headers: [
             "Host: localhost", "authorization:Bearer secret-token  ", "X-Request-ID: \t r-1",
             "CONTENT-LENGTH: \(Self.body.utf8.count)", "Connection: Keep-Alive", "User-Agent: gateway/1.0",
         ])
-        guard case .request(let request) = Self.parse(text + "GET /next") else {
+        guard case .head(let head) = Self.parse(text + "GET /next") else {
             Issue.record("not read: \(Self.parse(text))")
             return
         }
-        #expect(request.length == text.utf8.count, "the next request's bytes are not taken")
-        #expect(request.authorization == "Bearer secret-token")
-        #expect(request.requestID == "r-1")
-        #expect(request.body == Array(Self.body.utf8))
+        #expect(head.length + head.contentLength == text.utf8.count, "the next request's bytes are not taken")
+        #expect(head.contentLength == Self.body.utf8.count)
+        #expect(head.authorization == "Bearer secret-token")
+        #expect(head.requestID == "r-1")
     }
 
-    @Test func everyCutIsIncomplete() {
+    @Test func aHeadCutAnywhereIsIncomplete() throws {
         let bytes = Array(Self.request().utf8)
+        let headLength = bytes.count - Self.body.utf8.count
         for cut in 0..<bytes.count {
-            let prefix = String(decoding: bytes[0..<cut], as: UTF8.self)
-            #expect(Self.parse(prefix) == .incomplete, "cut at \(cut)")
+            let parsed = Self.parse(String(decoding: bytes[0..<cut], as: UTF8.self))
+            if cut < headLength {
+                #expect(parsed == .incomplete, "cut at \(cut)")
+            } else if case .head(let head) = parsed {
+                #expect(head.length == headLength, "cut at \(cut)")
+            } else {
+                Issue.record("cut at \(cut): \(parsed)")
+            }
         }
     }
 
@@ -86,10 +93,20 @@ import Testing
         request(headers: ["Authorization: Bearer t", "Content-Length: 10", "X-A: a\u{0}b"]),
         request(headers: ["Authorization: Bearer t", "Content-Length: 10", "X-A: caf\u{e9}"]),
         request(headers: ["Authorization: Bearer t", "Content-Length: 10", ": empty"]),
+        request(headers: ["Authorization: Bearer t", "Content-Length: 10", "Proxy-Connection: close"]),
+        request(headers: ["Authorization: Bearer t", "Content-Length: 10"] + (1...64).map { "X-\($0): a" }),
         "POST /access/v1/evaluation HTTP/1.1\r\nAuthorization: Bearer t\r\nContent-Length: 10\r\n\r\r\n0123456789",
     ])
     func anythingElseIsTheHTTPStacks(_ text: String) {
         #expect(Self.parse(text) == .other)
+    }
+
+    @Test func sixtyFourFieldsAreRead() {
+        let fields = ["Authorization: Bearer t", "Content-Length: 10"] + (1...62).map { "X-\($0): a" }
+        guard case .head = Self.parse(Self.request(headers: fields)) else {
+            Issue.record("64 fields were not read")
+            return
+        }
     }
 
     @Test func aBodyPastTheLimitOrAHeadPastItsIsTheHTTPStacks() {
@@ -113,9 +130,11 @@ struct DecisionFrontPathTests {
         typealias InboundIn = ByteBuffer
         typealias InboundOut = ByteBuffer
         let quiesced = Atomic<Int>(0)
+        let inputClosed = Atomic<Int>(0)
 
         func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
             if event is ChannelShouldQuiesceEvent { self.quiesced.wrappingAdd(1, ordering: .relaxed) }
+            if event as? ChannelEvent == .inputClosed { self.inputClosed.wrappingAdd(1, ordering: .relaxed) }
             context.fireUserInboundEventTriggered(event)
         }
     }
@@ -282,6 +301,23 @@ struct DecisionFrontPathTests {
         try await fixture.finish()
     }
 
+    /// The token is checked once the head is complete: a request the router would refuse (401,
+    /// 403) is handed over before its body is waited for; so is a body larger than an evaluation.
+    @Test func aRefusedTokenOrABigBodyIsHandedOverBeforeTheBody() async throws {
+        let cases = [
+            ("nope", 200), (Harness.token("hr"), 200), (Harness.token("gateway"), DecisionFrontPath.maxBody + 1),
+        ]
+        for (token, length) in cases {
+            let fixture = try await Fixture()
+            let head =
+                "POST /access/v1/evaluation HTTP/1.1\r\nAuthorization: Bearer \(token)\r\n"
+                + "Content-Length: \(length)\r\n\r\n"
+            try await fixture.send(head + "{")
+            #expect(try await fixture.handedOver() == head + "{", "\(length) bytes")
+            try await fixture.finish()
+        }
+    }
+
     @Test func pipelinedRequestsAreHandedOverAfterTheAnswer() async throws {
         let fixture = try await Fixture()
         let release = try fixture.holdCommits()
@@ -332,6 +368,78 @@ struct DecisionFrontPathTests {
         // What comes after is the HTTP stack's (which closes the connection once it is answered).
         try await fixture.send(Self.evaluation(requestID: "late"))
         #expect(try await fixture.handedOver().contains("X-Request-ID: late"))
+        try await fixture.finish()
+    }
+
+    /// A client that sends its requests and half-closes: the decision in flight is answered, and
+    /// the HTTP stack gets what came after it, then the half-close (and closes once it answered).
+    @Test func aHalfCloseWaitsForTheDecisionInFlight() async throws {
+        let fixture = try await Fixture()
+        let release = try fixture.holdCommits()
+        try await fixture.send(Self.evaluation(requestID: "before-fin") + Self.healthz)
+        fixture.channel.pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+        try await Task.sleep(for: .milliseconds(50))
+        #expect(try await fixture.handedOver().isEmpty)
+        #expect(fixture.stack.inputClosed.load(ordering: .relaxed) == 0)
+        release()
+        try await fixture.commit(1)
+        #expect(Self.responses(try await fixture.answered()).map { $0.headers["x-request-id"] } == ["before-fin"])
+        #expect(try await fixture.handedOver() == Self.healthz)
+        #expect(fixture.stack.inputClosed.load(ordering: .relaxed) == 1)
+        try await fixture.finish()
+    }
+
+    /// A client that pipelines and does not read its answers: once the channel is not writable, no
+    /// more requests are answered and, past `maxHeld` bytes, the socket is not read; both resume
+    /// when it is writable again.
+    @Test func aClientThatDoesNotReadItsAnswersIsNotReadEither() async throws {
+        let fixture = try await Fixture()
+        fixture.channel.isWritable = false
+        let flood = String(
+            repeating: Self.evaluation(),
+            count: DecisionFrontPath.maxHeld / Self.evaluation().utf8.count + 1
+        )
+        try await fixture.send(flood)
+        let before = fixture.reads.count.load(ordering: .relaxed)
+        fixture.channel.read()
+        await fixture.channel.testingEventLoop.run()
+        #expect(fixture.reads.count.load(ordering: .relaxed) == before, "not read while unwritable and full")
+        #expect(try await fixture.answered().isEmpty)
+        #expect(try await fixture.harness.auditRecords(type: "access.decision").isEmpty)
+
+        fixture.channel.isWritable = true
+        fixture.channel.pipeline.fireChannelWritabilityChanged()
+        let deadline = ContinuousClock.now + .seconds(20)
+        while try await fixture.answered().isEmpty, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        #expect(try await fixture.harness.auditRecords(type: "access.decision").count >= 1, "answering resumes")
+        #expect(fixture.reads.count.load(ordering: .relaxed) >= before + 1, "reading resumes")
+        try await fixture.finish()
+    }
+
+    /// Many decisions on one connection, each arriving split across reads: what was read is
+    /// dropped as it goes (the buffer does not keep the connection's whole history).
+    @Test func theBufferDoesNotGrowWithTheConnection() async throws {
+        let fixture = try await Fixture()
+        let request = Self.evaluation()
+        let half = request.utf8.count / 2
+        let rounds = 200
+        for round in 0..<rounds {
+            let bytes = Array(request.utf8)
+            // The second half of this request and the first of the next in one read.
+            if round == 0 { try await fixture.channel.writeInbound(ByteBuffer(bytes: bytes[0..<half])) }
+            try await fixture.channel.writeInbound(
+                ByteBuffer(bytes: Array(bytes[half...]) + (round < rounds - 1 ? Array(bytes[0..<half]) : []))
+            )
+            try await fixture.commit(round + 1)
+        }
+        #expect(Self.responses(try await fixture.answered()).count >= 1)
+        let capacity = try await fixture.channel.pipeline.handler(type: DecisionFrontPath.self).map {
+            $0.receivedCapacity
+        }.get()
+        // 200 requests of ~300 bytes went through it; a few requests' worth stays.
+        #expect(capacity <= 4_096, "\(capacity) bytes kept")
         try await fixture.finish()
     }
 
