@@ -214,14 +214,26 @@ extension Operations {
     }
 
     private func scimDeleteUser(_ request: Request, _ context: TenureRequestContext) async throws -> Response {
-        let current = try await self.scimRecord(context)
         let version = try SCIMHTTP.ifMatch(request)
-        if let version, version != current.version {
-            throw SCIMError.preconditionFailed("User \(current.id) is at version \(current.version), not \(version)")
+        // Read, deleted and settled in one turn with HR's other employment changes: a move of the
+        // user to another identity (a PATCH) cannot land between the read and the settling, which
+        // would offboard the identity it left.
+        try await self.employment.exclusive {
+            let current = try await self.scimRecord(context)
+            if let version, version != current.version {
+                throw SCIMError.preconditionFailed(
+                    "User \(current.id) is at version \(current.version), not \(version)"
+                )
+            }
+            let record = try await self.linkHRUserIfPossible(current, actor: context.actor)
+            try await self.store.deleteHRUser(id: record.id, ifMatch: version, actor: context.actor, time: self.now())
+            try await self.settleEmploymentUnlocked(
+                of: record,
+                deleted: true,
+                actor: context.actor,
+                requestID: context.requestID
+            )
         }
-        let record = try await self.linkHRUserIfPossible(current, actor: context.actor)
-        try await self.store.deleteHRUser(id: record.id, ifMatch: version, actor: context.actor, time: self.now())
-        try await self.settleEmployment(of: record, deleted: true, actor: context.actor, requestID: context.requestID)
         return Response(status: .noContent)
     }
 
@@ -350,7 +362,10 @@ extension Operations {
         guard !pending.isEmpty else { return 0 }
         let matcher = HRIdentityMatcher(self.index.snapshot)
         var linked = 0
-        for record in pending {
+        for listed in pending {
+            // As stored now (a request may have changed, linked or deleted it since the list was
+            // read); the link below happens only while it is still unlinked.
+            guard let record = try? await self.store.hrUser(id: listed.id), record.identityID == nil else { continue }
             // A record HR terminated before its identity could be found links by externalId only:
             // an account that appears since, with that number or name, may be someone else's.
             let now = self.now()
@@ -362,6 +377,7 @@ extension Operations {
                     let updated = try await self.store.linkHRUserIfNotEmployedElsewhere(
                         id: record.id,
                         to: identityID,
+                        ifLinkedTo: nil,
                         actor: Self.linkActor,
                         time: self.now()
                     )
@@ -391,6 +407,7 @@ extension Operations {
         return try await self.store.linkHRUserIfNotEmployedElsewhere(
             id: record.id,
             to: identityID,
+            ifLinkedTo: nil,
             actor: actor,
             time: self.now()
         ) ?? record
@@ -415,6 +432,12 @@ extension Operations {
                 let target = self.relinkTarget(of: record)
             else { return written }
             let now = self.now()
+            // Refused (another HR user employs the target; audited once): nothing moves, so no
+            // turn with offboardings is needed.
+            if try await self.store.refuseHRLinkIfEmployedElsewhere(id: record.id, to: target, actor: actor, time: now)
+            {
+                return record
+            }
             // The move and the cancellation at the old identity in one turn with offboardings: a
             // 503 waiting for the lock changes nothing, and nothing lands between the two.
             let lock = try await self.acquireSyncLock(purpose: "tenure serve (HR user moves to another identity)")
@@ -423,6 +446,7 @@ extension Operations {
                 let moved = try await self.store.linkHRUserIfNotEmployedElsewhere(
                     id: record.id,
                     to: target,
+                    ifLinkedTo: linked,
                     actor: actor,
                     time: now
                 )
@@ -459,7 +483,8 @@ extension Operations {
     ///   (`offboardNow`, requested by `scim:<hr user id>`, audited `hr.termination`), unless this
     ///   HR user already offboarded it;
     /// - a termination date in the future: an offboarding is scheduled for that date (the
-    ///   sweeper carries it out), replacing one scheduled for another date;
+    ///   sweeper carries it out), replacing one scheduled for another date; other HR records'
+    ///   offboardings of the identity are cancelled, as for an open-ended rehire;
     /// - employed again: this HR user's offboardings (scheduled or done) are cancelled and the
     ///   index rebuilt. Nothing is granted back here: the next sync grants what the directory and
     ///   the rules say.
@@ -480,7 +505,8 @@ extension Operations {
         }
     }
 
-    private func settleEmploymentUnlocked(of record: HRUserRecord, deleted: Bool, actor: String, requestID: String?)
+    /// `settleEmployment` for a caller that holds the employment lock (a DELETE).
+    func settleEmploymentUnlocked(of record: HRUserRecord, deleted: Bool, actor: String, requestID: String?)
         async throws
     {
         let now = self.now()
@@ -574,7 +600,25 @@ extension Operations {
                 }
                 return
             }
-            if done.isEmpty, scheduled.count == 1, scheduled[0].effectiveAt == date { return }
+            // Employed until a date (a fixed-term rehire under a new HR record, or a new contract):
+            // other HR records' terminations no longer hold either, as for an open-ended one; this
+            // record's own end is scheduled below.
+            let othersHeld = byHR.filter { $0.requestedBy != requester && $0.state != .cancelled }
+            for other in Set(othersHeld.map(\.requestedBy)).sorted() {
+                try await self.cancelHROffboardings(
+                    identityID,
+                    requester: other,
+                    reason: "HR: employed again (rehired as HR user \(record.id))",
+                    actor: actor,
+                    details: details,
+                    time: now
+                )
+            }
+            let leaverUntilNow = !done.isEmpty || othersHeld.contains { $0.state == .done }
+            if done.isEmpty, scheduled.count == 1, scheduled[0].effectiveAt == date {
+                if leaverUntilNow { try await self.refreshIndex(identityID: identityID) }
+                return
+            }
             if !done.isEmpty || !scheduled.isEmpty {
                 try await self.cancelHROffboardings(
                     identityID,
@@ -584,8 +628,8 @@ extension Operations {
                     details: details,
                     time: now
                 )
-                if !done.isEmpty { try await self.refreshIndex(identityID: identityID) }
             }
+            if leaverUntilNow { try await self.refreshIndex(identityID: identityID) }
             let reason = "HR: terminationDate \(SCIMDateTime.format(date))"
             let offboarding = Offboarding(
                 id: "off-\(UUID().uuidString.lowercased())",

@@ -223,8 +223,22 @@ public protocol HRStore: Sendable {
     /// identity would let either keep it employed after the other's termination; a terminated one
     /// (a rehire) or one with its end date ahead (a conversion) beside a new one is fine. Checked in
     /// the write transaction.
-    func linkHRUserIfNotEmployedElsewhere(id: String, to identityID: String, actor: String, time: Double)
-        async throws -> HRUserRecord?
+    ///
+    /// `ifLinkedTo`: the link the caller saw (nil: unlinked). When the user is linked otherwise now
+    /// (another request linked or moved it meanwhile), nothing is done or audited and nil returned.
+    func linkHRUserIfNotEmployedElsewhere(
+        id: String,
+        to identityID: String,
+        ifLinkedTo expected: String?,
+        actor: String,
+        time: Double
+    ) async throws -> HRUserRecord?
+
+    /// Whether linking the user to the identity would be refused (another live user employs it
+    /// open-ended at `time`); a refusal is audited as `linkHRUserIfNotEmployedElsewhere` audits it.
+    /// Nothing is linked.
+    func refuseHRLinkIfEmployedElsewhere(id: String, to identityID: String, actor: String, time: Double)
+        async throws -> Bool
 
     /// The linked identities the HR system says are gone, with a reason each: an identity is
     /// terminated when none of the users linked to it is a live, active user whose termination

@@ -171,20 +171,51 @@ extension SQLiteStore: HRStore {
         return record
     }
 
-    public func linkHRUserIfNotEmployedElsewhere(id: String, to identityID: String, actor: String, time: Double)
-        async throws -> HRUserRecord?
-    {
-        try await self.linkHRUser(id: id, to: identityID, actor: actor, time: time, unlessEmployedElsewhere: true)
+    public func linkHRUserIfNotEmployedElsewhere(
+        id: String,
+        to identityID: String,
+        ifLinkedTo expected: String?,
+        actor: String,
+        time: Double
+    ) async throws -> HRUserRecord? {
+        try await self.linkHRUser(
+            id: id,
+            to: identityID,
+            actor: actor,
+            time: time,
+            unlessEmployedElsewhere: true,
+            expecting: .some(expected)
+        )
     }
 
-    /// Both links: validated, then in one write transaction the check (when asked) and the link with
+    public func refuseHRLinkIfEmployedElsewhere(id: String, to identityID: String, actor: String, time: Double)
+        async throws -> Bool
+    {
+        try await self.linkHRUser(
+            id: id,
+            to: identityID,
+            actor: actor,
+            time: time,
+            unlessEmployedElsewhere: true,
+            expecting: nil,
+            linking: false
+        ) == nil
+    }
+
+    /// Every link: validated, then in one write transaction the check (when asked) and the link with
     /// its `hr.user.linked` audit, or the refusal with `hr.user.link_refused` (nil).
+    /// - Parameters:
+    ///   - expecting: when given, the user's current link (nil: unlinked); another one is left as
+    ///     it is (nil returned, nothing audited): someone else linked or moved it meanwhile.
+    ///   - linking: false only checks (and audits a refusal); the user is returned unchanged.
     private func linkHRUser(
         id: String,
         to identityID: String,
         actor: String,
         time: Double,
-        unlessEmployedElsewhere: Bool
+        unlessEmployedElsewhere: Bool,
+        expecting expected: String?? = nil,
+        linking: Bool = true
     ) async throws -> HRUserRecord? {
         try Self.validateTime(time)
         guard !identityID.isEmpty else {
@@ -193,6 +224,7 @@ extension SQLiteStore: HRStore {
         return try await self.pool.write { db in
             var record = try Self.requireLive(id, ifMatch: nil, db)
             guard record.identityID != identityID else { return record }
+            if let expected, record.identityID != expected { return nil }
             if unlessEmployedElsewhere,
                 let other = try Self.otherEmployingUser(of: identityID, besides: id, at: time, db)
             {
@@ -217,6 +249,7 @@ extension SQLiteStore: HRStore {
                 _ = try self.appendAudit([event], db)
                 return nil
             }
+            guard linking else { return record }
             var details = ["userName": record.userName]
             if let previous = record.identityID { details["previousIdentity"] = previous }
             try db.execute(

@@ -510,6 +510,48 @@ struct SCIMAPITests {
         }
     }
 
+    /// The same, rehired on a fixed-term contract: the old termination stops holding too, and the
+    /// new record's end is scheduled. (It used to stay a leaver: only an open-ended rehire took the
+    /// old termination back.)
+    @Test func aFixedTermRehireTakesBackTheOldTerminationAndSchedulesItsEnd() async throws {
+        let harness = try await self.harness()
+        try await harness.run { client in
+            let first = try Self.created(
+                try await Self.send(client, .post, "/Users", Self.oktaCreate("bob@okta.local", externalId: "id-bob"))
+            )
+            #expect(try await Self.send(client, .delete, "/Users/\(first)").status == .noContent)
+            #expect(harness.operations.index.snapshot.hrTerminated["id-bob"] != nil)
+
+            let second = try Self.created(
+                try await Self.send(
+                    client,
+                    .post,
+                    "/Users",
+                    """
+                    {"schemas": ["\(Self.userSchema)", "\(Self.tenure)"], "userName": "bob.again@okta.local",
+                     "externalId": "id-bob", "active": true, "\(Self.tenure)": {"terminationDate": "2027-06-30"}}
+                    """
+                )
+            )
+            #expect(try await harness.store.hrUser(id: second)?.identityID == "id-bob")
+            let bobs = try await harness.store.offboardings(identityID: "id-bob")
+            #expect(bobs.map(\.state) == [.cancelled, .scheduled])
+            #expect(bobs.last?.requestedBy == "scim:\(second)" && bobs.last?.effectiveAt == 1_814_313_600)
+            #expect(harness.operations.index.snapshot.hrTerminated["id-bob"] == nil)
+            let reloaded = try await ModelLoader.load(
+                store: harness.store,
+                mappings: harness.mappings,
+                now: harness.operations.now()
+            )
+            #expect(harness.operations.index.snapshot == reloaded)
+            let cancelled = try #require(try await harness.auditRecords(type: "offboarding.cancelled").first?.event)
+            #expect(cancelled.details["reason"] == "HR: employed again (rehired as HR user \(second))")
+            // Nothing granted back by HR.
+            #expect(try await Self.assignments(harness, "id-bob").isEmpty)
+        }
+        #expect(try await harness.store.verifyAudit().isIntact)
+    }
+
     @Test func aPreHireStaysUnlinkedUntilItsIdentityExists() async throws {
         let harness = try await self.harness()
         try await harness.run { client in

@@ -190,6 +190,79 @@ struct SCIMRelinkTests {
         }
     }
 
+    /// A move that will be refused (another HR user employs the target) changes nothing, so it
+    /// does not wait for the sync lock: 200 while a sync elsewhere holds it, the refusal audited.
+    @Test func aRefusedMoveDoesNotWaitForTheSyncLock() async throws {
+        let harness = try await Harness(
+            mappings: S.mappings,
+            state: S.state,
+            now: { S.now },
+            syncLockWait: .milliseconds(200)
+        )
+        try await harness.run { client in
+            let ann = try S.created(
+                try await S.send(client, .post, "/Users", S.entraCreate("ann@corp.example", employeeNumber: "E100"))
+            )
+            let bob = try S.created(
+                try await S.send(client, .post, "/Users", S.oktaCreate("bob@okta.local", externalId: "id-bob"))
+            )
+            var cli: SyncLock? = try SyncLock.acquire(path: harness.store.path + ".lock", purpose: "tenure sync")
+            #expect(try await Self.setEmployeeNumber(client, ann, "E200").status == .ok)
+            #expect(try await harness.store.hrUser(id: ann)?.identityID == "id-ann")
+            let refused = try #require(try await harness.auditRecords(type: "hr.user.link_refused").first?.event)
+            #expect(refused.subject == "id-bob" && refused.details["employedBy"] == bob)
+            cli = nil
+            #expect(cli == nil)
+        }
+    }
+
+    /// A DELETE reads, deletes and settles in one turn with HR's other changes: a move that lands
+    /// while it waits for its turn is what it settles — the identity the user left is not
+    /// offboarded.
+    @Test func aDeleteSettlesTheUserAsItIsWhenItsTurnComes() async throws {
+        let harness = try await Harness(mappings: S.mappings, state: S.state, now: { S.now })
+        try await harness.run { client in
+            let id = try S.created(
+                try await S.send(client, .post, "/Users", S.entraCreate("cat@corp.example", employeeNumber: "E100"))
+            )
+            #expect(try await harness.store.hrUser(id: id)?.identityID == "id-ann")
+            let gate = AsyncStream<Void>.makeStream()
+            let entered = AsyncStream<Void>.makeStream()
+            let turn = Task {
+                await harness.operations.employment.exclusive {
+                    entered.continuation.yield()
+                    for await _ in gate.stream { break }
+                }
+            }
+            for await _ in entered.stream { break }
+            let delete = Task { try await S.send(client, .delete, "/Users/\(id)") }
+            try await Task.sleep(for: .milliseconds(200))
+            // Meanwhile the user moved to cat (as a PATCH's relink would, in its own turn). (The
+            // turn is given back whatever happens: a DELETE waiting for it must not hang the test.)
+            let moved: Result<HRUserRecord?, any Error>
+            do {
+                moved = .success(
+                    try await harness.store.linkHRUserIfNotEmployedElsewhere(
+                        id: id,
+                        to: "id-cat",
+                        ifLinkedTo: "id-ann",
+                        actor: "scim:test",
+                        time: S.now
+                    )
+                )
+            } catch {
+                moved = .failure(error)
+            }
+            gate.continuation.yield()
+            #expect(try moved.get()?.identityID == "id-cat", "the user was still there to move")
+            await turn.value
+            #expect(try await delete.value.status == .noContent)
+            #expect(try await harness.store.offboardings(identityID: "id-ann").isEmpty)
+            #expect(try await harness.store.offboardings(identityID: "id-cat").map(\.state) == [.done])
+            #expect(try await S.evaluate(client, "ann", "db-read") == (true, "active_assignment"))
+        }
+    }
+
     /// The daemon's pass over pre-hires: one that cannot be linked (here a trigger refuses its
     /// row) is logged and left for the next pass; the others are linked.
     @Test func onePendingUserThatFailsDoesNotStopTheOthers() async throws {

@@ -79,7 +79,13 @@ struct HRStoreTests {
             let first = try await makeHRUser(store, fields("ada", employeeNumber: "E1"), identity: "id-ada", at: 100)
             let second = try await store.createHRUser(fields("ada.l", employeeNumber: "E1"), actor: "scim", time: 110)
             #expect(
-                try await store.linkHRUserIfNotEmployedElsewhere(id: second.id, to: "id-ada", actor: "scim", time: 120)
+                try await store.linkHRUserIfNotEmployedElsewhere(
+                    id: second.id,
+                    to: "id-ada",
+                    ifLinkedTo: nil,
+                    actor: "scim",
+                    time: 120
+                )
                     == nil
             )
             #expect(try await store.hrUser(id: second.id)?.identityID == nil)
@@ -90,7 +96,13 @@ struct HRStoreTests {
             // the user changes.
             let audited = try await auditEvents(store).count
             #expect(
-                try await store.linkHRUserIfNotEmployedElsewhere(id: second.id, to: "id-ada", actor: "scim", time: 121)
+                try await store.linkHRUserIfNotEmployedElsewhere(
+                    id: second.id,
+                    to: "id-ada",
+                    ifLinkedTo: nil,
+                    actor: "scim",
+                    time: 121
+                )
                     == nil
             )
             #expect(try await auditEvents(store).count == audited)
@@ -102,14 +114,26 @@ struct HRStoreTests {
                 time: 122
             )
             #expect(
-                try await store.linkHRUserIfNotEmployedElsewhere(id: second.id, to: "id-ada", actor: "scim", time: 123)
+                try await store.linkHRUserIfNotEmployedElsewhere(
+                    id: second.id,
+                    to: "id-ada",
+                    ifLinkedTo: nil,
+                    actor: "scim",
+                    time: 123
+                )
                     == nil
             )
             #expect(try await auditEvents(store).suffix(2).map(\.type) == ["hr.user.updated", "hr.user.link_refused"])
             // Relinking the user already linked there is no change.
             #expect(
-                try await store.linkHRUserIfNotEmployedElsewhere(id: first.id, to: "id-ada", actor: "scim", time: 125)?
-                    .identityID == "id-ada"
+                try await store.linkHRUserIfNotEmployedElsewhere(
+                    id: first.id,
+                    to: "id-ada",
+                    ifLinkedTo: "id-ada",
+                    actor: "scim",
+                    time: 125
+                )?
+                .identityID == "id-ada"
             )
 
             // A termination date ahead (a conversion: the old contract ends, the new record is
@@ -124,11 +148,55 @@ struct HRStoreTests {
             let linked = try await store.linkHRUserIfNotEmployedElsewhere(
                 id: second.id,
                 to: "id-ada",
+                ifLinkedTo: nil,
                 actor: "scim",
                 time: 129
             )
             #expect(linked?.identityID == "id-ada")
             #expect(try await auditEvents(store).last?.type == "hr.user.linked")
+        }
+    }
+
+    /// A link made on what the caller saw: if the user was linked or moved meanwhile, nothing is
+    /// changed or audited. The refusal check links nothing either way.
+    @Test func aLinkOnAStaleViewChangesNothing() async throws {
+        try await withStore { store, _ throws in
+            let ada = try await makeHRUser(store, fields("ada", employeeNumber: "E1"), identity: "id-ada", at: 100)
+            let audited = try await auditEvents(store).count
+            // The caller saw it unlinked; it is linked to id-ada now.
+            #expect(
+                try await store.linkHRUserIfNotEmployedElsewhere(
+                    id: ada.id,
+                    to: "id-other",
+                    ifLinkedTo: nil,
+                    actor: "tenure:hr-link",
+                    time: 110
+                ) == nil
+            )
+            #expect(try await store.hrUser(id: ada.id)?.identityID == "id-ada")
+            #expect(try await auditEvents(store).count == audited)
+            // Seen as linked to id-ada: moved.
+            let moved = try await store.linkHRUserIfNotEmployedElsewhere(
+                id: ada.id,
+                to: "id-other",
+                ifLinkedTo: "id-ada",
+                actor: "scim",
+                time: 111
+            )
+            #expect(moved?.identityID == "id-other")
+            #expect(try await auditEvents(store).last?.details["previousIdentity"] == "id-ada")
+
+            // Only the check: another user employs id-other now, so it would be refused (audited);
+            // id-free would not, and nothing is linked.
+            let grace = try await store.createHRUser(fields("grace", employeeNumber: "E2"), actor: "scim", time: 112)
+            #expect(
+                try await store.refuseHRLinkIfEmployedElsewhere(id: grace.id, to: "id-other", actor: "scim", time: 113)
+            )
+            #expect(try await auditEvents(store).last?.type == "hr.user.link_refused")
+            #expect(
+                !(try await store.refuseHRLinkIfEmployedElsewhere(id: grace.id, to: "id-free", actor: "scim", time: 114))
+            )
+            #expect(try await store.hrUser(id: grace.id)?.identityID == nil)
         }
     }
 
