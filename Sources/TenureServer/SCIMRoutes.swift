@@ -219,7 +219,21 @@ extension Operations {
         // user to another identity (a PATCH) cannot land between the read and the settling, which
         // would offboard the identity it left.
         try await self.employment.exclusive {
-            let current = try await self.scimRecord(context)
+            let id = try self.scimID(context)
+            guard let current = try await self.store.hrUser(id: id) else {
+                // Deleted already. A client retries a DELETE whose settling failed (a 503 while a
+                // sync held the lock): the termination is settled now — at most once, as always —
+                // and the answer is still 404 (RFC 7644 §3.6).
+                if let deleted = try await self.store.deletedHRUser(id: id), deleted.identityID != nil {
+                    try await self.settleEmploymentUnlocked(
+                        of: deleted,
+                        deleted: true,
+                        actor: context.actor,
+                        requestID: context.requestID
+                    )
+                }
+                throw SCIMError.notFound("there is no User \(id)")
+            }
             if let version, version != current.version {
                 throw SCIMError.preconditionFailed(
                     "User \(current.id) is at version \(current.version), not \(version)"

@@ -186,6 +186,10 @@ public protocol HRStore: Sendable {
     /// The live user `id`, or nil (never created, or deleted).
     func hrUser(id: String) async throws -> HRUserRecord?
 
+    /// The user `id` as it was when deleted, or nil (never created, or live): for settling a
+    /// termination again when a DELETE is retried after its settling failed.
+    func deletedHRUser(id: String) async throws -> HRUserRecord?
+
     /// The live users matching `query`, by creation time then id: `count` of them from the
     /// 1-based `startIndex` (below 1 counts as 1; a `count` of 0 or less returns no records, only
     /// `totalResults`).

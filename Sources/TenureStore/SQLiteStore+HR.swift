@@ -58,6 +58,16 @@ extension SQLiteStore: HRStore {
         try await self.pool.read { db in try Self.liveHRUser(id, db) }
     }
 
+    public func deletedHRUser(id: String) async throws -> HRUserRecord? {
+        try await self.pool.read { db in
+            try Row.fetchOne(
+                db,
+                sql: "SELECT \(Self.hrColumns) FROM hr_user WHERE id = ? AND deleted = 1",
+                arguments: [id]
+            ).map(Self.hrUserRecord)
+        }
+    }
+
     public func hrUsers(_ query: HRUserQuery, startIndex: Int, count: Int) async throws -> HRUserPage {
         let start = max(1, startIndex)
         let limit = max(0, count)

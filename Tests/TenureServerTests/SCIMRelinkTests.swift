@@ -263,6 +263,38 @@ struct SCIMRelinkTests {
         }
     }
 
+    /// A DELETE whose settling could not get the sync lock answers 503 with the user already
+    /// deleted; the client's retry gets 404, and the termination is settled then — not left to
+    /// the next sync.
+    @Test func aRetriedDeleteSettlesWhatTheFirstCouldNot() async throws {
+        let harness = try await Harness(
+            mappings: S.mappings,
+            state: S.state,
+            now: { S.now },
+            syncLockWait: .milliseconds(200)
+        )
+        try await harness.run { client in
+            let id = try S.created(
+                try await S.send(client, .post, "/Users", S.oktaCreate("bob@okta.local", externalId: "id-bob"))
+            )
+            var cli: SyncLock? = try SyncLock.acquire(path: harness.store.path + ".lock", purpose: "tenure sync")
+            _ = try S.scimError(try await S.send(client, .delete, "/Users/\(id)"), 503)
+            #expect(try await harness.store.hrUser(id: id) == nil)
+            #expect(try await S.assignments(harness, "id-bob").count == 1, "not offboarded yet")
+            cli = nil
+            #expect(cli == nil)
+
+            _ = try S.scimError(try await S.send(client, .delete, "/Users/\(id)"), 404)
+            #expect(try await S.assignments(harness, "id-bob").isEmpty)
+            #expect(try await harness.store.offboardings(identityID: "id-bob").map(\.state) == [.done])
+            // Again: settled once.
+            _ = try S.scimError(try await S.send(client, .delete, "/Users/\(id)"), 404)
+            #expect(try await harness.store.offboardings(identityID: "id-bob").count == 1)
+            // A user that never existed is a plain 404.
+            _ = try S.scimError(try await S.send(client, .delete, "/Users/no-such-user"), 404)
+        }
+    }
+
     /// The daemon's pass over pre-hires: one that cannot be linked (here a trigger refuses its
     /// row) is logged and left for the next pass; the others are linked.
     @Test func onePendingUserThatFailsDoesNotStopTheOthers() async throws {
