@@ -40,16 +40,6 @@ struct DecisionFastLane: Sendable {
             && head.headerFields[.connection] == nil && head.headerFields[.expect] == nil
     }
 
-    /// The decision for a complete request, or nil when the router must answer it.
-    func prepare(_ head: HTTPRequest, body: ByteBuffer?) -> Prepared? {
-        guard let token = self.authorized(head.headerFields[.authorization]) else { return nil }
-        return self.prepare(
-            token: token,
-            requestID: head.headerFields[.requestID],
-            body: body.map { Array($0.readableBytesView) } ?? []
-        )
-    }
-
     /// The token of an `Authorization` header that may ask for decisions (`check` or `admin`), or
     /// nil when the router must answer (401, 403).
     func authorized(_ authorization: String?) -> APIToken? {
@@ -109,8 +99,8 @@ final class DecisionFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     private enum State {
         /// Between requests.
         case idle
-        /// A request for the lane, being received.
-        case buffering(HTTPRequest, ByteBuffer?)
+        /// A request for the lane (its token may ask for decisions), being received.
+        case buffering(HTTPRequest, ByteBuffer?, APIToken)
         /// A request handed to the router, being received.
         case forwarding
         /// A complete request for the lane, waiting for its audit commit.
@@ -124,7 +114,8 @@ final class DecisionFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     /// Request parts that arrived while deciding.
     private var held = CircularBuffer<HTTPRequestPart>()
     private var readHeld = false
-    private var quiesceHeld = false
+    /// Events that wait for the decision in flight: a graceful shutdown, the client's half-close.
+    private var eventsHeld: [Any] = []
     private var open = true
 
     /// Parts held while deciding before the socket stops being read. Reading on costs nothing in
@@ -153,22 +144,36 @@ final class DecisionFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     private func handle(_ part: HTTPRequestPart, context: ChannelHandlerContext) {
         switch (self.state, part) {
         case (.idle, .head(let head)) where self.routed == 0 && DecisionFastLane.accepts(head):
-            self.state = .buffering(head, nil)
+            // The token is checked before the body is waited for: a request the route refuses
+            // (401, 403) is the route's at once, its body not buffered here.
+            guard let token = self.lane.authorized(head.headerFields[.authorization]) else {
+                self.routed += 1
+                self.state = .forwarding
+                return context.fireChannelRead(self.wrapInboundOut(part))
+            }
+            self.state = .buffering(head, nil, token)
         case (.idle, .head):
             self.routed += 1
             self.state = .forwarding
             context.fireChannelRead(self.wrapInboundOut(part))
-        case (.buffering(let head, let received), .body(var chunk)):
+        case (.buffering(let head, let received, let token), .body(var chunk)):
             self.state = .idle  // the buffer is appended to without a copy
             var body = received ?? context.channel.allocator.buffer(capacity: chunk.readableBytes)
             body.writeBuffer(&chunk)
             if body.readableBytes > self.lane.api.settings.maxBodyBytes {
                 self.route(head, body, context: context)  // the route answers 413
             } else {
-                self.state = .buffering(head, body)
+                self.state = .buffering(head, body, token)
             }
-        case (.buffering(let head, let body), .end(let trailers)):
-            guard let prepared = self.lane.prepare(head, body: body) else {
+        case (.buffering(let head, let body, let token), .end(let trailers)):
+            let bytes = body.map { Array($0.readableBytesView) } ?? []
+            guard
+                let prepared = self.lane.prepare(
+                    token: token,
+                    requestID: head.headerFields[.requestID],
+                    body: bytes
+                )
+            else {
                 self.route(head, body, context: context)
                 self.handle(.end(trailers), context: context)
                 return
@@ -230,29 +235,33 @@ final class DecisionFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         }
         context.fireChannelReadComplete()
         guard !self.isDeciding else { return }
-        if self.quiesceHeld {
-            self.quiesceHeld = false
-            self.quiesce(context: context)
-        }
+        let events = self.eventsHeld
+        self.eventsHeld = []
+        for event in events { self.release(event, context: context) }
         if self.readHeld {
             self.readHeld = false
             context.read()
         }
     }
 
-    /// Graceful shutdown: a request for the lane still being received goes to the router (which
-    /// answers it before closing); then the connection handler closes when idle.
-    private func quiesce(context: ChannelHandlerContext) {
-        if case .buffering(let head, let body) = self.state { self.route(head, body, context: context) }
-        context.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
+    /// A graceful shutdown or the client's half-close, once no decision is in flight: a request for
+    /// the lane still being received goes to the router (which answers it before closing); then
+    /// the event, and the connection handler closes when idle.
+    private func release(_ event: Any, context: ChannelHandlerContext) {
+        if case .buffering(let head, let body, _) = self.state { self.route(head, body, context: context) }
+        context.fireUserInboundEventTriggered(event)
     }
 
+    /// Both wait for the decision in flight: Hummingbird ends the connection when its inbound
+    /// stream ends, and the answer would be cut off.
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        guard event is ChannelShouldQuiesceEvent else { return context.fireUserInboundEventTriggered(event) }
+        guard event is ChannelShouldQuiesceEvent || event as? ChannelEvent == .inputClosed else {
+            return context.fireUserInboundEventTriggered(event)
+        }
         if self.isDeciding {
-            self.quiesceHeld = true
+            self.eventsHeld.append(event)
         } else {
-            self.quiesce(context: context)
+            self.release(event, context: context)
         }
     }
 
@@ -272,6 +281,7 @@ final class DecisionFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     func channelInactive(context: ChannelHandlerContext) {
         self.open = false
         self.held.removeAll()
+        self.eventsHeld = []
         context.fireChannelInactive()
     }
 }

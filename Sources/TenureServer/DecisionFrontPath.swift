@@ -43,9 +43,12 @@ final class DecisionFrontPath: ChannelDuplexHandler, RemovableChannelHandler {
 
     private let lane: DecisionFastLane
     private var mode = Mode.front
-    /// Bytes received and not yet answered or handed over. Nothing else shares its storage, so
-    /// appending never copies what is there; what was read is dropped as it goes.
+    /// Bytes received and not yet answered or handed over; what was answered is dropped as it goes
+    /// (a slice of it is never kept, so appending does not copy it again and again).
     private var received: ByteBuffer?
+    /// How far `received` was searched for the end of the head (CRLF CRLF) without finding it: a
+    /// head arriving in small pieces is searched once, not from its start on every read.
+    private var searched = 0
     /// The head of the request being received, once complete and its token checked: the body is
     /// then awaited without reading the head again.
     private var head: (FrontRequest.Head, APIToken)?
@@ -62,7 +65,8 @@ final class DecisionFrontPath: ChannelDuplexHandler, RemovableChannelHandler {
 
     private var maxBody: Int { min(Self.maxBody, self.lane.api.settings.maxBodyBytes) }
     /// Bytes kept while a decision waits (or the client does not read its answers) before the
-    /// socket stops being read.
+    /// socket stops being read. (What the reads already under way bring still comes: at most one
+    /// read cycle, a few times NIO's receive buffer, past it.)
     static let maxHeld = 64 * 1024
 
     init(lane: DecisionFastLane) {
@@ -94,7 +98,9 @@ final class DecisionFrontPath: ChannelDuplexHandler, RemovableChannelHandler {
     /// incomplete, or is handed over — or the client stops reading its answers (it resumes when
     /// the channel is writable again).
     private func serve(context: ChannelHandlerContext) {
-        while case .front = self.mode, let buffer = self.received, buffer.readableBytes > 0,
+        // Not while an event waits to be handed over with what follows (a write's writability
+        // change can call in here from `committed`).
+        while case .front = self.mode, self.eventsHeld.isEmpty, let buffer = self.received, buffer.readableBytes > 0,
             context.channel.isWritable
         {
             let bytes = buffer.readableBytesView
@@ -102,6 +108,13 @@ final class DecisionFrontPath: ChannelDuplexHandler, RemovableChannelHandler {
             if let known = self.head {
                 head = known
             } else {
+                guard self.headArrived(bytes) else {
+                    // Still arriving: only the request line is looked at (another one is the
+                    // HTTP stack's at once).
+                    if FrontRequest.isOtherRequestLine(bytes) { return self.handOver(context: context) }
+                    return
+                }
+                self.searched = 0
                 switch FrontRequest.parseHead(bytes, maxHead: Self.maxHead, maxBody: self.maxBody) {
                 case .incomplete:
                     return
@@ -131,11 +144,27 @@ final class DecisionFrontPath: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
+    /// Whether the head has arrived (or is longer than a head read here, which `parseHead` hands
+    /// over): searches only the bytes that came since the last search.
+    private func headArrived(_ bytes: ByteBufferView) -> Bool {
+        let from = max(bytes.startIndex, bytes.startIndex + self.searched - 3)
+        var index = from
+        while index + 3 < bytes.endIndex {
+            if bytes[index] == 13, bytes[index + 1] == 10, bytes[index + 2] == 13, bytes[index + 3] == 10 {
+                return true
+            }
+            index += 1
+        }
+        self.searched = bytes.count
+        return bytes.count > Self.maxHead
+    }
+
     /// From here on the connection is the HTTP stack's, starting with what is unread, then the
     /// events that waited.
     private func handOver(context: ChannelHandlerContext) {
         self.mode = .handedOver
         self.head = nil
+        self.searched = 0
         if let rest = self.received, rest.readableBytes > 0 {
             context.fireChannelRead(self.wrapInboundOut(rest))
             context.fireChannelReadComplete()
@@ -179,7 +208,7 @@ final class DecisionFrontPath: ChannelDuplexHandler, RemovableChannelHandler {
         // What was answered is dropped: all of it when nothing follows, else once it outweighs
         // what follows (the copy then costs no more than what was read since the last one).
         if self.received!.readableBytes == 0 {
-            self.received!.clear()
+            self.received = nil  // NIO's receive buffer goes back to its pool
         } else if self.received!.readerIndex >= 1024, self.received!.readerIndex >= self.received!.readableBytes {
             self.received!.discardReadBytes()
         }
@@ -288,6 +317,11 @@ enum FrontRequest {
     }
 
     private static let requestLine = Array("POST /access/v1/evaluation HTTP/1.1\r\n".utf8)
+
+    /// Whether the bytes so far already show another request line than the decision's.
+    static func isOtherRequestLine(_ bytes: ByteBufferView) -> Bool {
+        zip(bytes, Self.requestLine).contains { $0 != $1 }
+    }
 
     /// Header lines read at most; more are the HTTP stack's (which allows up to 1,000).
     static let maxFields = 64

@@ -239,10 +239,13 @@ extension Operations {
                     "User \(current.id) is at version \(current.version), not \(version)"
                 )
             }
-            let record = try await self.linkHRUserIfPossible(current, actor: context.actor)
-            try await self.store.deleteHRUser(id: record.id, ifMatch: version, actor: context.actor, time: self.now())
+            _ = try await self.linkHRUserIfPossible(current, actor: context.actor)
+            try await self.store.deleteHRUser(id: current.id, ifMatch: version, actor: context.actor, time: self.now())
+            // The row as deleted: a link made meanwhile outside this turn (a pre-hire linked by a
+            // PATCH or the daemon) is in it, and a deleted row is never linked again.
+            let deleted = try await self.store.deletedHRUser(id: current.id) ?? current
             try await self.settleEmploymentUnlocked(
-                of: record,
+                of: deleted,
                 deleted: true,
                 actor: context.actor,
                 requestID: context.requestID

@@ -25,9 +25,11 @@ struct DecisionFastPathTests {
         typealias InboundIn = HTTPRequestPart
         typealias InboundOut = HTTPRequestPart
         let quiesced = Atomic<Int>(0)
+        let inputClosed = Atomic<Int>(0)
 
         func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
             if event is ChannelShouldQuiesceEvent { self.quiesced.wrappingAdd(1, ordering: .relaxed) }
+            if event as? ChannelEvent == .inputClosed { self.inputClosed.wrappingAdd(1, ordering: .relaxed) }
             context.fireUserInboundEventTriggered(event)
         }
     }
@@ -287,6 +289,30 @@ struct DecisionFastPathTests {
         try await fixture.finish()
     }
 
+    @Test func aHalfCloseWaitsForTheDecisionInFlight() async throws {
+        let fixture = try await Fixture()
+        let release = try fixture.holdCommits()
+        try await fixture.send(Self.evaluation(requestID: "before-fin"))
+        fixture.channel.pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+        try await Task.sleep(for: .milliseconds(50))
+        #expect(fixture.tail.inputClosed.load(ordering: .relaxed) == 0, "not before the answer")
+        release()
+        try await fixture.commit(1)
+        #expect(try await fixture.answered().count == 3)
+        #expect(fixture.tail.inputClosed.load(ordering: .relaxed) == 1)
+        try await fixture.finish()
+    }
+
+    /// The token is checked when the head arrives: a request the route refuses goes to the router
+    /// at once, before its body.
+    @Test func aRefusedTokenGoesToTheRouterWithItsHead() async throws {
+        let fixture = try await Fixture()
+        let parts = Self.evaluation(token: "hr")
+        try await fixture.send([parts[0]])
+        #expect(try await fixture.routed() == [parts[0]])
+        try await fixture.finish()
+    }
+
     @Test func anAuditThatCannotBeWrittenLeavesTheAnswerToTheRoute() async throws {
         let fixture = try await Fixture()
         // A stopped batcher takes nothing: the decision is not answered here but handed, whole, to
@@ -338,6 +364,35 @@ struct DecisionPipeliningTests {
         #expect(harness.api.metrics.text().contains("tenure_decisions_front_path_total \(fastPath ? 1 : 0)\n"))
         #expect(try await harness.auditRecords(type: "access.decision").count == 3)
     }
+
+    /// Two decisions back to back, then the client half-closes: both are answered (the half-close
+    /// waits for the decision in flight at the front, then behind the codec), then the
+    /// connection closes.
+    @Test(arguments: [true, false]) func pipelinedDecisionsBeforeAHalfCloseAreAnswered(fastPath: Bool) async throws {
+        let harness = try await Harness(
+            mappings: DecisionAPITests.mappings,
+            state: DecisionAPITests.state,
+            now: { DecisionAPITests.now }
+        )
+        try await harness.run(fastPath: fastPath) { client in
+            let port = try #require(client.port)
+            let body = DecisionAPITests.evaluation("ann", "role", "db-read", "assume")
+            let token = Harness.token("gateway")
+            let requests = ["h1", "h2"].map { id in
+                "POST /access/v1/evaluation HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer \(token)\r\n"
+                    + "X-Request-ID: \(id)\r\nContent-Length: \(body.utf8.count)\r\n\r\n" + body
+            }
+            let responses = try await RawHTTP.exchangeOnThread(
+                port: port,
+                Array(requests.joined().utf8),
+                responses: 2,
+                halfClose: true
+            )
+            #expect(responses.map(\.requestID) == ["h1", "h2"])
+            #expect(responses.map(\.status) == [200, 200])
+        }
+        #expect(try await harness.auditRecords(type: "access.decision").count == 2)
+    }
 }
 
 /// A blocking HTTP/1.1 exchange on a loopback socket (only for the pipelining test: no client
@@ -354,14 +409,24 @@ enum RawHTTP {
 
     /// On a thread of its own: a blocking read on a Swift concurrency thread could starve the
     /// server's own tasks.
-    static func exchangeOnThread(port: Int, _ request: [UInt8], responses count: Int) async throws -> [Response] {
+    static func exchangeOnThread(port: Int, _ request: [UInt8], responses count: Int, halfClose: Bool = false)
+        async throws -> [Response]
+    {
         try await withCheckedThrowingContinuation { continuation in
-            Thread { continuation.resume(with: Result { try Self.exchange(port: port, request, responses: count) }) }
-                .start()
+            Thread {
+                continuation.resume(
+                    with: Result { try Self.exchange(port: port, request, responses: count, halfClose: halfClose) }
+                )
+            }
+            .start()
         }
     }
 
-    static func exchange(port: Int, _ request: [UInt8], responses count: Int) throws -> [Response] {
+    /// - Parameter halfClose: shut the sending side down after the requests (as `curl` or a
+    ///   gateway may), then read the answers.
+    static func exchange(port: Int, _ request: [UInt8], responses count: Int, halfClose: Bool = false) throws
+        -> [Response]
+    {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw Failure(description: "socket: \(errno)") }
         defer { close(fd) }
@@ -379,6 +444,7 @@ enum RawHTTP {
         guard connected == 0 else { throw Failure(description: "connect: \(errno)") }
         let sent = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
         guard sent == request.count else { throw Failure(description: "send: \(sent)") }
+        if halfClose { shutdown(fd, Int32(SHUT_WR)) }
         var received: [UInt8] = []
         var parsed: [Response] = []
         var chunk = [UInt8](repeating: 0, count: 65_536)

@@ -443,6 +443,16 @@ struct DecisionFrontPathTests {
         try await fixture.finish()
     }
 
+    /// Another request line is the HTTP stack's as soon as it shows, before its head is complete.
+    @Test func anotherRequestIsHandedOverBeforeItsHeadIsComplete() async throws {
+        let fixture = try await Fixture()
+        try await fixture.send("GET /hea")
+        #expect(try await fixture.handedOver() == "GET /hea")
+        try await fixture.send("lthz HTTP/1.1\r\n\r\n")
+        #expect(try await fixture.handedOver() == "lthz HTTP/1.1\r\n\r\n")
+        try await fixture.finish()
+    }
+
     @Test func aGracefulShutdownBetweenRequestsHandsOverWhatWasReceived() async throws {
         let fixture = try await Fixture()
         let partial = String(Self.evaluation(requestID: "partial").prefix(40))
