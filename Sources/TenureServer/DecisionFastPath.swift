@@ -85,12 +85,36 @@ struct DecisionFastLane: Sendable {
     }
 }
 
+/// A connection handler that answers decisions of the lane once their audit record is committed.
+protocol DecisionCommitting: AnyObject, SendableMetatype {
+    var lane: DecisionFastLane { get }
+    /// On the channel's event loop, after the commit (or its failure).
+    func committed(
+        _ prepared: DecisionFastLane.Prepared,
+        _ result: Result<Void, any Error>,
+        context: ChannelHandlerContext
+    )
+}
+
+extension DecisionCommitting {
+    /// Hands the decision's audit record to the batcher; `committed` runs on this event loop when it
+    /// is written (or cannot be).
+    func awaitCommit(_ prepared: DecisionFastLane.Prepared, context: ChannelHandlerContext) {
+        let loop = context.eventLoop
+        let bound = NIOLoopBound((self, context), eventLoop: loop)
+        self.lane.api.audit.enqueue([prepared.event], on: loop) { result in
+            let (handler, context) = bound.value
+            handler.committed(prepared, result, context: context)
+        }
+    }
+}
+
 /// One per connection, between the HTTP codec and Hummingbird's handler. Responses leave in the
 /// order requests came: a request for the lane is taken only when no request handed to the router
 /// is still unanswered, and while its audit commit is awaited whatever arrives is held and handled
 /// after the answer (past `heldLimit` parts the socket is no longer read until then). A
 /// graceful-shutdown request waits for the answer too, so an accepted decision is never cut off.
-final class DecisionFastPath: ChannelDuplexHandler, RemovableChannelHandler {
+final class DecisionFastPath: ChannelDuplexHandler, RemovableChannelHandler, DecisionCommitting {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
     typealias OutboundIn = HTTPResponsePart
@@ -107,7 +131,7 @@ final class DecisionFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         case deciding(HTTPRequest, ByteBuffer?, HTTPFields?)
     }
 
-    private let lane: DecisionFastLane
+    let lane: DecisionFastLane
     private var state = State.idle
     /// Requests handed to the router whose response has not ended yet.
     private var routed = 0
@@ -199,16 +223,7 @@ final class DecisionFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         if let body { context.fireChannelRead(self.wrapInboundOut(.body(body))) }
     }
 
-    private func awaitCommit(_ prepared: DecisionFastLane.Prepared, context: ChannelHandlerContext) {
-        let loop = context.eventLoop
-        let bound = NIOLoopBound((self, context), eventLoop: loop)
-        self.lane.api.audit.enqueue([prepared.event], on: loop) { result in
-            let (handler, context) = bound.value
-            handler.committed(prepared, result, context: context)
-        }
-    }
-
-    private func committed(
+    func committed(
         _ prepared: DecisionFastLane.Prepared,
         _ result: Result<Void, any Error>,
         context: ChannelHandlerContext

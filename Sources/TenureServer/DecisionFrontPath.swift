@@ -25,7 +25,7 @@ import TenureConfig
 /// leave in the order requests came (answers of this handler are all written before it hands over,
 /// and it handles one request at a time: while a decision waits for its audit commit, what arrives
 /// is kept, and past `maxHeld` bytes the socket is no longer read).
-final class DecisionFrontPath: ChannelDuplexHandler, RemovableChannelHandler {
+final class DecisionFrontPath: ChannelDuplexHandler, RemovableChannelHandler, DecisionCommitting {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
     typealias OutboundIn = ByteBuffer
@@ -41,7 +41,7 @@ final class DecisionFrontPath: ChannelDuplexHandler, RemovableChannelHandler {
         case handedOver
     }
 
-    private let lane: DecisionFastLane
+    let lane: DecisionFastLane
     private var mode = Mode.front
     /// Bytes received and not yet answered or handed over; what was answered is dropped as it goes
     /// (a slice of it is never kept, so appending does not copy it again and again).
@@ -183,16 +183,7 @@ final class DecisionFrontPath: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
-    private func awaitCommit(_ prepared: DecisionFastLane.Prepared, context: ChannelHandlerContext) {
-        let loop = context.eventLoop
-        let bound = NIOLoopBound((self, context), eventLoop: loop)
-        self.lane.api.audit.enqueue([prepared.event], on: loop) { result in
-            let (handler, context) = bound.value
-            handler.committed(prepared, result, context: context)
-        }
-    }
-
-    private func committed(
+    func committed(
         _ prepared: DecisionFastLane.Prepared,
         _ result: Result<Void, any Error>,
         context: ChannelHandlerContext
