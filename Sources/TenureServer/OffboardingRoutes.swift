@@ -121,13 +121,19 @@ extension Operations {
     /// check-outs; the index follows inside the same critical section. If the plan fails part-way,
     /// the index is rebuilt from what the store holds (never left permitting what was revoked).
     /// `offboardingID`: a scheduled offboarding that fell due (the sweeper), carried out as itself.
-    func offboardNow(_ identityID: String, reason: String, offboardingID: String? = nil, requestedBy: String)
-        async throws -> SyncEngine.OffboardReport
-    {
+    /// `holdingSyncLock`: the caller holds the sync lock already (an HR termination, for its
+    /// cancellation and this in one turn).
+    func offboardNow(
+        _ identityID: String,
+        reason: String,
+        offboardingID: String? = nil,
+        requestedBy: String,
+        holdingSyncLock: Bool = false
+    ) async throws -> SyncEngine.OffboardReport {
         // The sync lock first, as the daemon's sync takes it (then the coordinator): a `tenure sync`
         // running beside the server must not resume this plan half-applied, nor apply one it made
         // before this termination after it.
-        let lock = try await self.acquireSyncLock(purpose: "tenure serve (offboarding)")
+        let lock = holdingSyncLock ? nil : try await self.acquireSyncLock(purpose: "tenure serve (offboarding)")
         defer { withExtendedLifetime(lock) {} }
         let report = try await self.coordinator.exclusive {
             let report: SyncEngine.OffboardReport

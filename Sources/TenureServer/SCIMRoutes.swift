@@ -574,6 +574,11 @@ extension Operations {
                 )
                 return
             }
+            // One turn with offboardings for all of it: no CLI sync between the cancellation and
+            // the offboarding, and a 503 waiting for the lock has audited nothing (the client's
+            // retry audits the termination once).
+            let lock = try await self.acquireSyncLock(purpose: "tenure serve (HR termination)")
+            defer { withExtendedLifetime(lock) {} }
             if !scheduled.isEmpty {
                 try await self.cancelHROffboardings(
                     identityID,
@@ -581,7 +586,8 @@ extension Operations {
                     reason: "superseded by an immediate termination",
                     actor: actor,
                     details: details,
-                    time: now
+                    time: now,
+                    holdingSyncLock: true
                 )
             }
             details["reason"] = reason
@@ -595,7 +601,7 @@ extension Operations {
                     details: details
                 )
             ])
-            _ = try await self.offboardNow(identityID, reason: reason, requestedBy: requester)
+            _ = try await self.offboardNow(identityID, reason: reason, requestedBy: requester, holdingSyncLock: true)
 
         case .employed:
             guard let date = record.terminationDate, !deleted else {

@@ -295,6 +295,32 @@ struct SCIMRelinkTests {
         }
     }
 
+    /// An HR termination takes the sync lock once, before anything: while a sync elsewhere holds
+    /// it, 503 with nothing audited; the retry audits and carries out the termination once.
+    @Test func aTerminationWaitingForTheSyncLockAuditsNothingUntilItRuns() async throws {
+        let harness = try await Harness(
+            mappings: S.mappings,
+            state: S.state,
+            now: { S.now },
+            syncLockWait: .milliseconds(200)
+        )
+        try await harness.run { client in
+            let id = try S.created(
+                try await S.send(client, .post, "/Users", S.entraCreate("ann@corp.example", employeeNumber: "E100"))
+            )
+            var cli: SyncLock? = try SyncLock.acquire(path: harness.store.path + ".lock", purpose: "tenure sync")
+            _ = try S.scimError(try await S.send(client, .patch, "/Users/\(id)", S.entraActive("false")), 503)
+            #expect(try await harness.auditRecords(type: "hr.termination").isEmpty)
+            #expect(try await S.evaluate(client, "ann", "db-read") == (true, "active_assignment"))
+            cli = nil
+            #expect(cli == nil)
+            #expect(try await S.send(client, .patch, "/Users/\(id)", S.entraActive("false")).status == .ok)
+            #expect(try await harness.auditRecords(type: "hr.termination").count == 1)
+            #expect(try await harness.store.offboardings(identityID: "id-ann").map(\.state) == [.done])
+            #expect(try await S.evaluate(client, "ann", "db-read") == (false, "identity_inactive"))
+        }
+    }
+
     /// The daemon's pass over pre-hires: one that cannot be linked (here a trigger refuses its
     /// row) is logged and left for the next pass; the others are linked.
     @Test func onePendingUserThatFailsDoesNotStopTheOthers() async throws {
