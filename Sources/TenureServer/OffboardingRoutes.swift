@@ -121,20 +121,25 @@ extension Operations {
     /// check-outs; the index follows inside the same critical section. If the plan fails part-way,
     /// the index is rebuilt from what the store holds (never left permitting what was revoked).
     /// `offboardingID`: a scheduled offboarding that fell due (the sweeper), carried out as itself.
-    /// `holdingSyncLock`: the caller holds the sync lock already (an HR termination, for its
-    /// cancellation and this in one turn).
-    func offboardNow(
-        _ identityID: String,
-        reason: String,
-        offboardingID: String? = nil,
-        requestedBy: String,
-        holdingSyncLock: Bool = false
-    ) async throws -> SyncEngine.OffboardReport {
+    func offboardNow(_ identityID: String, reason: String, offboardingID: String? = nil, requestedBy: String)
+        async throws -> SyncEngine.OffboardReport
+    {
         // The sync lock first, as the daemon's sync takes it (then the coordinator): a `tenure sync`
         // running beside the server must not resume this plan half-applied, nor apply one it made
         // before this termination after it.
-        let lock = holdingSyncLock ? nil : try await self.acquireSyncLock(purpose: "tenure serve (offboarding)")
-        defer { withExtendedLifetime(lock) {} }
+        try await self.withSyncLock(purpose: "tenure serve (offboarding)") {
+            try await self.offboardNowLocked(
+                identityID,
+                reason: reason,
+                offboardingID: offboardingID,
+                requestedBy: requestedBy
+            )
+        }
+    }
+
+    private func offboardNowLocked(_ identityID: String, reason: String, offboardingID: String?, requestedBy: String)
+        async throws -> SyncEngine.OffboardReport
+    {
         let report = try await self.coordinator.exclusive {
             let report: SyncEngine.OffboardReport
             do {
@@ -179,12 +184,19 @@ extension Operations {
         return report
     }
 
-    /// The sync lock (`<database>.lock`, as `tenure sync` takes it), waited for up to
-    /// `syncLockWait` (30 s); then a 503 naming the holder (the client retries). Never taken while
-    /// this process holds it: a second `flock` from the same process waits for the first.
-    func acquireSyncLock(purpose: String) async throws -> SyncLock {
+    /// Whether the running task holds the sync lock (inside `withSyncLock`).
+    @TaskLocal static var holdsSyncLock = false
+
+    /// Runs `body` holding the sync lock (`<database>.lock`, as `tenure sync` takes it), waited for
+    /// up to `syncLockWait` (30 s); then a 503 naming the holder (the client retries), `body` not
+    /// run. Within `body` the task holds it: a change that takes it again (an HR termination's
+    /// cancellation and offboarding, a move's cancellation) runs in the same turn — a second
+    /// `flock` from this process would wait for the first.
+    func withSyncLock<T: Sendable>(purpose: String, _ body: () async throws -> T) async throws -> T {
+        if Self.holdsSyncLock { return try await body() }
+        let lock: SyncLock
         do {
-            return try await SyncLock.acquire(
+            lock = try await SyncLock.acquire(
                 path: self.store.path + ".lock",
                 purpose: purpose,
                 waitingUpTo: self.syncLockWait
@@ -198,6 +210,8 @@ extension Operations {
                 headers: [.retryAfter: "30"]
             )
         }
+        defer { withExtendedLifetime(lock) {} }
+        return try await Self.$holdsSyncLock.withValue(true) { try await body() }
     }
 
     /// Carries out offboardings that are due (the daemon's sweeper calls it), each exactly as an

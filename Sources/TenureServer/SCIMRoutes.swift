@@ -457,30 +457,29 @@ extension Operations {
             }
             // The move and the cancellation at the old identity in one turn with offboardings: a
             // 503 waiting for the lock changes nothing, and nothing lands between the two.
-            let lock = try await self.acquireSyncLock(purpose: "tenure serve (HR user moves to another identity)")
-            defer { withExtendedLifetime(lock) {} }
-            guard
-                let moved = try await self.store.linkHRUserIfNotEmployedElsewhere(
-                    id: record.id,
-                    to: target,
-                    ifLinkedTo: linked,
+            return try await self.withSyncLock(purpose: "tenure serve (HR user moves to another identity)") {
+                guard
+                    let moved = try await self.store.linkHRUserIfNotEmployedElsewhere(
+                        id: record.id,
+                        to: target,
+                        ifLinkedTo: linked,
+                        actor: actor,
+                        time: now
+                    )
+                else { return record }
+                var details = ["hrUser": record.id, "identity": target]
+                if let requestID { details["request"] = requestID }
+                try await self.cancelHROffboardings(
+                    linked,
+                    requester: "scim:\(record.id)",
+                    reason: "HR: user \(record.id) now names another identity",
                     actor: actor,
+                    details: details,
                     time: now
                 )
-            else { return record }
-            var details = ["hrUser": record.id, "identity": target]
-            if let requestID { details["request"] = requestID }
-            try await self.cancelHROffboardings(
-                linked,
-                requester: "scim:\(record.id)",
-                reason: "HR: user \(record.id) now names another identity",
-                actor: actor,
-                details: details,
-                time: now,
-                holdingSyncLock: true
-            )
-            try await self.refreshIndex(identityID: linked)
-            return moved
+                try await self.refreshIndex(identityID: linked)
+                return moved
+            }
         }
     }
 
@@ -577,31 +576,31 @@ extension Operations {
             // One turn with offboardings for all of it: no CLI sync between the cancellation and
             // the offboarding, and a 503 waiting for the lock has audited nothing (the client's
             // retry audits the termination once).
-            let lock = try await self.acquireSyncLock(purpose: "tenure serve (HR termination)")
-            defer { withExtendedLifetime(lock) {} }
-            if !scheduled.isEmpty {
-                try await self.cancelHROffboardings(
-                    identityID,
-                    requester: requester,
-                    reason: "superseded by an immediate termination",
-                    actor: actor,
-                    details: details,
-                    time: now,
-                    holdingSyncLock: true
-                )
+            try await self.withSyncLock(purpose: "tenure serve (HR termination)") {
+                if !scheduled.isEmpty {
+                    try await self.cancelHROffboardings(
+                        identityID,
+                        requester: requester,
+                        reason: "superseded by an immediate termination",
+                        actor: actor,
+                        details: details,
+                        time: now
+                    )
+                }
+                var details = details
+                details["reason"] = reason
+                _ = try await self.store.appendAudit([
+                    AuditEvent(
+                        time: now,
+                        actor: actor,
+                        type: "hr.termination",
+                        subject: identityID,
+                        object: record.id,
+                        details: details
+                    )
+                ])
+                _ = try await self.offboardNow(identityID, reason: reason, requestedBy: requester)
             }
-            details["reason"] = reason
-            _ = try await self.store.appendAudit([
-                AuditEvent(
-                    time: now,
-                    actor: actor,
-                    type: "hr.termination",
-                    subject: identityID,
-                    object: record.id,
-                    details: details
-                )
-            ])
-            _ = try await self.offboardNow(identityID, reason: reason, requestedBy: requester, holdingSyncLock: true)
 
         case .employed:
             guard let date = record.terminationDate, !deleted else {
@@ -695,8 +694,7 @@ extension Operations {
         reason: String,
         actor: String,
         details: [String: String],
-        time: Double,
-        holdingSyncLock: Bool = false
+        time: Double
     ) async throws {
         var details = details
         details["reason"] = reason
@@ -714,11 +712,14 @@ extension Operations {
         // offboardings in another process holds it, then the coordinator, as this server's own
         // take it: one that was due and had checked it was still scheduled runs to its end before
         // this cancels, and one that comes after sees it cancelled — never half of each.
-        let lock =
-            holdingSyncLock ? nil : try await self.acquireSyncLock(purpose: "tenure serve (HR cancels an offboarding)")
-        defer { withExtendedLifetime(lock) {} }
-        _ = try await self.coordinator.exclusive {
-            try await self.store.cancelOffboardings(identityID: identityID, requestedByPrefix: requester, audit: audit)
+        _ = try await self.withSyncLock(purpose: "tenure serve (HR cancels an offboarding)") {
+            try await self.coordinator.exclusive {
+                try await self.store.cancelOffboardings(
+                    identityID: identityID,
+                    requestedByPrefix: requester,
+                    audit: audit
+                )
+            }
         }
         self.metrics.offboarding("cancelled")
     }
