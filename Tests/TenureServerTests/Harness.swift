@@ -35,6 +35,14 @@ struct Harness {
         Token(name: "agent", plaintext: "tok-agent-\(UUID().uuidString)", scopes: [.activate]),
     ]
 
+    /// Runs `body` while the sync lock is held as a `tenure sync` in another process holds it: the
+    /// server's offboardings, HR cancellations and moves wait for it (`syncLockWait`), then 503.
+    func whileACLISyncHoldsTheLock<T>(_ body: () async throws -> T) async throws -> T {
+        let lock = try SyncLock.acquire(path: self.store.path + ".lock", purpose: "tenure sync")
+        defer { withExtendedLifetime(lock) {} }
+        return try await body()
+    }
+
     static func token(_ name: String) -> String { Self.tokens.first { $0.name == name }!.plaintext }
 
     static func headers(_ token: String?, json: Bool = true) -> HTTPFields {

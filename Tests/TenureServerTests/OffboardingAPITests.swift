@@ -89,14 +89,14 @@ struct OffboardingAPITests {
         let clock = Clock()
         let harness = try await Harness(mappings: Self.mappings, state: Self.state, now: { clock.now })
         try await harness.run { client in
-            var cli: SyncLock? = try SyncLock.acquire(path: harness.store.path + ".lock", purpose: "tenure sync")
-            let offboarding = Task { try await Self.offboard(client, #"{"subject": "ann", "reason": "resigned"}"#) }
-            try await Task.sleep(for: .milliseconds(400))
-            // (The test client has one connection: the offboarding's request holds it meanwhile.)
-            #expect(try await harness.store.offboardings().isEmpty, "nothing applied while the lock is held")
-            #expect(try await harness.store.loadState().assignments.contains { $0.identityID == "id-ann" })
-            cli = nil
-            #expect(cli == nil)
+            let offboarding = try await harness.whileACLISyncHoldsTheLock {
+                let offboarding = Task { try await Self.offboard(client, #"{"subject": "ann", "reason": "resigned"}"#) }
+                try await Task.sleep(for: .milliseconds(400))
+                // (The test client has one connection: the offboarding's request holds it meanwhile.)
+                #expect(try await harness.store.offboardings().isEmpty, "nothing applied while the lock is held")
+                #expect(try await harness.store.loadState().assignments.contains { $0.identityID == "id-ann" })
+                return offboarding
+            }
             let response = try await offboarding.value
             #expect(response.status == .ok)
             #expect(try await Self.decide(client, "ann")["decision"] as? Bool == false)
@@ -109,20 +109,19 @@ struct OffboardingAPITests {
     @Test func anOffboardingThatCannotGetTheSyncLockIs503AndChangesNothing() async throws {
         let harness = try await Harness(mappings: Self.mappings, state: Self.state, syncLockWait: .milliseconds(200))
         try await harness.run { client in
-            var cli: SyncLock? = try SyncLock.acquire(path: harness.store.path + ".lock", purpose: "tenure sync")
-            let busy = try await Self.offboard(client, #"{"subject": "ann", "reason": "resigned"}"#)
-            #expect(busy.status == .serviceUnavailable)
-            #expect(busy.headers[.retryAfter] == "30")
-            let problem = try object(busy)
-            #expect(problem["type"] as? String == "https://tenure.dev/problems/sync-running")
-            #expect((problem["detail"] as? String)?.contains("tenure sync") == true)
-            #expect(try await harness.store.offboardings().isEmpty)
-            #expect(try await harness.store.loadState().assignments.count { $0.identityID == "id-ann" } == 2)
-            #expect(try await Self.decide(client, "ann")["decision"] as? Bool == true)
-            #expect(try await harness.auditRecords(type: "offboarding.completed").isEmpty)
+            try await harness.whileACLISyncHoldsTheLock {
+                let busy = try await Self.offboard(client, #"{"subject": "ann", "reason": "resigned"}"#)
+                #expect(busy.status == .serviceUnavailable)
+                #expect(busy.headers[.retryAfter] == "30")
+                let problem = try object(busy)
+                #expect(problem["type"] as? String == "https://tenure.dev/problems/sync-running")
+                #expect((problem["detail"] as? String)?.contains("tenure sync") == true)
+                #expect(try await harness.store.offboardings().isEmpty)
+                #expect(try await harness.store.loadState().assignments.count { $0.identityID == "id-ann" } == 2)
+                #expect(try await Self.decide(client, "ann")["decision"] as? Bool == true)
+                #expect(try await harness.auditRecords(type: "offboarding.completed").isEmpty)
 
-            cli = nil
-            #expect(cli == nil)
+            }
             let retried = try await Self.offboard(client, #"{"subject": "ann", "reason": "resigned"}"#)
             #expect(retried.status == .ok)
             #expect(try await harness.store.offboardings().map(\.state) == [.done])

@@ -18,6 +18,11 @@ import Testing
 struct SCIMRelinkTests {
     typealias S = SCIMAPITests
 
+    /// The SCIM suite's people, at its fixed time; a short sync-lock wait for the tests that hold it.
+    static func harness(syncLockWait: Duration = .seconds(30)) async throws -> Harness {
+        try await Harness(mappings: S.mappings, state: S.state, now: { S.now }, syncLockWait: syncLockWait)
+    }
+
     static func setEmployeeNumber(_ client: any TestClientProtocol, _ id: String, _ number: String) async throws
         -> TestResponse
     {
@@ -35,7 +40,7 @@ struct SCIMRelinkTests {
     /// HR had the wrong number on a record with a leaving date: corrected, the link, and the
     /// scheduled offboarding with it, move to the person the number names.
     @Test func aCorrectedEmployeeNumberMovesTheLinkAndItsScheduledOffboarding() async throws {
-        let harness = try await Harness(mappings: S.mappings, state: S.state, now: { S.now })
+        let harness = try await Self.harness()
         try await harness.run { client in
             let id = try S.created(
                 try await S.send(
@@ -77,7 +82,7 @@ struct SCIMRelinkTests {
     /// A terminated record moves by `externalId` only: the person it left is no longer HR's leaver
     /// (nothing granted back until a sync), the person it now names is offboarded.
     @Test func aTerminatedRecordMovesByExternalIdAndTheOldOffboardingIsTakenBack() async throws {
-        let harness = try await Harness(mappings: S.mappings, state: S.state, now: { S.now })
+        let harness = try await Self.harness()
         try await harness.run { client in
             let id = try S.created(
                 try await S.send(
@@ -118,7 +123,7 @@ struct SCIMRelinkTests {
     /// record's new number (a number is no proof for a leaver), and a person another HR record
     /// employs (refused, audited).
     @Test func aLinkStaysWhenTheNewKeysDoNotNameSomeoneElseForSure() async throws {
-        let harness = try await Harness(mappings: S.mappings, state: S.state, now: { S.now })
+        let harness = try await Self.harness()
         try await harness.run { client in
             let ann = try S.created(
                 try await S.send(client, .post, "/Users", S.entraCreate("ann@corp.example", employeeNumber: "E100"))
@@ -152,12 +157,7 @@ struct SCIMRelinkTests {
     /// a sync elsewhere holds it past the wait, 503 and no move, no cancellation. Both are decided
     /// from the stored user, so the client's retry of the same request does them.
     @Test func whileASyncHoldsTheLockMovesAndCancellationsAre503UntilRetried() async throws {
-        let harness = try await Harness(
-            mappings: S.mappings,
-            state: S.state,
-            now: { S.now },
-            syncLockWait: .milliseconds(200)
-        )
+        let harness = try await Self.harness(syncLockWait: .milliseconds(200))
         try await harness.run { client in
             let id = try S.created(
                 try await S.send(
@@ -167,21 +167,20 @@ struct SCIMRelinkTests {
                     S.entraCreate("cat@corp.example", employeeNumber: "E100", terminationDate: "2027-03-31T17:00:00Z")
                 )
             )
-            var cli: SyncLock? = try SyncLock.acquire(path: harness.store.path + ".lock", purpose: "tenure sync")
-            let date = try await S.moveTerminationDate(client, id, to: "2027-04-30")
-            _ = try S.scimError(date, 503)
-            #expect(try await harness.store.offboardings().map(\.state) == [.scheduled])
-            #expect(try await harness.auditRecords(type: "offboarding.cancelled").isEmpty)
+            try await harness.whileACLISyncHoldsTheLock {
+                let date = try await S.moveTerminationDate(client, id, to: "2027-04-30")
+                _ = try S.scimError(date, 503)
+                #expect(try await harness.store.offboardings().map(\.state) == [.scheduled])
+                #expect(try await harness.auditRecords(type: "offboarding.cancelled").isEmpty)
 
-            let move = try await Self.setEmployeeNumber(client, id, "E300")
-            _ = try S.scimError(move, 503)
-            #expect(move.headers[.retryAfter] == "30")
-            #expect(try await harness.store.hrUser(id: id)?.identityID == "id-ann")
-            #expect(try await harness.store.offboardings(identityID: "id-ann").map(\.state) == [.scheduled])
-            #expect(try await harness.store.offboardings(identityID: "id-cat").isEmpty)
+                let move = try await Self.setEmployeeNumber(client, id, "E300")
+                _ = try S.scimError(move, 503)
+                #expect(move.headers[.retryAfter] == "30")
+                #expect(try await harness.store.hrUser(id: id)?.identityID == "id-ann")
+                #expect(try await harness.store.offboardings(identityID: "id-ann").map(\.state) == [.scheduled])
+                #expect(try await harness.store.offboardings(identityID: "id-cat").isEmpty)
 
-            cli = nil
-            #expect(cli == nil)
+            }
             #expect(try await Self.setEmployeeNumber(client, id, "E300").status == .ok)
             #expect(try await harness.store.hrUser(id: id)?.identityID == "id-cat")
             #expect(try await harness.store.offboardings(identityID: "id-ann").map(\.state) == [.cancelled])
@@ -193,12 +192,7 @@ struct SCIMRelinkTests {
     /// A move that will be refused (another HR user employs the target) changes nothing, so it
     /// does not wait for the sync lock: 200 while a sync elsewhere holds it, the refusal audited.
     @Test func aRefusedMoveDoesNotWaitForTheSyncLock() async throws {
-        let harness = try await Harness(
-            mappings: S.mappings,
-            state: S.state,
-            now: { S.now },
-            syncLockWait: .milliseconds(200)
-        )
+        let harness = try await Self.harness(syncLockWait: .milliseconds(200))
         try await harness.run { client in
             let ann = try S.created(
                 try await S.send(client, .post, "/Users", S.entraCreate("ann@corp.example", employeeNumber: "E100"))
@@ -206,13 +200,12 @@ struct SCIMRelinkTests {
             let bob = try S.created(
                 try await S.send(client, .post, "/Users", S.oktaCreate("bob@okta.local", externalId: "id-bob"))
             )
-            var cli: SyncLock? = try SyncLock.acquire(path: harness.store.path + ".lock", purpose: "tenure sync")
-            #expect(try await Self.setEmployeeNumber(client, ann, "E200").status == .ok)
-            #expect(try await harness.store.hrUser(id: ann)?.identityID == "id-ann")
-            let refused = try #require(try await harness.auditRecords(type: "hr.user.link_refused").first?.event)
-            #expect(refused.subject == "id-bob" && refused.details["employedBy"] == bob)
-            cli = nil
-            #expect(cli == nil)
+            try await harness.whileACLISyncHoldsTheLock {
+                #expect(try await Self.setEmployeeNumber(client, ann, "E200").status == .ok)
+                #expect(try await harness.store.hrUser(id: ann)?.identityID == "id-ann")
+                let refused = try #require(try await harness.auditRecords(type: "hr.user.link_refused").first?.event)
+                #expect(refused.subject == "id-bob" && refused.details["employedBy"] == bob)
+            }
         }
     }
 
@@ -220,7 +213,7 @@ struct SCIMRelinkTests {
     /// while it waits for its turn is what it settles — the identity the user left is not
     /// offboarded.
     @Test func aDeleteSettlesTheUserAsItIsWhenItsTurnComes() async throws {
-        let harness = try await Harness(mappings: S.mappings, state: S.state, now: { S.now })
+        let harness = try await Self.harness()
         try await harness.run { client in
             let id = try S.created(
                 try await S.send(client, .post, "/Users", S.entraCreate("cat@corp.example", employeeNumber: "E100"))
@@ -267,22 +260,16 @@ struct SCIMRelinkTests {
     /// deleted; the client's retry gets 404, and the termination is settled then — not left to
     /// the next sync.
     @Test func aRetriedDeleteSettlesWhatTheFirstCouldNot() async throws {
-        let harness = try await Harness(
-            mappings: S.mappings,
-            state: S.state,
-            now: { S.now },
-            syncLockWait: .milliseconds(200)
-        )
+        let harness = try await Self.harness(syncLockWait: .milliseconds(200))
         try await harness.run { client in
             let id = try S.created(
                 try await S.send(client, .post, "/Users", S.oktaCreate("bob@okta.local", externalId: "id-bob"))
             )
-            var cli: SyncLock? = try SyncLock.acquire(path: harness.store.path + ".lock", purpose: "tenure sync")
-            _ = try S.scimError(try await S.send(client, .delete, "/Users/\(id)"), 503)
-            #expect(try await harness.store.hrUser(id: id) == nil)
-            #expect(try await S.assignments(harness, "id-bob").count == 1, "not offboarded yet")
-            cli = nil
-            #expect(cli == nil)
+            try await harness.whileACLISyncHoldsTheLock {
+                _ = try S.scimError(try await S.send(client, .delete, "/Users/\(id)"), 503)
+                #expect(try await harness.store.hrUser(id: id) == nil)
+                #expect(try await S.assignments(harness, "id-bob").count == 1, "not offboarded yet")
+            }
 
             _ = try S.scimError(try await S.send(client, .delete, "/Users/\(id)"), 404)
             #expect(try await S.assignments(harness, "id-bob").isEmpty)
@@ -298,22 +285,16 @@ struct SCIMRelinkTests {
     /// An HR termination takes the sync lock once, before anything: while a sync elsewhere holds
     /// it, 503 with nothing audited; the retry audits and carries out the termination once.
     @Test func aTerminationWaitingForTheSyncLockAuditsNothingUntilItRuns() async throws {
-        let harness = try await Harness(
-            mappings: S.mappings,
-            state: S.state,
-            now: { S.now },
-            syncLockWait: .milliseconds(200)
-        )
+        let harness = try await Self.harness(syncLockWait: .milliseconds(200))
         try await harness.run { client in
             let id = try S.created(
                 try await S.send(client, .post, "/Users", S.entraCreate("ann@corp.example", employeeNumber: "E100"))
             )
-            var cli: SyncLock? = try SyncLock.acquire(path: harness.store.path + ".lock", purpose: "tenure sync")
-            _ = try S.scimError(try await S.send(client, .patch, "/Users/\(id)", S.entraActive("false")), 503)
-            #expect(try await harness.auditRecords(type: "hr.termination").isEmpty)
-            #expect(try await S.evaluate(client, "ann", "db-read") == (true, "active_assignment"))
-            cli = nil
-            #expect(cli == nil)
+            try await harness.whileACLISyncHoldsTheLock {
+                _ = try S.scimError(try await S.send(client, .patch, "/Users/\(id)", S.entraActive("false")), 503)
+                #expect(try await harness.auditRecords(type: "hr.termination").isEmpty)
+                #expect(try await S.evaluate(client, "ann", "db-read") == (true, "active_assignment"))
+            }
             #expect(try await S.send(client, .patch, "/Users/\(id)", S.entraActive("false")).status == .ok)
             #expect(try await harness.auditRecords(type: "hr.termination").count == 1)
             #expect(try await harness.store.offboardings(identityID: "id-ann").map(\.state) == [.done])
@@ -324,7 +305,7 @@ struct SCIMRelinkTests {
     /// The daemon's pass over pre-hires: one that cannot be linked (here a trigger refuses its
     /// row) is logged and left for the next pass; the others are linked.
     @Test func onePendingUserThatFailsDoesNotStopTheOthers() async throws {
-        let harness = try await Harness(mappings: S.mappings, state: S.state, now: { S.now })
+        let harness = try await Self.harness()
         try await harness.run { client in
             var ids: [String] = []
             for (name, number) in [("dan", "E900"), ("eve", "E901"), ("fay", "E902")] {
@@ -372,7 +353,7 @@ struct SCIMRelinkTests {
     /// another request changed it does not act on what it read. Here an "employed again" read
     /// before HR's deactivation would take the offboarding back.
     @Test func aStaleRecordIsNotSettled() async throws {
-        let harness = try await Harness(mappings: S.mappings, state: S.state, now: { S.now })
+        let harness = try await Self.harness()
         try await harness.run { client in
             let id = try S.created(
                 try await S.send(client, .post, "/Users", S.entraCreate("ann@corp.example", employeeNumber: "E100"))
