@@ -59,13 +59,7 @@ extension SQLiteStore: HRStore {
     }
 
     public func deletedHRUser(id: String) async throws -> HRUserRecord? {
-        try await self.pool.read { db in
-            try Row.fetchOne(
-                db,
-                sql: "SELECT \(Self.hrColumns) FROM hr_user WHERE id = ? AND deleted = 1",
-                arguments: [id]
-            ).map(Self.hrUserRecord)
-        }
+        try await self.pool.read { db in try Self.hrUser(id, deleted: true, db) }
     }
 
     public func hrUsers(_ query: HRUserQuery, startIndex: Int, count: Int) async throws -> HRUserPage {
@@ -437,10 +431,14 @@ extension SQLiteStore: HRStore {
     }
 
     private static func liveHRUser(_ id: String, _ db: Database) throws -> HRUserRecord? {
+        try Self.hrUser(id, deleted: false, db)
+    }
+
+    private static func hrUser(_ id: String, deleted: Bool, _ db: Database) throws -> HRUserRecord? {
         try Row.fetchOne(
             db,
-            sql: "SELECT \(Self.hrColumns) FROM hr_user WHERE id = ? AND deleted = 0",
-            arguments: [id]
+            sql: "SELECT \(Self.hrColumns) FROM hr_user WHERE id = ? AND deleted = ?",
+            arguments: [id, deleted]
         ).map(Self.hrUserRecord)
     }
 
