@@ -136,6 +136,10 @@ public struct CredentialRotator: Sendable {
     /// writes take turns, and a wait holds up every other one.
     public var lockWait: Duration = .seconds(120)
 
+    /// How long a `--command` credential's program has to finish; one that takes longer is stopped
+    /// and the rotation needs attention (`RotationProgram`).
+    public var commandTimeLimit: Duration = .seconds(120)
+
     /// Rotates one credential (settling an interrupted rotation first). Waits for a rotation of the
     /// same credential running elsewhere (`CredentialLock`).
     public func rotate(_ name: String, reason: String) async throws -> Outcome {
@@ -249,13 +253,21 @@ public struct CredentialRotator: Sendable {
                 changeError = "\(error)"
             }
         case .command(let path):
-            if let failure = await Self.runRotationCommandOnItsOwnThread(path, secret: new) {
+            switch await RotationProgram.run(path, secret: new, timeLimit: self.commandTimeLimit) {
+            case .succeeded:
+                try await self.promote(name, version, verified: ["verified": "command exit 0"])
+                return .rotated(version: version)
+            case .failed(let failure):
                 // The program says it did not change the secret: the current one stays.
                 try await self.abandon(name, version, failure: failure)
                 return .unchanged(reason: failure)
+            case .unknown(let failure):
+                // Stopped or killed part-way: it may have set the new secret. Both are kept.
+                let reason =
+                    "\(failure); its result is unknown: check the target, then promote or abandon version \(version)"
+                try await self.recordFailure(name, reason)
+                return .needsAttention(reason: reason)
             }
-            try await self.promote(name, version, verified: ["verified": "command exit 0"])
-            return .rotated(version: version)
         }
         // Phase 3: verify by binding, then promote (or settle).
         return try await self.settle(
@@ -608,66 +620,5 @@ public struct CredentialRotator: Sendable {
         case .ldapAccount(let dn): "ldap:\(dn)"
         case .command(let path): "command:\(path)"
         }
-    }
-
-    /// `runRotationCommand` on a thread of its own: the program may take its time (and a test's
-    /// waits for a gate), and waiting for it must not hold one of Swift's few cooperative threads.
-    static func runRotationCommandOnItsOwnThread(_ path: String, secret: String) async -> String? {
-        await withCheckedContinuation { continuation in
-            let thread = Thread {
-                continuation.resume(returning: Self.runRotationCommand(path, secret: secret))
-            }
-            thread.name = "tenure-rotation-command"
-            thread.start()
-        }
-    }
-
-    /// Runs the rotation program with the secret on stdin; nil when it exits 0, else why not.
-    /// posix_spawn with the signal mask reset (a child of a libdispatch thread would otherwise
-    /// inherit blocked signals); the secret goes through a pipe, never argv or the environment.
-    static func runRotationCommand(_ path: String, secret: String) -> String? {
-        var pipeEnds: [Int32] = [0, 0]
-        guard pipe(&pipeEnds) == 0 else { return "cannot create a pipe: \(String(cString: strerror(errno)))" }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_adddup2(&actions, pipeEnds[0], 0)
-        posix_spawn_file_actions_addclose(&actions, pipeEnds[1])
-        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var noSignals = sigset_t()
-        sigemptyset(&noSignals)
-        posix_spawnattr_setsigmask(&attributes, &noSignals)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK))
-        let argv = [strdup(path), nil]
-        defer { free(argv[0]) }
-        let environment = [strdup("PATH=/usr/local/bin:/usr/bin:/bin"), nil]
-        defer { free(environment[0]) }
-        var pid: pid_t = 0
-        let rc = posix_spawn(&pid, path, &actions, &attributes, argv, environment)
-        close(pipeEnds[0])
-        guard rc == 0 else {
-            close(pipeEnds[1])
-            return "cannot run \(path): \(String(cString: strerror(rc)))"
-        }
-        var bytes = Array(secret.utf8)
-        var written = 0
-        while written < bytes.count {
-            let result = bytes.withUnsafeBytes { write(pipeEnds[1], $0.baseAddress! + written, $0.count - written) }
-            if result < 0 && errno == EINTR { continue }
-            if result <= 0 { break }
-            written += result
-        }
-        for index in bytes.indices { bytes[index] = 0 }
-        close(pipeEnds[1])
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
-        let exited = (status & 0x7f) == 0
-        let code = (status >> 8) & 0xff
-        if exited && code == 0 { return nil }
-        return exited ? "\(path) exited with status \(code)" : "\(path) was killed by signal \(status & 0x7f)"
     }
 }
