@@ -149,33 +149,62 @@ public struct ProcessOutput: Sendable {
     public var stderr: String
 }
 
-/// Runs a program to completion and captures its output.
-///
-/// posix_spawn + waitpid with stdout/stderr sent to temporary files: Foundation's `Process` has
-/// been seen to miss a child's exit on Linux, and pipes stay open as long as any grandchild (a
-/// daemonised slapd) holds them.
-public func run(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws
-    -> ProcessOutput
-{
-    let base = FileManager.default.temporaryDirectory.appendingPathComponent("tenure-run-\(UUID().uuidString)").path
-    let outPath = base + ".out"
-    let errPath = base + ".err"
-    defer {
-        unlink(outPath)
-        unlink(errPath)
+/// Has a child close every descriptor from 3 up when it starts: a test's child (a slapd it leaves
+/// running, above all) must not hold the test process's files, sockets or pipes — CI's among them.
+/// `posix_spawn_file_actions_addclosefrom_np` is glibc 2.34+ and not in Swift's Glibc module.
+public func closeInheritedDescriptors(_ actions: inout posix_spawn_file_actions_t) throws {
+    typealias AddCloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+    guard let symbol = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np") else {
+        throw FixtureError("posix_spawn_file_actions_addclosefrom_np is missing (glibc 2.34 or later is needed)")
     }
+    guard unsafeBitCast(symbol, to: AddCloseFrom.self)(&actions, 3) == 0 else {
+        throw FixtureError("posix_spawn_file_actions_addclosefrom_np failed: errno \(errno)")
+    }
+}
+
+/// Waits for child `pid` to exit, at most `limit`; returns its exit status (128 + the signal when
+/// a signal ended it). When it has not exited by then, it is killed (SIGKILL, its whole process
+/// group when `group`) and reaped, and nil is returned: a test never waits forever for a process.
+public func waitForExit(_ pid: pid_t, within limit: Duration, group: Bool = false) -> Int32? {
+    let deadline = ContinuousClock.now + limit
+    var status: Int32 = 0
+    var pause: UInt32 = 200  // microseconds, doubling to 20 ms: short runs are not slowed
+    while true {
+        let reaped = waitpid(pid, &status, WNOHANG)
+        if reaped == pid { return (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f) }
+        if reaped == -1 && errno != EINTR { return -1 }  // not our child (any more)
+        if ContinuousClock.now >= deadline { break }
+        usleep(pause)
+        pause = min(pause * 2, 20_000)
+    }
+    kill(group ? -pid : pid, SIGKILL)
+    while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+    return nil
+}
+
+/// Starts a program and returns its pid without waiting for it: stdin from /dev/null, stdout and
+/// stderr to the files named (created, or truncated), nothing else of this process — descriptors
+/// from 3 up are closed, the signal mask is empty and the usual signals have their default action
+/// (libdispatch's threads block signals: a slapd started from one would ignore SIGTERM) — in a
+/// process group of its own, so that one that hangs is killed with what it started.
+public func spawn(
+    _ executable: String,
+    _ arguments: [String],
+    environment: [String: String]? = nil,
+    stdout: String = "/dev/null",
+    stderr: String = "/dev/null"
+) throws -> pid_t {
     var actions = posix_spawn_file_actions_t()
     posix_spawn_file_actions_init(&actions)
     defer { posix_spawn_file_actions_destroy(&actions) }
     posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-    posix_spawn_file_actions_addopen(&actions, 1, outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-    posix_spawn_file_actions_addopen(&actions, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+    posix_spawn_file_actions_addopen(&actions, 1, stdout, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+    posix_spawn_file_actions_addopen(&actions, 2, stderr, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+    try closeInheritedDescriptors(&actions)
     let argv = ([executable] + arguments).map { strdup($0) } + [nil]
     defer { for pointer in argv { free(pointer) } }
     let variables = (environment ?? ProcessInfo.processInfo.environment).map { strdup("\($0.key)=\($0.value)") } + [nil]
     defer { for pointer in variables { free(pointer) } }
-    // Children inherit the spawning thread's signal mask, and libdispatch's worker threads block
-    // signals: without this, slapd started from a test would ignore SIGTERM.
     var attributes = posix_spawnattr_t()
     posix_spawnattr_init(&attributes)
     defer { posix_spawnattr_destroy(&attributes) }
@@ -186,16 +215,53 @@ public func run(_ executable: String, _ arguments: [String], environment: [Strin
     sigemptyset(&defaults)
     for signal in [SIGTERM, SIGINT, SIGHUP, SIGPIPE, SIGCHLD] { sigaddset(&defaults, signal) }
     posix_spawnattr_setsigdefault(&attributes, &defaults)
-    posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+    posix_spawnattr_setpgroup(&attributes, 0)
+    posix_spawnattr_setflags(
+        &attributes,
+        Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP)
+    )
     var pid: pid_t = 0
     let rc = posix_spawn(&pid, executable, &actions, &attributes, argv, variables)
     guard rc == 0 else { throw FixtureError("cannot run \(executable): errno \(rc)") }
-    var status: Int32 = 0
-    while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
-    let exitStatus: Int32 = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-    return ProcessOutput(
-        status: exitStatus,
+    return pid
+}
+
+/// Runs a program to completion and captures its output. One that runs longer than `limit` is
+/// killed (with every process it started and did not move out of its process group) and throws:
+/// a hung child fails its test instead of hanging the run.
+///
+/// posix_spawn + waitpid with stdout/stderr sent to temporary files: Foundation's `Process` has
+/// been seen to miss a child's exit on Linux, and pipes stay open as long as any grandchild (a
+/// daemonised slapd) holds them.
+public func run(
+    _ executable: String,
+    _ arguments: [String],
+    environment: [String: String]? = nil,
+    limit: Duration = .seconds(300)
+) throws -> ProcessOutput {
+    let base = FileManager.default.temporaryDirectory.appendingPathComponent("tenure-run-\(UUID().uuidString)").path
+    let outPath = base + ".out"
+    let errPath = base + ".err"
+    defer {
+        unlink(outPath)
+        unlink(errPath)
+    }
+    let pid = try spawn(executable, arguments, environment: environment, stdout: outPath, stderr: errPath)
+    let exitStatus = waitForExit(pid, within: limit, group: true)
+    let output = ProcessOutput(
+        status: exitStatus ?? -1,
         stdout: (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? "",
         stderr: (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
     )
+    guard exitStatus != nil else {
+        // Not its arguments: they may carry a token.
+        throw FixtureError(
+            """
+            \(executable) did not exit within \(limit); killed. Its output so far:
+            \(output.stdout.suffix(4000))
+            \(output.stderr.suffix(4000))
+            """
+        )
+    }
+    return output
 }

@@ -86,7 +86,7 @@ import Testing
             inUpdate.signal()
             readerFinishedDuringUpdate = readerDone.wait(timeout: .now() + 10) == .success
         }
-        if !readerFinishedDuringUpdate { readerDone.wait() }
+        if !readerFinishedDuringUpdate { _ = readerDone.wait(timeout: .now() + 30) }
         #expect(readerFinishedDuringUpdate)
         #expect(index.snapshot.identities["u-new"] != nil)
     }

@@ -194,12 +194,14 @@ struct SCIMDeprovisioningTests {
                 // SIGTERM: a clean stop with the audit written.
                 func stop() {
                     kill(pid, SIGTERM)
-                    var status: Int32 = 0
-                    waitpid(pid, &status, 0)
+                    let status = waitForExit(pid, within: .seconds(60))
                     running = false
                     #expect(
                         status == 0,
-                        "exit status \(status): \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")"
+                        """
+                        exit status \(status.map(String.init) ?? "none: it did not stop within 60 s and was killed"): \
+                        \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")
+                        """
                     )
                 }
                 stop()

@@ -87,12 +87,14 @@ struct ServeCommandTests {
 
                 // SIGTERM: it stops cleanly, and the decisions are in the audit.
                 kill(pid, SIGTERM)
-                var status: Int32 = 0
-                waitpid(pid, &status, 0)
+                let status = waitForExit(pid, within: .seconds(60))
                 stopped = true
                 #expect(
                     status == 0,
-                    "exit status \(status): \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")"
+                    """
+                    exit status \(status.map(String.init) ?? "none: it did not stop within 60 s and was killed"): \
+                    \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")
+                    """
                 )
                 let audit = try world.tenure(["audit", "export", "--format", "jsonl"])
                 #expect(audit.stdout.contains("access.decision"))

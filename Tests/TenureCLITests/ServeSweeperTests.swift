@@ -66,8 +66,9 @@ struct ServeSweeperTests {
                 #expect((try? String(contentsOfFile: received, encoding: .utf8))?.count == 32)
 
                 kill(pid, SIGTERM)
-                for _ in 0..<100 where kill(pid, 0) == 0 { try await Task.sleep(for: .milliseconds(50)) }
-                stopped = kill(pid, 0) != 0
+                let exit = waitForExit(pid, within: .seconds(60))
+                stopped = true
+                #expect(exit == 0, "\((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
                 let audit = try await store.auditRecords(AuditQuery())
                 let checkin = try #require(audit.first { $0.event.type == "credential.checkin" })
                 #expect(checkin.event.actor == "sweeper")

@@ -365,8 +365,7 @@ extension SyncTests {
             try await Task.sleep(for: .milliseconds(1))
         }
         kill(pid, SIGKILL)
-        var status: Int32 = 0
-        waitpid(pid, &status, 0)
+        _ = waitForExit(pid, within: .seconds(30))
         guard let plan = try await world.store().unfinishedPlan() else { return false }
         return plan.journal.contains { $0.done } && plan.journal.contains { !$0.done }
     }
@@ -374,27 +373,7 @@ extension SyncTests {
 
 /// Starts a program without waiting for it (its output discarded); returns its pid.
 func spawnDetached(_ executable: String, _ arguments: [String]) throws -> pid_t {
-    var actions = posix_spawn_file_actions_t()
-    posix_spawn_file_actions_init(&actions)
-    defer { posix_spawn_file_actions_destroy(&actions) }
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-    posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
-    var attributes = posix_spawnattr_t()
-    posix_spawnattr_init(&attributes)
-    defer { posix_spawnattr_destroy(&attributes) }
-    var noSignals = sigset_t()
-    sigemptyset(&noSignals)
-    posix_spawnattr_setsigmask(&attributes, &noSignals)
-    posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK))
-    let argv = ([executable] + arguments).map { strdup($0) } + [nil]
-    defer { for pointer in argv { free(pointer) } }
-    let environment = cliEnvironment().map { strdup("\($0.key)=\($0.value)") } + [nil]
-    defer { for pointer in environment { free(pointer) } }
-    var pid: pid_t = 0
-    let rc = posix_spawn(&pid, executable, &actions, &attributes, argv, environment)
-    guard rc == 0 else { throw FixtureError("cannot start \(executable): errno \(rc)") }
-    return pid
+    try spawn(executable, arguments, environment: cliEnvironment())
 }
 
 /// `withTemporaryDirectory` for async bodies.

@@ -128,19 +128,34 @@ struct DecisionFastPathTests {
     }
 
     /// Holds the database's write lock from another connection: no audit commit happens until
-    /// the returned function is called (the store waits up to 10 s for the lock).
+    /// the returned function is called (the store waits up to 10 s for the lock). Throws when the
+    /// lock cannot be taken (waited for up to 10 s, as the store does); let go after 60 s if the
+    /// test never calls the function (it failed on the way): nothing here waits forever.
     static func holdCommits(_ harness: Harness) throws -> @Sendable () -> Void {
-        let queue = try DatabaseQueue(path: harness.directory + "/t.sqlite")
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
+        let queue = try DatabaseQueue(path: harness.directory + "/t.sqlite", configuration: configuration)
         let held = DispatchSemaphore(value: 0)
         let release = DispatchSemaphore(value: 0)
+        let failure = Mutex<String?>(nil)
         Thread {
-            try? queue.inTransaction(.immediate) { _ in
+            do {
+                try queue.inTransaction(.immediate) { _ in
+                    held.signal()
+                    _ = release.wait(timeout: .now() + 60)
+                    return .rollback
+                }
+            } catch {
+                failure.withLock { $0 = "\(error)" }
                 held.signal()
-                release.wait()
-                return .rollback
             }
         }.start()
-        held.wait()
+        guard held.wait(timeout: .now() + 30) == .success else {
+            throw RawHTTP.Failure(description: "the write lock was not taken within 30 s")
+        }
+        if let failure = failure.withLock({ $0 }) {
+            throw RawHTTP.Failure(description: "cannot hold the write lock: \(failure)")
+        }
         return { release.signal() }
     }
 

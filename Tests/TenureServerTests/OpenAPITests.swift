@@ -397,6 +397,8 @@ struct OpenAPITests {
         let application = harness.api.application(onServerRunning: { port in continuation.yield(port) })
         let output = try await withThrowingTaskGroup(of: ProcessOutput?.self) { group in
             group.addTask {
+                // A server that ends (or fails to start) ends the wait for its port.
+                defer { continuation.finish() }
                 try await application.run()
                 return nil
             }
