@@ -222,15 +222,18 @@ extension Operations {
             let id = try self.scimID(context)
             guard let current = try await self.store.hrUser(id: id) else {
                 // Deleted already. A client retries a DELETE whose settling failed (a 503 while a
-                // sync held the lock): the termination is settled now — at most once, as always —
-                // and the answer is still 404 (RFC 7644 §3.6).
-                if let deleted = try await self.store.deletedHRUser(id: id), deleted.identityID != nil {
+                // sync held the lock): the termination is settled now, and the answer is still 404
+                // (RFC 7644 §3.6). Once settled — offboarded, or found employed elsewhere — a
+                // deletion is never settled again (the other record may have ended since: its own
+                // termination offboarded the identity).
+                if let deleted = try await self.store.deletedHRUserToSettle(id: id) {
                     try await self.settleEmploymentUnlocked(
                         of: deleted,
                         deleted: true,
                         actor: context.actor,
                         requestID: context.requestID
                     )
+                    try await self.store.settledDeletedHRUser(id: id)
                 }
                 throw SCIMError.notFound("there is no User \(id)")
             }
@@ -243,13 +246,14 @@ extension Operations {
             try await self.store.deleteHRUser(id: current.id, ifMatch: version, actor: context.actor, time: self.now())
             // The row as deleted: a link made meanwhile outside this turn (a pre-hire linked by a
             // PATCH or the daemon) is in it, and a deleted row is never linked again.
-            let deleted = try await self.store.deletedHRUser(id: current.id) ?? current
+            let deleted = try await self.store.deletedHRUserToSettle(id: current.id) ?? current
             try await self.settleEmploymentUnlocked(
                 of: deleted,
                 deleted: true,
                 actor: context.actor,
                 requestID: context.requestID
             )
+            try await self.store.settledDeletedHRUser(id: current.id)
         }
         return Response(status: .noContent)
     }

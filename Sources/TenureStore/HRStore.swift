@@ -186,9 +186,14 @@ public protocol HRStore: Sendable {
     /// The live user `id`, or nil (never created, or deleted).
     func hrUser(id: String) async throws -> HRUserRecord?
 
-    /// The user `id` as it was when deleted, or nil (never created, or live): for settling a
-    /// termination again when a DELETE is retried after its settling failed.
-    func deletedHRUser(id: String) async throws -> HRUserRecord?
+    /// The user `id` as it was when deleted, while its termination is still to be settled (its
+    /// DELETE's settling has not finished: `settledDeletedHRUser` not called yet); nil otherwise
+    /// (never created, live, or settled). A retried DELETE settles what the first could not, once.
+    func deletedHRUserToSettle(id: String) async throws -> HRUserRecord?
+
+    /// Records that the deleted user's termination is settled (offboarded, or found employed
+    /// elsewhere): `deletedHRUserToSettle` returns nil from now on.
+    func settledDeletedHRUser(id: String) async throws
 
     /// The live users matching `query`, by creation time then id: `count` of them from the
     /// 1-based `startIndex` (below 1 counts as 1; a `count` of 0 or less returns no records, only
@@ -213,8 +218,9 @@ public protocol HRStore: Sendable {
         _ change: @escaping @Sendable (HRUserRecord) throws -> HRUserFields
     ) async throws -> HRUserRecord
 
-    /// Deletes the user (soft: `deleted = 1`; its userName and externalId become free). With
-    /// `ifMatch`, `.preconditionFailed` unless current. `.notFound` for no live user `id`.
+    /// Deletes the user (soft: `deleted = 1`; its userName and externalId become free), its
+    /// termination to be settled (`deletedHRUserToSettle`). With `ifMatch`, `.preconditionFailed`
+    /// unless current. `.notFound` for no live user `id`.
     func deleteHRUser(id: String, ifMatch version: Int?, actor: String, time: Double) async throws
 
     /// Records that the user is the directory identity `identityID`. Does not change the version

@@ -35,6 +35,9 @@ enum StoreMigrations {
         migrator.registerMigration("v9") { db in
             try db.execute(sql: v9)
         }
+        migrator.registerMigration("v10") { db in
+            try db.execute(sql: v10)
+        }
         return migrator
     }
 
@@ -187,6 +190,14 @@ enum StoreMigrations {
     /// linked or changed.
     private static let v9 = """
         ALTER TABLE hr_user ADD COLUMN linkRefused TEXT;
+        """
+
+    /// v10: a deleted HR user whose termination is still to be settled (its DELETE's settling did
+    /// not finish: a retried DELETE settles it, once). Users deleted before v10 and linked are
+    /// taken as still to settle, as a retry did then.
+    private static let v10 = """
+        ALTER TABLE hr_user ADD COLUMN settlePending INTEGER NOT NULL DEFAULT 0 CHECK (settlePending IN (0, 1));
+        UPDATE hr_user SET settlePending = 1 WHERE deleted = 1 AND identityID IS NOT NULL;
         """
 
     private static let v1 = """

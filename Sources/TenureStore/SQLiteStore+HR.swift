@@ -58,8 +58,17 @@ extension SQLiteStore: HRStore {
         try await self.pool.read { db in try Self.liveHRUser(id, db) }
     }
 
-    public func deletedHRUser(id: String) async throws -> HRUserRecord? {
-        try await self.pool.read { db in try Self.hrUser(id, deleted: true, db) }
+    public func deletedHRUserToSettle(id: String) async throws -> HRUserRecord? {
+        try await self.pool.read { db in try Self.hrUser(id, where: "deleted = 1 AND settlePending = 1", db) }
+    }
+
+    public func settledDeletedHRUser(id: String) async throws {
+        try await self.pool.write { db in
+            try db.execute(
+                sql: "UPDATE hr_user SET settlePending = 0 WHERE id = ? AND deleted = 1",
+                arguments: [id]
+            )
+        }
     }
 
     public func hrUsers(_ query: HRUserQuery, startIndex: Int, count: Int) async throws -> HRUserPage {
@@ -144,7 +153,10 @@ extension SQLiteStore: HRStore {
         try await self.pool.write { db in
             let current = try Self.requireLive(id, ifMatch: version, db)
             try db.execute(
-                sql: "UPDATE hr_user SET deleted = 1, version = version + 1, lastModified = ? WHERE id = ?",
+                sql: """
+                    UPDATE hr_user SET deleted = 1, settlePending = 1, version = version + 1, lastModified = ?
+                    WHERE id = ?
+                    """,
                 arguments: [time, id]
             )
             let event = AuditEvent(
@@ -431,14 +443,15 @@ extension SQLiteStore: HRStore {
     }
 
     private static func liveHRUser(_ id: String, _ db: Database) throws -> HRUserRecord? {
-        try Self.hrUser(id, deleted: false, db)
+        try Self.hrUser(id, where: "deleted = 0", db)
     }
 
-    private static func hrUser(_ id: String, deleted: Bool, _ db: Database) throws -> HRUserRecord? {
+    /// The user `id` if its row meets `condition` (fixed SQL, never built from input).
+    private static func hrUser(_ id: String, where condition: StaticString, _ db: Database) throws -> HRUserRecord? {
         try Row.fetchOne(
             db,
-            sql: "SELECT \(Self.hrColumns) FROM hr_user WHERE id = ? AND deleted = ?",
-            arguments: [id, deleted]
+            sql: "SELECT \(Self.hrColumns) FROM hr_user WHERE id = ? AND \(condition)",
+            arguments: [id]
         ).map(Self.hrUserRecord)
     }
 

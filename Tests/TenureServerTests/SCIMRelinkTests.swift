@@ -282,6 +282,48 @@ struct SCIMRelinkTests {
         }
     }
 
+    /// A DELETE settled once is never settled again: here its settling found the identity employed
+    /// under another HR record, which ended since (offboarding the identity itself). A client that
+    /// sends the DELETE again (it lost the first answer) gets 404 and changes nothing — before, it
+    /// ran the leaver plan a second time and audited a termination that did not happen.
+    @Test func aDeleteSettledOnceIsNotSettledAgainWhenRetried() async throws {
+        let harness = try await Self.harness()
+        try await harness.run { client in
+            // ann on a fixed-term contract, and again under a new, open-ended record.
+            let contract = try S.created(
+                try await S.send(
+                    client,
+                    .post,
+                    "/Users",
+                    S.entraCreate("ann.contract@corp.example", employeeNumber: "E100", terminationDate: "2027-06-30")
+                )
+            )
+            let rehire = try S.created(
+                try await S.send(client, .post, "/Users", S.oktaCreate("ann@okta.local", externalId: "id-ann"))
+            )
+            #expect(try await harness.store.hrUser(id: contract)?.identityID == "id-ann")
+            #expect(try await harness.store.hrUser(id: rehire)?.identityID == "id-ann")
+
+            #expect(try await S.send(client, .delete, "/Users/\(contract)").status == .noContent)
+            #expect(try await S.evaluate(client, "ann", "db-read") == (true, "active_assignment"), "still employed")
+            #expect(try await S.send(client, .patch, "/Users/\(rehire)", S.entraActive("false")).status == .ok)
+            // The contract's scheduled end was taken back by the rehire; the rehire's end is done.
+            func offboardings() async throws -> [String] {
+                try await harness.store.offboardings(identityID: "id-ann").map { "\($0.requestedBy) \($0.state)" }
+                    .sorted()
+            }
+            let ended = ["scim:\(contract) cancelled", "scim:\(rehire) done"].sorted()
+            let afterRehireEnded = try await offboardings()
+            #expect(afterRehireEnded == ended, "\(afterRehireEnded)")
+
+            _ = try S.scimError(try await S.send(client, .delete, "/Users/\(contract)"), 404)
+            let afterRetry = try await offboardings()
+            #expect(afterRetry == ended, "\(afterRetry)")
+            let terminations = try await harness.auditRecords(type: "hr.termination").map(\.event)
+            #expect(terminations.map(\.object) == [contract, rehire], "\(terminations)")
+        }
+    }
+
     /// An HR termination takes the sync lock once, before anything: while a sync elsewhere holds
     /// it, 503 with nothing audited; the retry audits and carries out the termination once.
     @Test func aTerminationWaitingForTheSyncLockAuditsNothingUntilItRuns() async throws {

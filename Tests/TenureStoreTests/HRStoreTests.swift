@@ -419,6 +419,10 @@ struct HRStoreTests {
 
             try await store.deleteHRUser(id: user.id, ifMatch: 1, actor: "scim:okta", time: t0 + 2)
             #expect(try await store.hrUser(id: user.id) == nil)
+            // Its termination is to be settled until that is recorded, then never again.
+            #expect(try await store.deletedHRUserToSettle(id: user.id)?.version == 2)
+            try await store.settledDeletedHRUser(id: user.id)
+            #expect(try await store.deletedHRUserToSettle(id: user.id) == nil)
             #expect(try await store.findHRUsers(.all).isEmpty)
             let again = await #expect(throws: HRStoreError.self) {
                 try await store.deleteHRUser(id: user.id, ifMatch: nil, actor: "scim", time: t0 + 3)

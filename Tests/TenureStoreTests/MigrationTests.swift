@@ -85,6 +85,34 @@ struct MigrationTests {
         }
     }
 
+    /// v10: users deleted before it and linked are taken as still to settle (a retried DELETE
+    /// settled them then, as it does now); a live or unlinked one is not; settling clears it.
+    @Test func deletionsFromBeforeV10AreStillToSettleWhenLinked() async throws {
+        try await withTemporaryDirectory { directory async throws in
+            let path = directory.file("tenure.sqlite")
+            let queue = try DatabaseQueue(path: path)
+            try StoreMigrations.migrator.migrate(queue, upTo: "v9")
+            try await queue.write { db in
+                try db.execute(
+                    sql: """
+                        INSERT INTO hr_user (id, userName, externalId, employeeNumber, active, terminationDate,
+                                             identityID, resourceJSON, version, created, lastModified, deleted)
+                        VALUES ('hr-gone', 'ada', NULL, 'E100', 1, NULL, 'id-ada', '{}', 2, 1764000000, 1764000001, 1),
+                               ('hr-unlinked', 'bob', NULL, 'E200', 1, NULL, NULL, '{}', 2, 1764000000, 1764000001, 1),
+                               ('hr-live', 'cat', NULL, 'E300', 1, NULL, 'id-cat', '{}', 1, 1764000000, 1764000000, 0);
+                        """
+                )
+            }
+            try queue.close()
+            let store = try SQLiteStore(path: path, auditKey: try testKey())
+            #expect(try await store.deletedHRUserToSettle(id: "hr-gone")?.identityID == "id-ada")
+            #expect(try await store.deletedHRUserToSettle(id: "hr-unlinked") == nil)
+            #expect(try await store.deletedHRUserToSettle(id: "hr-live") == nil)
+            try await store.settledDeletedHRUser(id: "hr-gone")
+            #expect(try await store.deletedHRUserToSettle(id: "hr-gone") == nil)
+        }
+    }
+
     // MARK: - Seed data, per schema version
 
     static let ada = IdentityRecord(
@@ -265,6 +293,10 @@ struct MigrationTests {
         // v9 adds a column, empty until a link is refused: the same data as v8.
         "v9": { db in
             try MigrationTests.seeders["v8"]!(db)
+        },
+        // v10 adds a column, set by deletions from then on: the same data as v9.
+        "v10": { db in
+            try MigrationTests.seeders["v9"]!(db)
         },
     ]
 }
