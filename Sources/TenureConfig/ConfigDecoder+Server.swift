@@ -33,6 +33,12 @@ extension ConfigDecoder {
             default: ServerSettings.defaultAuditFlushSeconds,
             allowZero: true
         )
+        settings.idleTimeoutSeconds = try self.positiveDouble(
+            server,
+            "idleTimeoutSeconds",
+            default: ServerSettings.defaultIdleTimeoutSeconds,
+            allowZero: true
+        )
         if let issuer = try self.string(server, "totpIssuer"), !issuer.value.isEmpty {
             settings.totpIssuer = issuer.value
         }

@@ -9,6 +9,7 @@ enum ConfigSchema {
     static let writeBackKeys = ["bindDN", "passwordFile", "passwordEnv", "memberAttribute", "emptyGroupPlaceholder"]
     static let serverKeys = [
         "host", "port", "maxBodyBytes", "tokens", "schedule", "sweepIntervalSeconds", "totpIssuer", "auditFlushSeconds",
+        "idleTimeoutSeconds",
     ]
     static let tokenKeys = ["name", "sha256", "scopes", "subject"]
     static let scheduleKeys = ["interval", "cron", "jitter"]
@@ -63,7 +64,10 @@ enum ConfigSchema {
         for key in ["scope", "filter", "id", "name", "nested"] { add("groups.\(key)") }
         for key in stateKeys { add("state.\(key)") }
         for key in writeBackKeys { add("writeBack.\(key)") }
-        for key in ["host", "port", "maxBodyBytes", "sweepIntervalSeconds", "totpIssuer", "auditFlushSeconds"] {
+        for key in [
+            "host", "port", "maxBodyBytes", "sweepIntervalSeconds", "totpIssuer", "auditFlushSeconds",
+            "idleTimeoutSeconds",
+        ] {
             add("server.\(key)")
         }
         for key in scheduleKeys { add("server.schedule.\(key)") }

@@ -116,6 +116,7 @@ extension TenureConfiguration {
             out.value("server.sweepIntervalSeconds", yamlNumber(server.sweepIntervalSeconds))
             out.value("server.totpIssuer", yamlString(server.totpIssuer))
             out.value("server.auditFlushSeconds", yamlNumber(server.auditFlushSeconds))
+            out.value("server.idleTimeoutSeconds", yamlNumber(server.idleTimeoutSeconds))
         }
         return out.text
     }

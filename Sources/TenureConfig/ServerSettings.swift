@@ -24,12 +24,18 @@ public struct ServerSettings: Sendable, Hashable {
     /// decision, and the checkpoints that must sync them stall the writer (p99 10 ms instead of
     /// 4 ms in the API benchmark, BENCHMARKS.md §5). default: 0.0001 (100 µs).
     public var auditFlushSeconds: Double
+    /// How long a connection may wait with nothing to do — between requests, or while a request
+    /// arrives — before it is closed; a request being answered is never cut. Keeps a client from
+    /// holding connections (and descriptors) open for nothing, or a head trickling in. 0: no
+    /// limit. default: 60.
+    public var idleTimeoutSeconds: Double
 
     public static let defaultHost = "127.0.0.1"
     public static let defaultPort = 8080
     public static let defaultMaxBodyBytes = 1 << 20
     public static let defaultSweepIntervalSeconds: Double = 15
     public static let defaultAuditFlushSeconds: Double = 0.0001
+    public static let defaultIdleTimeoutSeconds: Double = 60
 
     public init(
         host: String = ServerSettings.defaultHost,
@@ -39,7 +45,8 @@ public struct ServerSettings: Sendable, Hashable {
         schedule: ScheduleSettings? = nil,
         sweepIntervalSeconds: Double = ServerSettings.defaultSweepIntervalSeconds,
         totpIssuer: String = "Tenure",
-        auditFlushSeconds: Double = ServerSettings.defaultAuditFlushSeconds
+        auditFlushSeconds: Double = ServerSettings.defaultAuditFlushSeconds,
+        idleTimeoutSeconds: Double = ServerSettings.defaultIdleTimeoutSeconds
     ) {
         self.host = host
         self.port = port
@@ -49,6 +56,7 @@ public struct ServerSettings: Sendable, Hashable {
         self.sweepIntervalSeconds = sweepIntervalSeconds
         self.totpIssuer = totpIssuer
         self.auditFlushSeconds = auditFlushSeconds
+        self.idleTimeoutSeconds = idleTimeoutSeconds
     }
 }
 

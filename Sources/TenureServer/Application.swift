@@ -1,6 +1,7 @@
 public import Hummingbird
 import HummingbirdCore
 import Logging
+import NIOCore
 public import ServiceLifecycle
 import TenureConfig
 
@@ -27,7 +28,10 @@ extension TenureAPI {
                     inner: HTTP1Channel(
                         responder: responder,
                         configuration: .init(
-                            additionalChannelHandlers: decisionFastPath ? [DecisionFastPath(lane: lane)] : []
+                            additionalChannelHandlers: decisionFastPath ? [DecisionFastPath(lane: lane)] : [],
+                            // With the front path, it applies the idle limit, and hands it to the
+                            // HTTP stack with the connection.
+                            idleTimeout: decisionFastPath ? nil : self.idleTimeout
                         )
                     ),
                     lane: decisionFastPath ? lane : nil
@@ -47,4 +51,9 @@ extension TenureAPI {
 
     /// The `Server` header of every response.
     static let serverName = "tenure"
+
+    /// `server.idleTimeoutSeconds`, nil for none.
+    var idleTimeout: TimeAmount? {
+        self.settings.idleTimeoutSeconds > 0 ? .nanoseconds(Int64(self.settings.idleTimeoutSeconds * 1e9)) : nil
+    }
 }

@@ -56,6 +56,11 @@ final class DecisionFrontPath: ChannelDuplexHandler, RemovableChannelHandler, De
     /// Events that wait for the decision in flight: a graceful shutdown, the client's half-close.
     private var eventsHeld: [Any] = []
     private var open = true
+    /// Since when the connection has waited for a request (opened, or its last answer written).
+    private var waitingSince = NIODeadline.uptimeNanoseconds(0)
+    /// When the first byte of the request being received came; nil between requests.
+    private var requestSince: NIODeadline?
+    private var idleCheck: Scheduled<Void>?
 
     /// The longest request head read here; a longer one is the HTTP stack's.
     static let maxHead = 8 * 1024
@@ -73,21 +78,84 @@ final class DecisionFrontPath: ChannelDuplexHandler, RemovableChannelHandler, De
         self.lane = lane
     }
 
+    // MARK: - Idle connections
+
+    /// `server.idleTimeoutSeconds`, nil for none. A connection read here is closed when it has
+    /// waited that long for a request (since it was opened, or since its last answer), or when a
+    /// request has taken that long to arrive whole (from its first byte: a head or body trickled
+    /// in); never while its decision waits for the audit. Once handed over, the HTTP stack applies
+    /// the same limit (an `HTTPConnectionStateHandler` added then, ahead of the codec-side fast
+    /// path so that it sees its traffic too).
+    private var idleTimeout: TimeAmount? { self.lane.api.idleTimeout }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { self.startIdleCheck(context: context) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        self.startIdleCheck(context: context)
+        context.fireChannelActive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.idleCheck?.cancel()
+        self.idleCheck = nil
+    }
+
+    private func startIdleCheck(context: ChannelHandlerContext) {
+        guard let timeout = self.idleTimeout, self.idleCheck == nil else { return }
+        self.waitingSince = context.eventLoop.now
+        self.scheduleIdleCheck(at: self.waitingSince + timeout, context: context)
+    }
+
+    private func scheduleIdleCheck(at deadline: NIODeadline, context: ChannelHandlerContext) {
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        self.idleCheck = context.eventLoop.scheduleTask(deadline: deadline) {
+            let (handler, context) = bound.value
+            handler.idleCheck = nil
+            handler.checkIdle(context: context)
+        }
+    }
+
+    private func checkIdle(context: ChannelHandlerContext) {
+        guard self.open, let timeout = self.idleTimeout else { return }
+        let now = context.eventLoop.now
+        switch self.mode {
+        case .handedOver:
+            return
+        case .deciding:
+            // The audit's wait is not the client's: looked at again after the answer.
+            self.scheduleIdleCheck(at: now + timeout, context: context)
+        case .front:
+            let deadline = (self.requestSince ?? self.waitingSince) + timeout
+            guard now >= deadline else { return self.scheduleIdleCheck(at: deadline, context: context) }
+            self.lane.api.logger.debug(
+                "closing an idle connection",
+                metadata: [
+                    "peer": "\(context.channel.remoteAddress.map { "\($0)" } ?? "-")",
+                    "waiting": "\(self.requestSince == nil ? "for a request" : "for the rest of a request")",
+                ]
+            )
+            context.close(promise: nil)
+        }
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var bytes = self.unwrapInboundIn(data)
         switch self.mode {
         case .handedOver:
             context.fireChannelRead(data)
         case .deciding:
-            self.keep(&bytes)
+            self.keep(&bytes, at: context.eventLoop.now)
         case .front:
-            self.keep(&bytes)
+            self.keep(&bytes, at: context.eventLoop.now)
             self.serve(context: context)
         }
     }
 
-    private func keep(_ bytes: inout ByteBuffer) {
+    private func keep(_ bytes: inout ByteBuffer, at now: NIODeadline) {
         if self.received == nil || self.received!.readableBytes == 0 {
+            if self.requestSince == nil { self.requestSince = now }
             self.received = bytes
         } else {
             self.received!.writeBuffer(&bytes)
@@ -165,6 +233,20 @@ final class DecisionFrontPath: ChannelDuplexHandler, RemovableChannelHandler, De
         self.mode = .handedOver
         self.head = nil
         self.searched = 0
+        self.idleCheck?.cancel()
+        self.idleCheck = nil
+        if let timeout = self.idleTimeout {
+            // Ahead of the codec-side fast path, which answers decisions without the handlers
+            // behind it seeing them.
+            let pipeline = context.pipeline.syncOperations
+            if let fastPath = try? pipeline.handler(type: DecisionFastPath.self) {
+                let state = HTTPConnectionStateHandler(
+                    idleTimeout: .nanoseconds(timeout.nanoseconds),
+                    logger: self.lane.api.logger
+                )
+                try? pipeline.addHandler(state, position: .before(fastPath))
+            }
+        }
         if let rest = self.received, rest.readableBytes > 0 {
             context.fireChannelRead(self.wrapInboundOut(rest))
             context.fireChannelReadComplete()
@@ -195,7 +277,10 @@ final class DecisionFrontPath: ChannelDuplexHandler, RemovableChannelHandler, De
             return self.handOver(context: context)
         }
         self.mode = .front
+        self.waitingSince = context.eventLoop.now
         self.received!.moveReaderIndex(forwardBy: length)
+        // The next request's clock starts now if part of it came meanwhile (pipelined).
+        self.requestSince = self.received!.readableBytes > 0 ? self.waitingSince : nil
         // What was answered is dropped: all of it when nothing follows, else once it outweighs
         // what follows (the copy then costs no more than what was read since the last one).
         if self.received!.readableBytes == 0 {
@@ -284,6 +369,8 @@ final class DecisionFrontPath: ChannelDuplexHandler, RemovableChannelHandler, De
         self.open = false
         self.received = nil
         self.eventsHeld = []
+        self.idleCheck?.cancel()
+        self.idleCheck = nil
         context.fireChannelInactive()
     }
 }

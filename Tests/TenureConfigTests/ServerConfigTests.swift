@@ -31,6 +31,7 @@ struct ServerConfigTests {
         #expect(server.host == "127.0.0.1")
         #expect(server.port == 9443)
         #expect(server.maxBodyBytes == 1 << 20)
+        #expect(server.idleTimeoutSeconds == 60)
         #expect(server.tokens.map(\.name) == ["gateway", "alice"])
         #expect(server.tokens[0].sha256 == hash)  // lowercased
         #expect(server.tokens[1].scopes == [.approve, .activate])
@@ -49,6 +50,21 @@ struct ServerConfigTests {
         // Overridden from the environment like any scalar.
         let overridden = try parse(minimalYAML + "server: {}\n", environment: ["TENURE_SERVER_PORT": "8181"])
         #expect(overridden.server?.port == 8181)
+    }
+
+    @Test("the idle limit: seconds, 0 for none, from the file or the environment")
+    func idleTimeout() throws {
+        let short = try parse(minimalYAML + "server:\n  idleTimeoutSeconds: 2.5\n")
+        #expect(short.server?.idleTimeoutSeconds == 2.5)
+        #expect(try parse(short.redactedYAML()).server == short.server)
+        #expect(try parse(minimalYAML + "server:\n  idleTimeoutSeconds: 0\n").server?.idleTimeoutSeconds == 0)
+        let environment = try parse(
+            minimalYAML + "server: {}\n",
+            environment: ["TENURE_SERVER_IDLE_TIMEOUT_SECONDS": "30"]
+        )
+        #expect(environment.server?.idleTimeoutSeconds == 30)
+        let negative = try #require(parseError(minimalYAML + "server:\n  idleTimeoutSeconds: -1\n"))
+        #expect(negative.description.contains("server.idleTimeoutSeconds"), "\(negative.description)")
     }
 
     @Test("listening beyond loopback is a warning")

@@ -424,17 +424,16 @@ enum RawHTTP {
 
     /// On a thread of its own: a blocking read on a Swift concurrency thread could starve the
     /// server's own tasks.
+    static func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread { continuation.resume(with: Result { try body() }) }.start()
+        }
+    }
+
     static func exchangeOnThread(port: Int, _ request: [UInt8], responses count: Int, halfClose: Bool = false)
         async throws -> [Response]
     {
-        try await withCheckedThrowingContinuation { continuation in
-            Thread {
-                continuation.resume(
-                    with: Result { try Self.exchange(port: port, request, responses: count, halfClose: halfClose) }
-                )
-            }
-            .start()
-        }
+        try await Self.onThread { try Self.exchange(port: port, request, responses: count, halfClose: halfClose) }
     }
 
     /// - Parameter halfClose: shut the sending side down after the requests (as `curl` or a
@@ -442,37 +441,69 @@ enum RawHTTP {
     static func exchange(port: Int, _ request: [UInt8], responses count: Int, halfClose: Bool = false) throws
         -> [Response]
     {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw Failure(description: "socket: \(errno)") }
-        defer { close(fd) }
-        var timeout = timeval(tv_sec: 10, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+        let connection = try Connection(port: port)
+        try connection.send(request)
+        if halfClose { shutdown(connection.fd, Int32(SHUT_WR)) }
+        return try connection.receive(responses: count)
+    }
+
+    /// A blocking client connection to 127.0.0.1 (reads wait at most 10 s).
+    final class Connection {
+        let fd: Int32
+        private var received: [UInt8] = []
+
+        init(port: Int) throws {
+            self.fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            guard self.fd >= 0 else { throw Failure(description: "socket: \(errno)") }
+            var timeout = timeval(tv_sec: 10, tv_usec: 0)
+            setsockopt(self.fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = in_port_t(UInt16(port).bigEndian)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            let connected = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    Glibc.connect(self.fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
+            }
+            guard connected == 0 else {
+                close(self.fd)
+                throw Failure(description: "connect: \(errno)")
             }
         }
-        guard connected == 0 else { throw Failure(description: "connect: \(errno)") }
-        let sent = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
-        guard sent == request.count else { throw Failure(description: "send: \(sent)") }
-        if halfClose { shutdown(fd, Int32(SHUT_WR)) }
-        var received: [UInt8] = []
-        var parsed: [Response] = []
-        var chunk = [UInt8](repeating: 0, count: 65_536)
-        while parsed.count < count {
-            let read = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            guard read > 0 else { throw Failure(description: "recv: \(read) after \(parsed.count) responses") }
-            received += chunk[0..<read]
-            while let (response, length) = Self.parse(received) {
-                parsed.append(response)
-                received.removeFirst(length)
-            }
+
+        deinit { close(self.fd) }
+
+        func send(_ bytes: [UInt8]) throws {
+            let sent = bytes.withUnsafeBytes { Glibc.send(self.fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            guard sent == bytes.count else { throw Failure(description: "send: \(sent)") }
         }
-        return parsed
+
+        func receive(responses count: Int) throws -> [Response] {
+            var parsed: [Response] = []
+            var chunk = [UInt8](repeating: 0, count: 65_536)
+            while parsed.count < count {
+                while let (response, length) = RawHTTP.parse(self.received) {
+                    parsed.append(response)
+                    self.received.removeFirst(length)
+                    if parsed.count == count { return parsed }
+                }
+                let read = chunk.withUnsafeMutableBytes { recv(self.fd, $0.baseAddress, $0.count, 0) }
+                guard read > 0 else { throw Failure(description: "recv: \(read) after \(parsed.count) responses") }
+                self.received += chunk[0..<read]
+            }
+            return parsed
+        }
+
+        /// Seconds until the server closed the connection (reading nothing more); nil when it
+        /// had not after 10 s, or sent something.
+        func secondsUntilClosed() -> Double? {
+            let start = ContinuousClock.now
+            var byte: UInt8 = 0
+            guard recv(self.fd, &byte, 1, 0) == 0 else { return nil }
+            let elapsed = ContinuousClock.now - start
+            return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        }
     }
 
     /// One complete response at the start of `bytes` (Content-Length bodies only), and its length.

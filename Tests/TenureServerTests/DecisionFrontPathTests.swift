@@ -463,6 +463,79 @@ struct DecisionFrontPathTests {
         try await fixture.finish()
     }
 
+    // MARK: - Idle connections (server.idleTimeoutSeconds, 60 s here; the loop's clock is virtual)
+
+    /// The fixture's channel, connected: the idle limit runs from now.
+    static func connected() async throws -> Fixture {
+        let fixture = try await Fixture()
+        try await fixture.channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 9)).get()
+        return fixture
+    }
+
+    @Test func aConnectionThatSendsNothingIsClosedAfterTheLimit() async throws {
+        let fixture = try await Self.connected()
+        await fixture.channel.testingEventLoop.advanceTime(by: .seconds(59))
+        #expect(fixture.channel.isActive)
+        await fixture.channel.testingEventLoop.advanceTime(by: .seconds(2))
+        #expect(!fixture.channel.isActive)
+        try await fixture.finish()
+    }
+
+    @Test func anAnswerStartsTheLimitAgain() async throws {
+        let fixture = try await Self.connected()
+        await fixture.channel.testingEventLoop.advanceTime(by: .seconds(50))
+        try await fixture.send(Self.evaluation(requestID: "in-time"))
+        try await fixture.commit(1)
+        #expect(Self.responses(try await fixture.answered()).map(\.status) == [200])
+        await fixture.channel.testingEventLoop.advanceTime(by: .seconds(50))
+        #expect(fixture.channel.isActive, "100 s after it opened, 50 s after its answer")
+        await fixture.channel.testingEventLoop.advanceTime(by: .seconds(11))
+        #expect(!fixture.channel.isActive)
+        try await fixture.finish()
+    }
+
+    /// A head trickled in a few bytes at a time is closed a limit after its first byte, however
+    /// often more comes.
+    @Test func aRequestThatTakesLongerThanTheLimitToArriveIsClosed() async throws {
+        let fixture = try await Self.connected()
+        let request = Self.evaluation(requestID: "trickled")
+        for piece in [request.prefix(10), request.dropFirst(10).prefix(10), request.dropFirst(20).prefix(10)] {
+            try await fixture.send(String(piece))
+            #expect(fixture.channel.isActive)
+            await fixture.channel.testingEventLoop.advanceTime(by: .seconds(25))
+        }
+        #expect(!fixture.channel.isActive, "75 s after its first byte")
+        #expect(try await fixture.harness.auditRecords(type: "access.decision").isEmpty)
+        try await fixture.finish()
+    }
+
+    /// The wait for the audit is not the client's: a decision is answered however long its commit
+    /// takes, and the limit starts again from the answer.
+    @Test func aDecisionWaitingForItsCommitIsNotCut() async throws {
+        let fixture = try await Self.connected()
+        let release = try fixture.holdCommits()
+        try await fixture.send(Self.evaluation(requestID: "slow-commit"))
+        await fixture.channel.testingEventLoop.advanceTime(by: .seconds(120))
+        #expect(fixture.channel.isActive)
+        release()
+        try await fixture.commit(1)
+        #expect(Self.responses(try await fixture.answered()).map { $0.headers["x-request-id"] } == ["slow-commit"])
+        await fixture.channel.testingEventLoop.advanceTime(by: .seconds(59))
+        #expect(fixture.channel.isActive)
+        await fixture.channel.testingEventLoop.advanceTime(by: .seconds(2))
+        #expect(!fixture.channel.isActive)
+        try await fixture.finish()
+    }
+
+    @Test func aConnectionHandedOverIsNoLongerTimedHere() async throws {
+        let fixture = try await Self.connected()
+        try await fixture.send(Self.healthz)
+        #expect(try await fixture.handedOver() == Self.healthz)
+        await fixture.channel.testingEventLoop.advanceTime(by: .seconds(600))
+        #expect(fixture.channel.isActive, "the HTTP stack's own limit applies (over real HTTP: DecisionIdleTests)")
+        try await fixture.finish()
+    }
+
     @Test func anAuditThatCannotBeWrittenLeavesTheAnswerToTheRoute() async throws {
         let fixture = try await Fixture()
         // A stopped batcher takes nothing: the request is handed, whole, to the HTTP stack, whose

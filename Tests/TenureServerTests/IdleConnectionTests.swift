@@ -1,0 +1,93 @@
+import Foundation
+import HummingbirdTesting
+import TenureConfig
+import Testing
+
+@testable import TenureServer
+
+/// `server.idleTimeoutSeconds` over real HTTP on loopback (1 s here): a connection with nothing to
+/// do is closed — one the front path reads, one it handed to the HTTP stack, one whose head
+/// trickles in — and one in use is not, whichever path answers it.
+@Suite(.timeLimit(.minutes(1)))
+struct IdleConnectionTests {
+    /// Runs `client` (blocking socket calls, on a thread of its own) against the server; what it
+    /// returns is what went wrong, checked here.
+    static func check(fastPath: Bool = true, _ client: @escaping @Sendable (Int) throws -> [String]) async throws {
+        let harness = try await Harness(
+            mappings: DecisionAPITests.mappings,
+            state: DecisionAPITests.state,
+            settings: ServerSettings(port: 0, idleTimeoutSeconds: 1),
+            now: { DecisionAPITests.now }
+        )
+        try await harness.run(fastPath: fastPath) { testClient in
+            let port = try #require(testClient.port)
+            let problems = try await RawHTTP.onThread { try client(port) }
+            #expect(problems.isEmpty, "\(problems)")
+        }
+    }
+
+    static let evaluation = Array(DecisionFrontPathTests.evaluation(requestID: "idle").utf8)
+    static let healthz = Array(DecisionFrontPathTests.healthz.utf8)
+
+    /// Nothing when the server closes the connection after the limit (and not much more).
+    static func closedAfterTheLimit(_ connection: RawHTTP.Connection, _ what: String) -> [String] {
+        guard let seconds = connection.secondsUntilClosed() else { return ["\(what): still open 10 s later"] }
+        return seconds < 3 ? [] : ["\(what): closed \(seconds) s later"]
+    }
+
+    static func statuses(_ connection: RawHTTP.Connection, _ what: String) throws -> [String] {
+        let statuses = try connection.receive(responses: 1).map(\.status)
+        return statuses == [200] ? [] : ["\(what): \(statuses)"]
+    }
+
+    @Test func anAnsweredConnectionOfTheFrontPathIsClosedWhenIdle() async throws {
+        try await Self.check { port in
+            let connection = try RawHTTP.Connection(port: port)
+            try connection.send(Self.evaluation)
+            return try Self.statuses(connection, "the decision")
+                + Self.closedAfterTheLimit(connection, "after a decision")
+        }
+    }
+
+    /// On a connection the front path handed over (a GET first), the codec-side fast path answers
+    /// the decisions: requests every 0.6 s keep it open for well past the limit, whichever handler
+    /// answers them; then it is closed.
+    @Test(arguments: [true, false])
+    func aConnectionInUseStaysOpenWhicheverPathAnswers(fastPath: Bool) async throws {
+        try await Self.check(fastPath: fastPath) { port in
+            let connection = try RawHTTP.Connection(port: port)
+            try connection.send(Self.healthz)
+            var problems = try Self.statuses(connection, "healthz")
+            for round in 0..<4 {
+                Thread.sleep(forTimeInterval: 0.6)
+                try connection.send(Self.evaluation)
+                problems += try Self.statuses(connection, "decision \(round)")
+            }
+            return problems + Self.closedAfterTheLimit(connection, "after the last request")
+        }
+    }
+
+    /// A head that never completes is closed a limit after the last request part the HTTP stack
+    /// read, however often a byte comes.
+    @Test func aTrickledHeadIsClosed() async throws {
+        try await Self.check { port in
+            let connection = try RawHTTP.Connection(port: port)
+            try connection.send(Array("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ".utf8))
+            let start = ContinuousClock.now
+            while ContinuousClock.now - start < .seconds(5) {
+                Thread.sleep(forTimeInterval: 0.3)
+                // A send fails once the server has closed (the first one after may still go).
+                if (try? connection.send(Array("a".utf8))) == nil {
+                    return ContinuousClock.now - start < .seconds(4) ? [] : ["closed only after 4 s"]
+                }
+            }
+            return ["still open after 5 s of a trickled head"]
+        }
+    }
+
+    @Test func aConnectionThatSendsNothingIsClosed() async throws {
+        try await Self.check { port in
+            Self.closedAfterTheLimit(try RawHTTP.Connection(port: port), "a silent connection")
+        }
+    }
+}
