@@ -85,22 +85,26 @@ struct MigrationTests {
         }
     }
 
-    /// v10: users deleted before it and linked are taken as still to settle (a retried DELETE
-    /// settled them then, as it does now); a live or unlinked one is not; settling clears it.
-    @Test func deletionsFromBeforeV10AreStillToSettleWhenLinked() async throws {
+    /// v10: users deleted in the week before it and linked are taken as still to settle (a
+    /// retried DELETE settled them then, as it does now); an older deletion, a live user or an
+    /// unlinked one is not; settling clears it.
+    @Test func recentDeletionsFromBeforeV10AreStillToSettleWhenLinked() async throws {
         try await withTemporaryDirectory { directory async throws in
             let path = directory.file("tenure.sqlite")
             let queue = try DatabaseQueue(path: path)
             try StoreMigrations.migrator.migrate(queue, upTo: "v9")
+            let hourAgo = Date().timeIntervalSince1970 - 3_600
             try await queue.write { db in
                 try db.execute(
                     sql: """
                         INSERT INTO hr_user (id, userName, externalId, employeeNumber, active, terminationDate,
                                              identityID, resourceJSON, version, created, lastModified, deleted)
-                        VALUES ('hr-gone', 'ada', NULL, 'E100', 1, NULL, 'id-ada', '{}', 2, 1764000000, 1764000001, 1),
-                               ('hr-unlinked', 'bob', NULL, 'E200', 1, NULL, NULL, '{}', 2, 1764000000, 1764000001, 1),
-                               ('hr-live', 'cat', NULL, 'E300', 1, NULL, 'id-cat', '{}', 1, 1764000000, 1764000000, 0);
-                        """
+                        VALUES ('hr-gone', 'ada', NULL, 'E100', 1, NULL, 'id-ada', '{}', 2, 1764000000, ?, 1),
+                               ('hr-unlinked', 'bob', NULL, 'E200', 1, NULL, NULL, '{}', 2, 1764000000, ?, 1),
+                               ('hr-live', 'cat', NULL, 'E300', 1, NULL, 'id-cat', '{}', 1, 1764000000, ?, 0),
+                               ('hr-long-gone', 'dan', NULL, 'E400', 1, NULL, 'id-dan', '{}', 2, 1764000000, 1764000001, 1);
+                        """,
+                    arguments: [hourAgo, hourAgo, hourAgo]
                 )
             }
             try queue.close()
@@ -108,6 +112,7 @@ struct MigrationTests {
             #expect(try await store.deletedHRUserToSettle(id: "hr-gone")?.identityID == "id-ada")
             #expect(try await store.deletedHRUserToSettle(id: "hr-unlinked") == nil)
             #expect(try await store.deletedHRUserToSettle(id: "hr-live") == nil)
+            #expect(try await store.deletedHRUserToSettle(id: "hr-long-gone") == nil)
             try await store.settledDeletedHRUser(id: "hr-gone")
             #expect(try await store.deletedHRUserToSettle(id: "hr-gone") == nil)
         }
