@@ -39,6 +39,15 @@ extension ConfigDecoder {
             default: ServerSettings.defaultIdleTimeoutSeconds,
             allowZero: true
         )
+        if settings.idleTimeoutSeconds != 0, !ServerSettings.idleTimeoutRange.contains(settings.idleTimeoutSeconds),
+            let node = self.node(server, "idleTimeoutSeconds")
+        {
+            throw self.error(
+                node.location,
+                server.childPath("idleTimeoutSeconds"),
+                "expected 0 (no limit) or 1 to 86400 seconds, found \(yamlNumber(settings.idleTimeoutSeconds))"
+            )
+        }
         if let issuer = try self.string(server, "totpIssuer"), !issuer.value.isEmpty {
             settings.totpIssuer = issuer.value
         }

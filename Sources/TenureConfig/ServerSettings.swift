@@ -36,6 +36,8 @@ public struct ServerSettings: Sendable, Hashable {
     public static let defaultSweepIntervalSeconds: Double = 15
     public static let defaultAuditFlushSeconds: Double = 0.0001
     public static let defaultIdleTimeoutSeconds: Double = 60
+    /// `idleTimeoutSeconds` other than 0: a second to a day.
+    public static let idleTimeoutRange: ClosedRange<Double> = 1...86_400
 
     public init(
         host: String = ServerSettings.defaultHost,

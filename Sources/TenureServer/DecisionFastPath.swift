@@ -294,10 +294,21 @@ final class DecisionFastPath: ChannelDuplexHandler, RemovableChannelHandler, Dec
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        self.closed()
+        context.fireChannelInactive()
+    }
+
+    /// Also when the channel closes behind a handler that keeps `channelInactive` to itself (the
+    /// idle limit's `HTTPConnectionStateHandler`, added ahead of this one on hand-over): a commit
+    /// that comes after that answers nothing and counts nothing.
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.closed()
+    }
+
+    private func closed() {
         self.open = false
         self.held.removeAll()
         self.eventsHeld = []
-        context.fireChannelInactive()
     }
 }
 

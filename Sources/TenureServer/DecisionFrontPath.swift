@@ -3,6 +3,7 @@ import HummingbirdCore
 import Logging
 import NIOCore
 import NIOHTTPTypes
+import NIOHTTPTypesHTTP1
 import TenureConfig
 
 /// The hot path of the checking API, ahead of NIO's HTTP/1 decoder: the bytes of a plain
@@ -236,16 +237,7 @@ final class DecisionFrontPath: ChannelDuplexHandler, RemovableChannelHandler, De
         self.idleCheck?.cancel()
         self.idleCheck = nil
         if let timeout = self.idleTimeout {
-            // Ahead of the codec-side fast path, which answers decisions without the handlers
-            // behind it seeing them.
-            let pipeline = context.pipeline.syncOperations
-            if let fastPath = try? pipeline.handler(type: DecisionFastPath.self) {
-                let state = HTTPConnectionStateHandler(
-                    idleTimeout: .nanoseconds(timeout.nanoseconds),
-                    logger: self.lane.api.logger
-                )
-                try? pipeline.addHandler(state, position: .before(fastPath))
-            }
+            self.handIdleLimitOver(timeout, context: context)
         }
         if let rest = self.received, rest.readableBytes > 0 {
             context.fireChannelRead(self.wrapInboundOut(rest))
@@ -256,6 +248,27 @@ final class DecisionFrontPath: ChannelDuplexHandler, RemovableChannelHandler, De
         self.eventsHeld = []
         for event in events { context.fireUserInboundEventTriggered(event) }
         self.resumeReading(context: context)
+    }
+
+    /// The idle limit, to the HTTP stack: Hummingbird's state handler, right behind the codec —
+    /// ahead of the codec-side fast path, which answers decisions without the handlers behind it
+    /// seeing them.
+    private func handIdleLimitOver(_ timeout: TimeAmount, context: ChannelHandlerContext) {
+        let pipeline = context.pipeline.syncOperations
+        let state = HTTPConnectionStateHandler(
+            idleTimeout: .nanoseconds(timeout.nanoseconds),
+            logger: self.lane.api.logger
+        )
+        do {
+            try pipeline.addHandler(state, position: .after(try pipeline.handler(type: HTTP1ToHTTPServerCodec.self)))
+        } catch {
+            // Not this pipeline's shape: the connection is closed rather than left without a limit.
+            self.lane.api.logger.error(
+                "cannot hand the idle limit to the HTTP stack; closing the connection",
+                metadata: ["error": "\(error)"]
+            )
+            context.close(promise: nil)
+        }
     }
 
     private func resumeReading(context: ChannelHandlerContext) {

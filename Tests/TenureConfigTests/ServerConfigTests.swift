@@ -63,8 +63,10 @@ struct ServerConfigTests {
             environment: ["TENURE_SERVER_IDLE_TIMEOUT_SECONDS": "30"]
         )
         #expect(environment.server?.idleTimeoutSeconds == 30)
-        let negative = try #require(parseError(minimalYAML + "server:\n  idleTimeoutSeconds: -1\n"))
-        #expect(negative.description.contains("server.idleTimeoutSeconds"), "\(negative.description)")
+        for wrong in ["-1", "0.5", "1e12"] {
+            let error = try #require(parseError(minimalYAML + "server:\n  idleTimeoutSeconds: \(wrong)\n"))
+            #expect(error.description.contains("server.idleTimeoutSeconds"), "\(error.description)")
+        }
     }
 
     @Test("listening beyond loopback is a warning")

@@ -2,6 +2,7 @@ import Dispatch
 import Foundation
 import GRDB
 import HTTPTypes
+import HummingbirdCore
 import HummingbirdTesting
 import NIOCore
 import NIOEmbedded
@@ -54,7 +55,9 @@ struct DecisionFastPathTests {
         private var inbound: [HTTPRequestPart] = []
         private var outbound: [HTTPResponsePart] = []
 
-        init() async throws {
+        /// - Parameter stateHandlerInFront: Hummingbird's connection-state handler ahead of the
+        ///   fast path, as the front path adds it on hand-over (it keeps `channelInactive` to itself).
+        init(stateHandlerInFront: Bool = false) async throws {
             let harness = try await Harness(
                 mappings: DecisionAPITests.mappings,
                 state: DecisionAPITests.state,
@@ -63,8 +66,12 @@ struct DecisionFastPathTests {
             let lane = DecisionFastLane(api: harness.api, authentication: harness.api.authentication())
             let tail = Tail()
             let reads = ReadCounter()
+            let logger = harness.api.logger
             self.channel = try await NIOAsyncTestingChannel { channel in
                 try channel.pipeline.syncOperations.addHandler(reads)
+                if stateHandlerInFront {
+                    try channel.pipeline.syncOperations.addHandler(HTTPConnectionStateHandler(logger: logger))
+                }
                 try channel.pipeline.syncOperations.addHandler(DecisionFastPath(lane: lane))
                 try channel.pipeline.syncOperations.addHandler(tail)
             }
@@ -301,6 +308,27 @@ struct DecisionFastPathTests {
         try await fixture.commit(1)
         #expect(try await fixture.answered().count == 3)
         #expect(fixture.tail.quiesced.load(ordering: .relaxed) == 1)
+        try await fixture.finish()
+    }
+
+    /// Behind a handler that keeps the channel's end to itself, a commit that comes after the
+    /// client has gone answers nothing and counts nothing.
+    @Test func aCommitAfterTheChannelClosedCountsNothing() async throws {
+        let fixture = try await Fixture(stateHandlerInFront: true)
+        let release = try fixture.holdCommits()
+        try await fixture.send(Self.evaluation(requestID: "gone"))
+        try await Task.sleep(for: .milliseconds(50))
+        try await fixture.channel.close()
+        release()
+        let deadline = ContinuousClock.now + .seconds(20)
+        while try await fixture.harness.auditRecords(type: "access.decision").isEmpty, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        try await Task.sleep(for: .milliseconds(50))
+        await fixture.channel.testingEventLoop.run()
+        let metrics = fixture.harness.api.metrics.text()
+        #expect(metrics.contains(#"tenure_decisions_total{outcome="permit"} 0"#), "\(metrics)")
+        #expect(metrics.contains(#"tenure_decisions_total{outcome="deny"} 0"#), "\(metrics)")
         try await fixture.finish()
     }
 
