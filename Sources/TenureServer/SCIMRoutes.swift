@@ -418,6 +418,41 @@ extension Operations {
     /// Who links HR users outside a request.
     static let linkActor = "tenure:hr-link"
 
+    /// Settles the deletions whose DELETE could not (a 503 while a sync held the lock), each as
+    /// that DELETE would have, once: the client's retry is not waited for (it then gets 404 and
+    /// changes nothing). The daemon's sweeper calls it. One that fails again is logged; the others
+    /// are still settled (the next sweep retries). Returns how many were settled.
+    public func settlePendingDeletions() async throws -> Int {
+        let pending = try await self.store.deletedHRUsersToSettle()
+        var settled = 0
+        for listed in pending {
+            do {
+                let done = try await self.employment.exclusive {
+                    // Settled meanwhile (the client's retry) or not: read again in this turn.
+                    guard let deleted = try await self.store.deletedHRUserToSettle(id: listed.id) else { return false }
+                    try await self.settleEmploymentUnlocked(
+                        of: deleted,
+                        deleted: true,
+                        actor: Self.settleActor,
+                        requestID: nil
+                    )
+                    try await self.store.settledDeletedHRUser(id: deleted.id)
+                    return true
+                }
+                if done { settled += 1 }
+            } catch {
+                self.logger.notice(
+                    "a deleted HR user's termination could not be settled yet; the next sweep tries again",
+                    metadata: ["hrUser": "\(listed.id)", "error": "\(error)"]
+                )
+            }
+        }
+        return settled
+    }
+
+    /// Who settles HR deletions outside a request.
+    static let settleActor = "tenure:hr-settle"
+
     /// Links an unlinked HR user to its directory identity when one matches (`HRIdentityMatcher`);
     /// otherwise it stays a pre-hire.
     func linkHRUserIfPossible(_ record: HRUserRecord, actor: String) async throws -> HRUserRecord {

@@ -195,6 +195,9 @@ public protocol HRStore: Sendable {
     /// elsewhere): `deletedHRUserToSettle` returns nil from now on.
     func settledDeletedHRUser(id: String) async throws
 
+    /// Every deleted user whose termination is still to be settled, by deletion time then id.
+    func deletedHRUsersToSettle() async throws -> [HRUserRecord]
+
     /// The live users matching `query`, by creation time then id: `count` of them from the
     /// 1-based `startIndex` (below 1 counts as 1; a `count` of 0 or less returns no records, only
     /// `totalResults`).

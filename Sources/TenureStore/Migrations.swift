@@ -195,11 +195,13 @@ enum StoreMigrations {
     /// v10: a deleted HR user whose termination is still to be settled (its DELETE's settling did
     /// not finish: a retried DELETE settles it, once). Linked users deleted in the week before
     /// v10 are taken as still to settle, as a retry did then (a provisioning client retries within
-    /// days); older deletions were settled or given up on, and are not settled again.
+    /// days); older deletions were settled or given up on, and are not settled again. The daemon's
+    /// sweep reads the ones to settle through a partial index.
     private static let v10 = """
         ALTER TABLE hr_user ADD COLUMN settlePending INTEGER NOT NULL DEFAULT 0 CHECK (settlePending IN (0, 1));
         UPDATE hr_user SET settlePending = 1
         WHERE deleted = 1 AND identityID IS NOT NULL AND lastModified >= CAST(strftime('%s', 'now') AS REAL) - 604800;
+        CREATE INDEX hr_user_settle_pending ON hr_user(lastModified, id) WHERE settlePending = 1;
         """
 
     private static let v1 = """

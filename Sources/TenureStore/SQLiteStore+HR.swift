@@ -62,6 +62,18 @@ extension SQLiteStore: HRStore {
         try await self.pool.read { db in try Self.hrUser(id, where: "deleted = 1 AND settlePending = 1", db) }
     }
 
+    public func deletedHRUsersToSettle() async throws -> [HRUserRecord] {
+        try await self.pool.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT \(Self.hrColumns) FROM hr_user INDEXED BY hr_user_settle_pending
+                    WHERE settlePending = 1 AND deleted = 1 ORDER BY lastModified, id
+                    """
+            ).map(Self.hrUserRecord)
+        }
+    }
+
     public func settledDeletedHRUser(id: String) async throws {
         try await self.pool.write { db in
             try db.execute(

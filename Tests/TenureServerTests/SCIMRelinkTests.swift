@@ -324,6 +324,31 @@ struct SCIMRelinkTests {
         }
     }
 
+    /// A DELETE whose settling answered 503 is settled by the daemon's sweep, without waiting for
+    /// the client's retry (a provisioning client may give up); the retry then changes nothing.
+    @Test func theSweepSettlesADeletionItsClientDoesNotRetry() async throws {
+        let harness = try await Self.harness(syncLockWait: .milliseconds(200))
+        try await harness.run { client in
+            let id = try S.created(
+                try await S.send(client, .post, "/Users", S.oktaCreate("bob@okta.local", externalId: "id-bob"))
+            )
+            try await harness.whileACLISyncHoldsTheLock {
+                _ = try S.scimError(try await S.send(client, .delete, "/Users/\(id)"), 503)
+                #expect(try await harness.operations.settlePendingDeletions() == 0, "not while a sync holds the lock")
+            }
+            #expect(try await S.assignments(harness, "id-bob").count == 1, "not offboarded yet")
+            #expect(try await harness.operations.settlePendingDeletions() == 1)
+            #expect(try await S.assignments(harness, "id-bob").isEmpty)
+            #expect(try await harness.store.offboardings(identityID: "id-bob").map(\.state) == [.done])
+            let termination = try #require(try await harness.auditRecords(type: "hr.termination").first?.event)
+            #expect(termination.actor == "tenure:hr-settle" && termination.object == id)
+            #expect(try await harness.operations.settlePendingDeletions() == 0)
+            _ = try S.scimError(try await S.send(client, .delete, "/Users/\(id)"), 404)
+            #expect(try await harness.store.offboardings(identityID: "id-bob").count == 1)
+            #expect(try await harness.auditRecords(type: "hr.termination").count == 1)
+        }
+    }
+
     /// An HR termination takes the sync lock once, before anything: while a sync elsewhere holds
     /// it, 503 with nothing audited; the retry audits and carries out the termination once.
     @Test func aTerminationWaitingForTheSyncLockAuditsNothingUntilItRuns() async throws {

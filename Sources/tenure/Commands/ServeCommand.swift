@@ -89,6 +89,8 @@ struct ServeCommand: AsyncParsableCommand {
         var steps: [@Sendable () async throws -> Void] = [
             { _ = try await operations.sweepExpiredActivations() },
             { _ = try await operations.runDueOffboardings() },
+            // A SCIM DELETE whose settling answered 503: settled now, not at the client's retry.
+            { _ = try await operations.settlePendingDeletions() },
             // A `tenure sync` or `tenure offboard` run beside the server changed the store.
             { try await operations.reloadIndexIfChangedElsewhere() },
         ]
