@@ -476,12 +476,22 @@ struct DecisionFrontPathTests {
         return fixture
     }
 
+    /// Still open after `open` more seconds, closed `closes` seconds after that.
+    static func expect(
+        _ fixture: Fixture,
+        openFor open: Int64,
+        thenClosedWithin closes: Int64,
+        _ comment: Comment? = nil
+    ) async {
+        await fixture.channel.testingEventLoop.advanceTime(by: .seconds(open))
+        #expect(fixture.channel.isActive, comment)
+        await fixture.channel.testingEventLoop.advanceTime(by: .seconds(closes))
+        #expect(!fixture.channel.isActive, comment)
+    }
+
     @Test func aConnectionThatSendsNothingIsClosedAfterTheLimit() async throws {
         let fixture = try await Self.connected()
-        await fixture.channel.testingEventLoop.advanceTime(by: .seconds(59))
-        #expect(fixture.channel.isActive)
-        await fixture.channel.testingEventLoop.advanceTime(by: .seconds(2))
-        #expect(!fixture.channel.isActive)
+        await Self.expect(fixture, openFor: 59, thenClosedWithin: 2)
         try await fixture.finish()
     }
 
@@ -491,10 +501,12 @@ struct DecisionFrontPathTests {
         try await fixture.send(Self.evaluation(requestID: "in-time"))
         try await fixture.commit(1)
         #expect(Self.responses(try await fixture.answered()).map(\.status) == [200])
-        await fixture.channel.testingEventLoop.advanceTime(by: .seconds(50))
-        #expect(fixture.channel.isActive, "100 s after it opened, 50 s after its answer")
-        await fixture.channel.testingEventLoop.advanceTime(by: .seconds(11))
-        #expect(!fixture.channel.isActive)
+        await Self.expect(
+            fixture,
+            openFor: 50,
+            thenClosedWithin: 11,
+            "open 100 s after it opened, 50 s after its answer"
+        )
         try await fixture.finish()
     }
 
@@ -529,10 +541,7 @@ struct DecisionFrontPathTests {
         release()
         try await fixture.commit(1)
         #expect(Self.responses(try await fixture.answered()).map { $0.headers["x-request-id"] } == ["slow-commit"])
-        await fixture.channel.testingEventLoop.advanceTime(by: .seconds(59))
-        #expect(fixture.channel.isActive)
-        await fixture.channel.testingEventLoop.advanceTime(by: .seconds(2))
-        #expect(!fixture.channel.isActive)
+        await Self.expect(fixture, openFor: 59, thenClosedWithin: 2, "the limit counts from the answer")
         try await fixture.finish()
     }
 

@@ -23,6 +23,28 @@ struct SCIMRelinkTests {
         try await Harness(mappings: S.mappings, state: S.state, now: { S.now }, syncLockWait: syncLockWait)
     }
 
+    /// POSTs a SCIM User; its id.
+    static func create(_ client: any TestClientProtocol, _ body: String) async throws -> String {
+        try S.created(try await S.send(client, .post, "/Users", body))
+    }
+
+    /// bob, deleted while a command-line sync holds the lock: the DELETE answers 503, the user is
+    /// deleted and bob not offboarded yet; `meanwhile` runs before the lock is let go. The user's id.
+    static func bobDeletedWhileASyncHoldsTheLock(
+        _ harness: Harness,
+        _ client: any TestClientProtocol,
+        meanwhile: () async throws -> Void = {}
+    ) async throws -> String {
+        let id = try await Self.create(client, S.oktaCreate("bob@okta.local", externalId: "id-bob"))
+        try await harness.whileACLISyncHoldsTheLock {
+            _ = try S.scimError(try await S.send(client, .delete, "/Users/\(id)"), 503)
+            #expect(try await harness.store.hrUser(id: id) == nil)
+            #expect(try await S.assignments(harness, "id-bob").count == 1, "not offboarded yet")
+            try await meanwhile()
+        }
+        return id
+    }
+
     static func setEmployeeNumber(_ client: any TestClientProtocol, _ id: String, _ number: String) async throws
         -> TestResponse
     {
@@ -42,13 +64,9 @@ struct SCIMRelinkTests {
     @Test func aCorrectedEmployeeNumberMovesTheLinkAndItsScheduledOffboarding() async throws {
         let harness = try await Self.harness()
         try await harness.run { client in
-            let id = try S.created(
-                try await S.send(
-                    client,
-                    .post,
-                    "/Users",
-                    S.entraCreate("cat@corp.example", employeeNumber: "E100", terminationDate: "2027-03-31T17:00:00Z")
-                )
+            let id = try await Self.create(
+                client,
+                S.entraCreate("cat@corp.example", employeeNumber: "E100", terminationDate: "2027-03-31T17:00:00Z")
             )
             #expect(try await harness.store.hrUser(id: id)?.identityID == "id-ann")
             #expect(try await harness.store.offboardings(identityID: "id-ann").map(\.state) == [.scheduled])
@@ -84,13 +102,9 @@ struct SCIMRelinkTests {
     @Test func aTerminatedRecordMovesByExternalIdAndTheOldOffboardingIsTakenBack() async throws {
         let harness = try await Self.harness()
         try await harness.run { client in
-            let id = try S.created(
-                try await S.send(
-                    client,
-                    .post,
-                    "/Users",
-                    S.oktaCreate("bob@okta.local", externalId: "id-ann", active: false)
-                )
+            let id = try await Self.create(
+                client,
+                S.oktaCreate("bob@okta.local", externalId: "id-ann", active: false)
             )
             #expect(try await harness.store.hrUser(id: id)?.identityID == "id-ann")
             #expect(try await S.evaluate(client, "ann", "db-read") == (false, "identity_inactive"))
@@ -125,15 +139,17 @@ struct SCIMRelinkTests {
     @Test func aLinkStaysWhenTheNewKeysDoNotNameSomeoneElseForSure() async throws {
         let harness = try await Self.harness()
         try await harness.run { client in
-            let ann = try S.created(
-                try await S.send(client, .post, "/Users", S.entraCreate("ann@corp.example", employeeNumber: "E100"))
+            let ann = try await Self.create(
+                client,
+                S.entraCreate("ann@corp.example", employeeNumber: "E100")
             )
             #expect(try await Self.setEmployeeNumber(client, ann, "E999").status == .ok)
             #expect(try await harness.store.hrUser(id: ann)?.identityID == "id-ann")
 
             // bob's own open-ended record employs him: ann's record cannot take him over.
-            let bob = try S.created(
-                try await S.send(client, .post, "/Users", S.oktaCreate("bob@okta.local", externalId: "id-bob"))
+            let bob = try await Self.create(
+                client,
+                S.oktaCreate("bob@okta.local", externalId: "id-bob")
             )
             #expect(try await harness.store.hrUser(id: bob)?.identityID == "id-bob")
             #expect(try await Self.setEmployeeNumber(client, ann, "E200").status == .ok)
@@ -159,13 +175,9 @@ struct SCIMRelinkTests {
     @Test func whileASyncHoldsTheLockMovesAndCancellationsAre503UntilRetried() async throws {
         let harness = try await Self.harness(syncLockWait: .milliseconds(200))
         try await harness.run { client in
-            let id = try S.created(
-                try await S.send(
-                    client,
-                    .post,
-                    "/Users",
-                    S.entraCreate("cat@corp.example", employeeNumber: "E100", terminationDate: "2027-03-31T17:00:00Z")
-                )
+            let id = try await Self.create(
+                client,
+                S.entraCreate("cat@corp.example", employeeNumber: "E100", terminationDate: "2027-03-31T17:00:00Z")
             )
             try await harness.whileACLISyncHoldsTheLock {
                 let date = try await S.moveTerminationDate(client, id, to: "2027-04-30")
@@ -194,11 +206,13 @@ struct SCIMRelinkTests {
     @Test func aRefusedMoveDoesNotWaitForTheSyncLock() async throws {
         let harness = try await Self.harness(syncLockWait: .milliseconds(200))
         try await harness.run { client in
-            let ann = try S.created(
-                try await S.send(client, .post, "/Users", S.entraCreate("ann@corp.example", employeeNumber: "E100"))
+            let ann = try await Self.create(
+                client,
+                S.entraCreate("ann@corp.example", employeeNumber: "E100")
             )
-            let bob = try S.created(
-                try await S.send(client, .post, "/Users", S.oktaCreate("bob@okta.local", externalId: "id-bob"))
+            let bob = try await Self.create(
+                client,
+                S.oktaCreate("bob@okta.local", externalId: "id-bob")
             )
             try await harness.whileACLISyncHoldsTheLock {
                 #expect(try await Self.setEmployeeNumber(client, ann, "E200").status == .ok)
@@ -215,8 +229,9 @@ struct SCIMRelinkTests {
     @Test func aDeleteSettlesTheUserAsItIsWhenItsTurnComes() async throws {
         let harness = try await Self.harness()
         try await harness.run { client in
-            let id = try S.created(
-                try await S.send(client, .post, "/Users", S.entraCreate("cat@corp.example", employeeNumber: "E100"))
+            let id = try await Self.create(
+                client,
+                S.entraCreate("cat@corp.example", employeeNumber: "E100")
             )
             #expect(try await harness.store.hrUser(id: id)?.identityID == "id-ann")
             let gate = AsyncStream<Void>.makeStream()
@@ -262,14 +277,7 @@ struct SCIMRelinkTests {
     @Test func aRetriedDeleteSettlesWhatTheFirstCouldNot() async throws {
         let harness = try await Self.harness(syncLockWait: .milliseconds(200))
         try await harness.run { client in
-            let id = try S.created(
-                try await S.send(client, .post, "/Users", S.oktaCreate("bob@okta.local", externalId: "id-bob"))
-            )
-            try await harness.whileACLISyncHoldsTheLock {
-                _ = try S.scimError(try await S.send(client, .delete, "/Users/\(id)"), 503)
-                #expect(try await harness.store.hrUser(id: id) == nil)
-                #expect(try await S.assignments(harness, "id-bob").count == 1, "not offboarded yet")
-            }
+            let id = try await Self.bobDeletedWhileASyncHoldsTheLock(harness, client)
 
             _ = try S.scimError(try await S.send(client, .delete, "/Users/\(id)"), 404)
             #expect(try await S.assignments(harness, "id-bob").isEmpty)
@@ -290,16 +298,13 @@ struct SCIMRelinkTests {
         let harness = try await Self.harness()
         try await harness.run { client in
             // ann on a fixed-term contract, and again under a new, open-ended record.
-            let contract = try S.created(
-                try await S.send(
-                    client,
-                    .post,
-                    "/Users",
-                    S.entraCreate("ann.contract@corp.example", employeeNumber: "E100", terminationDate: "2027-06-30")
-                )
+            let contract = try await Self.create(
+                client,
+                S.entraCreate("ann.contract@corp.example", employeeNumber: "E100", terminationDate: "2027-06-30")
             )
-            let rehire = try S.created(
-                try await S.send(client, .post, "/Users", S.oktaCreate("ann@okta.local", externalId: "id-ann"))
+            let rehire = try await Self.create(
+                client,
+                S.oktaCreate("ann@okta.local", externalId: "id-ann")
             )
             #expect(try await harness.store.hrUser(id: contract)?.identityID == "id-ann")
             #expect(try await harness.store.hrUser(id: rehire)?.identityID == "id-ann")
@@ -329,12 +334,9 @@ struct SCIMRelinkTests {
     @Test func theSweepSettlesADeletionItsClientDoesNotRetry() async throws {
         let harness = try await Self.harness(syncLockWait: .milliseconds(200))
         try await harness.run { client in
-            let id = try S.created(
-                try await S.send(client, .post, "/Users", S.oktaCreate("bob@okta.local", externalId: "id-bob"))
-            )
-            try await harness.whileACLISyncHoldsTheLock {
-                _ = try S.scimError(try await S.send(client, .delete, "/Users/\(id)"), 503)
-                #expect(try await harness.operations.settlePendingDeletions() == 0, "not while a sync holds the lock")
+            let id = try await Self.bobDeletedWhileASyncHoldsTheLock(harness, client) {
+                let settled = try await harness.operations.settlePendingDeletions()
+                #expect(settled == 0, "not while a sync holds the lock")
             }
             #expect(try await S.assignments(harness, "id-bob").count == 1, "not offboarded yet")
             #expect(try await harness.operations.settlePendingDeletions() == 1)
@@ -354,8 +356,9 @@ struct SCIMRelinkTests {
     @Test func aTerminationWaitingForTheSyncLockAuditsNothingUntilItRuns() async throws {
         let harness = try await Self.harness(syncLockWait: .milliseconds(200))
         try await harness.run { client in
-            let id = try S.created(
-                try await S.send(client, .post, "/Users", S.entraCreate("ann@corp.example", employeeNumber: "E100"))
+            let id = try await Self.create(
+                client,
+                S.entraCreate("ann@corp.example", employeeNumber: "E100")
             )
             try await harness.whileACLISyncHoldsTheLock {
                 _ = try S.scimError(try await S.send(client, .patch, "/Users/\(id)", S.entraActive("false")), 503)
@@ -377,13 +380,9 @@ struct SCIMRelinkTests {
             var ids: [String] = []
             for (name, number) in [("dan", "E900"), ("eve", "E901"), ("fay", "E902")] {
                 ids.append(
-                    try S.created(
-                        try await S.send(
-                            client,
-                            .post,
-                            "/Users",
-                            S.entraCreate("\(name)@corp.example", employeeNumber: number)
-                        )
+                    try await Self.create(
+                        client,
+                        S.entraCreate("\(name)@corp.example", employeeNumber: number)
                     )
                 )
             }
@@ -422,8 +421,9 @@ struct SCIMRelinkTests {
     @Test func aStaleRecordIsNotSettled() async throws {
         let harness = try await Self.harness()
         try await harness.run { client in
-            let id = try S.created(
-                try await S.send(client, .post, "/Users", S.entraCreate("ann@corp.example", employeeNumber: "E100"))
+            let id = try await Self.create(
+                client,
+                S.entraCreate("ann@corp.example", employeeNumber: "E100")
             )
             var stale = try #require(try await harness.store.hrUser(id: id))
             #expect(try await S.send(client, .patch, "/Users/\(id)", S.entraActive("false")).status == .ok)
