@@ -24,6 +24,8 @@ public final class Operations: Sendable {
     /// deliveries of the same termination (a client's retry) must not both see "not offboarded
     /// yet", nor one cancel the other's offboarding while it runs.
     let employment = Coordinator()
+    /// The sweep's delays for deletions whose settling failed.
+    let settleRetries = RetryBackoff()
     /// The vault master key: TOTP seeds and credential secrets are sealed under it. nil without a vault
     /// (then MFA enrolment and check-out are refused with 503).
     public let masterKey: MasterKey?
@@ -138,6 +140,32 @@ final class TOTPGuesses: Sendable {
 
     func failed(_ identityID: String, now: Double) {
         self.failures.withLock { $0[identityID, default: []].append(now) }
+    }
+}
+
+/// When a deletion whose settling failed (not for the sync lock) is tried again: 15 s after the
+/// first failure, doubling to an hour. In memory: a restart tries at once.
+final class RetryBackoff: Sendable {
+    static let first: Double = 15
+    static let longest: Double = 3_600
+    private let entries = Mutex<[String: (failures: Int, next: Double)]>([:])
+
+    func isDue(_ key: String, now: Double) -> Bool {
+        self.entries.withLock { ($0[key]?.next ?? now) <= now }
+    }
+
+    /// Records a failure; the seconds until the next try.
+    func failed(_ key: String, now: Double) -> Double {
+        self.entries.withLock { table in
+            let failures = (table[key]?.failures ?? 0) + 1
+            let delay = min(Self.first * pow(2, Double(failures - 1)), Self.longest)
+            table[key] = (failures, now + delay)
+            return delay
+        }
+    }
+
+    func succeeded(_ key: String) {
+        self.entries.withLock { _ = $0.removeValue(forKey: key) }
     }
 }
 

@@ -420,12 +420,14 @@ extension Operations {
 
     /// Settles the deletions whose DELETE could not (a 503 while a sync held the lock), each as
     /// that DELETE would have, once: the client's retry is not waited for (it then gets 404 and
-    /// changes nothing). The daemon's sweeper calls it. One that fails again is logged; the others
-    /// are still settled (the next sweep retries). Returns how many were settled.
+    /// changes nothing). The daemon's sweeper calls it. While a command-line sync holds the lock,
+    /// the pass stops at the first deletion that waited for it (the next sweep goes on). One that
+    /// fails otherwise is logged and tried again with a growing delay (15 s doubling to an hour):
+    /// each try may audit its termination again. Returns how many were settled.
     public func settlePendingDeletions() async throws -> Int {
         let pending = try await self.store.deletedHRUsersToSettle()
         var settled = 0
-        for listed in pending {
+        for listed in pending where self.settleRetries.isDue(listed.id, now: self.now()) {
             do {
                 let done = try await self.employment.exclusive {
                     // Settled meanwhile (the client's retry) or not: read again in this turn.
@@ -439,11 +441,19 @@ extension Operations {
                     try await self.store.settledDeletedHRUser(id: deleted.id)
                     return true
                 }
+                self.settleRetries.succeeded(listed.id)
                 if done { settled += 1 }
-            } catch {
+            } catch let problem as Problem where problem.slug == "sync-running" {
                 self.logger.notice(
-                    "a deleted HR user's termination could not be settled yet; the next sweep tries again",
-                    metadata: ["hrUser": "\(listed.id)", "error": "\(error)"]
+                    "deleted HR users wait for a sync that holds the lock; the next sweep settles them",
+                    metadata: ["hrUser": "\(listed.id)", "error": "\(problem)"]
+                )
+                break
+            } catch {
+                let delay = self.settleRetries.failed(listed.id, now: self.now())
+                self.logger.error(
+                    "a deleted HR user's termination could not be settled; tried again later",
+                    metadata: ["hrUser": "\(listed.id)", "retryInSeconds": "\(Int(delay))", "error": "\(error)"]
                 )
             }
         }

@@ -193,14 +193,13 @@ enum StoreMigrations {
         """
 
     /// v10: a deleted HR user whose termination is still to be settled (its DELETE's settling did
-    /// not finish: a retried DELETE settles it, once). Linked users deleted in the week before
-    /// v10 are taken as still to settle, as a retry did then (a provisioning client retries within
-    /// days); older deletions were settled or given up on, and are not settled again. The daemon's
-    /// sweep reads the ones to settle through a partial index.
+    /// not finish: a retried DELETE, or the daemon's sweep, settles it, once); a partial index for
+    /// the sweep. Users deleted before v10 are taken as settled: one whose DELETE had found the
+    /// person employed under another record must not be settled now that record may have ended
+    /// (the very double termination v10 prevents); one whose settling failed then is a leaver to
+    /// the next sync anyway (HR's deletion terminates the identity).
     private static let v10 = """
         ALTER TABLE hr_user ADD COLUMN settlePending INTEGER NOT NULL DEFAULT 0 CHECK (settlePending IN (0, 1));
-        UPDATE hr_user SET settlePending = 1
-        WHERE deleted = 1 AND identityID IS NOT NULL AND lastModified >= CAST(strftime('%s', 'now') AS REAL) - 604800;
         CREATE INDEX hr_user_settle_pending ON hr_user(lastModified, id) WHERE settlePending = 1;
         """
 

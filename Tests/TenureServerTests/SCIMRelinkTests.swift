@@ -351,6 +351,42 @@ struct SCIMRelinkTests {
         }
     }
 
+    /// While a command-line sync holds the lock, the sweep stops at the first deletion that waited
+    /// for it: the sweeper's other work is not held up once per pending deletion.
+    @Test func theSweepWaitsForTheSyncLockOncePerPass() async throws {
+        let harness = try await Self.harness(syncLockWait: .milliseconds(500))
+        try await harness.run { client in
+            let ids = [
+                try await Self.create(client, S.oktaCreate("ann@okta.local", externalId: "id-ann")),
+                try await Self.create(client, S.oktaCreate("bob@okta.local", externalId: "id-bob")),
+                try await Self.create(client, S.oktaCreate("cat@okta.local", externalId: "id-cat")),
+            ]
+            try await harness.whileACLISyncHoldsTheLock {
+                for id in ids { _ = try S.scimError(try await S.send(client, .delete, "/Users/\(id)"), 503) }
+                let started = ContinuousClock.now
+                let settled = try await harness.operations.settlePendingDeletions()
+                let waited = ContinuousClock.now - started
+                #expect(settled == 0)
+                // One wait of 0.5 s, not three.
+                #expect(waited < .milliseconds(1_200), "\(waited)")
+            }
+            #expect(try await harness.operations.settlePendingDeletions() == 3)
+        }
+    }
+
+    @Test func aDeletionThatFailsToSettleIsTriedAgainLater() {
+        let backoff = RetryBackoff()
+        #expect(backoff.isDue("hr-1", now: 1_000))
+        #expect(backoff.failed("hr-1", now: 1_000) == 15)
+        #expect(!backoff.isDue("hr-1", now: 1_014) && backoff.isDue("hr-1", now: 1_015))
+        #expect(backoff.failed("hr-1", now: 1_015) == 30)
+        for _ in 0..<10 { _ = backoff.failed("hr-1", now: 2_000) }
+        #expect(backoff.failed("hr-1", now: 2_000) == 3_600, "at most an hour")
+        #expect(backoff.isDue("hr-2", now: 2_000), "one deletion's failures hold up no other")
+        backoff.succeeded("hr-1")
+        #expect(backoff.isDue("hr-1", now: 2_000))
+    }
+
     /// An HR termination takes the sync lock once, before anything: while a sync elsewhere holds
     /// it, 503 with nothing audited; the retry audits and carries out the termination once.
     @Test func aTerminationWaitingForTheSyncLockAuditsNothingUntilItRuns() async throws {

@@ -85,10 +85,9 @@ struct MigrationTests {
         }
     }
 
-    /// v10: users deleted in the week before it and linked are taken as still to settle (a
-    /// retried DELETE settled them then, as it does now); an older deletion, a live user or an
-    /// unlinked one is not; settling clears it.
-    @Test func recentDeletionsFromBeforeV10AreStillToSettleWhenLinked() async throws {
+    /// v10: users deleted before it are taken as settled, however recent; a deletion after it is
+    /// to settle until that is recorded.
+    @Test func deletionsFromBeforeV10AreNotSettledAgain() async throws {
         try await withTemporaryDirectory { directory async throws in
             let path = directory.file("tenure.sqlite")
             let queue = try DatabaseQueue(path: path)
@@ -100,21 +99,19 @@ struct MigrationTests {
                         INSERT INTO hr_user (id, userName, externalId, employeeNumber, active, terminationDate,
                                              identityID, resourceJSON, version, created, lastModified, deleted)
                         VALUES ('hr-gone', 'ada', NULL, 'E100', 1, NULL, 'id-ada', '{}', 2, 1764000000, ?, 1),
-                               ('hr-unlinked', 'bob', NULL, 'E200', 1, NULL, NULL, '{}', 2, 1764000000, ?, 1),
-                               ('hr-live', 'cat', NULL, 'E300', 1, NULL, 'id-cat', '{}', 1, 1764000000, ?, 0),
-                               ('hr-long-gone', 'dan', NULL, 'E400', 1, NULL, 'id-dan', '{}', 2, 1764000000, 1764000001, 1);
+                               ('hr-live', 'cat', NULL, 'E300', 1, NULL, 'id-cat', '{}', 1, 1764000000, ?, 0);
                         """,
-                    arguments: [hourAgo, hourAgo, hourAgo]
+                    arguments: [hourAgo, hourAgo]
                 )
             }
             try queue.close()
             let store = try SQLiteStore(path: path, auditKey: try testKey())
-            #expect(try await store.deletedHRUserToSettle(id: "hr-gone")?.identityID == "id-ada")
-            #expect(try await store.deletedHRUserToSettle(id: "hr-unlinked") == nil)
-            #expect(try await store.deletedHRUserToSettle(id: "hr-live") == nil)
-            #expect(try await store.deletedHRUserToSettle(id: "hr-long-gone") == nil)
-            try await store.settledDeletedHRUser(id: "hr-gone")
             #expect(try await store.deletedHRUserToSettle(id: "hr-gone") == nil)
+            #expect(try await store.deletedHRUsersToSettle().isEmpty)
+            try await store.deleteHRUser(id: "hr-live", ifMatch: nil, actor: "scim", time: hourAgo + 60)
+            #expect(try await store.deletedHRUsersToSettle().map(\.id) == ["hr-live"])
+            try await store.settledDeletedHRUser(id: "hr-live")
+            #expect(try await store.deletedHRUsersToSettle().isEmpty)
         }
     }
 

@@ -89,10 +89,11 @@ struct ServeCommand: AsyncParsableCommand {
         var steps: [@Sendable () async throws -> Void] = [
             { _ = try await operations.sweepExpiredActivations() },
             { _ = try await operations.runDueOffboardings() },
-            // A SCIM DELETE whose settling answered 503: settled now, not at the client's retry.
-            { _ = try await operations.settlePendingDeletions() },
             // A `tenure sync` or `tenure offboard` run beside the server changed the store.
             { try await operations.reloadIndexIfChangedElsewhere() },
+            // A SCIM DELETE whose settling answered 503: settled now, not at the client's retry.
+            // (After the reload: it may wait for the sync lock.)
+            { _ = try await operations.settlePendingDeletions() },
         ]
         if engine.rotator != nil {
             steps.append { _ = try await operations.checkInOverdueCheckouts() }
