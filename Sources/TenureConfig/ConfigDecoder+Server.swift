@@ -48,6 +48,21 @@ extension ConfigDecoder {
                 "expected 0 (no limit) or 1 to 86400 seconds, found \(yamlNumber(settings.idleTimeoutSeconds))"
             )
         }
+        settings.syncLockWaitSeconds = try self.positiveDouble(
+            server,
+            "syncLockWaitSeconds",
+            default: ServerSettings.defaultSyncLockWaitSeconds,
+            allowZero: true
+        )
+        if !ServerSettings.syncLockWaitRange.contains(settings.syncLockWaitSeconds),
+            let node = self.node(server, "syncLockWaitSeconds")
+        {
+            throw self.error(
+                node.location,
+                server.childPath("syncLockWaitSeconds"),
+                "expected 0 to 300 seconds, found \(yamlNumber(settings.syncLockWaitSeconds))"
+            )
+        }
         if let issuer = try self.string(server, "totpIssuer"), !issuer.value.isEmpty {
             settings.totpIssuer = issuer.value
         }

@@ -117,6 +117,7 @@ extension TenureConfiguration {
             out.value("server.totpIssuer", yamlString(server.totpIssuer))
             out.value("server.auditFlushSeconds", yamlNumber(server.auditFlushSeconds))
             out.value("server.idleTimeoutSeconds", yamlNumber(server.idleTimeoutSeconds))
+            out.value("server.syncLockWaitSeconds", yamlNumber(server.syncLockWaitSeconds))
         }
         return out.text
     }

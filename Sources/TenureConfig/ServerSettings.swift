@@ -29,6 +29,10 @@ public struct ServerSettings: Sendable, Hashable {
     /// holding connections (and descriptors) open for nothing, or a head trickling in. 0: no
     /// limit. default: 60.
     public var idleTimeoutSeconds: Double
+    /// How long a change the API makes under the sync lock (an offboarding, HR's terminations,
+    /// cancellations and moves) waits for a command-line sync holding it, before answering 503
+    /// with `Retry-After` and changing nothing. 0: not at all. default: 30.
+    public var syncLockWaitSeconds: Double
 
     public static let defaultHost = "127.0.0.1"
     public static let defaultPort = 8080
@@ -38,6 +42,9 @@ public struct ServerSettings: Sendable, Hashable {
     public static let defaultIdleTimeoutSeconds: Double = 60
     /// `idleTimeoutSeconds` other than 0: a second to a day.
     public static let idleTimeoutRange: ClosedRange<Double> = 1...86_400
+    public static let defaultSyncLockWaitSeconds: Double = 30
+    /// `syncLockWaitSeconds`: up to 5 minutes (a client's request waits that long).
+    public static let syncLockWaitRange: ClosedRange<Double> = 0...300
 
     public init(
         host: String = ServerSettings.defaultHost,
@@ -48,7 +55,8 @@ public struct ServerSettings: Sendable, Hashable {
         sweepIntervalSeconds: Double = ServerSettings.defaultSweepIntervalSeconds,
         totpIssuer: String = "Tenure",
         auditFlushSeconds: Double = ServerSettings.defaultAuditFlushSeconds,
-        idleTimeoutSeconds: Double = ServerSettings.defaultIdleTimeoutSeconds
+        idleTimeoutSeconds: Double = ServerSettings.defaultIdleTimeoutSeconds,
+        syncLockWaitSeconds: Double = ServerSettings.defaultSyncLockWaitSeconds
     ) {
         self.host = host
         self.port = port
@@ -59,6 +67,7 @@ public struct ServerSettings: Sendable, Hashable {
         self.totpIssuer = totpIssuer
         self.auditFlushSeconds = auditFlushSeconds
         self.idleTimeoutSeconds = idleTimeoutSeconds
+        self.syncLockWaitSeconds = syncLockWaitSeconds
     }
 }
 

@@ -57,6 +57,83 @@ struct SCIMDeprovisioningTests {
     static let evaluation =
         #"{"subject":{"type":"user","id":"kmueller"},"resource":{"type":"role","id":"dba-prod"},"action":{"name":"assume"}}"#
 
+    /// A SCIM DELETE that waited `server.syncLockWaitSeconds` for a command-line sync answers 503
+    /// with the user deleted; once the sync is over, the daemon's sweep settles the termination
+    /// without the client's retry.
+    @Test func aDeletionThatWaitedForACommandLineSyncIsSettledByTheSweep() async throws {
+        try await withSlapd(data: Sample.ldif) { server in
+            try await withTemporaryDirectoryAsync { directory in
+                let hr = try Self.token("hr-system", scopes: "hr")
+                let world = try SyncTests.World(
+                    server: server,
+                    directory: directory,
+                    extra: """
+                        server:
+                          sweepIntervalSeconds: 1
+                          syncLockWaitSeconds: 1
+                          tokens:
+                            - name: hr-system
+                              sha256: "\(hr.sha256)"
+                              scopes: [hr]
+
+                        """
+                )
+                let first = try world.tenure(["sync"])
+                try #require(first.status == 0, "\(first)")
+                let pulled = try world.tenure(["pull", "--format", "json"])
+                let snapshot = try JSONDecoder().decode(PullDocument.self, from: Data(pulled.stdout.utf8))
+                let rpatel = try #require(snapshot.identities.first { $0.username == "rpatel" })
+
+                let log = directory + "/serve.log"
+                let (pid, port) = try await ServeCommandTests.serve(world, log: log)
+                var running = true
+                defer { if running { kill(pid, SIGKILL) } }
+                let base = "http://127.0.0.1:\(port)/scim/v2/Users"
+                let created = try Self.request(
+                    "POST",
+                    base,
+                    token: hr.token,
+                    body:
+                        #"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"rpatel","externalId":"\#(rpatel.id)"}"#
+                )
+                try #require(created.status == 201, "\(created)")
+                let id = try #require(Self.json(created.body)?["id"] as? String)
+
+                // A command-line sync holds the lock: flock(1) on the file `tenure sync` locks.
+                let lock = world.database + ".lock"
+                let holder = try spawn("/usr/bin/flock", ["-o", lock, "sleep", "60"])
+                var holding = true
+                defer { if holding { kill(-holder, SIGKILL) } }
+                for _ in 0..<100 where try run("/usr/bin/flock", ["-n", lock, "true"]).status == 0 {
+                    try await Task.sleep(for: .milliseconds(20))
+                }
+                let refused = try Self.request("DELETE", "\(base)/\(id)", token: hr.token)
+                #expect(refused.status == 503, "\(refused)")
+                kill(-holder, SIGKILL)
+                _ = waitForExit(holder, within: .seconds(10))
+                holding = false
+
+                // No retry: the sweep (every second) settles it.
+                var audit = ""
+                for _ in 0..<100 {
+                    audit = try world.tenure(["audit", "export", "--format", "jsonl"]).stdout
+                    if audit.contains("offboarding.completed") { break }
+                    try await Task.sleep(for: .milliseconds(100))
+                }
+                let records = audit.split(separator: "\n").compactMap { Self.json(String($0)) }
+                let terminations = records.filter { $0["type"] as? String == "hr.termination" }
+                #expect(terminations.count == 1, "\(audit)")
+                #expect(terminations.first?["actor"] as? String == "tenure:hr-settle")
+                #expect(records.contains { $0["type"] as? String == "offboarding.completed" }, "\(audit)")
+
+                kill(pid, SIGTERM)
+                let status = waitForExit(pid, within: .seconds(60))
+                running = false
+                #expect(status == 0, "\((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
+            }
+        }
+    }
+
     @Test func anEntraPatchDeactivatingADBAOffboardsBeforeTheResponse() async throws {
         let initial = "Initial-\(UUID().uuidString)"
         let service = """

@@ -32,6 +32,7 @@ struct ServerConfigTests {
         #expect(server.port == 9443)
         #expect(server.maxBodyBytes == 1 << 20)
         #expect(server.idleTimeoutSeconds == 60)
+        #expect(server.syncLockWaitSeconds == 30)
         #expect(server.tokens.map(\.name) == ["gateway", "alice"])
         #expect(server.tokens[0].sha256 == hash)  // lowercased
         #expect(server.tokens[1].scopes == [.approve, .activate])
@@ -50,6 +51,18 @@ struct ServerConfigTests {
         // Overridden from the environment like any scalar.
         let overridden = try parse(minimalYAML + "server: {}\n", environment: ["TENURE_SERVER_PORT": "8181"])
         #expect(overridden.server?.port == 8181)
+    }
+
+    @Test("the wait for a command-line sync's lock: 0 to 300 seconds")
+    func syncLockWait() throws {
+        let short = try parse(minimalYAML + "server:\n  syncLockWaitSeconds: 1.5\n")
+        #expect(short.server?.syncLockWaitSeconds == 1.5)
+        #expect(try parse(short.redactedYAML()).server == short.server)
+        #expect(try parse(minimalYAML + "server:\n  syncLockWaitSeconds: 0\n").server?.syncLockWaitSeconds == 0)
+        for wrong in ["-1", "301"] {
+            let error = try #require(parseError(minimalYAML + "server:\n  syncLockWaitSeconds: \(wrong)\n"))
+            #expect(error.description.contains("server.syncLockWaitSeconds"), "\(error.description)")
+        }
     }
 
     @Test("the idle limit: seconds, 0 for none, from the file or the environment")

@@ -70,7 +70,8 @@ struct ServeCommand: AsyncParsableCommand {
             masterKey: masterKey,
             settings: settings,
             metrics: metrics,
-            logger: logger
+            logger: logger,
+            syncLockWait: .milliseconds(Int64(settings.syncLockWaitSeconds * 1_000))
         )
         let api = TenureAPI(
             settings: settings,
