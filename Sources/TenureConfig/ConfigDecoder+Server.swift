@@ -37,32 +37,16 @@ extension ConfigDecoder {
             server,
             "idleTimeoutSeconds",
             default: ServerSettings.defaultIdleTimeoutSeconds,
-            allowZero: true
+            allowZero: true,
+            range: ServerSettings.idleTimeoutRange
         )
-        if settings.idleTimeoutSeconds != 0, !ServerSettings.idleTimeoutRange.contains(settings.idleTimeoutSeconds),
-            let node = self.node(server, "idleTimeoutSeconds")
-        {
-            throw self.error(
-                node.location,
-                server.childPath("idleTimeoutSeconds"),
-                "expected 0 (no limit) or 1 to 86400 seconds, found \(yamlNumber(settings.idleTimeoutSeconds))"
-            )
-        }
         settings.syncLockWaitSeconds = try self.positiveDouble(
             server,
             "syncLockWaitSeconds",
             default: ServerSettings.defaultSyncLockWaitSeconds,
-            allowZero: true
+            allowZero: true,
+            range: ServerSettings.syncLockWaitRange
         )
-        if !ServerSettings.syncLockWaitRange.contains(settings.syncLockWaitSeconds),
-            let node = self.node(server, "syncLockWaitSeconds")
-        {
-            throw self.error(
-                node.location,
-                server.childPath("syncLockWaitSeconds"),
-                "expected 0 to 300 seconds, found \(yamlNumber(settings.syncLockWaitSeconds))"
-            )
-        }
         if let issuer = try self.string(server, "totpIssuer"), !issuer.value.isEmpty {
             settings.totpIssuer = issuer.value
         }

@@ -128,11 +128,14 @@ struct ConfigDecoder {
         return value
     }
 
+    /// A number of seconds: more than 0 (or 0 with `allowZero`, meaning "none"), and within `range`
+    /// when one is given (0 still allowed with `allowZero`).
     mutating func positiveDouble(
         _ mapping: Mapping,
         _ key: String,
         default defaultValue: Double,
-        allowZero: Bool = false
+        allowZero: Bool = false,
+        range: ClosedRange<Double>? = nil
     ) throws(ConfigError) -> Double {
         guard let node = self.node(mapping, key), !node.isNull else { return defaultValue }
         let path = mapping.childPath(key)
@@ -151,6 +154,14 @@ struct ConfigDecoder {
                 node.location,
                 path,
                 allowZero ? "must be 0 or more (seconds)" : "must be greater than 0 (seconds)"
+            )
+        }
+        if let range, !range.contains(value), !(allowZero && value == 0) {
+            let zero = allowZero && range.lowerBound > 0 ? "0 (none) or " : ""
+            throw self.error(
+                node.location,
+                path,
+                "must be \(zero)between \(yamlNumber(range.lowerBound)) and \(yamlNumber(range.upperBound)) (seconds)"
             )
         }
         return value

@@ -63,6 +63,8 @@ struct ServerConfigTests {
             let error = try #require(parseError(minimalYAML + "server:\n  syncLockWaitSeconds: \(wrong)\n"))
             #expect(error.description.contains("server.syncLockWaitSeconds"), "\(error.description)")
         }
+        let above = try #require(parseError(minimalYAML + "server:\n  syncLockWaitSeconds: 301\n"))
+        #expect(above.description.contains("must be between 0 and 300 (seconds)"), "\(above.description)")
     }
 
     @Test("the idle limit: seconds, 0 for none, from the file or the environment")
@@ -80,6 +82,8 @@ struct ServerConfigTests {
             let error = try #require(parseError(minimalYAML + "server:\n  idleTimeoutSeconds: \(wrong)\n"))
             #expect(error.description.contains("server.idleTimeoutSeconds"), "\(error.description)")
         }
+        let tooShort = try #require(parseError(minimalYAML + "server:\n  idleTimeoutSeconds: 0.5\n"))
+        #expect(tooShort.description.contains("must be 0 (none) or between 1 and 86400 (seconds)"), "\(tooShort)")
     }
 
     @Test("listening beyond loopback is a warning")
