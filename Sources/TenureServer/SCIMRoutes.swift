@@ -226,15 +226,7 @@ extension Operations {
                 // (RFC 7644 §3.6). Once settled — offboarded, or found employed elsewhere — a
                 // deletion is never settled again (the other record may have ended since: its own
                 // termination offboarded the identity).
-                if let deleted = try await self.store.deletedHRUserToSettle(id: id) {
-                    try await self.settleEmploymentUnlocked(
-                        of: deleted,
-                        deleted: true,
-                        actor: context.actor,
-                        requestID: context.requestID
-                    )
-                    try await self.store.settledDeletedHRUser(id: id)
-                }
+                _ = try await self.settleDeletionIfPending(id: id, actor: context.actor, requestID: context.requestID)
                 throw SCIMError.notFound("there is no User \(id)")
             }
             if let version, version != current.version {
@@ -247,13 +239,7 @@ extension Operations {
             // The row as deleted: a link made meanwhile outside this turn (a pre-hire linked by a
             // PATCH or the daemon) is in it, and a deleted row is never linked again.
             let deleted = try await self.store.deletedHRUserToSettle(id: current.id) ?? current
-            try await self.settleEmploymentUnlocked(
-                of: deleted,
-                deleted: true,
-                actor: context.actor,
-                requestID: context.requestID
-            )
-            try await self.store.settledDeletedHRUser(id: current.id)
+            try await self.settleDeletion(deleted, actor: context.actor, requestID: context.requestID)
         }
         return Response(status: .noContent)
     }
@@ -429,17 +415,9 @@ extension Operations {
         var settled = 0
         for listed in pending where self.settleRetries.isDue(listed.id, now: self.now()) {
             do {
+                // Settled meanwhile (the client's retry) or not: read again in this turn.
                 let done = try await self.employment.exclusive {
-                    // Settled meanwhile (the client's retry) or not: read again in this turn.
-                    guard let deleted = try await self.store.deletedHRUserToSettle(id: listed.id) else { return false }
-                    try await self.settleEmploymentUnlocked(
-                        of: deleted,
-                        deleted: true,
-                        actor: Self.settleActor,
-                        requestID: nil
-                    )
-                    try await self.store.settledDeletedHRUser(id: deleted.id)
-                    return true
+                    try await self.settleDeletionIfPending(id: listed.id, actor: Self.settleActor, requestID: nil)
                 }
                 self.settleRetries.succeeded(listed.id)
                 if done { settled += 1 }
@@ -542,6 +520,20 @@ extension Operations {
         return target
     }
 
+    /// Settles a deleted user's termination and records that it is settled, never to be settled
+    /// again. The caller holds the employment lock.
+    private func settleDeletion(_ deleted: HRUserRecord, actor: String, requestID: String?) async throws {
+        try await self.settleEmploymentUnlocked(of: deleted, deleted: true, actor: actor, requestID: requestID)
+        try await self.store.settledDeletedHRUser(id: deleted.id)
+    }
+
+    /// `settleDeletion` for the user `id` if it is deleted and still to settle; whether it was.
+    private func settleDeletionIfPending(id: String, actor: String, requestID: String?) async throws -> Bool {
+        guard let deleted = try await self.store.deletedHRUserToSettle(id: id) else { return false }
+        try await self.settleDeletion(deleted, actor: actor, requestID: requestID)
+        return true
+    }
+
     /// HR is authoritative for employment. For a linked HR user, after a change:
     /// - terminated (active false, a termination date that has passed, or deleted) and no other
     ///   live HR record still employs the identity: the identity's leaver plan runs now
@@ -611,6 +603,17 @@ extension Operations {
         let scheduled = mine.filter { $0.state == .scheduled }
         var details = ["hrUser": record.id]
         if let requestID { details["request"] = requestID }
+        // The `hr.termination` record of this change, immediate or scheduled.
+        func termination(_ details: [String: String]) -> AuditEvent {
+            AuditEvent(
+                time: now,
+                actor: actor,
+                type: "hr.termination",
+                subject: identityID,
+                object: record.id,
+                details: details
+            )
+        }
 
         switch status {
         case .terminated(let reason):
@@ -638,16 +641,7 @@ extension Operations {
                 }
                 var details = details
                 details["reason"] = reason
-                _ = try await self.store.appendAudit([
-                    AuditEvent(
-                        time: now,
-                        actor: actor,
-                        type: "hr.termination",
-                        subject: identityID,
-                        object: record.id,
-                        details: details
-                    )
-                ])
+                _ = try await self.store.appendAudit([termination(details)])
                 _ = try await self.offboardNow(identityID, reason: reason, requestedBy: requester)
             }
 
@@ -715,14 +709,7 @@ extension Operations {
             try await self.store.addOffboarding(
                 offboarding,
                 audit: [
-                    AuditEvent(
-                        time: now,
-                        actor: actor,
-                        type: "hr.termination",
-                        subject: identityID,
-                        object: record.id,
-                        details: details
-                    ),
+                    termination(details),
                     AuditEvent(
                         time: now,
                         actor: actor,
