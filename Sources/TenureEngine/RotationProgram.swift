@@ -105,9 +105,10 @@ enum RotationProgram {
         // It stays unreaped until it is settled here (waitid with WNOWAIT): its pid, and so its
         // process group's id, cannot be reused by another process while it is signalled.
         guard let ended = Self.waitUnreaped(pid, until: .now + timeLimit) else {
+            let reason = String(cString: strerror(errno))  // before kill and waitpid set errno again
             kill(-pid, SIGKILL)
             Self.reap(pid)
-            return .unknown("cannot wait for \(path): \(String(cString: strerror(errno)))")
+            return .unknown("cannot wait for \(path): \(reason)")
         }
         guard ended else {
             // Stopped with everything it started: SIGTERM, and SIGKILL after the grace whether or
