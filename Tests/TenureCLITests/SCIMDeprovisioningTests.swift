@@ -54,6 +54,13 @@ struct SCIMDeprovisioningTests {
         return (String(token), String(hash), made)
     }
 
+    /// The identity `username` in the output of `tenure pull --format json`.
+    static func pulledIdentity(_ username: String, from pulled: CLIRun) throws -> PullDocument.Identity {
+        try #require(pulled.status == 0, "\(pulled)")
+        let snapshot = try JSONDecoder().decode(PullDocument.self, from: Data(pulled.stdout.utf8))
+        return try #require(snapshot.identities.first { $0.username == username })
+    }
+
     static let evaluation =
         #"{"subject":{"type":"user","id":"kmueller"},"resource":{"type":"role","id":"dba-prod"},"action":{"name":"assume"}}"#
 
@@ -80,9 +87,7 @@ struct SCIMDeprovisioningTests {
                 )
                 let first = try world.tenure(["sync"])
                 try #require(first.status == 0, "\(first)")
-                let pulled = try world.tenure(["pull", "--format", "json"])
-                let snapshot = try JSONDecoder().decode(PullDocument.self, from: Data(pulled.stdout.utf8))
-                let rpatel = try #require(snapshot.identities.first { $0.username == "rpatel" })
+                let rpatel = try Self.pulledIdentity("rpatel", from: try world.tenure(["pull", "--format", "json"]))
 
                 let log = directory + "/serve.log"
                 let (pid, port) = try await ServeCommandTests.serve(world, log: log)
@@ -194,10 +199,7 @@ struct SCIMDeprovisioningTests {
                 let first = try tenure(["sync"])
                 try #require(first.status == 0, "\(first)")
                 #expect(try WriteBackCommandTests.members(server, WriteBackCommandTests.dbaGroup).contains("kmueller"))
-                let pulled = try tenure(["pull", "--format", "json"])
-                try #require(pulled.status == 0, "\(pulled)")
-                let snapshot = try JSONDecoder().decode(PullDocument.self, from: Data(pulled.stdout.utf8))
-                let kmueller = try #require(snapshot.identities.first { $0.username == "kmueller" })
+                let kmueller = try Self.pulledIdentity("kmueller", from: try tenure(["pull", "--format", "json"]))
 
                 let log = directory + "/serve.log"
                 var (pid, port) = try await ServeCommandTests.serve(world, log: log)
