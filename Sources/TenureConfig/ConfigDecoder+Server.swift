@@ -47,6 +47,12 @@ extension ConfigDecoder {
             allowZero: true,
             range: ServerSettings.syncLockWaitRange
         )
+        settings.eventLoops = try self.int(
+            server,
+            "eventLoops",
+            default: ServerSettings.defaultEventLoops,
+            range: ServerSettings.eventLoopsRange
+        )
         if let issuer = try self.string(server, "totpIssuer"), !issuer.value.isEmpty {
             settings.totpIssuer = issuer.value
         }

@@ -9,7 +9,7 @@ enum ConfigSchema {
     static let writeBackKeys = ["bindDN", "passwordFile", "passwordEnv", "memberAttribute", "emptyGroupPlaceholder"]
     static let serverKeys = [
         "host", "port", "maxBodyBytes", "tokens", "schedule", "sweepIntervalSeconds", "totpIssuer", "auditFlushSeconds",
-        "idleTimeoutSeconds", "syncLockWaitSeconds",
+        "idleTimeoutSeconds", "syncLockWaitSeconds", "eventLoops",
     ]
     static let tokenKeys = ["name", "sha256", "scopes", "subject"]
     static let scheduleKeys = ["interval", "cron", "jitter"]
@@ -66,7 +66,7 @@ enum ConfigSchema {
         for key in writeBackKeys { add("writeBack.\(key)") }
         for key in [
             "host", "port", "maxBodyBytes", "sweepIntervalSeconds", "totpIssuer", "auditFlushSeconds",
-            "idleTimeoutSeconds", "syncLockWaitSeconds",
+            "idleTimeoutSeconds", "syncLockWaitSeconds", "eventLoops",
         ] {
             add("server.\(key)")
         }

@@ -118,6 +118,7 @@ extension TenureConfiguration {
             out.value("server.auditFlushSeconds", yamlNumber(server.auditFlushSeconds))
             out.value("server.idleTimeoutSeconds", yamlNumber(server.idleTimeoutSeconds))
             out.value("server.syncLockWaitSeconds", yamlNumber(server.syncLockWaitSeconds))
+            out.value("server.eventLoops", "\(server.eventLoops)")
         }
         return out.text
     }

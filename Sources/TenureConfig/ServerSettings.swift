@@ -19,10 +19,11 @@ public struct ServerSettings: Sendable, Hashable {
     public var totpIssuer: String
     /// How long the audit batcher waits, once woken, before writing, to gather more decisions into
     /// one transaction. Records that arrive while a batch is written form the next batch (group
-    /// commit) in any case; the short wait makes batches of a few records into batches of a few
-    /// dozen: a commit rewrites whole pages, so small batches write several pages of WAL per
-    /// decision, and the checkpoints that must sync them stall the writer (p99 10 ms instead of
-    /// 4 ms in the API benchmark, BENCHMARKS.md §5). default: 0.0001 (100 µs).
+    /// commit) in any case, and a decision answered on an event loop wakes the writer only at the
+    /// end of the loop's round of reads, so a batch already holds every request read in it. A wait
+    /// adds its length to every decision's latency; it can help only when many loops each bring a
+    /// few records. default: 0 (no wait; it was 100 µs, which cost more than it gathered once
+    /// the writer was woken per round: BENCHMARKS.md §5).
     public var auditFlushSeconds: Double
     /// How long a connection may wait with nothing to do — between requests, or while a request
     /// arrives — before it is closed; a request being answered is never cut. Keeps a client from
@@ -33,18 +34,30 @@ public struct ServerSettings: Sendable, Hashable {
     /// cancellations and moves) waits for a command-line sync holding it, before answering 503
     /// with `Retry-After` and changing nothing. 0: not at all. default: 30.
     public var syncLockWaitSeconds: Double
+    /// How many event loops (network threads) serve the API. 0: one fewer than the machine has
+    /// cores, at least one — the audit writer, which every decision waits for, keeps a core of its
+    /// own, and each loop's round of reads ends in a commit, so fewer loops also mean fuller
+    /// batches (on 2 cores, 1 loop answered 25 % more decisions than 2: BENCHMARKS.md §5). default: 0.
+    public var eventLoops: Int
 
     public static let defaultHost = "127.0.0.1"
     public static let defaultPort = 8080
     public static let defaultMaxBodyBytes = 1 << 20
     public static let defaultSweepIntervalSeconds: Double = 15
-    public static let defaultAuditFlushSeconds: Double = 0.0001
+    public static let defaultAuditFlushSeconds: Double = 0
     public static let defaultIdleTimeoutSeconds: Double = 60
     /// `idleTimeoutSeconds` other than 0: a second to a day.
     public static let idleTimeoutRange: ClosedRange<Double> = 1...86_400
     public static let defaultSyncLockWaitSeconds: Double = 30
     /// `syncLockWaitSeconds`: up to 5 minutes (a client's request waits that long).
     public static let syncLockWaitRange: ClosedRange<Double> = 0...300
+    public static let defaultEventLoops = 0
+    public static let eventLoopsRange: ClosedRange<Int> = 0...256
+
+    /// The number of event loops on a machine with `cores` cores.
+    public func resolvedEventLoops(cores: Int) -> Int {
+        self.eventLoops > 0 ? self.eventLoops : max(1, cores - 1)
+    }
 
     public init(
         host: String = ServerSettings.defaultHost,
@@ -56,7 +69,8 @@ public struct ServerSettings: Sendable, Hashable {
         totpIssuer: String = "Tenure",
         auditFlushSeconds: Double = ServerSettings.defaultAuditFlushSeconds,
         idleTimeoutSeconds: Double = ServerSettings.defaultIdleTimeoutSeconds,
-        syncLockWaitSeconds: Double = ServerSettings.defaultSyncLockWaitSeconds
+        syncLockWaitSeconds: Double = ServerSettings.defaultSyncLockWaitSeconds,
+        eventLoops: Int = ServerSettings.defaultEventLoops
     ) {
         self.host = host
         self.port = port
@@ -68,6 +82,7 @@ public struct ServerSettings: Sendable, Hashable {
         self.auditFlushSeconds = auditFlushSeconds
         self.idleTimeoutSeconds = idleTimeoutSeconds
         self.syncLockWaitSeconds = syncLockWaitSeconds
+        self.eventLoops = eventLoops
     }
 }
 

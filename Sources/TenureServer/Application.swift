@@ -2,7 +2,9 @@ public import Hummingbird
 import HummingbirdCore
 import Logging
 import NIOCore
+import NIOPosix
 public import ServiceLifecycle
+import Synchronization
 import TenureConfig
 
 extension TenureAPI {
@@ -45,9 +47,25 @@ extension TenureAPI {
             onServerRunning: { channel in
                 await onServerRunning(channel.localAddress?.port ?? 0)
             },
+            eventLoopGroupProvider: .shared(
+                Self.eventLoopGroup(threads: self.settings.resolvedEventLoops(cores: System.coreCount))
+            ),
             logger: self.logger
         )
     }
+
+    /// One group per thread count for the life of the process, as NIO's own singleton is (servers
+    /// started in turn, as the tests start them, share its threads instead of leaving theirs).
+    static func eventLoopGroup(threads: Int) -> MultiThreadedEventLoopGroup {
+        Self.eventLoopGroups.withLock { groups in
+            if let group = groups[threads] { return group }
+            let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
+            groups[threads] = group
+            return group
+        }
+    }
+
+    private static let eventLoopGroups = Mutex<[Int: MultiThreadedEventLoopGroup]>([:])
 
     /// The `Server` header of every response.
     static let serverName = "tenure"

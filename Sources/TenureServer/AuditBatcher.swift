@@ -16,7 +16,10 @@ public import TenureStore
 /// decisions a second, the hops of an async write (task → GRDB's queue → task → each waiter) cost
 /// more than the commit. Two ways in, one queue behind a lock: `record` (async, for routes) and
 /// `enqueue` (a completion handler, for the decision fast path on a NIO event loop; completions for
-/// one event loop are delivered together, one hop per loop and commit).
+/// one event loop are delivered together, one hop per loop and commit). A decision from an event
+/// loop wakes the writer at the end of that loop's round of reads, not at once: one commit then
+/// takes every request the loop read in the round (a commit costs about as much for one record as
+/// for a dozen; woken at the first record, the writer would commit batches of one or two).
 public final class AuditBatcher: Service, Sendable {
     public typealias Completion = @Sendable (Result<Void, any Error>) -> Void
 
@@ -82,7 +85,17 @@ public final class AuditBatcher: Service, Sendable {
             return (queue.pending.count, queue.sleeping)
         }
         guard let admitted else { return Self.complete([waiter], .failure(AuditUnavailable())) }
-        if admitted.wake { self.wakeup.signal() }
+        if admitted.wake {
+            switch waiter {
+            case .onLoop(let loop, _):
+                // Called on `loop`, while it handles what its sockets delivered in this round: the
+                // writer is woken once the round is over, so the batch holds every decision the loop
+                // read in it (the others see `sleeping` false and only queue), not just the first.
+                loop.execute { self.wakeup.signal() }
+            case .direct:
+                self.wakeup.signal()
+            }
+        }
         self.depthObserver(admitted.depth)
     }
 

@@ -67,6 +67,25 @@ struct ServerConfigTests {
         #expect(above.description.contains("must be between 0 and 300 (seconds)"), "\(above.description)")
     }
 
+    @Test("event loops: 0 for one fewer than the cores (at least one), or a count up to 256")
+    func eventLoops() throws {
+        let automatic = try #require(try parse(minimalYAML + "server: {}\n").server)
+        #expect(automatic.eventLoops == 0)
+        #expect(automatic.resolvedEventLoops(cores: 2) == 1)
+        #expect(automatic.resolvedEventLoops(cores: 1) == 1)
+        #expect(automatic.resolvedEventLoops(cores: 16) == 15)
+        let three = try parse(minimalYAML + "server:\n  eventLoops: 3\n")
+        #expect(three.server?.eventLoops == 3)
+        #expect(three.server?.resolvedEventLoops(cores: 2) == 3)
+        #expect(try parse(three.redactedYAML()).server == three.server)
+        let overridden = try parse(minimalYAML + "server: {}\n", environment: ["TENURE_SERVER_EVENT_LOOPS": "2"])
+        #expect(overridden.server?.eventLoops == 2)
+        for wrong in ["-1", "257", "1.5", "many"] {
+            let error = try #require(parseError(minimalYAML + "server:\n  eventLoops: \(wrong)\n"))
+            #expect(error.description.contains("server.eventLoops"), "\(error.description)")
+        }
+    }
+
     @Test("the idle limit: seconds, 0 for none, from the file or the environment")
     func idleTimeout() throws {
         let short = try parse(minimalYAML + "server:\n  idleTimeoutSeconds: 2.5\n")
