@@ -276,8 +276,7 @@ extension AuthZEN {
     /// `POST /access/v1/evaluation`'s body, read on the fast path when it is well formed; anything
     /// else goes through `decodeEvaluation`, which names the bad field.
     public static func decodeEvaluationFast(_ body: [UInt8]) throws(AccessRequestError) -> EvaluationRequest {
-        let parsed = body.withUnsafeBytes { FastJSON.parse($0) }
-        if case .object(let object)? = parsed, let request = EvaluationRequest(object) { return request }
+        if let request = body.withUnsafeBytes({ FastJSON.evaluationRequest($0) }) { return request }
         return try self.decodeEvaluation(Data(body))
     }
 
@@ -288,6 +287,40 @@ extension AuthZEN {
         self.write(response, into: &out)
         return out
     }
+
+    /// `encodeFast(decision.response)`, without building the response's context object first.
+    public static func encodeFast(_ decision: Decision) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(256)
+        out.append(contentsOf: #"{"context":{"#.utf8)
+        // The context's keys: the details' (the two a decision sets itself replace theirs), sorted.
+        var keys = decision.details.keys.filter { $0 != Self.reasonKey && $0 != Self.reasonAdminKey }
+        keys.append(Self.reasonKey)
+        keys.append(Self.reasonAdminKey)
+        keys.sort()
+        for (index, key) in keys.enumerated() {
+            if index > 0 { out.append(UInt8(ascii: ",")) }
+            JSONString.write(key, into: &out)
+            out.append(UInt8(ascii: ":"))
+            switch key {
+            case Self.reasonKey:
+                JSONString.write(decision.reason.rawValue, into: &out)
+            case Self.reasonAdminKey:
+                out.append(contentsOf: #"{"en":"#.utf8)
+                JSONString.write(decision.reasonAdmin, into: &out)
+                out.append(UInt8(ascii: "}"))
+            default:
+                FastJSON.write(decision.details[key] ?? .null, into: &out)
+            }
+        }
+        out.append(contentsOf: #"},"decision":"#.utf8)
+        out.append(contentsOf: (decision.allowed ? "true" : "false").utf8)
+        out.append(UInt8(ascii: "}"))
+        return out
+    }
+
+    private static let reasonKey = "reason"
+    private static let reasonAdminKey = "reason_admin"
 
     /// `{"evaluations":[…]}`, as `encode` would write it.
     public static func encodeFast(_ responses: EvaluationsResponse) -> [UInt8] {
@@ -310,6 +343,134 @@ extension AuthZEN {
         out.append(contentsOf: "\"decision\":".utf8)
         out.append(contentsOf: (response.decision ? "true" : "false").utf8)
         out.append(UInt8(ascii: "}"))
+    }
+}
+
+extension FastJSON {
+    /// An evaluation body read straight into the request, without building the document's objects
+    /// first (they cost more than the decision): the same value `EvaluationRequest(object)` makes of
+    /// `parse(bytes)`, or nil wherever that is nil — and also for a key given twice in the body or
+    /// in an entity (the decoder then decides). Members other than the AuthZEN ones are read,
+    /// checked as JSON and skipped; `properties` and `context` are kept as parsed.
+    static func evaluationRequest(_ bytes: UnsafeRawBufferPointer) -> EvaluationRequest? {
+        var reader = Reader(bytes: bytes)
+        var subject: (type: String, id: String, properties: JSONObject?)?
+        var resource: (type: String, id: String, properties: JSONObject?)?
+        var action: (name: String, properties: JSONObject?)?
+        var context: JSONObject??
+        let complete = reader.members(depth: 0) { reader, key in
+            switch key {
+            case "subject":
+                guard subject == nil, let entity = reader.entity(depth: 1, name: "id") else { return false }
+                subject = (entity.type, entity.name, entity.properties)
+            case "resource":
+                guard resource == nil, let entity = reader.entity(depth: 1, name: "id") else { return false }
+                resource = (entity.type, entity.name, entity.properties)
+            case "action":
+                guard action == nil, let entity = reader.entity(depth: 1, name: "name", typed: false) else {
+                    return false
+                }
+                action = (entity.name, entity.properties)
+            case "context":
+                guard context == nil, let value = reader.optionalObject(depth: 1) else { return false }
+                context = .some(value)
+            default:
+                return reader.value(depth: 1) != nil
+            }
+            return true
+        }
+        reader.skipWhitespace()
+        guard complete, reader.position == bytes.count, let subject, let resource, let action else { return nil }
+        return EvaluationRequest(
+            subject: Subject(type: subject.type, id: subject.id, properties: subject.properties),
+            resource: Resource(type: resource.type, id: resource.id, properties: resource.properties),
+            action: Action(name: action.name, properties: action.properties),
+            context: context ?? nil
+        )
+    }
+}
+
+extension FastJSON.Reader {
+    /// Reads an object at the current position member by member: `member` is called with the
+    /// reader at each value and must read it whole (false: the document is refused). False when
+    /// there is no object here or it is malformed.
+    mutating func members(depth: Int, _ member: (inout Self, String) -> Bool) -> Bool {
+        guard depth <= FastJSON.maximumDepth else { return false }
+        self.skipWhitespace()
+        guard self.position < self.bytes.count, self.bytes[self.position] == UInt8(ascii: "{") else { return false }
+        self.position += 1
+        self.skipWhitespace()
+        if self.position < self.bytes.count, self.bytes[self.position] == UInt8(ascii: "}") {
+            self.position += 1
+            return true
+        }
+        while true {
+            self.skipWhitespace()
+            guard self.position < self.bytes.count, self.bytes[self.position] == UInt8(ascii: "\""),
+                let key = self.string()
+            else { return false }
+            self.skipWhitespace()
+            guard self.position < self.bytes.count, self.bytes[self.position] == UInt8(ascii: ":") else {
+                return false
+            }
+            self.position += 1
+            guard member(&self, key) else { return false }
+            self.skipWhitespace()
+            guard self.position < self.bytes.count else { return false }
+            switch self.bytes[self.position] {
+            case UInt8(ascii: ","): self.position += 1
+            case UInt8(ascii: "}"):
+                self.position += 1
+                return true
+            default: return false
+            }
+        }
+    }
+
+    /// A subject, resource (`type`, and `name` = "id") or action (`name` = "name", no type): the
+    /// strings required, `properties` an object or null; other members skipped. Nil when not so.
+    mutating func entity(
+        depth: Int,
+        name nameKey: String,
+        typed: Bool = true
+    ) -> (type: String, name: String, properties: JSONObject?)? {
+        var type: String?
+        var name: String?
+        var properties: JSONObject??
+        let complete = self.members(depth: depth) { reader, key in
+            switch key {
+            case "type" where typed:
+                guard type == nil, let value = reader.stringValue() else { return false }
+                type = value
+            case nameKey:
+                guard name == nil, let value = reader.stringValue() else { return false }
+                name = value
+            case "properties":
+                guard properties == nil, let value = reader.optionalObject(depth: depth + 1) else { return false }
+                properties = .some(value)
+            default:
+                return reader.value(depth: depth + 1) != nil
+            }
+            return true
+        }
+        guard complete, let name, !typed || type != nil else { return nil }
+        return (type ?? "", name, properties ?? nil)
+    }
+
+    /// A string value (after whitespace), or nil for anything else.
+    mutating func stringValue() -> String? {
+        self.skipWhitespace()
+        guard self.position < self.bytes.count, self.bytes[self.position] == UInt8(ascii: "\"") else { return nil }
+        return self.string()
+    }
+
+    /// An object or `null` (`.some(nil)`); nil for anything else or malformed JSON.
+    mutating func optionalObject(depth: Int) -> JSONObject?? {
+        switch self.value(depth: depth) {
+        case .object(let object)?: return .some(object)
+        case .null?: return .some(nil)
+        default: return nil
+        }
     }
 }
 

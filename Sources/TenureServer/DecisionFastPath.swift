@@ -66,7 +66,7 @@ struct DecisionFastLane: Sendable {
         )
         return Prepared(
             event: event,
-            body: AuthZEN.encodeFast(decision.response),
+            body: AuthZEN.encodeFast(decision),
             allowed: decision.allowed,
             requestID: requestID
         )

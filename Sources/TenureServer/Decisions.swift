@@ -39,7 +39,7 @@ extension TenureAPI {
                 )
             ])
             self.metrics.decision(allowed: decision.allowed)
-            return self.jsonBytes(AuthZEN.encodeFast(decision.response))
+            return self.jsonBytes(AuthZEN.encodeFast(decision))
         }
 
         router.post("/access/v1/evaluations") { request, context in
@@ -70,14 +70,15 @@ extension TenureAPI {
 
     /// A NUL in a name is no identity, role or credential, and cannot be recorded: 400 naming it.
     static func refuseNUL(_ request: EvaluationRequest, path: String) throws {
-        let fields = [
-            ("subject.type", request.subject.type), ("subject.id", request.subject.id),
-            ("resource.type", request.resource.type), ("resource.id", request.resource.id),
-            ("action.name", request.action.name),
-        ]
-        for (name, value) in fields where value.utf8.contains(0) {
-            throw Problem.badRequest("\(name) contains a NUL character", jsonPath: path + name)
+        func check(_ name: StaticString, _ value: String) throws {
+            guard value.utf8.contains(0) else { return }
+            throw Problem.badRequest("\(name) contains a NUL character", jsonPath: path + "\(name)")
         }
+        try check("subject.type", request.subject.type)
+        try check("subject.id", request.subject.id)
+        try check("resource.type", request.resource.type)
+        try check("resource.id", request.resource.id)
+        try check("action.name", request.action.name)
     }
 
     func decisionEvent(

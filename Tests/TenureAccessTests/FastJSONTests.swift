@@ -21,13 +21,155 @@ import Testing
         let fast = try AuthZEN.decodeEvaluationFast(Array(body.utf8))
         let slow = try AuthZEN.decodeEvaluation(Data(body.utf8))
         #expect(fast == slow)
-        // And the fast parser really took it (no fallback).
+        // And the fast reader really took it (no fallback).
+        let streamed = Array(body.utf8).withUnsafeBytes { FastJSON.evaluationRequest($0) }
+        #expect(streamed == slow)
         let parsed = Array(body.utf8).withUnsafeBytes { FastJSON.parse($0) }
         guard case .object(let object)? = parsed else {
             Issue.record("not parsed on the fast path")
             return
         }
         #expect(EvaluationRequest(object) == slow)
+    }
+
+    /// The streaming reader against the reference it replaced (`parse`, then `EvaluationRequest(_:)`)
+    /// on bodies that differ from valid ones in the ways a client can get one wrong: wherever the
+    /// reference reads a request the streaming reader must read the same one, and wherever the
+    /// reference falls back to the decoder so must it. Only a duplicate key may differ (the streaming
+    /// reader leaves it to the decoder; the reference kept the last).
+    @Test func streamingReaderAgreesWithTheParsedObject() {
+        let variants = Self.structuralVariants() + Self.byteMutations(count: 4000)
+        var read = 0
+        for body in variants {
+            let bytes = Array(body.utf8)
+            let streamed = bytes.withUnsafeBytes { FastJSON.evaluationRequest($0) }
+            let reference: EvaluationRequest? = bytes.withUnsafeBytes { raw in
+                guard case .object(let object)? = FastJSON.parse(raw) else { return nil }
+                return EvaluationRequest(object)
+            }
+            if streamed != nil { read += 1 }
+            if streamed != reference, !(streamed == nil && Self.hasDuplicateKey(body)) {
+                Issue.record(
+                    "streaming \(String(describing: streamed)) vs reference \(String(describing: reference)): \(body)"
+                )
+            }
+        }
+        // The variants exercise both outcomes (a generator that only broke bodies would prove little).
+        #expect(read > 20)
+        #expect(read < variants.count - 100)
+    }
+
+    @Test func aKeyGivenTwiceIsLeftToTheDecoder() {
+        let bodies = [
+            #"{"subject":{"type":"user","id":"a"},"subject":{"type":"user","id":"b"},"resource":{"type":"role","id":"r"},"action":{"name":"assume"}}"#,
+            #"{"subject":{"type":"user","id":"a","id":"b"},"resource":{"type":"role","id":"r"},"action":{"name":"assume"}}"#,
+            #"{"subject":{"type":"user","id":"a"},"resource":{"type":"role","id":"r"},"action":{"name":"assume"},"context":{},"context":null}"#,
+        ]
+        for body in bodies {
+            #expect(Array(body.utf8).withUnsafeBytes { FastJSON.evaluationRequest($0) } == nil, "\(body)")
+            // …which still answers (or refuses) it as it always did.
+            let fast = try? AuthZEN.decodeEvaluationFast(Array(body.utf8))
+            let slow = try? AuthZEN.decodeEvaluation(Data(body.utf8))
+            #expect(fast == slow)
+        }
+    }
+
+    /// Whether some object in the body repeats a key (by the reference parser's reading, which keeps
+    /// the last): the one case the two readers are allowed to differ.
+    static func hasDuplicateKey(_ body: String) -> Bool {
+        guard let data = body.data(using: .utf8),
+            let object = try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
+        else { return false }
+        // JSONSerialization keeps one value per key: count the keys written against the keys it kept.
+        var written = 0
+        var inString = false
+        var escaped = false
+        var afterString = false
+        for byte in body.utf8 {
+            if inString {
+                if escaped {
+                    escaped = false
+                } else if byte == UInt8(ascii: "\\") {
+                    escaped = true
+                } else if byte == UInt8(ascii: "\"") {
+                    inString = false
+                    afterString = true
+                }
+                continue
+            }
+            if byte == UInt8(ascii: "\"") {
+                inString = true
+                continue
+            }
+            if byte == UInt8(ascii: ":"), afterString { written += 1 }
+            if byte != 0x20 && byte != 0x0A && byte != 0x09 && byte != 0x0D { afterString = false }
+        }
+        return written > Self.keyCount(object)
+    }
+
+    static func keyCount(_ value: Any) -> Int {
+        if let object = value as? [String: Any] { return object.count + object.values.map(Self.keyCount).reduce(0, +) }
+        if let array = value as? [Any] { return array.map(Self.keyCount).reduce(0, +) }
+        return 0
+    }
+
+    /// Valid bodies with one field missing, mistyped, null, nested, escaped or reordered.
+    static func structuralVariants() -> [String] {
+        let values = [
+            #""user""#, #""us\u0065r""#, "42", "null", "true", "[]", "{}", #"{"a":[1,{"b":null}]}"#, #""""#, "-0.5e3",
+        ]
+        var bodies: [String] = []
+        for value in values {
+            bodies += [
+                #"{"subject":{"type":\#(value),"id":"a"},"resource":{"type":"role","id":"r"},"action":{"name":"assume"}}"#,
+                #"{"subject":{"type":"user","id":\#(value)},"resource":{"type":"role","id":"r"},"action":{"name":"assume"}}"#,
+                #"{"subject":{"type":"user","id":"a","properties":\#(value)},"resource":{"type":"role","id":"r"},"action":{"name":"assume"}}"#,
+                #"{"subject":{"type":"user","id":"a"},"resource":\#(value),"action":{"name":"assume"}}"#,
+                #"{"subject":{"type":"user","id":"a"},"resource":{"type":"role","id":"r"},"action":{"name":\#(value)}}"#,
+                #"{"subject":{"type":"user","id":"a"},"resource":{"type":"role","id":"r"},"action":{"name":"x","type":\#(value)}}"#,
+                #"{"subject":{"type":"user","id":"a"},"resource":{"type":"role","id":"r"},"action":{"name":"x","properties":\#(value)}}"#,
+                #"{"subject":{"type":"user","id":"a"},"resource":{"type":"role","id":"r"},"action":{"name":"x"},"context":\#(value)}"#,
+                #"{"extra":\#(value),"action":{"name":"x"},"resource":{"id":"r","type":"role"},"subject":{"id":"a","type":"user","more":\#(value)}}"#,
+                #"{"subject":{"type":"user","id":"a"},"resource":{"type":"role","id":"r"}}"#,
+                #" \#n{ "\u0073ubject" : {"type":"user","id":"a"} , "resource":{"type":"role","id":"r"},"action":{"name":"x"} } \#t"#,
+            ]
+        }
+        return bodies
+    }
+
+    /// Valid bodies with a few bytes deleted, inserted or replaced (a fixed seed: the same bodies
+    /// every run).
+    static func byteMutations(count: Int) -> [String] {
+        var generator = SplitMix(seed: 0x7E11_5EED)
+        let alphabet = Array(#"{}[]":,\ u0123456789abcdefnulltrue-.eE"#.utf8) + [0x00, 0x09, 0xC3, 0xA9]
+        var bodies: [String] = []
+        for index in 0..<count {
+            var bytes = Array(Self.bodies[index % Self.bodies.count].utf8)
+            for _ in 0...(generator.next() % 3) {
+                let position = Int(generator.next() % UInt64(bytes.count))
+                let byte = alphabet[Int(generator.next() % UInt64(alphabet.count))]
+                switch generator.next() % 3 {
+                case 0: bytes.remove(at: position)
+                case 1: bytes.insert(byte, at: position)
+                default: bytes[position] = byte
+                }
+            }
+            bodies.append(String(decoding: bytes, as: UTF8.self))
+        }
+        return bodies
+    }
+
+    /// SplitMix64: a small seeded generator.
+    struct SplitMix {
+        var state: UInt64
+        init(seed: UInt64) { self.state = seed }
+        mutating func next() -> UInt64 {
+            self.state &+= 0x9E37_79B9_7F4A_7C15
+            var z = self.state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
     }
 
     @Test(
@@ -49,6 +191,33 @@ import Testing
         let slow = #expect(throws: AccessRequestError.self) { try AuthZEN.decodeEvaluation(Data(body.utf8)) }
         #expect(fast == slow)
         #expect(fast?.path == "subject.id")
+    }
+
+    /// A decision is written straight from its parts, as its response would be written.
+    @Test func aDecisionIsWrittenAsItsResponse() {
+        let details: [JSONObject] = [
+            [:],
+            ["role": "dba"],
+            [
+                "role": "dba", "until": 1_767_225_600,
+                "activation": ["requirements": ["mfa"], "maxActivationSeconds": 3600],
+            ],
+            ["credential": "db-root", "roles": ["a", "b"], "eligibleRoles": [], "requiresMFA": false],
+            // Keys a decision sets itself, and keys sorting around them.
+            ["reason": "spoofed", "reason_admin": "spoofed", "reasonable": 1, "reaso": .null, "Zed": "\"\n/é"],
+        ]
+        for (index, reason) in ReasonCode.allCases.enumerated() {
+            let decision = Decision(
+                allowed: index % 2 == 0,
+                reason: reason,
+                reasonAdmin: "holds \"dba\" — until\t\u{1}",
+                details: details[index % details.count]
+            )
+            #expect(
+                String(decoding: AuthZEN.encodeFast(decision), as: UTF8.self)
+                    == String(decoding: AuthZEN.encodeFast(decision.response), as: UTF8.self)
+            )
+        }
     }
 
     @Test func fastEncodingAgreesWithTheEncoder() {
