@@ -554,14 +554,18 @@ enum FrontRequest {
 
     /// RFC 9110 §5.6.2 tchar.
     private static func isTokenByte(_ byte: UInt8) -> Bool {
-        switch byte {
-        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-            UInt8(ascii: "0")...UInt8(ascii: "9"):
-            return true
-        default:
-            return "!#$%&'*+-.^_`|~".utf8.contains(byte)
-        }
+        byte < 0x80 && (byte < 0x40 ? Self.tokenLow : Self.tokenHigh) & (1 << UInt64(byte & 0x3F)) != 0
     }
+
+    /// tchar as two bit sets, bytes 0x00–0x3F and 0x40–0x7F (a byte of every header name is tested).
+    private static let (tokenLow, tokenHigh): (UInt64, UInt64) = {
+        var sets: (UInt64, UInt64) = (0, 0)
+        let alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$%&'*+-.^_`|~"
+        for byte in alphabet.utf8 {
+            if byte < 0x40 { sets.0 |= 1 << UInt64(byte) } else { sets.1 |= 1 << UInt64(byte - 0x40) }
+        }
+        return sets
+    }()
 }
 
 /// HTTP/1 for Tenure: Hummingbird's `HTTP1Channel`, with `DecisionFrontPath` at the front of each

@@ -45,6 +45,27 @@ import Testing
         #expect(head.requestID == "r-1")
     }
 
+    /// A field name is RFC 9110 tchars only: every other byte in one hands the request to the stack.
+    @Test func aFieldNameIsTokenCharactersOnly() {
+        let tchar = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$%&'*+-.^_`|~".utf8)
+        for byte in UInt8(0)...UInt8(255) where byte != UInt8(ascii: ":") && byte != 13 && byte != 10 {
+            var text = Array("POST /access/v1/evaluation HTTP/1.1\r\nX-A".utf8)
+            text.append(byte)
+            text += Array("b: 1\r\nAuthorization: Bearer t\r\nContent-Length: 2\r\n\r\n{}".utf8)
+            var buffer = ByteBuffer()
+            buffer.writeBytes(text)
+            let parsed = FrontRequest.parseHead(buffer.readableBytesView, maxHead: 8_192, maxBody: 65_536)
+            if tchar.contains(byte) {
+                guard case .head = parsed else {
+                    Issue.record("a name with \(byte) refused: \(parsed)")
+                    continue
+                }
+            } else {
+                #expect(parsed == .other, "a name with byte \(byte)")
+            }
+        }
+    }
+
     @Test func aHeadCutAnywhereIsIncomplete() throws {
         let bytes = Array(Self.request().utf8)
         let headLength = bytes.count - Self.body.utf8.count
