@@ -8,8 +8,9 @@ public import TenureCore
 /// A `DatabasePool` in WAL mode: reads run concurrently with the single writer; writes are
 /// `BEGIN IMMEDIATE` transactions, so a write that reads before it writes (the audit chain's last
 /// MAC) holds the write lock from the start — also against other processes on the same file, who
-/// wait up to 10 seconds for it. Foreign keys are enforced; `synchronous = NORMAL` (durable across
-/// process crashes; a power loss can lose the newest transactions but never corrupts the file).
+/// wait up to 10 seconds for it. Foreign keys are enforced; `synchronous = FULL` (every commit synced:
+/// it survives a power loss) unless opened with `durable: false` (`NORMAL`: durable across process
+/// crashes; a power loss can lose the newest transactions but never corrupts the file).
 /// Opening a database written by a newer version (unknown migrations) fails rather than guess.
 ///
 /// The audit log is append-only: SQLite triggers abort any UPDATE or DELETE of `audit_log`. They stop
@@ -57,6 +58,13 @@ public final class SQLiteStore: PIMStore {
             )
         }
         let pool = try DatabasePool(path: path, configuration: configuration)
+        if !readOnly {
+            // GRDB turns WAL on with `synchronous = NORMAL` on the writer, after `prepareDatabase`
+            // ran: without this, commits were never synced, whatever `durable` said.
+            try pool.writeWithoutTransaction { db in
+                try db.execute(sql: "PRAGMA synchronous = \(durable ? "FULL" : "NORMAL")")
+            }
+        }
         let migrator = StoreMigrations.migrator
         if try pool.read({ try migrator.hasBeenSuperseded($0) }) {
             try? pool.close()

@@ -137,13 +137,17 @@ struct AuditChainTests {
     }
 
     /// Every commit is synced (a committed record survives a power loss) unless the store is opened
-    /// with `durable: false` (`state.durability: normal`).
+    /// with `durable: false` (`state.durability: normal`). The writer is the connection that
+    /// commits: GRDB sets it to NORMAL when it turns WAL on, after the connection's own set-up.
     @Test func commitsAreSyncedUnlessAskedOtherwise() async throws {
         try await withStore { store, directory throws in
-            #expect(try store.pool.read { try Int.fetchOne($0, sql: "PRAGMA synchronous") } == 2)  // FULL
+            let synchronous = "PRAGMA synchronous"
+            #expect(try store.pool.writeWithoutTransaction { try Int.fetchOne($0, sql: synchronous) } == 2)  // FULL
+            #expect(try store.pool.read { try Int.fetchOne($0, sql: synchronous) } == 2)
             let normal = try SQLiteStore(path: directory.file("normal.sqlite"), auditKey: try testKey(), durable: false)
             defer { try? normal.close() }
-            #expect(try normal.pool.read { try Int.fetchOne($0, sql: "PRAGMA synchronous") } == 1)  // NORMAL
+            #expect(try normal.pool.writeWithoutTransaction { try Int.fetchOne($0, sql: synchronous) } == 1)  // NORMAL
+            #expect(try normal.pool.read { try Int.fetchOne($0, sql: synchronous) } == 1)
         }
     }
 
