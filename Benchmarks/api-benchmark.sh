@@ -13,7 +13,8 @@
 # another port, warms both up, then runs wrk against each with the same settings: the same POST
 # (an AuthZEN evaluation for a user and a role, alternating permit and deny subjects through a wrk
 # script), the same connections and duration. Every decision is audited (batched commits), as in
-# production. Prints a Markdown table. Exit 0 when both targets are met, 3 when not, 1 on error.
+# production. Prints a Markdown table, then tenure serve's CPU time per decision (its network
+# threads and the rest, from /proc). Exit 0 when both targets are met, 3 when not, 1 on error.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 duration=10 connections=32 threads=1 audit_flush=""
@@ -115,18 +116,39 @@ curl -s -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
     -d '{"subject":{"type":"user","id":"aivanova"},"resource":{"type":"role","id":"payments-operator"},"action":{"name":"assume"}}' \
     "http://127.0.0.1:$api_port/access/v1/evaluation" | grep -q '"decision":true' || { echo "tenure did not permit the sanity request" >&2; cat "$work/serve.log" >&2; exit 1; }
 
-measure() { # URL → "rps p99ms"
+measure() { # URL → "rps p99ms requests"
     wrk -t"$threads" -c"$connections" -d"${duration}s" --latency -s "$work/post.lua" "$1" >"$work/wrk.out"
-    local rps p99
+    local rps p99 requests
     rps=$(awk '/^Requests\/sec:/ {print $2}' "$work/wrk.out")
+    requests=$(awk '/ requests in / {print $1}' "$work/wrk.out")
     p99=$(awk '$1 == "99%" {v=$2; if (v ~ /us$/) {sub(/us$/, "", v); v=v/1000} else if (v ~ /ms$/) {sub(/ms$/, "", v)} else if (v ~ /s$/) {sub(/s$/, "", v); v=v*1000}; print v}' "$work/wrk.out")
     if grep -q "Non-2xx" "$work/wrk.out"; then echo "non-2xx responses from $1:" >&2; cat "$work/wrk.out" >&2; exit 1; fi
-    echo "$rps $p99"
+    echo "$rps $p99 $requests"
+}
+# CPU time (clock ticks, user + system) of tenure serve's threads: "network other" — NIO's event loops,
+# and the rest (the audit writer, the checkpointer, Swift's pool). Threads that end between two
+# snapshots are not counted.
+cpu_ticks() {
+    local network=0 other=0 task name ticks
+    for task in /proc/"$serve_pid"/task/*; do
+        name=$(cat "$task/comm" 2>/dev/null) || continue
+        # utime and stime: fields 14 and 15, counted after the ")" that ends the name.
+        ticks=$(sed 's/.*) //' "$task/stat" 2>/dev/null | awk '{print $12 + $13}') || continue
+        case $name in
+        NIO-*) network=$((network + ticks)) ;;
+        *) other=$((other + ticks)) ;;
+        esac
+    done
+    echo "$network $other"
 }
 # Warm-up (JIT-free, but caches and connections).
 wrk -t1 -c4 -d2s -s "$work/post.lua" "http://127.0.0.1:$api_port/access/v1/evaluation" >/dev/null
-read -r nginx_rps nginx_p99 < <(measure "http://127.0.0.1:$nginx_port/access/v1/evaluation")
-read -r api_rps api_p99 < <(measure "http://127.0.0.1:$api_port/access/v1/evaluation")
+read -r nginx_rps nginx_p99 _ < <(measure "http://127.0.0.1:$nginx_port/access/v1/evaluation")
+read -r network_before other_before < <(cpu_ticks)
+read -r api_rps api_p99 api_requests < <(measure "http://127.0.0.1:$api_port/access/v1/evaluation")
+read -r network_after other_after < <(cpu_ticks)
+cpu=$(awk -v n=$((network_after - network_before)) -v o=$((other_after - other_before)) -v r="$api_requests" \
+    -v hz="$(getconf CLK_TCK)" 'BEGIN {f = 1e6 / hz / r; printf "%.1f µs (network threads %.1f, audit writer and the rest %.1f)", (n + o) * f, n * f, o * f}')
 # For scale: the same server answering GET /healthz (no token, no body, no decision, no audit) — the
 # floor of the HTTP stack itself on this machine.
 wrk -t"$threads" -c"$connections" -d"${duration}s" --latency "http://127.0.0.1:$api_port/healthz" >"$work/wrk.out"
@@ -143,4 +165,5 @@ echo "| tenure /access/v1/evaluation (audited) | $api_rps | $api_p99 |"
 echo "| tenure GET /healthz (for scale: no token, decision or audit) | $health_rps | $health_p99 |"
 echo
 echo "tenure/nginx: ${ratio}× (target ≥ 0.5×), p99 ${api_p99} ms (target < 5 ms): $ok; $decisions decisions audited; wrk -t$threads -c$connections -d${duration}s"
+echo "tenure serve's CPU per decision: $cpu"
 [[ $ok == PASS ]] || exit 3
