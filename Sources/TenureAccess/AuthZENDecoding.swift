@@ -55,6 +55,9 @@ public enum AuthZEN {
     /// Decodes any AuthZEN type, turning a decoding failure into an `AccessRequestError` with the
     /// JSON path of the bad field.
     public static func decode<T: Decodable>(_ type: T.Type, from body: Data) throws(AccessRequestError) -> T {
+        if let path = body.withUnsafeBytes({ FastJSON.duplicateKeyPath(in: $0) }) {
+            throw AccessRequestError(kind: .invalidValue, path: path, message: "the key is given more than once")
+        }
         do {
             return try JSONDecoder().decode(type, from: body)
         } catch let error as DecodingError {
@@ -85,15 +88,18 @@ public enum AuthZEN {
         for key in codingPath {
             if let index = key.intValue, key.stringValue == "Index \(index)" {
                 path += "[\(index)]"
-            } else if Self.isIdentifier(key.stringValue) {
-                path += path.isEmpty ? key.stringValue : ".\(key.stringValue)"
             } else {
-                let escaped = key.stringValue.replacingOccurrences(of: "\\", with: "\\\\")
-                    .replacingOccurrences(of: "\"", with: "\\\"")
-                path += "[\"\(escaped)\"]"
+                path = Self.path(appending: key.stringValue, to: path)
             }
         }
         return path
+    }
+
+    /// `path` followed by an object's `key`: `.key`, or `["key"]` when it is not an identifier.
+    static func path(appending key: String, to path: String) -> String {
+        if Self.isIdentifier(key) { return path.isEmpty ? key : path + "." + key }
+        let escaped = key.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+        return path + "[\"\(escaped)\"]"
     }
 
     private static func isIdentifier(_ key: String) -> Bool {

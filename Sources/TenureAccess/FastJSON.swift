@@ -9,7 +9,8 @@ enum FastJSON {
     /// Nesting deeper than this is refused (a hostile body must not exhaust the stack).
     static let maximumDepth = 64
 
-    /// The value of a whole document, or nil when it is not valid JSON (or nests too deep).
+    /// The value of a whole document, or nil when it is not valid JSON, nests too deep or gives a
+    /// key twice in one object.
     static func parse(_ bytes: UnsafeRawBufferPointer) -> JSONValue? {
         var reader = Reader(bytes: bytes)
         guard let value = reader.value(depth: 0) else { return nil }
@@ -73,8 +74,10 @@ enum FastJSON {
                     return nil
                 }
                 self.position += 1
-                guard let value = self.value(depth: depth + 1) else { return nil }
-                object[key] = value
+                // A key given twice is the decoder's to refuse (it names the key).
+                guard let value = self.value(depth: depth + 1), object.updateValue(value, forKey: key) == nil else {
+                    return nil
+                }
                 self.skipWhitespace()
                 guard self.position < self.bytes.count else { return nil }
                 switch self.bytes[self.position] {
@@ -390,7 +393,66 @@ extension FastJSON {
     }
 }
 
+extension FastJSON {
+    /// The JSON path (`evaluations[1].subject.id`, as `AuthZEN.path` writes it) of the first key an
+    /// object of the document gives twice; nil when none does, or when the document is not JSON
+    /// (the decoder reports that). Parsers disagree on which of the two values counts (Foundation's
+    /// the first, most others the last), so a request that repeats a key is refused rather than read
+    /// one way here and another by the gateway that sent it.
+    public static func duplicateKeyPath(in bytes: UnsafeRawBufferPointer) -> String? {
+        var reader = Reader(bytes: bytes)
+        var found: String?
+        _ = reader.scanForDuplicates(depth: 0, path: "", found: &found)
+        return found
+    }
+}
+
 extension FastJSON.Reader {
+    /// Reads one value, recording in `found` the path of the first key repeated in an object of it.
+    /// False when the value is malformed or a repeat was found (the scan stops).
+    mutating func scanForDuplicates(depth: Int, path: String, found: inout String?) -> Bool {
+        guard depth <= FastJSON.maximumDepth else { return false }
+        self.skipWhitespace()
+        guard self.position < self.bytes.count else { return false }
+        switch self.bytes[self.position] {
+        case UInt8(ascii: "{"):
+            var keys = Set<String>()
+            return self.members(depth: depth) { reader, key in
+                let keyPath = AuthZEN.path(appending: key, to: path)
+                guard keys.insert(key).inserted else {
+                    found = keyPath
+                    return false
+                }
+                return reader.scanForDuplicates(depth: depth + 1, path: keyPath, found: &found)
+            }
+        case UInt8(ascii: "["):
+            self.position += 1
+            self.skipWhitespace()
+            if self.position < self.bytes.count, self.bytes[self.position] == UInt8(ascii: "]") {
+                self.position += 1
+                return true
+            }
+            var index = 0
+            while true {
+                guard self.scanForDuplicates(depth: depth + 1, path: path + "[\(index)]", found: &found) else {
+                    return false
+                }
+                index += 1
+                self.skipWhitespace()
+                guard self.position < self.bytes.count else { return false }
+                switch self.bytes[self.position] {
+                case UInt8(ascii: ","): self.position += 1
+                case UInt8(ascii: "]"):
+                    self.position += 1
+                    return true
+                default: return false
+                }
+            }
+        default:
+            return self.value(depth: depth) != nil
+        }
+    }
+
     /// Reads an object at the current position member by member: `member` is called with the
     /// reader at each value and must read it whole (false: the document is refused). False when
     /// there is no object here or it is malformed.

@@ -238,6 +238,25 @@ struct DecisionAPITests {
         #expect(try await harness.auditRecords(type: "access.decision").count == 30)
     }
 
+    /// A subject given twice could be read as either one (gateways keep the last, Foundation the
+    /// first): 400 naming it, nothing decided or audited.
+    @Test(arguments: [true, false]) func aKeyGivenTwiceIsABadRequest(fastPath: Bool) async throws {
+        let harness = try await self.harness()
+        try await harness.run(fastPath: fastPath) { client in
+            let response = try await client.execute(
+                uri: "/access/v1/evaluation",
+                method: .post,
+                headers: Harness.headers("gateway"),
+                body: body(
+                    #"{"subject":{"type":"user","id":"nobody","id":"ann"},"resource":{"type":"role","id":"db-read"},"action":{"name":"assume"}}"#
+                )
+            )
+            #expect(response.status == .badRequest)
+            #expect(try object(response)["jsonPath"] as? String == "subject.id")
+        }
+        #expect(try await harness.auditRecords(type: "access.decision").isEmpty)
+    }
+
     /// The scheme is case-insensitive and blanks around the token do not matter (RFC 9110 §11).
     @Test(arguments: [true, false]) func theBearerSchemeIsCaseInsensitiveAndBlanksAroundTheTokenAreIgnored(
         fastPath: Bool
