@@ -118,6 +118,10 @@ public final class AuditBatcher: Service, Sendable {
         }
     }
 
+    /// Whether the writer waits for a wake-up (nothing queued): the next record queued from an event
+    /// loop is written at the end of that loop's round. For tests.
+    var writerIsWaiting: Bool { self.queue.withLock { $0.sleeping } }
+
     /// Refuses records from now on; the writer commits what is queued and ends.
     private func stop() {
         let wake = self.queue.withLock { queue in

@@ -10,7 +10,9 @@ extension TenureAPI {
             self.json(["status": "ok"])
         }
 
-        /// Ready when the store takes writes and the audit log can be appended to.
+        /// Ready when the store takes a write transaction (the audit log is in the same database) and
+        /// the audit log's newest record can be read. A record the store refuses on its own shows in
+        /// that decision's answer (503), not here.
         router.get("/readyz") { _, _ in
             do {
                 try await self.store.checkWritable()

@@ -60,7 +60,7 @@ public final class SQLiteStore: PIMStore {
         let pool = try DatabasePool(path: path, configuration: configuration)
         if !readOnly {
             // GRDB turns WAL on with `synchronous = NORMAL` on the writer, after `prepareDatabase`
-            // ran: without this, commits were never synced, whatever `durable` said.
+            // ran: without this, commits were synced at checkpoints only, whatever `durable` said.
             try pool.writeWithoutTransaction { db in
                 try db.execute(sql: "PRAGMA synchronous = \(durable ? "FULL" : "NORMAL")")
             }

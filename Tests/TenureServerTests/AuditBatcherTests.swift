@@ -25,13 +25,17 @@ import Testing
         }
         let running = Task { try await batcher.run() }
         defer { running.cancel() }
-        // A first record, through the direct way in: the writer is running and, once it has written
-        // that, asleep again.
+        // A first record, through the direct way in: the writer is running; then wait until it
+        // waits again.
         try await batcher.record([Self.event(0)])
-        try await Task.sleep(for: .milliseconds(100))
+        for _ in 0..<500 where !batcher.writerIsWaiting { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(batcher.writerIsWaiting)
         let before = taken.load(ordering: .relaxed)
 
-        let loop = MultiThreadedEventLoopGroup.singleton.next()
+        // A loop of the test's own: it is held for the round below, and no other test's clients
+        // share it.
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let loop = group.next()
         let results = Mutex<[Bool]>([])
         let allAnswered = AsyncStream<Void>.makeStream()
         let takenDuringTheRound = try await loop.submit {
@@ -53,6 +57,7 @@ import Testing
         #expect(results.withLock { $0 } == Array(repeating: true, count: 10))
         #expect(taken.load(ordering: .relaxed) - before == 1, "one commit for the round's ten decisions")
         #expect(try await store.auditRecords(AuditQuery()).count == 11)
+        try await group.shutdownGracefully()
     }
 
     static func event(_ time: Double) -> AuditEvent {
