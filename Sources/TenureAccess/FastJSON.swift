@@ -57,60 +57,23 @@ enum FastJSON {
         }
 
         mutating func object(depth: Int) -> JSONValue? {
-            self.position += 1
             var object: [String: JSONValue] = [:]
-            self.skipWhitespace()
-            if self.position < self.bytes.count, self.bytes[self.position] == UInt8(ascii: "}") {
-                self.position += 1
-                return .object(object)
-            }
-            while true {
-                self.skipWhitespace()
-                guard self.position < self.bytes.count, self.bytes[self.position] == UInt8(ascii: "\""),
-                    let key = self.string()
-                else { return nil }
-                self.skipWhitespace()
-                guard self.position < self.bytes.count, self.bytes[self.position] == UInt8(ascii: ":") else {
-                    return nil
-                }
-                self.position += 1
+            let complete = self.members(depth: depth) { reader, key in
                 // A key given twice is the decoder's to refuse (it names the key).
-                guard let value = self.value(depth: depth + 1), object.updateValue(value, forKey: key) == nil else {
-                    return nil
-                }
-                self.skipWhitespace()
-                guard self.position < self.bytes.count else { return nil }
-                switch self.bytes[self.position] {
-                case UInt8(ascii: ","): self.position += 1
-                case UInt8(ascii: "}"):
-                    self.position += 1
-                    return .object(object)
-                default: return nil
-                }
+                guard let value = reader.value(depth: depth + 1) else { return false }
+                return object.updateValue(value, forKey: key) == nil
             }
+            return complete ? .object(object) : nil
         }
 
         mutating func array(depth: Int) -> JSONValue? {
-            self.position += 1
             var array: [JSONValue] = []
-            self.skipWhitespace()
-            if self.position < self.bytes.count, self.bytes[self.position] == UInt8(ascii: "]") {
-                self.position += 1
-                return .array(array)
-            }
-            while true {
-                guard let value = self.value(depth: depth + 1) else { return nil }
+            let complete = self.elements(depth: depth) { reader, _ in
+                guard let value = reader.value(depth: depth + 1) else { return false }
                 array.append(value)
-                self.skipWhitespace()
-                guard self.position < self.bytes.count else { return nil }
-                switch self.bytes[self.position] {
-                case UInt8(ascii: ","): self.position += 1
-                case UInt8(ascii: "]"):
-                    self.position += 1
-                    return .array(array)
-                default: return nil
-                }
+                return true
             }
+            return complete ? .array(array) : nil
         }
 
         /// A string starting at the opening quote; escapes decoded, UTF-8 validated.
@@ -426,27 +389,8 @@ extension FastJSON.Reader {
                 return reader.scanForDuplicates(depth: depth + 1, path: keyPath, found: &found)
             }
         case UInt8(ascii: "["):
-            self.position += 1
-            self.skipWhitespace()
-            if self.position < self.bytes.count, self.bytes[self.position] == UInt8(ascii: "]") {
-                self.position += 1
-                return true
-            }
-            var index = 0
-            while true {
-                guard self.scanForDuplicates(depth: depth + 1, path: path + "[\(index)]", found: &found) else {
-                    return false
-                }
-                index += 1
-                self.skipWhitespace()
-                guard self.position < self.bytes.count else { return false }
-                switch self.bytes[self.position] {
-                case UInt8(ascii: ","): self.position += 1
-                case UInt8(ascii: "]"):
-                    self.position += 1
-                    return true
-                default: return false
-                }
+            return self.elements(depth: depth) { reader, index in
+                reader.scanForDuplicates(depth: depth + 1, path: path + "[\(index)]", found: &found)
             }
         default:
             return self.value(depth: depth) != nil
@@ -457,31 +401,52 @@ extension FastJSON.Reader {
     /// reader at each value and must read it whole (false: the document is refused). False when
     /// there is no object here or it is malformed.
     mutating func members(depth: Int, _ member: (inout Self, String) -> Bool) -> Bool {
+        self.delimited(UInt8(ascii: "{"), UInt8(ascii: "}"), depth: depth) { reader, _ in
+            reader.skipWhitespace()
+            guard reader.position < reader.bytes.count, reader.bytes[reader.position] == UInt8(ascii: "\""),
+                let key = reader.string()
+            else { return false }
+            reader.skipWhitespace()
+            guard reader.position < reader.bytes.count, reader.bytes[reader.position] == UInt8(ascii: ":") else {
+                return false
+            }
+            reader.position += 1
+            return member(&reader, key)
+        }
+    }
+
+    /// Reads an array at the current position element by element: `element` is called with the
+    /// reader at each element and its index, and must read it whole (false: refused). False when
+    /// there is no array here or it is malformed.
+    mutating func elements(depth: Int, _ element: (inout Self, Int) -> Bool) -> Bool {
+        self.delimited(UInt8(ascii: "["), UInt8(ascii: "]"), depth: depth, element)
+    }
+
+    /// `open`, items separated by commas (each read whole by `item`, given its index), `close`.
+    private mutating func delimited(
+        _ open: UInt8,
+        _ close: UInt8,
+        depth: Int,
+        _ item: (inout Self, Int) -> Bool
+    ) -> Bool {
         guard depth <= FastJSON.maximumDepth else { return false }
         self.skipWhitespace()
-        guard self.position < self.bytes.count, self.bytes[self.position] == UInt8(ascii: "{") else { return false }
+        guard self.position < self.bytes.count, self.bytes[self.position] == open else { return false }
         self.position += 1
         self.skipWhitespace()
-        if self.position < self.bytes.count, self.bytes[self.position] == UInt8(ascii: "}") {
+        if self.position < self.bytes.count, self.bytes[self.position] == close {
             self.position += 1
             return true
         }
+        var index = 0
         while true {
-            self.skipWhitespace()
-            guard self.position < self.bytes.count, self.bytes[self.position] == UInt8(ascii: "\""),
-                let key = self.string()
-            else { return false }
-            self.skipWhitespace()
-            guard self.position < self.bytes.count, self.bytes[self.position] == UInt8(ascii: ":") else {
-                return false
-            }
-            self.position += 1
-            guard member(&self, key) else { return false }
+            guard item(&self, index) else { return false }
+            index += 1
             self.skipWhitespace()
             guard self.position < self.bytes.count else { return false }
             switch self.bytes[self.position] {
             case UInt8(ascii: ","): self.position += 1
-            case UInt8(ascii: "}"):
+            case close:
                 self.position += 1
                 return true
             default: return false
