@@ -87,12 +87,13 @@ public final class AuditBatcher: Service, Sendable {
         guard let admitted else { return Self.complete([waiter], .failure(AuditUnavailable())) }
         if admitted.wake {
             switch waiter {
-            case .onLoop(let loop, _):
+            case .onLoop(let loop, _) where loop.inEventLoop:
                 // Called on `loop`, while it handles what its sockets delivered in this round: the
                 // writer is woken once the round is over, so the batch holds every decision the loop
                 // read in it (the others see `sleeping` false and only queue), not just the first.
                 loop.execute { self.wakeup.signal() }
-            case .direct:
+            case .onLoop, .direct:
+                // No round of this thread's to wait for.
                 self.wakeup.signal()
             }
         }
