@@ -9,17 +9,6 @@ enum FastJSON {
     /// Nesting deeper than this is refused (a hostile body must not exhaust the stack).
     static let maximumDepth = 64
 
-    /// The value of a whole document, or nil when it is not valid JSON, nests too deep or gives a
-    /// key twice in one object.
-    static func parse(_ bytes: UnsafeRawBufferPointer) -> JSONValue? {
-        var reader = Reader(bytes: bytes)
-        guard let value = reader.value(depth: 0) else { return nil }
-        reader.skipWhitespace()
-        // (Not a ternary: `nil` there would become JSONValue.null through ExpressibleByNilLiteral.)
-        guard reader.position == bytes.count else { return nil }
-        return value
-    }
-
     struct Reader {
         let bytes: UnsafeRawBufferPointer
         var position = 0
@@ -246,18 +235,27 @@ extension AuthZEN {
         return try self.decodeEvaluation(Data(body))
     }
 
-    /// A response body, as `encode` would write it, without the encoder.
-    public static func encodeFast(_ response: EvaluationResponse) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(256)
-        self.write(response, into: &out)
-        return out
-    }
-
-    /// `encodeFast(decision.response)`, without building the response's context object first.
+    /// A decision's answer, `{"context":{…},"decision":…}`, byte for byte as `encode(decision.response)`
+    /// writes it, without building the response's context object first.
     public static func encodeFast(_ decision: Decision) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(256)
+        self.write(decision, into: &out)
+        return out
+    }
+
+    /// A batch's answer, `{"evaluations":[…]}`, as `encode` writes the decisions' responses.
+    public static func encodeFast(_ decisions: [Decision]) -> [UInt8] {
+        var out: [UInt8] = Array(#"{"evaluations":["#.utf8)
+        for (index, decision) in decisions.enumerated() {
+            if index > 0 { out.append(UInt8(ascii: ",")) }
+            self.write(decision, into: &out)
+        }
+        out.append(contentsOf: "]}".utf8)
+        return out
+    }
+
+    private static func write(_ decision: Decision, into out: inout [UInt8]) {
         out.append(contentsOf: #"{"context":{"#.utf8)
         // The context's keys: the details' (the two a decision sets itself replace theirs), sorted.
         var keys = decision.details.keys.filter { $0 != Self.reasonKey && $0 != Self.reasonAdminKey }
@@ -282,42 +280,18 @@ extension AuthZEN {
         out.append(contentsOf: #"},"decision":"#.utf8)
         out.append(contentsOf: (decision.allowed ? "true" : "false").utf8)
         out.append(UInt8(ascii: "}"))
-        return out
     }
 
     private static let reasonKey = "reason"
     private static let reasonAdminKey = "reason_admin"
-
-    /// `{"evaluations":[…]}`, as `encode` would write it.
-    public static func encodeFast(_ responses: EvaluationsResponse) -> [UInt8] {
-        var out: [UInt8] = Array("{\"evaluations\":[".utf8)
-        for (index, response) in responses.evaluations.enumerated() {
-            if index > 0 { out.append(UInt8(ascii: ",")) }
-            self.write(response, into: &out)
-        }
-        out.append(contentsOf: "]}".utf8)
-        return out
-    }
-
-    private static func write(_ response: EvaluationResponse, into out: inout [UInt8]) {
-        out.append(UInt8(ascii: "{"))
-        if let context = response.context {
-            out.append(contentsOf: "\"context\":".utf8)
-            FastJSON.write(object: context, into: &out)
-            out.append(UInt8(ascii: ","))
-        }
-        out.append(contentsOf: "\"decision\":".utf8)
-        out.append(contentsOf: (response.decision ? "true" : "false").utf8)
-        out.append(UInt8(ascii: "}"))
-    }
 }
 
 extension FastJSON {
     /// An evaluation body read straight into the request, without building the document's objects
-    /// first (they cost more than the decision): the same value `EvaluationRequest(object)` makes of
-    /// `parse(bytes)`, or nil wherever that is nil — and also for a key given twice in the body or
-    /// in an entity (the decoder then decides). Members other than the AuthZEN ones are read,
-    /// checked as JSON and skipped; `properties` and `context` are kept as parsed.
+    /// first (they cost more than the decision); nil for anything it cannot read — a missing or
+    /// mistyped field, a key given twice — which the decoder then refuses, naming the field. Members
+    /// other than the AuthZEN ones are read, checked as JSON and skipped; `properties` and
+    /// `context` are kept as parsed. (FastJSONTests holds it to the reader it replaced.)
     static func evaluationRequest(_ bytes: UnsafeRawBufferPointer) -> EvaluationRequest? {
         var reader = Reader(bytes: bytes)
         var subject: (type: String, id: String, properties: JSONObject?)?
@@ -362,7 +336,7 @@ extension FastJSON {
     /// (the decoder reports that). Parsers disagree on which of the two values counts (Foundation's
     /// the first, most others the last), so a request that repeats a key is refused rather than read
     /// one way here and another by the gateway that sent it.
-    public static func duplicateKeyPath(in bytes: UnsafeRawBufferPointer) -> String? {
+    static func duplicateKeyPath(in bytes: UnsafeRawBufferPointer) -> String? {
         var reader = Reader(bytes: bytes)
         var found: String?
         _ = reader.scanForDuplicates(depth: 0, path: "", found: &found)
@@ -498,36 +472,5 @@ extension FastJSON.Reader {
         case .null?: return .some(nil)
         default: return nil
         }
-    }
-}
-
-extension EvaluationRequest {
-    /// A request from a parsed object, or nil when any field is missing or of the wrong type (the
-    /// decoder then reports which).
-    init?(_ object: [String: JSONValue]) {
-        guard case .object(let subject)? = object["subject"], case .object(let resource)? = object["resource"],
-            case .object(let action)? = object["action"],
-            case .string(let subjectType)? = subject["type"], case .string(let subjectID)? = subject["id"],
-            case .string(let resourceType)? = resource["type"], case .string(let resourceID)? = resource["id"],
-            case .string(let name)? = action["name"]
-        else { return nil }
-        func properties(_ value: JSONValue?) -> JSONObject?? {
-            switch value {
-            case nil, .null?: return .some(nil)
-            case .object(let object)?: return .some(object)
-            default: return nil
-            }
-        }
-        guard let subjectProperties = properties(subject["properties"]),
-            let resourceProperties = properties(resource["properties"]),
-            let actionProperties = properties(action["properties"]),
-            let context = properties(object["context"])
-        else { return nil }
-        self.init(
-            subject: Subject(type: subjectType, id: subjectID, properties: subjectProperties),
-            resource: Resource(type: resourceType, id: resourceID, properties: resourceProperties),
-            action: Action(name: name, properties: actionProperties),
-            context: context
-        )
     }
 }

@@ -64,7 +64,7 @@ extension TenureAPI {
                 }
             )
             for decision in decisions { self.metrics.decision(allowed: decision.allowed) }
-            return self.jsonBytes(AuthZEN.encodeFast(EvaluationsResponse(evaluations: decisions.map(\.response))))
+            return self.jsonBytes(AuthZEN.encodeFast(decisions))
         }
     }
 
