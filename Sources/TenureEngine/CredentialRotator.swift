@@ -152,18 +152,36 @@ public struct CredentialRotator: Sendable {
     /// plan), it settles what the first call left instead of rotating a second time.
     public func rotate(_ name: String, reason: String, requestID: String) async throws -> Outcome {
         try await self.locked(name) {
-            if let earlier = try await self.store.version(forRequest: requestID) {
-                switch earlier.version.state {
-                case .current, .retired:
-                    return .rotated(version: earlier.version.version)
-                case .pending:
-                    return try await self.reconcileLocked(earlier.name)
-                case .abandoned:
-                    return .unchanged(reason: "the rotation for \(requestID) was attempted and abandoned")
-                }
-            }
-            return try await self.performRotation(name, reason: reason, requestID: requestID)
+            try await self.rotateLocked(name, reason: reason, requestID: requestID)
         }
+    }
+
+    /// `rotate(_:reason:requestID:)` for a caller that holds the credential's lock.
+    private func rotateLocked(_ name: String, reason: String, requestID: String) async throws -> Outcome {
+        if let earlier = try await self.store.version(forRequest: requestID) {
+            switch earlier.version.state {
+            case .current, .retired:
+                return .rotated(version: earlier.version.version)
+            case .pending:
+                return try await self.reconcileLocked(earlier.name)
+            case .abandoned:
+                return .unchanged(reason: "the rotation for \(requestID) was attempted and abandoned")
+            }
+        }
+        return try await self.performRotation(name, reason: reason, requestID: requestID)
+    }
+
+    /// The credential's lock for a check-out, taken at once or not at all: nil while a rotation of
+    /// it runs — here or in another process (`tenure vault rotate`, `tenure sync`). A check-out that
+    /// holds it until its record is written can never hand out a secret a running rotation is about
+    /// to replace, and a rotation that takes it after sees the check-out (a max-age rotation then
+    /// waits for it). Never waits: the caller may hold other locks, and a rotation may take minutes.
+    public func checkoutLock(_ name: String, holder: String) async throws -> SyncLock? {
+        try await CredentialLock.attempt(
+            name,
+            in: self.store.credentialLockDirectory,
+            purpose: "check-out by \(holder)"
+        )
     }
 
     /// Runs `body` holding the credential's lock, waiting up to `lockWait` for it. When the wait
@@ -320,44 +338,61 @@ public struct CredentialRotator: Sendable {
         requestID: String? = nil,
         reason: String? = nil
     ) async throws -> CheckInResult {
-        guard var checkout = try await self.store.checkout(id: checkoutID) else {
+        guard let checkout = try await self.store.checkout(id: checkoutID) else {
             throw RotationError(description: "there is no check-out \(checkoutID)")
         }
-        if checkout.isOpen {
-            var event = AuditEvent(
-                time: self.now(),
-                actor: actor ?? self.actor,
-                type: "credential.checkin",
-                subject: checkout.identityID,
-                object: checkout.name,
-                details: ["checkout": checkout.id, "version": String(checkout.version)]
-            )
-            if let requestID { event.details["request"] = requestID }
-            if let reason { event.details["reason"] = reason }
-            do {
-                checkout = try await self.store.checkIn(id: checkoutID, at: self.now(), audit: [event])
-            } catch let error as StoreError where error.code == .invalidStatus {
-                // Checked in by a concurrent call in between: carry on as its retry.
-                guard let again = try await self.store.checkout(id: checkoutID), !again.isOpen else { throw error }
-                checkout = again
-            }
-        }
+        let record = { try await self.recordCheckIn(checkout, actor: actor, requestID: requestID, reason: reason) }
         guard try await self.status(checkout.name).record.oneTime else {
-            return CheckInResult(checkout: checkout, rotation: nil)
+            return CheckInResult(checkout: try await record(), rotation: nil)
         }
-        // The check-in stands whatever the rotation does: a rotation that cannot run now (another
-        // one holds the credential) is recorded as failed and retried by maintenance.
-        let outcome: Outcome
+        // One-time: the credential's lock is held from the check-in to the end of the rotation, so
+        // no check-out comes between them (it would get the secret about to be replaced).
         do {
-            outcome = try await self.rotate(
-                checkout.name,
-                reason: "one-time credential checked in (check-out \(checkoutID))",
-                requestID: "checkin:\(checkoutID)"
-            )
+            return try await self.locked(checkout.name) {
+                let closed = try await record()
+                let outcome = try await self.rotateLocked(
+                    checkout.name,
+                    reason: "one-time credential checked in (check-out \(checkoutID))",
+                    requestID: "checkin:\(checkoutID)"
+                )
+                return CheckInResult(checkout: closed, rotation: outcome)
+            }
         } catch let error as CredentialLockError {
-            outcome = .needsAttention(reason: "\(error); retried by maintenance")
+            // Another rotation holds the credential. The check-in stands whatever the rotation
+            // does: `locked` recorded the failure, so maintenance retries it.
+            return CheckInResult(
+                checkout: try await record(),
+                rotation: .needsAttention(reason: "\(error); retried by maintenance")
+            )
         }
-        return CheckInResult(checkout: checkout, rotation: outcome)
+    }
+
+    /// Records the check-in of `checkout` (audited `credential.checkin`) unless it is checked in
+    /// already; the check-out as stored after.
+    private func recordCheckIn(
+        _ checkout: CredentialCheckout,
+        actor: String?,
+        requestID: String?,
+        reason: String?
+    ) async throws -> CredentialCheckout {
+        guard checkout.isOpen else { return checkout }
+        var event = AuditEvent(
+            time: self.now(),
+            actor: actor ?? self.actor,
+            type: "credential.checkin",
+            subject: checkout.identityID,
+            object: checkout.name,
+            details: ["checkout": checkout.id, "version": String(checkout.version)]
+        )
+        if let requestID { event.details["request"] = requestID }
+        if let reason { event.details["reason"] = reason }
+        do {
+            return try await self.store.checkIn(id: checkout.id, at: self.now(), audit: [event])
+        } catch let error as StoreError where error.code == .invalidStatus {
+            // Checked in by a concurrent call in between: carry on as its retry.
+            guard let again = try await self.store.checkout(id: checkout.id), !again.isOpen else { throw error }
+            return again
+        }
     }
 
     // MARK: - Maintenance
@@ -380,16 +415,6 @@ public struct CredentialRotator: Sendable {
         for status in statuses {
             guard let (trigger, reason) = Self.maintenanceStep(status, now: now) else { continue }
             let name = status.record.name
-            // A scheduled (max-age) rotation waits for an open check-out that is still within its
-            // time, as PAM vaults do: the holder is using the password now. Retries, leavers and
-            // check-ins are never deferred, nor is a check-out without a due time or past it.
-            if trigger == .maxAge, let due = await self.openCheckoutDue(name, now: now) {
-                self.logger.info(
-                    "vault maintenance: max-age rotation deferred while checked out",
-                    metadata: ["credential": "\(name)", "until": "\(Int(due))"]
-                )
-                continue
-            }
             let outcome: Outcome
             do {
                 // A credential another process is rotating right now is its business this time.
@@ -411,6 +436,18 @@ public struct CredentialRotator: Sendable {
                 guard let fresh = try await self.store.credentialStatus(named: name),
                     let (step, why) = Self.maintenanceStep(fresh, now: now), step == trigger
                 else { continue }
+                // A scheduled (max-age) rotation waits for an open check-out that is still within its
+                // time, as PAM vaults do: the holder is using the password now. Retries, leavers and
+                // check-ins are never deferred, nor is a check-out without a due time or past it.
+                // Looked at under the lock, which a check-out holds until it is recorded: one asked
+                // for after this look is refused until the rotation is over, then gets the new secret.
+                if step == .maxAge, let due = await self.openCheckoutDue(name, now: now) {
+                    self.logger.info(
+                        "vault maintenance: max-age rotation deferred while checked out",
+                        metadata: ["credential": "\(name)", "until": "\(Int(due))"]
+                    )
+                    continue
+                }
                 switch step {
                 case .reconcile: outcome = try await self.reconcileLocked(name)
                 case .retry, .maxAge: outcome = try await self.performRotation(name, reason: why, requestID: nil)

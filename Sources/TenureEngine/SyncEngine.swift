@@ -158,12 +158,14 @@ public struct SyncEngine: Sendable {
     }
 
     /// One sync: resume what an earlier run left unfinished, pull, plan, apply, then the vault's
-    /// maintenance (with a vault). The caller holds the sync lock.
+    /// maintenance (with a vault, unless `vaultMaintenance` is false: `tenure serve`'s sweeper
+    /// runs it on its own, outside the locks a sync holds). The caller holds the sync lock.
     public func sync(
         allowMassRevoke: Bool,
         now: @Sendable () -> Double,
         pull: () async throws -> PullResult,
-        afterEntry: (@Sendable (Int) -> Void)? = nil
+        afterEntry: (@Sendable (Int) -> Void)? = nil,
+        vaultMaintenance: Bool = true
     ) async throws -> Report {
         let auditBefore = try await self.newestAuditSequence()
         var report = try await self.syncPlan(
@@ -173,7 +175,7 @@ public struct SyncEngine: Sendable {
             afterEntry: afterEntry,
             auditBefore: auditBefore
         )
-        if let rotator = self.rotator {
+        if let rotator = self.rotator, vaultMaintenance {
             report.maintenance = await self.maintain(rotator, now: now)
             let after = try await self.newestAuditSequence()
             report.auditRange = after > auditBefore ? (auditBefore + 1)...after : nil

@@ -91,6 +91,30 @@ extension Operations {
                         extra: ["reason": decision.reason.rawValue]
                     )
                 }
+                // No secret while a rotation of it runs, here or in another process (it may be about
+                // to be replaced): its lock, taken at once or not at all, is held until the
+                // check-out is recorded, so a rotation that starts later sees it.
+                guard let credentialLock = try await rotator.checkoutLock(name, holder: context.actor) else {
+                    try await api.audited([
+                        AuditEvent(
+                            time: now,
+                            actor: context.actor,
+                            type: "credential.checkout",
+                            subject: identity.id,
+                            object: name,
+                            outcome: "refused",
+                            details: ["reason": "rotation-in-progress", "request": context.requestID]
+                        )
+                    ])
+                    throw Problem(
+                        .conflict,
+                        "rotation-in-progress",
+                        title: "Conflict",
+                        detail: "\(name) is being rotated; ask again when the rotation has finished",
+                        headers: [.retryAfter: "5"]
+                    )
+                }
+                defer { withExtendedLifetime(credentialLock) {} }
                 guard let status = try await rotator.store.credentialStatus(named: name), let current = status.current
                 else {
                     throw Problem.notFound("the vault holds no current secret for \(name)")
@@ -184,9 +208,9 @@ extension Operations {
                 }
             }
             let (actor, requestID) = (context.actor, context.requestID)
-            let result = try await self.coordinator.exclusive {
-                try await rotator.checkIn(checkoutID: body.checkoutID, actor: actor, requestID: requestID)
-            }
+            // Not inside the coordinator: a one-time credential's rotation may take minutes (a
+            // program's time limit), and the credential's own lock keeps check-outs away meanwhile.
+            let result = try await rotator.checkIn(checkoutID: body.checkoutID, actor: actor, requestID: requestID)
             var rotated: String?
             switch result.rotation {
             case .rotated(let version)?: rotated = "rotated to version \(version)"
@@ -240,13 +264,11 @@ extension Operations {
         for checkout in try await rotator.store.openCheckouts(dueBy: now) {
             do {
                 let due = isoDate(checkout.dueAt ?? now)
-                let result = try await self.coordinator.exclusive {
-                    try await rotator.checkIn(
-                        checkoutID: checkout.id,
-                        actor: Self.sweeperActor,
-                        reason: "overdue: due at \(due)"
-                    )
-                }
+                let result = try await rotator.checkIn(
+                    checkoutID: checkout.id,
+                    actor: Self.sweeperActor,
+                    reason: "overdue: due at \(due)"
+                )
                 if let outcome = result.rotation { self.metrics.rotation(outcome) }
                 closed += 1
             } catch {
@@ -261,13 +283,16 @@ extension Operations {
     }
 
     /// Vault maintenance as the daemon's sweeper runs it (settling pending versions, retries of
-    /// failed rotations, max age), inside the coordinator like check-out and check-in: a check-out
-    /// either comes first — and a max-age rotation then waits for it — or gets the new secret; it
-    /// never hands out a secret that a rotation already decided on is about to replace. Counts the
-    /// outcomes in the metrics.
+    /// failed rotations, max age). Outside the coordinator: a rotation may take minutes (LDAP
+    /// timeouts, a program's time limit), and activations, approvals, check-outs of other
+    /// credentials and offboardings must not wait for it. Each credential's own lock does what the
+    /// coordinator did for it: a check-out either comes first — and a max-age rotation then waits
+    /// for it — or is refused while the rotation runs and gets the new secret after; it never hands
+    /// out a secret that a rotation already decided on is about to replace. Counts the outcomes in
+    /// the metrics.
     public func maintainVault() async throws -> [CredentialRotator.MaintenanceResult] {
         guard let rotator = self.engine.rotator else { return [] }
-        let results = try await self.coordinator.exclusive { try await rotator.maintain() }
+        let results = try await rotator.maintain()
         for result in results { self.metrics.rotation(result.outcome) }
         return results
     }

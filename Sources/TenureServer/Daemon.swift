@@ -103,10 +103,14 @@ public struct SyncScheduler: Service {
             let report = try await self.operations.coordinator.exclusive {
                 let report: SyncEngine.Report
                 do {
+                    // Without the vault's maintenance: the sweeper runs it outside the sync lock
+                    // and the coordinator, so a slow rotation holds up neither offboardings nor
+                    // activations.
                     report = try await self.engine.sync(
                         allowMassRevoke: false,
                         now: { Date().timeIntervalSince1970 },
-                        pull: self.pull
+                        pull: self.pull,
+                        vaultMaintenance: false
                     )
                 } catch {
                     do {

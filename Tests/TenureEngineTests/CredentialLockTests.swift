@@ -129,6 +129,34 @@ struct CredentialLockTests {
         }
     }
 
+    /// A check-out takes the credential's lock at once or not at all: none while a rotation of it
+    /// runs in another process (it would hand out a secret about to be replaced), and while a
+    /// check-out holds it, a rotation elsewhere waits for it.
+    @Test func aCheckOutNeverTakesTheLockFromARunningRotation() async throws {
+        try await withWorld { world in
+            let serve = world.rotator(world.first, actor: "serve", now: { 2_000 })
+            var cli = world.rotator(world.second, actor: "cli", now: { 2_000 })
+            cli.lockWait = .milliseconds(200)
+            do {
+                let held = try #require(try await serve.checkoutLock("app-key", holder: "token:ann"))
+                await #expect(throws: CredentialLockError.self) {
+                    try await cli.rotate("app-key", reason: "by hand")
+                }
+                withExtendedLifetime(held) {}
+            }
+            cli.lockWait = .seconds(30)
+            let running = Task { try await cli.rotate("app-key", reason: "by hand") }
+            for _ in 0..<500 where try await world.first.credentialStatus(named: "app-key")?.pending == nil {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            #expect(try await world.first.credentialStatus(named: "app-key")?.pending != nil)
+            #expect(try await serve.checkoutLock("app-key", holder: "token:ann") == nil, "not while it rotates")
+            #expect(FileManager.default.createFile(atPath: world.gate, contents: nil))
+            _ = try await running.value
+            #expect(try await serve.checkoutLock("app-key", holder: "token:ann") != nil, "free once it is done")
+        }
+    }
+
     /// A rotation that cannot wait long enough (the server's) records a failure, so maintenance
     /// retries it; the running rotation's success then clears it (its secret is one nobody has seen).
     @Test func aRotationThatCannotWaitIsRecordedAsFailed() async throws {

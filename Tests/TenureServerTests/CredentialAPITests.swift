@@ -235,44 +235,186 @@ struct CredentialAPITests {
         }
     }
 
-    /// The sweeper's vault maintenance runs inside the coordinator, like check-out: a max-age
-    /// rotation cannot slip between a check-out's look at open check-outs and its answer.
-    @Test func vaultMaintenanceWaitsForTheCoordinator() async throws {
+    /// A rotation program that waits: it reads the secret, creates `started`, waits for `release`
+    /// to exist, then keeps the secret in `received` — a target that takes its time.
+    struct SlowProgram {
+        var path, started, release, received: String
+
+        init(in directory: String, name: String) throws {
+            self.path = directory + "/\(name).sh"
+            self.started = directory + "/\(name).started"
+            self.release = directory + "/\(name).release"
+            self.received = directory + "/\(name).received"
+            let script = """
+                #!/bin/sh
+                secret=$(cat)
+                : > "\(self.started)"
+                while [ ! -e "\(self.release)" ]; do sleep 0.02; done
+                printf '%s' "$secret" > "\(self.received)"
+                """
+            try script.write(toFile: self.path, atomically: true, encoding: .utf8)
+            chmod(self.path, 0o700)
+        }
+
+        /// Waits (up to 20 s) until the program runs.
+        func waitUntilStarted() async throws {
+            for _ in 0..<1_000 where !FileManager.default.fileExists(atPath: self.started) {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            try #require(FileManager.default.fileExists(atPath: self.started), "the rotation program never started")
+        }
+
+        func finish() {
+            _ = FileManager.default.createFile(atPath: self.release, contents: nil)
+        }
+    }
+
+    /// `body`'s result, expected within 10 s while `program` runs. One that waits longer (for the
+    /// rotation) is a failure; the program is then let go so that the test still ends.
+    static func promptly<T: Sendable>(
+        _ what: Comment,
+        while program: SlowProgram,
+        _ body: @escaping @Sendable () async throws -> T
+    ) async throws -> T {
+        let done = Mutex(false)
+        let task = Task {
+            defer { done.withLock { $0 = true } }
+            return try await body()
+        }
+        for _ in 0..<500 where !done.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(20)) }
+        if !done.withLock({ $0 }) {
+            Issue.record("\(what) waited for the rotation")
+            program.finish()
+        }
+        return try await task.value
+    }
+
+    /// A rotation may take minutes (a program's time limit, LDAP timeouts): the sweeper's vault
+    /// maintenance runs outside the coordinator, so the rest of the API goes on meanwhile. Only the
+    /// credential being rotated is refused (409, Retry-After) — never handed out while it is about
+    /// to be replaced — and it is handed out again, new, once the rotation is over.
+    @Test func aSlowRotationHoldsUpOnlyItsOwnCredential() async throws {
         let clock = Mutex<Double>(1_800_000_000)
+        let mappings = Mappings(
+            roles: [RoleDefinition(name: "app-admin", tier: 1, mode: .standing, credentials: ["app-key", "app-slow"])]
+        )
         let harness = try await Harness(
-            mappings: Self.mappings,
+            mappings: mappings,
             state: Self.state,
             now: { clock.withLock { $0 } },
             vault: true
         )
-        defer { try? FileManager.default.removeItem(atPath: harness.directory) }
         let (path, _) = try Self.program(in: harness.directory)
+        let slow = try SlowProgram(in: harness.directory, name: "slow")
         let rotator = try #require(harness.operations.engine.rotator)
         try await rotator.enroll(
             name: "app-key",
             kind: .command(path: path),
             currentSecret: "Key-One-Secret",
+            policy: PasswordPolicy()
+        )
+        try await rotator.enroll(
+            name: "app-slow",
+            kind: .command(path: slow.path),
+            currentSecret: "Slow-One-Secret",
             policy: PasswordPolicy(),
             maxAgeSeconds: 60
         )
-        clock.withLock { $0 += 120 }  // past its max age
-        // Someone holds the coordinator (a check-out in progress, say).
-        let (held, hold) = AsyncStream.makeStream(of: Void.self)
-        let (entered, enter) = AsyncStream.makeStream(of: Void.self)
-        let holder = Task {
-            await harness.operations.coordinator.exclusive {
-                enter.yield()
-                for await _ in held {}
+        clock.withLock { $0 += 120 }  // app-slow is past its max age
+        try await harness.run { client in
+            let maintenance = Task { try await harness.operations.maintainVault() }
+            try await slow.waitUntilStarted()
+            let other = try await Self.promptly("a check-out of another credential", while: slow) {
+                try await Self.checkout(client, "app-key", token: "ann")
             }
+            #expect(other.status == .created)
+            #expect(try object(other)["secret"] as? String == "Key-One-Secret")
+            let refused = try await Self.promptly("a check-out of the credential being rotated", while: slow) {
+                try await Self.checkout(client, "app-slow", token: "bob")
+            }
+            #expect(refused.status == .conflict)
+            #expect(refused.headers[.retryAfter] == "5")
+            #expect(try object(refused)["type"] as? String == "https://tenure.dev/problems/rotation-in-progress")
+            #expect(try await harness.store.credentialStatus(named: "app-slow")?.current?.version == 1)
+
+            slow.finish()
+            let results = try await maintenance.value
+            #expect(results.map(\.name) == ["app-slow"])
+            #expect(results.map(\.outcome) == [.rotated(version: 2)])
+            let after = try await Self.checkout(client, "app-slow", token: "bob")
+            #expect(after.status == .created)
+            #expect(try object(after)["version"] as? Int == 2)
+            let received = try String(contentsOfFile: slow.received, encoding: .utf8)
+            #expect(try object(after)["secret"] as? String == received)
         }
-        for await _ in entered { break }
-        let maintenance = Task { try await harness.operations.maintainVault() }
-        try await Task.sleep(for: .milliseconds(300))
-        #expect(try await harness.store.credentialStatus(named: "app-key")?.current?.version == 1, "not while held")
-        hold.finish()
-        await holder.value
-        let results = try await maintenance.value
-        #expect(results.map(\.trigger) == [.maxAge])
-        #expect(try await harness.store.credentialStatus(named: "app-key")?.current?.version == 2)
+        let checkouts = try await harness.auditRecords(type: "credential.checkout").map(\.event)
+        let refusals = checkouts.filter { $0.outcome == "refused" }
+        #expect(refusals.map(\.object) == ["app-slow"])
+        #expect(refusals.map(\.subject) == ["id-bob"])
+        #expect(refusals.first?.details["reason"] == "rotation-in-progress")
+        #expect(checkouts.filter { $0.outcome == "success" }.map(\.object) == ["app-key", "app-slow"])
+    }
+
+    /// Checking in a one-time credential holds its lock from the check-in to the end of the
+    /// rotation: nobody checks it out in between (they would get the secret being replaced), and
+    /// the rest of the API does not wait for the rotation.
+    @Test func aOneTimeCheckInKeepsCheckOutsAwayUntilItsRotationIsDone() async throws {
+        let harness = try await Harness(
+            mappings: Mappings(
+                roles: [RoleDefinition(name: "app-admin", tier: 1, mode: .standing, credentials: ["app-key", "once"])]
+            ),
+            state: Self.state,
+            vault: true
+        )
+        let (path, _) = try Self.program(in: harness.directory)
+        let slow = try SlowProgram(in: harness.directory, name: "once")
+        let rotator = try #require(harness.operations.engine.rotator)
+        try await rotator.enroll(
+            name: "app-key",
+            kind: .command(path: path),
+            currentSecret: "Key-One-Secret",
+            policy: PasswordPolicy()
+        )
+        try await rotator.enroll(
+            name: "once",
+            kind: .command(path: slow.path),
+            currentSecret: "Once-Secret",
+            policy: PasswordPolicy(),
+            oneTime: true
+        )
+        try await harness.run { client in
+            let first = try await Self.checkout(client, "once", token: "ann")
+            #expect(first.status == .created)
+            let id = try #require(try object(first)["checkoutID"] as? String)
+            // On a connection of its own: the test client sends its requests one after another.
+            let port = try #require(client.port)
+            let body = #"{"checkoutID": "\#(id)"}"#
+            let request = Array(
+                ("POST /v1/credentials/once/checkin HTTP/1.1\r\nHost: localhost\r\n"
+                    + "Authorization: Bearer \(Harness.token("ann"))\r\nContent-Type: application/json\r\n"
+                    + "Content-Length: \(body.utf8.count)\r\n\r\n" + body).utf8
+            )
+            let checkin = Task { try await RawHTTP.exchangeOnThread(port: port, request, responses: 1)[0].status }
+            try await slow.waitUntilStarted()
+            let refused = try await Self.promptly("a check-out during the check-in's rotation", while: slow) {
+                try await Self.checkout(client, "once", token: "bob")
+            }
+            #expect(refused.status == .conflict)
+            #expect(try object(refused)["type"] as? String == "https://tenure.dev/problems/rotation-in-progress")
+            let other = try await Self.promptly("a check-out of another credential", while: slow) {
+                try await Self.checkout(client, "app-key", token: "bob")
+            }
+            #expect(other.status == .created)
+
+            slow.finish()
+            #expect(try await checkin.value == 200)
+            #expect(try await harness.store.credentialStatus(named: "once")?.current?.version == 2)
+            let after = try await Self.checkout(client, "once", token: "bob")
+            #expect(after.status == .created)
+            #expect(try object(after)["version"] as? Int == 2)
+            #expect(
+                try object(after)["secret"] as? String == (try String(contentsOfFile: slow.received, encoding: .utf8))
+            )
+        }
     }
 }

@@ -87,7 +87,7 @@ struct ServeCommand: AsyncParsableCommand {
             logger: logger,
             operations: operations
         )
-        var steps: [@Sendable () async throws -> Void] = [
+        let steps: [@Sendable () async throws -> Void] = [
             { _ = try await operations.sweepExpiredActivations() },
             { _ = try await operations.runDueOffboardings() },
             // A `tenure sync` or `tenure offboard` run beside the server changed the store.
@@ -96,14 +96,25 @@ struct ServeCommand: AsyncParsableCommand {
             // (After the reload: it may wait for the sync lock.)
             { _ = try await operations.settlePendingDeletions() },
         ]
-        if engine.rotator != nil {
-            steps.append { _ = try await operations.checkInOverdueCheckouts() }
-            steps.append { _ = try await operations.maintainVault() }
-        }
         var services: [any Service] = [
             Sweeper(operations: operations, interval: settings.sweepIntervalSeconds, logger: logger, steps: steps),
             Checkpointer(store: store, logger: logger),
         ]
+        if engine.rotator != nil {
+            // A loop of its own: a rotation may take minutes (a program's time limit), and due
+            // offboardings and expiries must not wait behind it.
+            services.append(
+                Sweeper(
+                    operations: operations,
+                    interval: settings.sweepIntervalSeconds,
+                    logger: logger,
+                    steps: [
+                        { _ = try await operations.checkInOverdueCheckouts() },
+                        { _ = try await operations.maintainVault() },
+                    ]
+                )
+            )
+        }
         if let schedule = settings.schedule {
             services.append(
                 SyncScheduler(
