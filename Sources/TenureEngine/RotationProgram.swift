@@ -1,4 +1,6 @@
+import Dispatch
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -15,8 +17,9 @@ import Glibc
 ///   another rotation running at the same moment (whose program would then never see end-of-file);
 /// - a minimal environment (`PATH`), the default signal dispositions and an empty signal mask;
 /// - a process group of its own, so that stopping it stops what it started. (A Ctrl-C given to
-///   `tenure` does not reach it either: it runs to its end, and the rotation, left pending, is
-///   settled by `reconcile` — for a program, by a person.)
+///   `tenure` does not reach it either: a command that installs `RotationProgramInterrupts` stops
+///   it on its way out, and the rotation, left pending, is settled by `reconcile` — for a program,
+///   by a person.)
 ///
 /// It has `timeLimit` to finish. One that does not is stopped (SIGTERM to its process group, then
 /// SIGKILL to the group 5 s later) and its result is unknown: it may have changed the target
@@ -97,6 +100,7 @@ enum RotationProgram {
             close(pipeEnds[1])
             return .failed("cannot run \(path): \(String(cString: strerror(rc)))")
         }
+        Self.register(pid)
         var bytes = Array(secret.utf8)
         let delivered = Self.writeAll(bytes, to: pipeEnds[1])
         for index in bytes.indices { bytes[index] = 0 }
@@ -167,12 +171,51 @@ enum RotationProgram {
         }
     }
 
-    /// Reaps `pid` (waiting for it); its raw wait status.
+    /// Reaps `pid` (waiting for it); its raw wait status. Taken out of the running programs first:
+    /// `stopAll` signals a process group only while its leader is unreaped (its id not reusable).
     @discardableResult
     private static func reap(_ pid: pid_t) -> Int32 {
+        Self.running.withLock { _ = $0.pids.remove(pid) }
         var status: Int32 = 0
         while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
         return status
+    }
+
+    // MARK: - Stopping them with the process
+
+    /// The programs started and not yet reaped, and whether the process is being interrupted.
+    private struct Running: Sendable {
+        var pids: Set<pid_t> = []
+        var interrupted = false
+    }
+
+    private static let running = Mutex(Running())
+
+    /// A program started after the process was interrupted is stopped at once.
+    private static func register(_ pid: pid_t) {
+        let interrupted = Self.running.withLock { running in
+            running.pids.insert(pid)
+            return running.interrupted
+        }
+        if interrupted { kill(-pid, SIGTERM) }
+    }
+
+    /// SIGTERM to every running program's process group; SIGKILL to those whose leader has not
+    /// ended `grace` later. Returns once none is left or the grace is over.
+    static func stopAll(grace: Duration) {
+        let started = Self.running.withLock { running in
+            running.interrupted = true
+            for pid in running.pids { kill(-pid, SIGTERM) }
+            return !running.pids.isEmpty
+        }
+        guard started else { return }
+        let deadline = ContinuousClock.now + grace
+        while ContinuousClock.now < deadline, Self.running.withLock({ !$0.pids.isEmpty }) {
+            usleep(20_000)
+        }
+        Self.running.withLock { running in
+            for pid in running.pids { kill(-pid, SIGKILL) }
+        }
     }
 
     private static func describe(_ duration: Duration) -> String {
@@ -192,5 +235,41 @@ enum RotationProgram {
 
     private static func lookUp<Function>(_ name: String) -> Function? {
         dlsym(nil, name).map { unsafeBitCast($0, to: Function.self) }
+    }
+}
+
+/// Ctrl-C for a command that may run rotation programs (`tenure sync`, `tenure offboard`,
+/// `tenure vault rotate` and `reconcile`). A program runs in a process group of its own, so the
+/// terminal's SIGINT never reaches it: without this, the command would end and leave it running
+/// with nobody to wait for it or stop it at its time limit.
+public enum RotationProgramInterrupts {
+    private static let sources = Mutex<[any DispatchSourceSignal]>([])
+
+    /// From now on SIGINT, SIGTERM and SIGHUP stop every running rotation program (SIGTERM to its
+    /// process group, SIGKILL 5 s later if its leader is still running), then end the process by
+    /// that signal as before. The rotation it was part of is left pending: `tenure vault reconcile`
+    /// (or the next sync's maintenance) settles it by trying both secrets.
+    public static func install() {
+        Self.sources.withLock { sources in
+            guard sources.isEmpty else { return }
+            for signalNumber in [SIGINT, SIGTERM, SIGHUP] {
+                signal(signalNumber, SIG_IGN)
+                let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
+                source.setEventHandler {
+                    RotationProgram.stopAll(grace: RotationProgram.termGrace)
+                    // Ended by the signal, as without this. Unblocked here first (a signal source
+                    // may keep it blocked); should it still return, the shell's status for it.
+                    signal(signalNumber, SIG_DFL)
+                    var only = sigset_t()
+                    sigemptyset(&only)
+                    sigaddset(&only, signalNumber)
+                    pthread_sigmask(SIG_UNBLOCK, &only, nil)
+                    raise(signalNumber)
+                    _exit(128 + signalNumber)
+                }
+                source.resume()
+                sources.append(source)
+            }
+        }
     }
 }

@@ -27,6 +27,7 @@ struct OffboardCommand: AsyncParsableCommand {
     @Option(help: "When, ISO 8601 (e.g. 2026-12-31T17:00:00Z); default now.") var at: String?
 
     func run() async throws {
+        RotationProgramInterrupts.install()  // a rotation program stops with the offboarding
         let context = try StateContext(options: self.options)
         let mappings = try context.loadMappings()
         let lock: SyncLock

@@ -24,6 +24,7 @@ struct SyncCommand: AsyncParsableCommand {
     var allowMassRevoke = false
 
     func run() async throws {
+        RotationProgramInterrupts.install()  // a leaver's rotation program stops with the sync
         let context = try StateContext(options: self.options)
         let mappings = try context.loadMappings()
         let lock: SyncLock

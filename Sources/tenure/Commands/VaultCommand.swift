@@ -45,6 +45,7 @@ struct VaultCommand: AsyncParsableCommand {
                 password: nil,
                 logger: self.state.logger
             )
+            RotationProgramInterrupts.install()  // a rotation program stops with the command
             self.rotator = CredentialRotator(
                 store: self.store,
                 masterKey: key,
