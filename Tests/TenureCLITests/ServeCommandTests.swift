@@ -51,6 +51,7 @@ struct ServeCommandTests {
                         server:
                           sweepIntervalSeconds: 1
                           schedule: {interval: 1s}
+                          eventLoops: 3
                           tokens:
                             - name: gateway
                               sha256: "\(hash)"
@@ -65,6 +66,11 @@ struct ServeCommandTests {
                 let base = "http://127.0.0.1:\(port)"
 
                 #expect(try Self.curl(["\(base)/healthz"]).body.contains("\"ok\""))
+                // `server.eventLoops`: the connections are served by that many event-loop threads.
+                let threads = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task").compactMap {
+                    try? String(contentsOfFile: "/proc/\(pid)/task/\($0)/comm", encoding: .utf8)
+                }
+                #expect(threads.filter { $0.hasPrefix("NIO-ELT-") }.count == 3, "\(threads.sorted())")
                 // The scheduled sync runs (every second): rpatel gets db-read.
                 var decision = ""
                 for _ in 0..<100 {
