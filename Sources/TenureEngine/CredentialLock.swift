@@ -12,6 +12,10 @@ import Glibc
 /// while that rotation is still running. The kernel drops the lock when its holder exits, even on
 /// SIGKILL; a pending version found under the lock is therefore an orphan, safe to settle.
 ///
+/// A check-out in `tenure serve` holds it too, for the moment it takes to record the check-out
+/// (`CredentialRotator.checkoutLock`): no secret is handed out while a rotation of it runs, and a
+/// rotation that comes after sees the check-out.
+///
 /// `flock` locks belong to an open file description: two holders in one process exclude each other
 /// as two processes do.
 enum CredentialLock {
@@ -55,7 +59,7 @@ public enum CredentialLockError: Error, CustomStringConvertible, Sendable {
     public var description: String {
         switch self {
         case .held(let credential, let holder):
-            "credential \(credential) is being rotated elsewhere (\(holder)); try again when that has finished"
+            "credential \(credential) is in use elsewhere (\(holder)); try again when that has finished"
         case .cannotOpen(let path, let reason):
             "cannot open the credential lock \(path): \(reason)"
         }

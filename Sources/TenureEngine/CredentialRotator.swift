@@ -171,24 +171,33 @@ public struct CredentialRotator: Sendable {
         return try await self.performRotation(name, reason: reason, requestID: requestID)
     }
 
-    /// The credential's lock for a check-out, taken at once or not at all: nil while a rotation of
-    /// it runs — here or in another process (`tenure vault rotate`, `tenure sync`). A check-out that
-    /// holds it until its record is written can never hand out a secret a running rotation is about
-    /// to replace, and a rotation that takes it after sees the check-out (a max-age rotation then
-    /// waits for it). Never waits: the caller may hold other locks, and a rotation may take minutes.
+    /// The credential's lock for a check-out: nil while a rotation of it runs — here or in another
+    /// process (`tenure vault rotate`, `tenure sync`). A check-out that holds it until its record is
+    /// written can never hand out a secret a running rotation is about to replace, and a rotation
+    /// that takes it after sees the check-out (a max-age rotation then waits for it). Waits a
+    /// quarter of a second at most — long enough for a maintenance pass that only looks, not for
+    /// a rotation (which may take minutes): the caller holds the server's coordinator.
     public func checkoutLock(_ name: String, holder: String) async throws -> SyncLock? {
-        try await CredentialLock.attempt(
-            name,
-            in: self.store.credentialLockDirectory,
-            purpose: "check-out by \(holder)"
-        )
+        do {
+            return try await CredentialLock.acquire(
+                name,
+                in: self.store.credentialLockDirectory,
+                purpose: "check-out by \(holder)",
+                timeout: .milliseconds(250)
+            )
+        } catch CredentialLockError.held {
+            return nil
+        }
     }
 
     /// Runs `body` holding the credential's lock, waiting up to `lockWait` for it. When the wait
     /// runs out, a failure is recorded before the error is thrown, so maintenance retries after its
     /// back-off: the rotation that held the lock either made a secret nobody has seen (what this one
-    /// was for) or recorded a failure of its own — nothing that was due is lost.
+    /// was for) or recorded a failure of its own — nothing that was due is lost. Not when a rotation
+    /// has made a new secret current meanwhile: that is what this one was for, and a failure
+    /// recorded after it would start a retry, which waits for no check-out.
     private func locked<T>(_ name: String, _ body: () async throws -> T) async throws -> T {
+        let currentBefore = try await self.store.credentialStatus(named: name)?.current?.version
         let lock: SyncLock
         do {
             lock = try await CredentialLock.acquire(
@@ -199,7 +208,7 @@ public struct CredentialRotator: Sendable {
             )
         } catch let error as CredentialLockError {
             do {
-                try await self.recordFailure(name, "\(error)")
+                try await self.recordFailure(name, "\(error)", ifCurrentVersion: currentBefore)
             } catch let recordError {
                 self.logger.error(
                     "a rotation that could not take its credential's lock could not be recorded as failed",
@@ -235,6 +244,12 @@ public struct CredentialRotator: Sendable {
         let sealed = try Self.encode(
             Envelope.seal(Array(new.utf8), credential: name, version: version, masterKey: self.masterKey)
         )
+
+        // An interrupted command starts no program (`RotationProgramInterrupts`): no pending
+        // version for one that will not run.
+        if case .command = status.record.kind, RotationProgram.isInterrupted {
+            throw RotationError(description: "credential \(name) was not rotated: the command is being interrupted")
+        }
 
         // Phase 1: the new secret is safe (encrypted, committed) before the target changes.
         let stored = try await self.store.addPendingVersion(
@@ -415,6 +430,9 @@ public struct CredentialRotator: Sendable {
         for status in statuses {
             guard let (trigger, reason) = Self.maintenanceStep(status, now: now) else { continue }
             let name = status.record.name
+            // Looked at again under the lock (below); here it spares the lock, which a check-out
+            // of this credential would find taken meanwhile.
+            if trigger == .maxAge, await self.openCheckoutDue(name, now: now) != nil { continue }
             let outcome: Outcome
             do {
                 // A credential another process is rotating right now is its business this time.
@@ -584,22 +602,35 @@ public struct CredentialRotator: Sendable {
         try await self.recordFailure(name, failure)
     }
 
-    private func recordFailure(_ name: String, _ reason: String) async throws {
+    /// Records a failed attempt (audited); with `ifCurrentVersion`, only while that version is
+    /// still the current one (checked in the same transaction).
+    private func recordFailure(_ name: String, _ reason: String, ifCurrentVersion: Int?? = .none) async throws {
         let failures = (try await self.store.credentialStatus(named: name)?.failures ?? 0) + 1
         let delay = Self.retryDelay(afterFailures: failures)
-        try await self.store.recordRotationFailure(
-            name,
-            error: reason,
-            nextAttemptAt: self.now() + delay,
-            audit: [
-                self.event(
-                    "credential.rotation.failed",
-                    name,
-                    outcome: "failure",
-                    details: ["reason": reason, "failures": String(failures)]
-                )
-            ]
-        )
+        let audit = [
+            self.event(
+                "credential.rotation.failed",
+                name,
+                outcome: "failure",
+                details: ["reason": reason, "failures": String(failures)]
+            )
+        ]
+        if case .some(let expected) = ifCurrentVersion {
+            _ = try await self.store.recordRotationFailure(
+                name,
+                error: reason,
+                nextAttemptAt: self.now() + delay,
+                ifCurrentVersion: expected,
+                audit: audit
+            )
+        } else {
+            try await self.store.recordRotationFailure(
+                name,
+                error: reason,
+                nextAttemptAt: self.now() + delay,
+                audit: audit
+            )
+        }
     }
 
     private func status(_ name: String) async throws -> CredentialStatus {

@@ -94,13 +94,23 @@ enum RotationProgram {
         let environment = [strdup("PATH=/usr/local/bin:/usr/bin:/bin"), nil]
         defer { free(environment[0]) }
         var pid: pid_t = 0
-        let rc = posix_spawn(&pid, path, &actions, &attributes, argv, environment)
+        // Started and registered in one turn of the registry's lock: an interruption either comes
+        // first (and nothing is started) or finds the program to stop.
+        let rc: Int32? = Self.running.withLock { running in
+            guard !running.interrupted else { return nil }
+            let rc = posix_spawn(&pid, path, &actions, &attributes, argv, environment)
+            if rc == 0 { running.pids.insert(pid) }
+            return rc
+        }
         close(pipeEnds[0])
+        guard let rc else {
+            close(pipeEnds[1])
+            return .failed("\(path) was not started: the command is being interrupted")
+        }
         guard rc == 0 else {
             close(pipeEnds[1])
             return .failed("cannot run \(path): \(String(cString: strerror(rc)))")
         }
-        Self.register(pid)
         var bytes = Array(secret.utf8)
         let delivered = Self.writeAll(bytes, to: pipeEnds[1])
         for index in bytes.indices { bytes[index] = 0 }
@@ -173,9 +183,13 @@ enum RotationProgram {
 
     /// Reaps `pid` (waiting for it); its raw wait status. Taken out of the running programs first:
     /// `stopAll` signals a process group only while its leader is unreaped (its id not reusable).
+    /// When the process is being interrupted, what is left of the group is killed first (as at the
+    /// time limit): a leader gone on SIGTERM may leave a child that ignores it.
     @discardableResult
     private static func reap(_ pid: pid_t) -> Int32 {
-        Self.running.withLock { _ = $0.pids.remove(pid) }
+        Self.running.withLock { running in
+            if running.pids.remove(pid) != nil, running.interrupted { kill(-pid, SIGKILL) }
+        }
         var status: Int32 = 0
         while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
         return status
@@ -191,14 +205,8 @@ enum RotationProgram {
 
     private static let running = Mutex(Running())
 
-    /// A program started after the process was interrupted is stopped at once.
-    private static func register(_ pid: pid_t) {
-        let interrupted = Self.running.withLock { running in
-            running.pids.insert(pid)
-            return running.interrupted
-        }
-        if interrupted { kill(-pid, SIGTERM) }
-    }
+    /// Whether the process is being interrupted: no rotation program is started any more.
+    static var isInterrupted: Bool { Self.running.withLock { $0.interrupted } }
 
     /// SIGTERM to every running program's process group; SIGKILL to those whose leader has not
     /// ended `grace` later. Returns once none is left or the grace is over.
@@ -246,14 +254,17 @@ public enum RotationProgramInterrupts {
     private static let sources = Mutex<[any DispatchSourceSignal]>([])
 
     /// From now on SIGINT, SIGTERM and SIGHUP stop every running rotation program (SIGTERM to its
-    /// process group, SIGKILL 5 s later if its leader is still running), then end the process by
-    /// that signal as before. The rotation it was part of is left pending: `tenure vault reconcile`
-    /// (or the next sync's maintenance) settles it by trying both secrets.
+    /// process group, SIGKILL to what is left of it once its leader has ended or 5 s later), start
+    /// no new one, then end the process by that signal as before. The rotation it was part of is
+    /// left pending: `tenure vault reconcile` (or the next sync's maintenance) settles it by trying
+    /// both secrets. A signal this process was started ignoring (`nohup`, a script's background
+    /// job) stays ignored.
     public static func install() {
         Self.sources.withLock { sources in
             guard sources.isEmpty else { return }
             for signalNumber in [SIGINT, SIGTERM, SIGHUP] {
-                signal(signalNumber, SIG_IGN)
+                let previous = signal(signalNumber, SIG_IGN)
+                guard !isIgnore(previous) else { continue }
                 let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
                 source.setEventHandler {
                     RotationProgram.stopAll(grace: RotationProgram.termGrace)
@@ -272,4 +283,10 @@ public enum RotationProgramInterrupts {
             }
         }
     }
+}
+
+/// Whether a disposition `signal` returned is SIG_IGN.
+private func isIgnore(_ handler: __sighandler_t?) -> Bool {
+    let ignore: __sighandler_t? = SIG_IGN
+    return unsafeBitCast(handler, to: Int.self) == unsafeBitCast(ignore, to: Int.self)
 }

@@ -71,7 +71,8 @@ extension Operations {
                     ),
                     now: now
                 )
-                guard decision.allowed else {
+                /// Audits a check-out that was not made: `denied` by the decision, or `refused`.
+                func auditUnmade(_ outcome: String, reason: String) async throws {
                     try await api.audited([
                         AuditEvent(
                             time: now,
@@ -79,10 +80,13 @@ extension Operations {
                             type: "credential.checkout",
                             subject: identity.id,
                             object: name,
-                            outcome: "denied",
-                            details: ["reason": decision.reason.rawValue, "request": context.requestID]
+                            outcome: outcome,
+                            details: ["reason": reason, "request": context.requestID]
                         )
                     ])
+                }
+                guard decision.allowed else {
+                    try await auditUnmade("denied", reason: decision.reason.rawValue)
                     throw Problem(
                         .forbidden,
                         "checkout-denied",
@@ -92,20 +96,10 @@ extension Operations {
                     )
                 }
                 // No secret while a rotation of it runs, here or in another process (it may be about
-                // to be replaced): its lock, taken at once or not at all, is held until the
-                // check-out is recorded, so a rotation that starts later sees it.
+                // to be replaced): its lock (waited for a quarter of a second at most) is held until
+                // the check-out is recorded, so a rotation that starts later sees it.
                 guard let credentialLock = try await rotator.checkoutLock(name, holder: context.actor) else {
-                    try await api.audited([
-                        AuditEvent(
-                            time: now,
-                            actor: context.actor,
-                            type: "credential.checkout",
-                            subject: identity.id,
-                            object: name,
-                            outcome: "refused",
-                            details: ["reason": "rotation-in-progress", "request": context.requestID]
-                        )
-                    ])
+                    try await auditUnmade("refused", reason: "rotation-in-progress")
                     throw Problem(
                         .conflict,
                         "rotation-in-progress",
@@ -123,17 +117,7 @@ extension Operations {
                     do {
                         try await self.requireTOTP(identityID: identity.id, code: body.totp, now: now)
                     } catch let problem as Problem {
-                        try await api.audited([
-                            AuditEvent(
-                                time: now,
-                                actor: context.actor,
-                                type: "credential.checkout",
-                                subject: identity.id,
-                                object: name,
-                                outcome: "refused",
-                                details: ["reason": problem.slug, "request": context.requestID]
-                            )
-                        ])
+                        try await auditUnmade("refused", reason: problem.slug)
                         throw problem
                     }
                 }
@@ -287,9 +271,10 @@ extension Operations {
     /// timeouts, a program's time limit), and activations, approvals, check-outs of other
     /// credentials and offboardings must not wait for it. Each credential's own lock does what the
     /// coordinator did for it: a check-out either comes first — and a max-age rotation then waits
-    /// for it — or is refused while the rotation runs and gets the new secret after; it never hands
-    /// out a secret that a rotation already decided on is about to replace. Counts the outcomes in
-    /// the metrics.
+    /// for it — or is refused while the rotation runs and gets what is current after; it never
+    /// hands out a secret that a running maintenance rotation is about to replace. (A leaver's
+    /// rotation is decided when a sync plans it: until its plan entry runs, a check-out by someone
+    /// else still gets the current secret, as before.) Counts the outcomes in the metrics.
     public func maintainVault() async throws -> [CredentialRotator.MaintenanceResult] {
         guard let rotator = self.engine.rotator else { return [] }
         let results = try await rotator.maintain()

@@ -126,7 +126,6 @@ public struct SyncScheduler: Service {
             let summary = report.plan.summary
             let outcome = report.held ? "held" : (report.planID == nil ? "no_change" : "applied")
             metrics.syncRun(outcome, actions: report.applied, leavers: summary.leavers)
-            for result in report.maintenance { metrics.rotation(result.outcome) }
             self.logger.info(
                 "scheduled sync",
                 metadata: [
@@ -143,8 +142,10 @@ public struct SyncScheduler: Service {
     }
 }
 
-/// Every `sweepIntervalSeconds`: records expired activations (decisions already deny at expiry),
-/// carries out offboardings that fell due, and lets the vault retry failed rotations.
+/// Every `sweepIntervalSeconds`, the steps it is given, one after another. `tenure serve` runs two:
+/// one records expired activations (decisions already deny at expiry) and carries out offboardings
+/// that fell due; the other checks in overdue check-outs and runs the vault's maintenance (retries
+/// of failed rotations, max age), which may take minutes and so has a loop of its own.
 public struct Sweeper: Service {
     let operations: Operations
     let interval: Double

@@ -185,16 +185,49 @@ extension SQLiteStore: VaultStore {
     public func recordRotationFailure(_ name: String, error: String, nextAttemptAt: Double, audit: [AuditEvent])
         async throws
     {
+        try await self.recordRotationFailure(name, error: error, nextAttemptAt: nextAttemptAt, audit: audit) { _ in
+            true
+        }
+    }
+
+    public func recordRotationFailure(
+        _ name: String,
+        error: String,
+        nextAttemptAt: Double,
+        ifCurrentVersion expected: Int?,
+        audit: [AuditEvent]
+    ) async throws -> Bool {
+        try await self.recordRotationFailure(name, error: error, nextAttemptAt: nextAttemptAt, audit: audit) { db in
+            let current = try Int.fetchOne(
+                db,
+                sql: "SELECT version FROM credential_version WHERE name = ? AND state = 'current'",
+                arguments: [name]
+            )
+            return current == expected
+        }
+    }
+
+    /// Records the failure in one transaction with `condition`, when it holds; whether it did.
+    @discardableResult
+    private func recordRotationFailure(
+        _ name: String,
+        error: String,
+        nextAttemptAt: Double,
+        audit: [AuditEvent],
+        if condition: @escaping @Sendable (Database) throws -> Bool
+    ) async throws -> Bool {
         guard nextAttemptAt.isFinite else {
             throw StoreError(.invalidEvent, "credential \(name): nextAttemptAt is not a finite number")
         }
-        try await self.pool.write { db in
+        return try await self.pool.write { db in
             try Self.requireCredential(db, name)
+            guard try condition(db) else { return false }
             try db.execute(
                 sql: "UPDATE credential SET failures = failures + 1, lastError = ?, nextAttemptAt = ? WHERE name = ?",
                 arguments: [error, nextAttemptAt, name]
             )
             _ = try self.appendAudit(audit, db)
+            return true
         }
     }
 

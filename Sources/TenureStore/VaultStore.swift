@@ -211,6 +211,15 @@ public protocol VaultStore: Sendable {
     func abandon(_ name: String, version: Int, audit: [AuditEvent]) async throws
     /// Records a failed attempt: failures += 1, lastError, nextAttemptAt.
     func recordRotationFailure(_ name: String, error: String, nextAttemptAt: Double, audit: [AuditEvent]) async throws
+    /// `recordRotationFailure`, only while version `ifCurrentVersion` (nil: none) is the current
+    /// one, in the same transaction; whether it was recorded (and audited).
+    func recordRotationFailure(
+        _ name: String,
+        error: String,
+        nextAttemptAt: Double,
+        ifCurrentVersion: Int?,
+        audit: [AuditEvent]
+    ) async throws -> Bool
 
     // MARK: Check-outs
 

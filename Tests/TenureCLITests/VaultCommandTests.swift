@@ -74,57 +74,104 @@ struct VaultCommandTests {
         }
     }
 
-    /// Ctrl-C on `tenure vault rotate` stops the rotation program too, even one that ignores
-    /// SIGTERM (SIGKILL to its process group 5 s later): the program has a process group of its own,
-    /// which the terminal's signal never reaches, and must not be left running with nobody to wait
-    /// for it. The rotation stays pending for reconcile; tenure ends by the signal, as it would have.
-    @Test func ctrlCStopsTheRotationProgram() async throws {
+    /// A vault holding `app-key`, a `--command` credential whose program is `script(directory)`,
+    /// against the sample directory.
+    private func withCommandCredential(
+        _ script: (String) -> String,
+        _ body: (SyncTests.World, String) async throws -> Void
+    ) async throws {
         try await withSlapd(data: Sample.ldif) { server in
             try await withTemporaryDirectoryAsync { directory in
                 let world = try SyncTests.World(server: server, directory: directory, vault: true)
                 #expect(try world.tenure(["vault", "init"]).status == 0)
-                let pidFile = directory + "/program.pid"
-                let program = try write(
-                    "#!/bin/sh\ntrap '' TERM\necho $$ > '\(pidFile)'\ncat > /dev/null\nwhile :; do sleep 0.05; done\n",
-                    to: "rotate.sh",
-                    in: directory
-                )
+                let program = try write(script(directory), to: "rotate.sh", in: directory)
                 chmod(program, 0o700)
                 let secretFile = try write("Initial-Secret\n", to: "initial.secret", in: directory)
                 let added = try world.tenure([
                     "vault", "add", "app-key", "--command", program, "--secret-file", secretFile,
                 ])
-                #expect(added.status == 0, "\(added)")
-
-                let process = Process()
-                process.executableURL = URL(fileURLWithPath: try TenureBinary.require())
-                process.arguments = ["vault", "rotate", "app-key", "--config", world.config]
-                process.environment = cliEnvironment()
-                process.standardOutput = FileHandle.nullDevice
-                process.standardError = FileHandle.nullDevice
-                try process.run()
-                var programPID: pid_t = 0
-                defer { if programPID > 0 { kill(-programPID, SIGKILL) } }  // whatever the outcome
-                for _ in 0..<1_000 where programPID == 0 {
-                    try await Task.sleep(for: .milliseconds(20))
-                    let text = (try? String(contentsOfFile: pidFile, encoding: .utf8)) ?? ""
-                    programPID = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
-                }
-                try #require(programPID > 0, "the rotation program never started")
-
-                process.interrupt()  // SIGINT, as Ctrl-C sends it to tenure's process group
-                for _ in 0..<1_000 where process.isRunning { try await Task.sleep(for: .milliseconds(20)) }
-                try #require(!process.isRunning, "tenure did not end")
-                #expect(process.terminationReason == .uncaughtSignal)
-                #expect(process.terminationStatus == SIGINT)
-                // Gone, or a zombie waiting for init to reap it: not running either way.
-                let stat = try? String(contentsOfFile: "/proc/\(programPID)/stat", encoding: .utf8)
-                let state = stat.flatMap { $0.split(separator: ")").last?.split(separator: " ").first }
-                #expect(state == nil || state == "Z", "the program is still running (state \(state ?? "?"))")
-
-                let shown = try world.tenure(["vault", "show", "app-key"])
-                #expect(shown.stdout.contains("v2  pending"), "\(shown)")
+                try #require(added.status == 0, "\(added)")
+                try await body(world, directory)
             }
+        }
+    }
+
+    /// Ctrl-C on `tenure vault rotate` stops the rotation program too, even one that ignores
+    /// SIGTERM (SIGKILL to its process group 5 s later): the program has a process group of its own,
+    /// which the terminal's signal never reaches, and must not be left running with nobody to wait
+    /// for it. The rotation stays pending for reconcile; tenure ends by the signal, as it would have.
+    @Test func ctrlCStopsTheRotationProgram() async throws {
+        let script = { (directory: String) in
+            "#!/bin/sh\ntrap '' TERM\necho $$ > '\(directory)/program.pid'\ncat > /dev/null\nwhile :; do sleep 0.05; done\n"
+        }
+        try await self.withCommandCredential(script) { world, directory in
+            let pidFile = directory + "/program.pid"
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: try TenureBinary.require())
+            process.arguments = ["vault", "rotate", "app-key", "--config", world.config]
+            process.environment = cliEnvironment()
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            var programPID: pid_t = 0
+            defer { if programPID > 0 { kill(-programPID, SIGKILL) } }  // whatever the outcome
+            for _ in 0..<1_000 where programPID == 0 {
+                try await Task.sleep(for: .milliseconds(20))
+                let text = (try? String(contentsOfFile: pidFile, encoding: .utf8)) ?? ""
+                programPID = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+            }
+            try #require(programPID > 0, "the rotation program never started")
+
+            process.interrupt()  // SIGINT, as Ctrl-C sends it to tenure's process group
+            for _ in 0..<1_000 where process.isRunning { try await Task.sleep(for: .milliseconds(20)) }
+            try #require(!process.isRunning, "tenure did not end")
+            #expect(process.terminationReason == .uncaughtSignal)
+            #expect(process.terminationStatus == SIGINT)
+            // Gone, or a zombie waiting for init to reap it: not running either way.
+            let stat = try? String(contentsOfFile: "/proc/\(programPID)/stat", encoding: .utf8)
+            let state = stat.flatMap { $0.split(separator: ")").last?.split(separator: " ").first }
+            #expect(state == nil || state == "Z", "the program is still running (state \(state ?? "?"))")
+
+            let shown = try world.tenure(["vault", "show", "app-key"])
+            #expect(shown.stdout.contains("v2  pending"), "\(shown)")
+        }
+    }
+
+    /// A command started with SIGINT ignored (a script's background job, `nohup` for SIGHUP) keeps
+    /// it ignored: Ctrl-C in that terminal stops neither tenure nor its program, and the rotation
+    /// finishes.
+    @Test func aSignalTheCommandWasStartedIgnoringStaysIgnored() async throws {
+        let script = { (directory: String) in
+            "#!/bin/sh\ncat > /dev/null\n: > '\(directory)/started'\nwhile [ ! -e '\(directory)/gate' ]; do sleep 0.02; done\n"
+        }
+        try await self.withCommandCredential(script) { world, directory in
+            let started = directory + "/started"
+            let gate = directory + "/gate"
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/bin/sh")
+            // exec keeps the ignored disposition, as a shell's background job has it.
+            process.arguments = [
+                "-c", "trap '' INT; exec \"$0\" vault rotate app-key --config \"$1\"",
+                try TenureBinary.require(), world.config,
+            ]
+            process.environment = cliEnvironment()
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            defer { if process.isRunning { process.terminate() } }
+            for _ in 0..<1_000 where !FileManager.default.fileExists(atPath: started) {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            try #require(FileManager.default.fileExists(atPath: started), "the rotation program never started")
+            kill(process.processIdentifier, SIGINT)
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(process.isRunning, "tenure ended on a signal it was started ignoring")
+            #expect(FileManager.default.createFile(atPath: gate, contents: nil))
+            for _ in 0..<1_000 where process.isRunning { try await Task.sleep(for: .milliseconds(20)) }
+            #expect(process.terminationReason == .exit)
+            #expect(process.terminationStatus == 0)
+            let shown = try world.tenure(["vault", "show", "app-key"])
+            #expect(shown.stdout.contains("v2  current"), "\(shown)")
         }
     }
 }

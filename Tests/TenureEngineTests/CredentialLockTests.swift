@@ -129,9 +129,9 @@ struct CredentialLockTests {
         }
     }
 
-    /// A check-out takes the credential's lock at once or not at all: none while a rotation of it
-    /// runs in another process (it would hand out a secret about to be replaced), and while a
-    /// check-out holds it, a rotation elsewhere waits for it.
+    /// A check-out never gets the credential's lock while a rotation of it runs in another process
+    /// (it would hand out a secret about to be replaced), and while a check-out holds it, a
+    /// rotation elsewhere waits for it (here: gives up after its 200 ms wait).
     @Test func aCheckOutNeverTakesTheLockFromARunningRotation() async throws {
         try await withWorld { world in
             let serve = world.rotator(world.first, actor: "serve", now: { 2_000 })
@@ -157,6 +157,28 @@ struct CredentialLockTests {
         }
     }
 
+    /// A check-out waits a moment for the lock (a maintenance pass that only looks holds it that
+    /// long), not for a rotation.
+    @Test func aCheckOutWaitsAMomentForTheLock() async throws {
+        try await withWorld { world in
+            let serve = world.rotator(world.first, actor: "serve", now: { 2_000 })
+            let cli = world.rotator(world.second, actor: "cli", now: { 2_000 })
+            let (taken, take) = AsyncStream.makeStream(of: Bool.self)
+            let holder = Task {
+                let brief = try await cli.checkoutLock("app-key", holder: "maintenance")
+                take.yield(brief != nil)
+                try await Task.sleep(for: .milliseconds(50))
+                withExtendedLifetime(brief) {}
+            }
+            for await held in taken {
+                #expect(held)
+                break
+            }
+            #expect(try await serve.checkoutLock("app-key", holder: "token:ann") != nil)
+            try await holder.value
+        }
+    }
+
     /// A rotation that cannot wait long enough (the server's) records a failure, so maintenance
     /// retries it; the running rotation's success then clears it (its secret is one nobody has seen).
     @Test func aRotationThatCannotWaitIsRecordedAsFailed() async throws {
@@ -172,7 +194,7 @@ struct CredentialLockTests {
             }
             let meanwhile = try #require(try await world.second.credentialStatus(named: "app-key"))
             #expect(meanwhile.failures == 1)
-            #expect(meanwhile.lastError?.contains("being rotated elsewhere") == true, "\(meanwhile)")
+            #expect(meanwhile.lastError?.contains("is in use elsewhere (rotation by serve") == true, "\(meanwhile)")
             #expect(meanwhile.pending?.version == 2, "the running rotation's version is untouched")
 
             #expect(FileManager.default.createFile(atPath: world.gate, contents: nil))

@@ -269,6 +269,42 @@ struct CredentialAPITests {
         }
     }
 
+    /// A harness whose role unlocks `app-key` (a program that answers at once) and `name`, rotated
+    /// by a `SlowProgram`.
+    static func slowWorld(
+        _ name: String,
+        now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 },
+        maxAgeSeconds: Double? = nil,
+        oneTime: Bool = false
+    ) async throws -> (Harness, SlowProgram) {
+        let harness = try await Harness(
+            mappings: Mappings(
+                roles: [RoleDefinition(name: "app-admin", tier: 1, mode: .standing, credentials: ["app-key", name])]
+            ),
+            state: Self.state,
+            now: now,
+            vault: true
+        )
+        let (path, _) = try Self.program(in: harness.directory)
+        let slow = try SlowProgram(in: harness.directory, name: name)
+        let rotator = try #require(harness.operations.engine.rotator)
+        try await rotator.enroll(
+            name: "app-key",
+            kind: .command(path: path),
+            currentSecret: "Key-One-Secret",
+            policy: PasswordPolicy()
+        )
+        try await rotator.enroll(
+            name: name,
+            kind: .command(path: slow.path),
+            currentSecret: "Slow-One-Secret",
+            policy: PasswordPolicy(),
+            maxAgeSeconds: maxAgeSeconds,
+            oneTime: oneTime
+        )
+        return (harness, slow)
+    }
+
     /// `body`'s result, expected within 10 s while `program` runs. One that waits longer (for the
     /// rotation) is a failure; the program is then let go so that the test still ends.
     static func promptly<T: Sendable>(
@@ -295,31 +331,7 @@ struct CredentialAPITests {
     /// to be replaced — and it is handed out again, new, once the rotation is over.
     @Test func aSlowRotationHoldsUpOnlyItsOwnCredential() async throws {
         let clock = Mutex<Double>(1_800_000_000)
-        let mappings = Mappings(
-            roles: [RoleDefinition(name: "app-admin", tier: 1, mode: .standing, credentials: ["app-key", "app-slow"])]
-        )
-        let harness = try await Harness(
-            mappings: mappings,
-            state: Self.state,
-            now: { clock.withLock { $0 } },
-            vault: true
-        )
-        let (path, _) = try Self.program(in: harness.directory)
-        let slow = try SlowProgram(in: harness.directory, name: "slow")
-        let rotator = try #require(harness.operations.engine.rotator)
-        try await rotator.enroll(
-            name: "app-key",
-            kind: .command(path: path),
-            currentSecret: "Key-One-Secret",
-            policy: PasswordPolicy()
-        )
-        try await rotator.enroll(
-            name: "app-slow",
-            kind: .command(path: slow.path),
-            currentSecret: "Slow-One-Secret",
-            policy: PasswordPolicy(),
-            maxAgeSeconds: 60
-        )
+        let (harness, slow) = try await Self.slowWorld("app-slow", now: { clock.withLock { $0 } }, maxAgeSeconds: 60)
         clock.withLock { $0 += 120 }  // app-slow is past its max age
         try await harness.run { client in
             let maintenance = Task { try await harness.operations.maintainVault() }
@@ -359,29 +371,7 @@ struct CredentialAPITests {
     /// rotation: nobody checks it out in between (they would get the secret being replaced), and
     /// the rest of the API does not wait for the rotation.
     @Test func aOneTimeCheckInKeepsCheckOutsAwayUntilItsRotationIsDone() async throws {
-        let harness = try await Harness(
-            mappings: Mappings(
-                roles: [RoleDefinition(name: "app-admin", tier: 1, mode: .standing, credentials: ["app-key", "once"])]
-            ),
-            state: Self.state,
-            vault: true
-        )
-        let (path, _) = try Self.program(in: harness.directory)
-        let slow = try SlowProgram(in: harness.directory, name: "once")
-        let rotator = try #require(harness.operations.engine.rotator)
-        try await rotator.enroll(
-            name: "app-key",
-            kind: .command(path: path),
-            currentSecret: "Key-One-Secret",
-            policy: PasswordPolicy()
-        )
-        try await rotator.enroll(
-            name: "once",
-            kind: .command(path: slow.path),
-            currentSecret: "Once-Secret",
-            policy: PasswordPolicy(),
-            oneTime: true
-        )
+        let (harness, slow) = try await Self.slowWorld("once", oneTime: true)
         try await harness.run { client in
             let first = try await Self.checkout(client, "once", token: "ann")
             #expect(first.status == .created)

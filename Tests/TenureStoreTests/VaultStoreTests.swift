@@ -157,6 +157,40 @@ struct VaultStoreTests {
         }
     }
 
+    /// A rotation that gave up waiting records its failure only while the version it meant to
+    /// replace is still current, checked in the same transaction: once another rotation has made a
+    /// new one current, a failure recorded after it would start a needless retry.
+    @Test func aConditionalFailureIsRecordedOnlyWhileItsVersionIsCurrent() async throws {
+        try await withStore { store, _ throws in
+            try await store.addCredential(ldapRecord("svc-backup"), initialSecret: "sealed-v1", audit: [])
+            let event = vaultEvent("credential.rotation.failed", "svc-backup")
+            #expect(
+                try await store.recordRotationFailure(
+                    "svc-backup",
+                    error: "lock held",
+                    nextAttemptAt: created + 60,
+                    ifCurrentVersion: 1,
+                    audit: [event]
+                )
+            )
+            #expect(try await store.credentialStatus(named: "svc-backup")?.failures == 1)
+            #expect(try await store.addPendingVersion(of: "svc-backup", sealed: "sealed-v2", audit: []) == 2)
+            try await store.promote("svc-backup", version: 2, audit: [])
+            let recorded = try await store.recordRotationFailure(
+                "svc-backup",
+                error: "lock held",
+                nextAttemptAt: created + 60,
+                ifCurrentVersion: 1,
+                audit: [event]
+            )
+            #expect(!recorded)
+            let status = try #require(try await store.credentialStatus(named: "svc-backup"))
+            #expect(status.failures == 0)
+            #expect(status.lastError == nil)
+            #expect(try await auditTypes(store).filter { $0 == "credential.rotation.failed" }.count == 1)
+        }
+    }
+
     @Test func promotingRetiresTheOldCurrentAndClearsFailures() async throws {
         try await withStore { store, _ throws in
             try await store.addCredential(ldapRecord("svc-backup"), initialSecret: "sealed-v1", audit: [])
