@@ -187,19 +187,26 @@ extension Operations {
     /// Whether the running task holds the sync lock (inside `withSyncLock`).
     @TaskLocal static var holdsSyncLock = false
 
+    /// When the running request stops waiting for the sync lock (its arrival + `syncLockWait`);
+    /// nil outside a request (the sweeper waits `syncLockWait` each time).
+    @TaskLocal static var syncLockDeadline: ContinuousClock.Instant?
+
     /// Runs `body` holding the sync lock (`<database>.lock`, as `tenure sync` takes it), waited for
-    /// up to `syncLockWait` (30 s); then a 503 naming the holder (the client retries), `body` not
-    /// run. Within `body` the task holds it: a change that takes it again (an HR termination's
+    /// up to `syncLockWait` (30 s) — for a SCIM request, counted from its arrival, so that changes
+    /// queued behind one another do not each wait it again; then a 503 naming the holder (the
+    /// client retries), `body` not run. Within `body` the task holds it: a change that takes it again (an HR termination's
     /// cancellation and offboarding, a move's cancellation) runs in the same turn — a second
     /// `flock` from this process would wait for the first.
     func withSyncLock<T: Sendable>(purpose: String, _ body: () async throws -> T) async throws -> T {
         if Self.holdsSyncLock { return try await body() }
+        var wait = self.syncLockWait
+        if let deadline = Self.syncLockDeadline { wait = min(wait, max(.zero, deadline - .now)) }
         let lock: SyncLock
         do {
             lock = try await SyncLock.acquire(
                 path: self.store.path + ".lock",
                 purpose: purpose,
-                waitingUpTo: self.syncLockWait
+                waitingUpTo: wait
             )
         } catch SyncLockError.held(_, let holder) {
             throw Problem(

@@ -39,7 +39,13 @@ extension Operations {
             let allowed = handlers.map(\.0.rawValue).joined(separator: ", ")
             for method in [HTTPRequest.Method.get, .post, .put, .patch, .delete] {
                 if let handler = handlers.first(where: { $0.0 == method })?.1 {
-                    group.on(path, method: method, use: handler)
+                    // A change waits for the sync lock at most `syncLockWait` from its arrival,
+                    // however long it waited for its turn among HR's other changes.
+                    group.on(path, method: method) { request, context in
+                        try await Self.$syncLockDeadline.withValue(.now + self.syncLockWait) {
+                            try await handler(request, context)
+                        }
+                    }
                 } else {
                     group.on(path, method: method) { _, _ in
                         SCIMHTTP.error(

@@ -379,6 +379,57 @@ struct SCIMAPITests {
         #expect(try await harness.auditRecords(type: "hr.termination").count == 1)
     }
 
+    /// HR's changes take turns, and a termination waits for a command-line sync that holds the
+    /// lock — but at most `syncLockWait` from its arrival: three sent together are all answered 503
+    /// within that time, not one wait after another. Nothing is terminated; the retries are.
+    @Test func terminationsQueuedBehindTheSyncLockAreAllAnsweredWithinTheWait() async throws {
+        let harness = try await Harness(
+            mappings: Self.mappings,
+            state: Self.state,
+            now: { Self.now },
+            syncLockWait: .seconds(1)
+        )
+        try await harness.run { client in
+            var ids: [String] = []
+            for (name, number) in [("ann", "E100"), ("bob", "E200"), ("cat", "E300")] {
+                let create = Self.entraCreate("\(name)@corp.example", employeeNumber: number)
+                ids.append(try Self.created(try await Self.send(client, .post, "/Users", create)))
+            }
+            // Each on a connection of its own (the test client would send them one after another).
+            let port = try #require(client.port)
+            let patch = Self.entraActive("false")
+            func request(_ id: String) -> [UInt8] {
+                Array(
+                    ("PATCH /scim/v2/Users/\(id) HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer "
+                        + "\(Harness.token("hr"))\r\nContent-Type: application/scim+json\r\n"
+                        + "Content-Length: \(patch.utf8.count)\r\n\r\n" + patch).utf8
+                )
+            }
+            try await harness.whileACLISyncHoldsTheLock {
+                let start = ContinuousClock.now
+                try await withThrowingTaskGroup(of: (Int, Duration).self) { group in
+                    for id in ids {
+                        let bytes = request(id)
+                        group.addTask {
+                            let status = try await RawHTTP.exchangeOnThread(port: port, bytes, responses: 1)[0].status
+                            return (status, ContinuousClock.now - start)
+                        }
+                    }
+                    for try await (status, elapsed) in group {
+                        #expect(status == 503)
+                        #expect(elapsed < .milliseconds(2_500), "answered after \(elapsed)")
+                    }
+                }
+            }
+            #expect(try await harness.store.offboardings().isEmpty)
+            for id in ids {
+                let retried = try await Self.send(client, .patch, "/Users/\(id)", patch)
+                #expect(retried.status == .ok)
+            }
+        }
+        #expect(try await harness.store.offboardings().map(\.state) == [.done, .done, .done])
+    }
+
     @Test func entraDeactivationOffboardsTheLinkedIdentityBeforeTheResponse() async throws {
         let harness = try await self.harness()
         try await harness.run { client in
