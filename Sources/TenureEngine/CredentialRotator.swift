@@ -172,18 +172,19 @@ public struct CredentialRotator: Sendable {
     }
 
     /// The credential's lock for a check-out: nil while a rotation of it runs — here or in another
-    /// process (`tenure vault rotate`, `tenure sync`). A check-out that holds it until its record is
-    /// written can never hand out a secret a running rotation is about to replace, and a rotation
-    /// that takes it after sees the check-out (a max-age rotation then waits for it). Waits a
-    /// quarter of a second at most — long enough for a maintenance pass that only looks, not for
-    /// a rotation (which may take minutes): the caller holds the server's coordinator.
-    public func checkoutLock(_ name: String, holder: String) async throws -> SyncLock? {
+    /// process (`tenure vault rotate`, `tenure sync`) — and stays running for `wait`. A check-out
+    /// that holds it until its record is written can never hand out a secret a running rotation is
+    /// about to replace, and a rotation that takes it after sees the check-out (a max-age rotation
+    /// then waits for it). The server waits a moment for it before it takes its coordinator (a
+    /// maintenance pass that only looks holds it that long; a rotation may take minutes), then
+    /// tries once inside.
+    public func checkoutLock(_ name: String, holder: String, wait: Duration = .zero) async throws -> SyncLock? {
         do {
             return try await CredentialLock.acquire(
                 name,
                 in: self.store.credentialLockDirectory,
                 purpose: "check-out by \(holder)",
-                timeout: .milliseconds(250)
+                timeout: wait
             )
         } catch CredentialLockError.held {
             return nil
@@ -248,7 +249,11 @@ public struct CredentialRotator: Sendable {
         // An interrupted command starts no program (`RotationProgramInterrupts`): no pending
         // version for one that will not run.
         if case .command = status.record.kind, RotationProgram.isInterrupted {
-            throw RotationError(description: "credential \(name) was not rotated: the command is being interrupted")
+            // Recorded as failed, so maintenance rotates it later: a leaver's plan marks this entry
+            // done, and the secret they knew must not stay.
+            let reason = "not rotated: the command was interrupted"
+            try await self.recordFailure(name, reason)
+            throw RotationError(description: "credential \(name) was \(reason)")
         }
 
         // Phase 1: the new secret is safe (encrypted, committed) before the target changes.
@@ -432,7 +437,10 @@ public struct CredentialRotator: Sendable {
             let name = status.record.name
             // Looked at again under the lock (below); here it spares the lock, which a check-out
             // of this credential would find taken meanwhile.
-            if trigger == .maxAge, await self.openCheckoutDue(name, now: now) != nil { continue }
+            if trigger == .maxAge, let due = await self.openCheckoutDue(name, now: now) {
+                self.logMaxAgeDeferred(name, until: due)
+                continue
+            }
             let outcome: Outcome
             do {
                 // A credential another process is rotating right now is its business this time.
@@ -460,10 +468,7 @@ public struct CredentialRotator: Sendable {
                 // Looked at under the lock, which a check-out holds until it is recorded: one asked
                 // for after this look is refused until the rotation is over, then gets the new secret.
                 if step == .maxAge, let due = await self.openCheckoutDue(name, now: now) {
-                    self.logger.info(
-                        "vault maintenance: max-age rotation deferred while checked out",
-                        metadata: ["credential": "\(name)", "until": "\(Int(due))"]
-                    )
+                    self.logMaxAgeDeferred(name, until: due)
                     continue
                 }
                 switch step {
@@ -489,6 +494,13 @@ public struct CredentialRotator: Sendable {
             results.append(MaintenanceResult(name: name, trigger: trigger, outcome: outcome))
         }
         return results
+    }
+
+    private func logMaxAgeDeferred(_ name: String, until due: Double) {
+        self.logger.info(
+            "vault maintenance: max-age rotation deferred while checked out",
+            metadata: ["credential": "\(name)", "until": "\(Int(due))"]
+        )
     }
 
     /// The latest due time among the credential's open check-outs still within their time; nil when
@@ -616,13 +628,19 @@ public struct CredentialRotator: Sendable {
             )
         ]
         if case .some(let expected) = ifCurrentVersion {
-            _ = try await self.store.recordRotationFailure(
+            let recorded = try await self.store.recordRotationFailure(
                 name,
                 error: reason,
                 nextAttemptAt: self.now() + delay,
                 ifCurrentVersion: expected,
                 audit: audit
             )
+            if !recorded {
+                self.logger.info(
+                    "a rotation that could not wait is not recorded as failed: another made a new version current",
+                    metadata: ["credential": "\(name)"]
+                )
+            }
         } else {
             try await self.store.recordRotationFailure(
                 name,

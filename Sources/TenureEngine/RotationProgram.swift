@@ -134,7 +134,8 @@ enum RotationProgram {
             return .unknown("\(path) did not finish within \(Self.describe(timeLimit)) and was stopped")
         }
         // Ended by itself: what it leaves in its group stays (a program may rightly start something
-        // that outlives it, a service it restarts).
+        // that outlives it, a service it restarts) — unless the command is being interrupted: then
+        // `reap` kills the group, as for a program that had to be stopped.
         let status = Self.reap(pid)
         guard (status & 0x7f) == 0 else { return .unknown("\(path) was killed by signal \(status & 0x7f)") }
         let code = (status >> 8) & 0xff

@@ -59,6 +59,9 @@ extension Operations {
                     )
                 }
             }
+            // A maintenance pass that only looks holds the credential's lock a moment: waited for
+            // here, outside the coordinator (let go at once), never for a rotation.
+            _ = try await rotator.checkoutLock(name, holder: context.actor, wait: .milliseconds(250))
             // The decision and the record of the check-out happen together, serialised with
             // offboardings: an offboarding either sees this check-out (and rotates) or revokes first.
             return try await self.coordinator.exclusive {
@@ -96,8 +99,8 @@ extension Operations {
                     )
                 }
                 // No secret while a rotation of it runs, here or in another process (it may be about
-                // to be replaced): its lock (waited for a quarter of a second at most) is held until
-                // the check-out is recorded, so a rotation that starts later sees it.
+                // to be replaced): its lock, tried once (the coordinator waits for nobody), is held
+                // until the check-out is recorded, so a rotation that starts later sees it.
                 guard let credentialLock = try await rotator.checkoutLock(name, holder: context.actor) else {
                     try await auditUnmade("refused", reason: "rotation-in-progress")
                     throw Problem(

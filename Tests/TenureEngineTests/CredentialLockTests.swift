@@ -165,6 +165,7 @@ struct CredentialLockTests {
             let cli = world.rotator(world.second, actor: "cli", now: { 2_000 })
             let (taken, take) = AsyncStream.makeStream(of: Bool.self)
             let holder = Task {
+                defer { take.finish() }
                 let brief = try await cli.checkoutLock("app-key", holder: "maintenance")
                 take.yield(brief != nil)
                 try await Task.sleep(for: .milliseconds(50))
@@ -174,7 +175,7 @@ struct CredentialLockTests {
                 #expect(held)
                 break
             }
-            #expect(try await serve.checkoutLock("app-key", holder: "token:ann") != nil)
+            #expect(try await serve.checkoutLock("app-key", holder: "token:ann", wait: .milliseconds(250)) != nil)
             try await holder.value
         }
     }
