@@ -308,7 +308,13 @@ struct ConfigDecoder {
             durability: try self.string(state, "durability").map { (value) throws(ConfigError) in
                 StoreDurability(rawValue: try self.choice(value, among: StoreDurability.allCases.map(\.rawValue)))
                     ?? .full
-            } ?? .full
+            } ?? .full,
+            rotationProgramTimeLimitSeconds: try self.positiveDouble(
+                state,
+                "rotationProgramTimeLimitSeconds",
+                default: StateSettings.defaultRotationProgramTimeLimitSeconds,
+                range: 1...3_600
+            )
         )
     }
 

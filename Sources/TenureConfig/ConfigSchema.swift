@@ -1,7 +1,9 @@
 /// The keys of `tenure.yaml`, for the unknown-key check, suggestions and environment overrides.
 enum ConfigSchema {
     static let rootKeys = ["ldap", "users", "groups", "state", "writeBack", "server"]
-    static let stateKeys = ["database", "auditKeyFile", "mappings", "vaultKeyFile", "durability"]
+    static let stateKeys = [
+        "database", "auditKeyFile", "mappings", "vaultKeyFile", "durability", "rotationProgramTimeLimitSeconds",
+    ]
     static let ldapKeys = [
         "urls", "bindDN", "passwordFile", "passwordEnv", "startTLS", "tls", "pageSize", "networkTimeoutSeconds",
         "operationTimeoutSeconds", "rangeSize",

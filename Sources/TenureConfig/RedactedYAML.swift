@@ -80,6 +80,7 @@ extension TenureConfiguration {
             out.value("state.mappings", yamlString(state.mappings))
             out.value("state.vaultKeyFile", state.vaultKeyFile.map(yamlString) ?? "null", note: "key: <redacted>")
             out.value("state.durability", state.durability.rawValue)
+            out.value("state.rotationProgramTimeLimitSeconds", yamlNumber(state.rotationProgramTimeLimitSeconds))
         }
         if let writeBack = self.writeBack {
             out.section("writeBack")

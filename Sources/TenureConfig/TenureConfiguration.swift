@@ -62,19 +62,27 @@ public struct StateSettings: Sendable, Hashable {
     /// an OS crash; `normal` only survives a crash of Tenure itself (the last commits can be lost
     /// with the machine), for ~10 % more audited decisions per second (BENCHMARKS.md §5).
     public var durability: StoreDurability
+    /// How long a `--command` credential's rotation program has to finish (seconds); one still
+    /// running then is stopped and its rotation left for a person. Every command that rotates
+    /// (`serve`, `sync`, `offboard`, `vault rotate`) uses it.
+    public var rotationProgramTimeLimitSeconds: Double
+
+    public static let defaultRotationProgramTimeLimitSeconds: Double = 120
 
     public init(
         database: String,
         auditKeyFile: String,
         mappings: String,
         vaultKeyFile: String? = nil,
-        durability: StoreDurability = .full
+        durability: StoreDurability = .full,
+        rotationProgramTimeLimitSeconds: Double = StateSettings.defaultRotationProgramTimeLimitSeconds
     ) {
         self.database = database
         self.auditKeyFile = auditKeyFile
         self.mappings = mappings
         self.vaultKeyFile = vaultKeyFile
         self.durability = durability
+        self.rotationProgramTimeLimitSeconds = rotationProgramTimeLimitSeconds
     }
 }
 

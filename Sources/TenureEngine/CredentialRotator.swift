@@ -137,7 +137,8 @@ public struct CredentialRotator: Sendable {
     public var lockWait: Duration = .seconds(120)
 
     /// How long a `--command` credential's program has to finish; one that takes longer is stopped
-    /// and the rotation needs attention (`RotationProgram`).
+    /// and the rotation needs attention (`RotationProgram`). The commands set it from
+    /// `state.rotationProgramTimeLimitSeconds`.
     public var commandTimeLimit: Duration = .seconds(120)
 
     /// Rotates one credential (settling an interrupted rotation first). Waits for a rotation of the

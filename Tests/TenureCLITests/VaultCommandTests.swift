@@ -78,11 +78,13 @@ struct VaultCommandTests {
     /// against the sample directory.
     private func withCommandCredential(
         _ script: (String) -> String,
+        state: String = "",
         _ body: (SyncTests.World, String) async throws -> Void
     ) async throws {
         try await withSlapd(data: Sample.ldif) { server in
             try await withTemporaryDirectoryAsync { directory in
-                let world = try SyncTests.World(server: server, directory: directory, vault: true)
+                // `state` lines follow `vaultKeyFile:` in the configuration's state section.
+                let world = try SyncTests.World(server: server, directory: directory, vault: true, extra: state)
                 #expect(try world.tenure(["vault", "init"]).status == 0)
                 let program = try write(script(directory), to: "rotate.sh", in: directory)
                 chmod(program, 0o700)
@@ -172,6 +174,21 @@ struct VaultCommandTests {
             #expect(process.terminationStatus == 0)
             let shown = try world.tenure(["vault", "show", "app-key"])
             #expect(shown.stdout.contains("v2  current"), "\(shown)")
+        }
+    }
+
+    /// `state.rotationProgramTimeLimitSeconds` is the rotation program's time limit: a program
+    /// still running after 1 s is stopped, and the rotation is left for a person.
+    @Test func theProgramTimeLimitComesFromTheConfiguration() async throws {
+        let script = { (_: String) in "#!/bin/sh\ncat > /dev/null\nexec sleep 60\n" }
+        try await self.withCommandCredential(script, state: "  rotationProgramTimeLimitSeconds: 1\n") { world, _ in
+            let start = ContinuousClock.now
+            let rotated = try world.tenure(["vault", "rotate", "app-key"])
+            let elapsed = ContinuousClock.now - start
+            #expect(rotated.allOutput.contains("did not finish within 1 s and was stopped"), "\(rotated)")
+            #expect(elapsed < .seconds(20), "took \(elapsed)")  // the default limit would take 120 s
+            let shown = try world.tenure(["vault", "show", "app-key"])
+            #expect(shown.stdout.contains("v2  pending"), "\(shown)")
         }
     }
 }

@@ -288,8 +288,8 @@ struct DecodingTests {
         #expect(!ConfigSchema.environmentVariables.contains("TENURE_USERS_DISABLED"))
         #expect(!ConfigSchema.environmentVariables.contains("TENURE_GROUPS_MEMBERS"))
         #expect(!ConfigSchema.environmentVariables.contains("TENURE_LDAP_PASSWORD"))
-        // 33 for ldap/users/groups, 5 for state, 5 for writeBack, 12 for server (tokens are file-only).
-        #expect(ConfigSchema.environmentKeys.count == 55)
+        // 33 for ldap/users/groups, 6 for state, 5 for writeBack, 12 for server (tokens are file-only).
+        #expect(ConfigSchema.environmentKeys.count == 56)
         for variable in ["TENURE_STATE_DATABASE", "TENURE_STATE_AUDIT_KEY_FILE", "TENURE_STATE_MAPPINGS"] {
             #expect(ConfigSchema.environmentVariables.contains(variable))
         }
@@ -343,6 +343,36 @@ struct StateSectionTests {
             try TenureConfiguration.parse(yaml: base + "  durability: off\n", file: "t.yaml", environment: [:])
         } throws: { error in
             "\(error)".hasPrefix("t.yaml:11:15: state.durability:") && "\(error)".contains("full")
+        }
+    }
+
+    /// `state.rotationProgramTimeLimitSeconds`: 120 unless set (file or environment), 1 s to an hour.
+    @Test func theRotationProgramTimeLimitIsBounded() throws {
+        let base = Self.base + "state:\n  database: tenure.sqlite\n  auditKeyFile: audit.key\n  mappings: Mappings\n"
+        let unset = try TenureConfiguration.parse(yaml: base, file: "t.yaml", environment: [:])
+        #expect(unset.state?.rotationProgramTimeLimitSeconds == 120)
+        let set = try TenureConfiguration.parse(
+            yaml: base + "  rotationProgramTimeLimitSeconds: 30\n",
+            file: "t.yaml",
+            environment: [:]
+        )
+        #expect(set.state?.rotationProgramTimeLimitSeconds == 30)
+        let fromEnvironment = try TenureConfiguration.parse(
+            yaml: base,
+            file: "t.yaml",
+            environment: ["TENURE_STATE_ROTATION_PROGRAM_TIME_LIMIT_SECONDS": "2.5"]
+        )
+        #expect(fromEnvironment.state?.rotationProgramTimeLimitSeconds == 2.5)
+        for bad in ["0", "0.5", "3601", "soon"] {
+            #expect {
+                try TenureConfiguration.parse(
+                    yaml: base + "  rotationProgramTimeLimitSeconds: \(bad)\n",
+                    file: "t.yaml",
+                    environment: [:]
+                )
+            } throws: { error in
+                "\(error)".hasPrefix("t.yaml:11:36: state.rotationProgramTimeLimitSeconds:")
+            }
         }
     }
 

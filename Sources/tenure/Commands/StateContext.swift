@@ -196,6 +196,7 @@ struct StateContext {
                 logger: self.logger,
                 actor: StateContext.actor
             )
+            engine.rotator?.commandTimeLimit = .seconds(self.state.rotationProgramTimeLimitSeconds)
         }
         if let writeBack = self.configuration.writeBack {
             let password: String

@@ -53,6 +53,7 @@ struct VaultCommand: AsyncParsableCommand {
                 logger: self.state.logger,
                 actor: StateContext.actor
             )
+            self.rotator.commandTimeLimit = .seconds(self.state.state.rotationProgramTimeLimitSeconds)
         }
     }
 
