@@ -277,6 +277,18 @@ extension SQLiteStore: HRStore {
                 _ = try self.appendAudit([event], db)
                 return nil
             }
+            if unlessEmployedElsewhere,
+                let last = try String.fetchOne(
+                    db,
+                    sql: "SELECT linkRefused FROM hr_user WHERE id = ?",
+                    arguments: [id]
+                ),
+                last.hasPrefix(identityID + " ")
+            {
+                // The conflict this user was refused for is gone: should it come back, even with the
+                // same HR user, it is a new refusal and audited again.
+                try db.execute(sql: "UPDATE hr_user SET linkRefused = NULL WHERE id = ?", arguments: [id])
+            }
             guard linking else { return record }
             var details = ["userName": record.userName]
             if let previous = record.identityID { details["previousIdentity"] = previous }

@@ -157,6 +157,40 @@ struct HRStoreTests {
         }
     }
 
+    /// A refusal is audited once while its conflict lasts; once a check finds the conflict gone, the
+    /// same conflict coming back (the other record employed open-ended again) is audited again.
+    @Test func aConflictThatComesBackIsAuditedAgain() async throws {
+        try await withStore { store, _ throws in
+            let first = try await makeHRUser(store, fields("ada", employeeNumber: "E1"), identity: "id-ada", at: 100)
+            let second = try await store.createHRUser(fields("ada.l", employeeNumber: "E1"), actor: "scim", time: 110)
+            func refused(_ time: Double) async throws -> Bool {
+                try await store.refuseHRLinkIfEmployedElsewhere(id: second.id, to: "id-ada", actor: "scim", time: time)
+            }
+            func refusals() async throws -> Int {
+                let events = try await auditEvents(store)
+                return events.count { $0.type == "hr.user.link_refused" }
+            }
+            #expect(try await refused(120))
+            #expect(try await refused(121))
+            #expect(try await refusals() == 1, "once while it lasts")
+            func employ(_ terminationDate: Double?, at time: Double) async throws {
+                _ = try await store.replaceHRUser(
+                    id: first.id,
+                    with: fields("ada", employeeNumber: "E1", terminationDate: terminationDate),
+                    ifMatch: nil,
+                    actor: "scim",
+                    time: time
+                )
+            }
+            try await employ(200, at: 130)  // an end date: no longer in the way
+            #expect(!(try await refused(131)))
+            try await employ(nil, at: 140)  // open-ended again
+            #expect(try await refused(141))
+            #expect(try await refusals() == 2, "the conflict came back")
+            #expect(try await store.verifyAudit().firstBadSequence == nil)
+        }
+    }
+
     /// A link made on what the caller saw: if the user was linked or moved meanwhile, nothing is
     /// changed or audited. The refusal check links nothing either way.
     @Test func aLinkOnAStaleViewChangesNothing() async throws {
