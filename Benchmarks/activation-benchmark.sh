@@ -27,10 +27,9 @@ while [[ $# -gt 0 ]]; do
     esac
 done
 [[ $durability == full || $durability == normal ]] || { echo "--durability is full or normal" >&2; exit 1; }
-command -v swift >/dev/null 2>&1 || export PATH=/opt/swift/usr/bin:$PATH
-scripts/install-deps.sh >/dev/null
-swift build -c release --product tenure 2>&1 | tail -n 1 >&2
-bin=$(swift build -c release --show-bin-path)/tenure
+# shellcheck source-path=SCRIPTDIR source=lib/bench-tools.sh
+. Benchmarks/lib/bench-tools.sh
+bench_release_build
 
 work=$(mktemp -d)
 serve_pid=""
@@ -45,9 +44,7 @@ scripts/slapd-test-server.sh start "$work/slapd" --ldif Config/sample-directory.
 . "$work/env"
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-token_out=$("$bin" token create bench --scopes admin)
-token=$(sed -n 's/^token: //p' <<<"$token_out")
-hash=$(sed -n 's/.*sha256: "\(.*\)"/\1/p' <<<"$token_out")
+bench_token bench admin
 mkdir -p "$work/state/mappings"
 cp Mappings/policy.yaml "$work/state/mappings/"
 cat >"$work/state/mappings/roles.yaml" <<'YAML'

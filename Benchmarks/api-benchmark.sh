@@ -27,16 +27,15 @@ while [[ $# -gt 0 ]]; do
     *) echo "unknown option $1" >&2; exit 1 ;;
     esac
 done
-command -v swift >/dev/null 2>&1 || export PATH=/opt/swift/usr/bin:$PATH
-scripts/install-deps.sh >/dev/null
+# shellcheck source-path=SCRIPTDIR source=lib/bench-tools.sh
+. Benchmarks/lib/bench-tools.sh
+bench_release_build
 for tool in wrk nginx; do
     if ! command -v "$tool" >/dev/null 2>&1 && [[ ! -x /usr/sbin/$tool ]]; then
         DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$tool" >/dev/null
     fi
 done
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
-swift build -c release --product tenure 2>&1 | tail -n 1 >&2
-bin=$(swift build -c release --show-bin-path)/tenure
 
 work=$(mktemp -d)
 serve_pid="" nginx_pid=""
@@ -53,9 +52,7 @@ scripts/slapd-test-server.sh start "$work/slapd" --ldif Config/sample-directory.
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 api_port=$(free_port) nginx_port=$(free_port)
-token_out=$("$bin" token create bench --scopes check)
-token=$(sed -n 's/^token: //p' <<<"$token_out")
-hash=$(sed -n 's/.*sha256: "\(.*\)"/\1/p' <<<"$token_out")
+bench_token bench check
 mkdir -p "$work/state"
 cp -r Mappings "$work/state/mappings"
 # shellcheck source-path=SCRIPTDIR source=lib/tenure-config.sh

@@ -41,10 +41,9 @@ while [[ $# -gt 0 ]]; do
 done
 [[ $users =~ ^[1-9][0-9]*$ ]] || { echo "--users needs a positive number" >&2; exit 1; }
 [[ $population =~ ^(0|[1-9][0-9]*)$ ]] || { echo "--population needs a number (0 or more)" >&2; exit 1; }
-command -v swift >/dev/null 2>&1 || export PATH=/opt/swift/usr/bin:$PATH
-scripts/install-deps.sh >/dev/null
-swift build -c release --product tenure 2>&1 | tail -n 1 >&2
-bin=$(swift build -c release --show-bin-path)/tenure
+# shellcheck source-path=SCRIPTDIR source=lib/bench-tools.sh
+. Benchmarks/lib/bench-tools.sh
+bench_release_build
 
 work=$(mktemp -d)
 serve_pid=""
@@ -57,10 +56,7 @@ trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 port=$(free_port)
-token_out=$("$bin" token create bench-hr --scopes hr)
-token=$(sed -n 's/^token: //p' <<<"$token_out")
-hash=$(sed -n 's/.*sha256: "\(.*\)"/\1/p' <<<"$token_out")
-[[ -n $token && -n $hash ]] || { echo "tenure token create printed no token" >&2; exit 1; }
+bench_token bench-hr hr
 # shellcheck source-path=SCRIPTDIR source=lib/leaver-world.sh
 . Benchmarks/lib/leaver-world.sh
 leaver_world "$users" "" "server:
