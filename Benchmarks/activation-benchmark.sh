@@ -77,10 +77,7 @@ server:
 YAML
 } >"$work/state/tenure.yaml"
 config=$work/state/tenure.yaml
-"$bin" audit init-key --config "$config" >/dev/null
-"$bin" sync --config "$config" >/dev/null
-"$bin" serve --config "$config" >"$work/serve.log" 2>&1 &
-serve_pid=$!
+bench_sync_and_serve
 base=http://127.0.0.1:$port
 for _ in $(seq 1 100); do curl -s "$base/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
 

@@ -70,10 +70,7 @@ ${audit_flush:+  auditFlushSeconds: $audit_flush
 YAML
 } >"$work/state/tenure.yaml"
 config=$work/state/tenure.yaml
-"$bin" audit init-key --config "$config" >/dev/null
-"$bin" sync --config "$config" >/dev/null
-"$bin" serve --config "$config" >"$work/serve.log" 2>&1 &
-serve_pid=$!
+bench_sync_and_serve
 
 cat >"$work/nginx.conf" <<NGINX
 worker_processes 1;

@@ -18,3 +18,12 @@ bench_token() {
     hash=$(sed -n 's/.*sha256: "\(.*\)"/\1/p' <<<"$out")
     [[ -n $token && -n $hash ]] || { echo "tenure token create printed no token" >&2; exit 1; }
 }
+
+# A fresh store for the configuration at `config` (audit key, one sync of the directory), then
+# `tenure serve` on it in the background, its output in $work/serve.log: sets `serve_pid`.
+bench_sync_and_serve() {
+    "$bin" audit init-key --config "$config" >/dev/null
+    "$bin" sync --config "$config" >/dev/null
+    "$bin" serve --config "$config" >"$work/serve.log" 2>&1 &
+    serve_pid=$!
+}
