@@ -289,7 +289,8 @@ extension AuthZEN {
 extension FastJSON {
     /// An evaluation body read straight into the request, without building the document's objects
     /// first (they cost more than the decision); nil for anything it cannot read — a missing or
-    /// mistyped field, a key given twice — which the decoder then refuses, naming the field. Members
+    /// mistyped field, a key given twice in any object (skipped members included) — which the
+    /// decoder then refuses, naming the field. Members
     /// other than the AuthZEN ones are read, checked as JSON and skipped; `properties` and
     /// `context` are kept as parsed. (FastJSONTests holds it to the reader it replaced.)
     static func evaluationRequest(_ bytes: UnsafeRawBufferPointer) -> EvaluationRequest? {
@@ -298,6 +299,7 @@ extension FastJSON {
         var resource: (type: String, id: String, properties: JSONObject?)?
         var action: (name: String, properties: JSONObject?)?
         var context: JSONObject??
+        var skipped = Set<String>()  // (no allocation until a member is skipped)
         let complete = reader.members(depth: 0) { reader, key in
             switch key {
             case "subject":
@@ -315,7 +317,7 @@ extension FastJSON {
                 guard context == nil, let value = reader.optionalObject(depth: 1) else { return false }
                 context = .some(value)
             default:
-                return reader.value(depth: 1) != nil
+                return skipped.insert(key).inserted && reader.value(depth: 1) != nil
             }
             return true
         }
@@ -438,6 +440,7 @@ extension FastJSON.Reader {
         var type: String?
         var name: String?
         var properties: JSONObject??
+        var skipped = Set<String>()
         let complete = self.members(depth: depth) { reader, key in
             switch key {
             case "type" where typed:
@@ -450,7 +453,7 @@ extension FastJSON.Reader {
                 guard properties == nil, let value = reader.optionalObject(depth: depth + 1) else { return false }
                 properties = .some(value)
             default:
-                return reader.value(depth: depth + 1) != nil
+                return skipped.insert(key).inserted && reader.value(depth: depth + 1) != nil
             }
             return true
         }

@@ -133,6 +133,14 @@ import Testing
                 #" \#n{ "\u0073ubject" : {"type":"user","id":"a"} , "resource":{"type":"role","id":"r"},"action":{"name":"x"} } \#t"#,
             ]
         }
+        // A key given twice: a known one, or one that is only skipped, at each level.
+        bodies += [
+            #"{"subject":{"type":"user","id":"a","id":"b"},"resource":{"type":"role","id":"r"},"action":{"name":"x"}}"#,
+            #"{"subject":{"type":"user","id":"a"},"resource":{"type":"role","id":"r"},"action":{"name":"x"},"x":1,"x":2}"#,
+            #"{"subject":{"type":"user","id":"a","x":1,"x":2},"resource":{"type":"role","id":"r"},"action":{"name":"x"}}"#,
+            #"{"subject":{"type":"user","id":"a"},"resource":{"type":"role","id":"r"},"action":{"name":"x","type":1,"type":2}}"#,
+            #"{"subject":{"type":"user","id":"a"},"resource":{"type":"role","id":"r"},"action":{"name":"x"},"context":{"c":1,"c":2}}"#,
+        ]
         return bodies
     }
 

@@ -239,20 +239,35 @@ struct DecisionAPITests {
     }
 
     /// A subject given twice could be read as either one (gateways keep the last, Foundation the
-    /// first): 400 naming it, nothing decided or audited.
+    /// first): 400 naming it, nothing decided or audited — and so for any key given twice, one the
+    /// decision does not read included, as the README says.
     @Test(arguments: [true, false]) func aKeyGivenTwiceIsABadRequest(fastPath: Bool) async throws {
         let harness = try await self.harness()
         try await harness.run(fastPath: fastPath) { client in
-            let response = try await client.execute(
-                uri: "/access/v1/evaluation",
-                method: .post,
-                headers: Harness.headers("gateway"),
-                body: body(
-                    #"{"subject":{"type":"user","id":"nobody","id":"ann"},"resource":{"type":"role","id":"db-read"},"action":{"name":"assume"}}"#
+            let bodies = [
+                (
+                    #"{"subject":{"type":"user","id":"nobody","id":"ann"},"resource":{"type":"role","id":"db-read"},"action":{"name":"assume"}}"#,
+                    "subject.id"
+                ),
+                (
+                    #"{"subject":{"type":"user","id":"ann","x":1,"x":2},"resource":{"type":"role","id":"db-read"},"action":{"name":"assume"}}"#,
+                    "subject.x"
+                ),
+                (
+                    #"{"subject":{"type":"user","id":"ann"},"resource":{"type":"role","id":"db-read"},"action":{"name":"assume"},"note":"a","note":"b"}"#,
+                    "note"
+                ),
+            ]
+            for (text, path) in bodies {
+                let response = try await client.execute(
+                    uri: "/access/v1/evaluation",
+                    method: .post,
+                    headers: Harness.headers("gateway"),
+                    body: body(text)
                 )
-            )
-            #expect(response.status == .badRequest)
-            #expect(try object(response)["jsonPath"] as? String == "subject.id")
+                #expect(response.status == .badRequest, "\(text)")
+                #expect(try object(response)["jsonPath"] as? String == path)
+            }
         }
         #expect(try await harness.auditRecords(type: "access.decision").isEmpty)
     }
