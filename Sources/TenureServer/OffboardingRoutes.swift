@@ -194,9 +194,9 @@ extension Operations {
     /// Runs `body` holding the sync lock (`<database>.lock`, as `tenure sync` takes it), waited for
     /// up to `syncLockWait` (30 s) — for a SCIM request, counted from its arrival, so that changes
     /// queued behind one another do not each wait it again; then a 503 naming the holder (the
-    /// client retries), `body` not run. Within `body` the task holds it: a change that takes it again (an HR termination's
-    /// cancellation and offboarding, a move's cancellation) runs in the same turn — a second
-    /// `flock` from this process would wait for the first.
+    /// client retries), `body` not run. Within `body` the task holds it: a change that takes it
+    /// again (an HR termination's cancellation and offboarding, a move's cancellation) runs in the
+    /// same turn — a second `flock` from this process would wait for the first.
     func withSyncLock<T: Sendable>(purpose: String, _ body: () async throws -> T) async throws -> T {
         if Self.holdsSyncLock { return try await body() }
         var wait = self.syncLockWait
