@@ -133,6 +133,27 @@ public struct AccessModel: Hashable, Sendable {
         return number.lowercased()
     }
 
+    /// Takes away now what `plan` takes away when it is applied: its revocations and expiries, and
+    /// the records of the identities it finds no longer active (leavers, disabled accounts,
+    /// offboardings). Its grants, elevations and active records wait for their commit. For a server
+    /// about to apply the plan: decisions made while it runs — its rotations and write-back may take
+    /// minutes — already deny what it removes (fail closed). If the plan then fails, the caller
+    /// rebuilds the model from the store.
+    public mutating func withdraw(aheadOf plan: Plan) {
+        for identity in plan.identities {
+            for action in identity.actions {
+                switch action {
+                case .revoke(let role, let state, _), .expire(let role, let state, _):
+                    self.removeAssignment(AssignmentKey(identityID: identity.identityID, role: role, state: state))
+                case .recordIdentity(let record) where record.state != .active:
+                    self.upsertIdentity(record)
+                default:
+                    continue
+                }
+            }
+        }
+    }
+
     /// Records (reason non-nil) or clears (nil) an HR termination.
     public mutating func setTerminated(_ identityID: String, reason: String?) {
         self.hrTerminated[identityID] = reason

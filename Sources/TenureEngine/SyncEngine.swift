@@ -25,6 +25,10 @@ public struct SyncEngine: Sendable {
     public var writeBack: (any WriteBackExecutor)?
     /// `writeBack.emptyGroupPlaceholder`: never reported as drift.
     public var writeBackPlaceholder: String?
+    /// Called with every plan about to be applied (new, resumed or an offboarding's), once it is
+    /// saved and before its first entry: `tenure serve` takes out of its access index what the plan
+    /// takes away, so that nothing it revokes is permitted while the rest of it runs.
+    public var beforeApply: (@Sendable (Plan) -> Void)?
 
     public init(
         mappings: Mappings,
@@ -566,6 +570,7 @@ public struct SyncEngine: Sendable {
         now: @Sendable () -> Double,
         afterEntry: (@Sendable (Int) -> Void)?
     ) async throws -> (applied: Int, unexecutedWrites: Set<String>) {
+        self.beforeApply?(plan)
         var unexecuted = Set<String>()
         let plans = Dictionary(plan.identities.map { ($0.identityID, $0) }, uniquingKeysWith: { first, _ in first })
         // Batches of entries per transaction: each entry keeps its change, done-mark and audit

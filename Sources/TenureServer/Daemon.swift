@@ -4,7 +4,7 @@ public import Logging
 public import ServiceLifecycle
 public import TenureConfig
 import TenureCore
-public import TenureEngine
+import TenureEngine
 public import TenureStore
 
 /// The scheduled sync: on an interval or a cron expression, with random jitter, never two runs at
@@ -12,7 +12,6 @@ public import TenureStore
 /// backing off after directory errors. Each run's outcome goes to the metrics; the engine audits it.
 public struct SyncScheduler: Service {
     let schedule: ScheduleSettings
-    let engine: SyncEngine
     let operations: Operations
     let lockPath: String
     let pull: @Sendable () async throws -> PullResult
@@ -21,7 +20,6 @@ public struct SyncScheduler: Service {
 
     public init(
         schedule: ScheduleSettings,
-        engine: SyncEngine,
         operations: Operations,
         lockPath: String,
         logger: Logger,
@@ -29,7 +27,6 @@ public struct SyncScheduler: Service {
         afterRun: @escaping @Sendable () async -> Void = {}
     ) {
         self.schedule = schedule
-        self.engine = engine
         self.operations = operations
         self.lockPath = lockPath
         self.logger = logger
@@ -106,7 +103,8 @@ public struct SyncScheduler: Service {
                     // Without the vault's maintenance: the sweeper runs it outside the sync lock
                     // and the coordinator, so a slow rotation holds up neither offboardings nor
                     // activations.
-                    report = try await self.engine.sync(
+                    // The operations' engine: it takes each plan out of the index before applying it.
+                    report = try await self.operations.engine.sync(
                         allowMassRevoke: false,
                         now: { Date().timeIntervalSince1970 },
                         pull: self.pull,

@@ -58,6 +58,11 @@ public final class Operations: Sendable {
         self.store = store
         self.mappings = mappings
         self.index = index
+        var engine = engine
+        // Every plan this server applies (a scheduled sync's, an offboarding's) is taken out of the
+        // index before it runs, not only after: a leaver is denied while their credentials are
+        // still being rotated. The index is rebuilt from the store after the plan (or its failure).
+        engine.beforeApply = { [index] plan in index.update { $0.withdraw(aheadOf: plan) } }
         self.engine = engine
         self.coordinator = coordinator
         self.masterKey = masterKey

@@ -32,6 +32,63 @@ import Testing
         #expect(!model.subject("zed", isIdentity: "u-gone"))
     }
 
+    /// What a plan takes away leaves the model before the plan runs; what it grants does not: a
+    /// revocation and an expiry are gone, a leaver's record (not active) replaces the old one, and
+    /// a grant, an elevation, a write-back and an active record wait for their commit.
+    @Test func aPlanIsWithdrawnAheadButNotGrantedAhead() {
+        var model = World.model
+        let dave = World.identity("u-dave", "dave", .terminated)
+        var renamed = World.identity("u-alice", "alice2")
+        renamed.lastSeen = World.now
+        let plan = Plan(
+            identities: [
+                IdentityPlan(
+                    identityID: "u-dave",
+                    username: "dave",
+                    dn: dave.dn,
+                    events: [LifecycleEvent(kind: .leaver, reasons: ["gone from the directory"])],
+                    actions: [
+                        .revoke(role: "dba-prod", state: .active, reason: "leaver"),
+                        .writeBack(group: "cn=dba,dc=t", role: "dba-prod", add: false),
+                        .rotateCredential(name: "pg-prod-admin", role: "dba-prod", reason: "leaver"),
+                        .recordIdentity(dave),
+                    ]
+                ),
+                IdentityPlan(
+                    identityID: "u-alice",
+                    username: "alice2",
+                    dn: renamed.dn,
+                    events: [LifecycleEvent(kind: .mover, reasons: ["renamed"])],
+                    actions: [
+                        .expire(role: "db-read", state: .active, reason: "until passed"),
+                        .grantEligible(role: "sec-admin", rule: "r"),
+                        .elevate(role: "dba-prod", rule: "r"),
+                        .recordIdentity(renamed),
+                    ]
+                ),
+            ],
+            conflicts: [],
+            protectedChanges: [],
+            guardVerdict: GuardVerdict(held: false, reason: nil, leavers: 1, inScope: 14),
+            createdAt: World.now
+        )
+        model.withdraw(aheadOf: plan)
+        // dave: his active dba-prod is gone, and his record says terminated (the auditor role he
+        // still holds in the model is denied too: the identity is inactive).
+        #expect(model.holding(of: "u-dave", role: "dba-prod") == nil)
+        #expect(model.identities["u-dave"]?.state == .terminated)
+        #expect(model.evaluate(World.assume("dave", "auditor"), now: World.now).reason == .identityInactive)
+        // alice: db-read expired; no sec-admin, dba-prod still only eligible, her name unchanged.
+        #expect(model.holding(of: "u-alice", role: "db-read") == nil)
+        #expect(model.holding(of: "u-alice", role: "sec-admin") == nil)
+        #expect(model.holding(of: "u-alice", role: "dba-prod")?.active == nil)
+        #expect(model.holding(of: "u-alice", role: "dba-prod")?.eligible != nil)
+        #expect(model.identities["u-alice"]?.username == "Alice")
+        // Nobody else changed.
+        #expect(model.holdings(of: "u-bob") == World.model.holdings(of: "u-bob"))
+        #expect(model.holdings.count == World.model.holdings.count)
+    }
+
     /// Grant, then revoke, through the index: each answer changes without a rebuild.
     @Test func grantThenRevokeChangesTheAnswer() {
         let index = AccessIndex(World.model)

@@ -235,6 +235,53 @@ struct CredentialAPITests {
         }
     }
 
+    /// An offboarding takes the leaver's access out of the index before its plan runs, not after:
+    /// while a credential they could know is still being rotated (a slow target, minutes at worst),
+    /// decisions for them already deny — and for the others nothing changes.
+    @Test func aLeaverIsDeniedWhileTheirOffboardingStillRotates() async throws {
+        let (harness, slow) = try await Self.slowWorld("app-slow")
+        try await harness.run { client in
+            @Sendable func decide(_ subject: String, _ type: String, _ id: String, _ action: String) async throws -> (
+                Bool?, String?
+            ) {
+                let response = try await client.execute(
+                    uri: "/access/v1/evaluation",
+                    method: .post,
+                    headers: Harness.headers("gateway"),
+                    body: ByteBuffer(
+                        string: #"{"subject": {"type": "user", "id": "\#(subject)"}, "#
+                            + #""resource": {"type": "\#(type)", "id": "\#(id)"}, "action": {"name": "\#(action)"}}"#
+                    )
+                )
+                #expect(response.status == .ok)
+                let json = try object(response)
+                return (json["decision"] as? Bool, (json["context"] as? [String: Any])?["reason"] as? String)
+            }
+            #expect(try await decide("ann", "role", "app-admin", "assume") == (true, "active_assignment"))
+            // On a connection of its own: the test client sends its requests one after another.
+            let port = try #require(client.port)
+            let body = #"{"subject": "ann", "reason": "left"}"#
+            let request = Array(
+                ("POST /v1/offboard HTTP/1.1\r\nHost: localhost\r\n"
+                    + "Authorization: Bearer \(Harness.token("hr"))\r\nContent-Type: application/json\r\n"
+                    + "Content-Length: \(body.utf8.count)\r\n\r\n" + body).utf8
+            )
+            let offboard = Task { try await RawHTTP.exchangeOnThread(port: port, request, responses: 1)[0].status }
+            try await slow.waitUntilStarted()
+            // ann's offboarding is rotating app-slow: her role and its credentials are denied now.
+            let role = try await Self.promptly("a decision during the offboarding", while: slow) {
+                try await decide("ann", "role", "app-admin", "assume")
+            }
+            #expect(role == (false, "identity_inactive"))
+            #expect(try await decide("ann", "credential", "app-key", "checkout") == (false, "identity_inactive"))
+            #expect(try await decide("bob", "role", "app-admin", "assume") == (true, "active_assignment"))
+            slow.finish()
+            #expect(try await offboard.value == 200)
+            #expect(try await decide("ann", "role", "app-admin", "assume") == (false, "identity_inactive"))
+            #expect(try await decide("bob", "credential", "app-key", "checkout") == (true, "role_unlocks"))
+        }
+    }
+
     /// A rotation program that waits: it reads the secret, creates `started`, waits for `release`
     /// to exist, then keeps the secret in `received` — a target that takes its time.
     struct SlowProgram {

@@ -110,8 +110,10 @@ struct ReviewFixTests {
             }
             try await harness.operations.reloadIndexIfChangedElsewhere()
             #expect(try await decision() == true)
-            // `tenure offboard` in another process: the engine changes the store, not this index.
-            _ = try await harness.operations.engine.offboard(identityID: "id-ann", reason: "cli", now: { Self.start })
+            // `tenure offboard` in another process: its engine changes the store, not this index.
+            var elsewhere = harness.operations.engine
+            elsewhere.beforeApply = nil
+            _ = try await elsewhere.offboard(identityID: "id-ann", reason: "cli", now: { Self.start })
             #expect(try await decision() == true, "not seen yet")
             try await harness.operations.reloadIndexIfChangedElsewhere()
             #expect(try await decision() == false)

@@ -8,6 +8,7 @@ import TenureCore
 import TenureEngine
 import TenureServer
 import TenureStore
+import TenureVault
 import Testing
 
 /// When the daemon syncs: the schedule, jitter and back-off after failures.
@@ -18,7 +19,6 @@ import Testing
         let harness = try await Harness(mappings: Mappings(), state: PIMState(identities: ["a": person("a", "a")]))
         return SyncScheduler(
             schedule: ScheduleSettings(when: when, jitterSeconds: jitter),
-            engine: harness.operations.engine,
             operations: harness.operations,
             lockPath: harness.directory + "/lock",
             logger: Logger(label: "test"),
@@ -56,7 +56,6 @@ import Testing
         let free = Mutex<Bool?>(nil)
         let scheduler = SyncScheduler(
             schedule: ScheduleSettings(when: .interval(seconds: 60)),
-            engine: harness.operations.engine,
             operations: harness.operations,
             lockPath: lockPath,
             logger: Logger(label: "test"),
@@ -84,7 +83,6 @@ import Testing
         let harness = try await Harness(mappings: Mappings(), state: PIMState(identities: ["a": person("a", "a")]))
         let scheduler = SyncScheduler(
             schedule: ScheduleSettings(when: .interval(seconds: 60)),
-            engine: harness.operations.engine,
             operations: harness.operations,
             lockPath: harness.directory + "/lock",
             logger: Logger(label: "test"),
@@ -111,7 +109,6 @@ import Testing
         let queued = Mutex<Task<Bool, Never>?>(nil)
         let scheduler = SyncScheduler(
             schedule: ScheduleSettings(when: .interval(seconds: 60)),
-            engine: operations.engine,
             operations: operations,
             lockPath: harness.directory + "/lock",
             logger: Logger(label: "test"),
@@ -138,5 +135,66 @@ import Testing
         #expect(await scheduler.runOnce() == false)
         let task = try #require(queued.withLock { $0 })
         #expect(await task.value == false, "decided on the index from before the sync")
+    }
+
+    /// A scheduled sync takes a leaver's access out of the index before it applies its plan: while
+    /// the plan still rotates a credential the leaver could know (a slow target), decisions for them
+    /// already deny. Before, the index followed only once the whole plan was applied.
+    @Test func aLeaverIsDeniedWhileTheSyncStillRotates() async throws {
+        let harness = try await Harness(
+            mappings: Mappings(
+                roles: [RoleDefinition(name: "app-admin", tier: 1, mode: .standing, credentials: ["app-slow"])],
+                guardSettings: LeaverGuard(maxLeaverPercent: 100, maxRevokedPercent: 100)
+            ),
+            state: PIMState(
+                identities: ["id-ann": person("id-ann", "ann"), "id-bob": person("id-bob", "bob")],
+                assignments: [
+                    Assignment(identityID: "id-ann", role: "app-admin", state: .active, source: "manual", since: 0)
+                ]
+            ),
+            vault: true
+        )
+        let slow = try CredentialAPITests.SlowProgram(in: harness.directory, name: "app-slow")
+        let rotator = try #require(harness.operations.engine.rotator)
+        try await rotator.enroll(
+            name: "app-slow",
+            kind: .command(path: slow.path),
+            currentSecret: "Slow-One-Secret",
+            policy: PasswordPolicy()
+        )
+        let scheduler = SyncScheduler(
+            schedule: ScheduleSettings(when: .interval(seconds: 60)),
+            operations: harness.operations,
+            lockPath: harness.directory + "/lock",
+            logger: Logger(label: "test"),
+            pull: {
+                // ann is gone from the directory: a leaver.
+                PullResult(
+                    snapshot: DirectorySnapshot(
+                        identities: [Identity(id: "id-bob", dn: "uid=bob,ou=people,dc=t", username: "bob")],
+                        groups: []
+                    ),
+                    server: "ldap://127.0.0.1:1",
+                    entriesRead: 1,
+                    seconds: 0
+                )
+            }
+        )
+        let index = harness.operations.index
+        let request = EvaluationRequest(
+            subject: Subject(type: "user", id: "ann"),
+            resource: Resource(type: "role", id: "app-admin"),
+            action: Action(name: "assume")
+        )
+        #expect(index.evaluate(request, now: Date().timeIntervalSince1970).allowed)
+        let run = Task { await scheduler.runOnce() }
+        try await slow.waitUntilStarted()
+        let during = index.evaluate(request, now: Date().timeIntervalSince1970)
+        slow.finish()
+        #expect(during.allowed == false, "permitted while the sync rotated the leaver's credential")
+        #expect(during.reason == .identityInactive)
+        #expect(await run.value)
+        #expect(index.evaluate(request, now: Date().timeIntervalSince1970).allowed == false)
+        #expect(try await harness.store.credentialStatus(named: "app-slow")?.current?.version == 2)
     }
 }

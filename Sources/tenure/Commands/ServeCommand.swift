@@ -119,7 +119,6 @@ struct ServeCommand: AsyncParsableCommand {
             services.append(
                 SyncScheduler(
                     schedule: schedule,
-                    engine: engine,
                     operations: operations,
                     lockPath: context.state.database + ".lock",
                     logger: logger,
