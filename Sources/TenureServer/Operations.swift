@@ -35,9 +35,9 @@ public final class Operations: Sendable {
     public let now: @Sendable () -> Double
     /// Wrong TOTP codes per identity, for the guess limit.
     let totpGuesses = TOTPGuesses()
-    /// The newest plan the index has seen: a plan made elsewhere (a CLI sync or offboarding) makes
-    /// the sweeper reload the index.
-    let indexedPlan = Mutex<Int64>(0)
+    /// Where the store's plans stood when the index was last loaded: a plan made elsewhere (a CLI
+    /// sync or offboarding), or progress on one that was open then, makes the sweeper reload it.
+    let indexedPlan = Mutex<PlanProgress?>(nil)
     /// How long a change that takes the sync lock (an offboarding, HR's cancellation of one) waits
     /// for a sync running elsewhere (`tenure sync`) to let go of it before it answers 503.
     let syncLockWait: Duration
@@ -113,17 +113,21 @@ public final class Operations: Sendable {
 
     /// The same, for a caller that holds the coordinator.
     func reloadIndexUnlocked() async throws {
-        let plan = try await self.store.newestPlanID()
+        // Read first: a change made while the model loads shows at the next sweep.
+        let plan = try await self.store.planProgress()
         let model = try await ModelLoader.load(store: self.store, mappings: self.mappings, now: self.now())
         self.index.update { $0 = model }
         self.indexedPlan.withLock { $0 = plan }
     }
 
-    /// Reloads the index when the store has a plan it has not seen (a `tenure sync` or
-    /// `tenure offboard` run from the command line beside the server). The sweeper calls it.
+    /// Reloads the index when the store's plans moved on since it was loaded (a `tenure sync` or
+    /// `tenure offboard` run from the command line beside the server: a new plan, entries of an open
+    /// one applied, an open one finished). The sweeper calls it. A plan still open at the reload is
+    /// withdrawn ahead (`ModelLoader`), and the reloads go on until it is finished: what it grants
+    /// and records after the first reload shows too.
     public func reloadIndexIfChangedElsewhere() async throws {
-        let newest = try await self.store.newestPlanID()
-        guard newest != self.indexedPlan.withLock({ $0 }) else { return }
+        let progress = try await self.store.planProgress()
+        guard progress != self.indexedPlan.withLock({ $0 }) else { return }
         try await self.reloadIndex()
     }
 }

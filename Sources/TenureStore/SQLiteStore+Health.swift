@@ -56,9 +56,42 @@ extension SQLiteStore {
     }
 }
 
+/// Where a store's plans stand: a cheap change marker for what other processes do to the model (a
+/// `tenure sync` or `tenure offboard` beside the server). It changes when a plan is saved, with
+/// every batch of entries applied while one is open, and when it finishes.
+public struct PlanProgress: Hashable, Sendable {
+    /// The newest plan's id (0 for none).
+    public var newest: Int64
+    /// Plans saved and not finished (`pending` or `applying`).
+    public var open: Int
+    /// Journal entries of those plans that are done.
+    public var doneEntries: Int
+
+    public init(newest: Int64, open: Int, doneEntries: Int) {
+        self.newest = newest
+        self.open = open
+        self.doneEntries = doneEntries
+    }
+}
+
 extension SQLiteStore {
-    /// The newest plan's id (0 for none): a cheap change marker for other processes' syncs.
-    public func newestPlanID() async throws -> Int64 {
-        try await self.pool.read { db in try Int64.fetchOne(db, sql: "SELECT MAX(id) FROM plan") ?? 0 }
+    /// The store's `PlanProgress`, read in one transaction.
+    public func planProgress() async throws -> PlanProgress {
+        try await self.pool.read { db in
+            let row = try Row.fetchOne(
+                db,
+                sql: """
+                    SELECT (SELECT MAX(id) FROM plan),
+                           (SELECT COUNT(*) FROM plan WHERE status IN ('pending', 'applying')),
+                           (SELECT COUNT(*) FROM plan_journal WHERE done = 1 AND planID IN
+                               (SELECT id FROM plan WHERE status IN ('pending', 'applying')))
+                    """
+            )
+            return PlanProgress(
+                newest: row?[0] ?? 0,
+                open: row?[1] ?? 0,
+                doneEntries: row?[2] ?? 0
+            )
+        }
     }
 }

@@ -1,0 +1,94 @@
+import Foundation
+import TenureAccess
+import TenureCore
+import TenureEngine
+import TenureServer
+import TenureStore
+import Testing
+
+/// A plan applied by another process (`tenure sync` or `tenure offboard` beside `tenure serve`):
+/// the server's index denies what it takes away as soon as the sweeper sees it saved, and follows
+/// it to its end — not only its first entries.
+@Suite struct PlansBesideTheServerTests {
+    @Test func theIndexWithdrawsAnOpenPlanAheadAndFollowsItToTheEnd() async throws {
+        let harness = try await Harness(
+            mappings: Mappings(roles: [RoleDefinition(name: "app-admin", tier: 1, mode: .standing)]),
+            state: PIMState(
+                identities: ["id-ann": person("id-ann", "ann"), "id-carl": person("id-carl", "carl")],
+                assignments: [
+                    Assignment(identityID: "id-ann", role: "app-admin", state: .active, source: "manual", since: 0)
+                ]
+            )
+        )
+        let operations = harness.operations
+        let store = harness.store
+        func permits(_ subject: String) -> Bool {
+            let request = EvaluationRequest(
+                subject: Subject(type: "user", id: subject),
+                resource: Resource(type: "role", id: "app-admin"),
+                action: Action(name: "assume")
+            )
+            return operations.index.evaluate(request, now: Date().timeIntervalSince1970).allowed
+        }
+        try await operations.reloadIndexIfChangedElsewhere()
+        #expect(permits("ann") && !permits("carl"))
+
+        // Another process saves a plan: ann leaves, carl joins.
+        let leaver = person("id-ann", "ann", state: .terminated)
+        let carls = Assignment(identityID: "id-carl", role: "app-admin", state: .active, source: "rule:r", since: 1)
+        let plan = Plan(
+            identities: [
+                IdentityPlan(
+                    identityID: "id-ann",
+                    username: "ann",
+                    dn: leaver.dn,
+                    events: [LifecycleEvent(kind: .leaver, reasons: ["gone from the directory"])],
+                    actions: [.revoke(role: "app-admin", state: .active, reason: "leaver"), .recordIdentity(leaver)]
+                ),
+                IdentityPlan(
+                    identityID: "id-carl",
+                    username: "carl",
+                    dn: person("id-carl", "carl").dn,
+                    events: [LifecycleEvent(kind: .joiner, reasons: ["rule r"])],
+                    actions: [.grantStanding(role: "app-admin", rule: "r")]
+                ),
+            ],
+            conflicts: [],
+            protectedChanges: [],
+            guardVerdict: GuardVerdict(held: false, reason: nil, leavers: 1, inScope: 2),
+            createdAt: 1
+        )
+        let journal = SyncEngine.journal(for: plan)
+        let planID = try await store.savePlan(plan, hash: "h", actor: "cli:test", journal: journal)
+        let ids = try await store.journalEntryIDs(planID: planID)
+        #expect(journal.map(\.action.phase) == [0, 1, 3])
+
+        // Saved, nothing applied yet: ann is denied already, carl not granted yet.
+        try await operations.reloadIndexIfChangedElsewhere()
+        #expect(!permits("ann"), "the open plan's revocation was not withdrawn ahead")
+        #expect(!permits("carl"))
+
+        // Its revocation and grant applied, the plan still open: carl is followed.
+        let revoked = AssignmentKey(identityID: "id-ann", role: "app-admin", state: .active)
+        _ = try await store.applyJournalEntries(
+            planID: planID,
+            [
+                JournalApplication(entryID: ids[0], change: .deleteAssignment(revoked), audit: []),
+                JournalApplication(entryID: ids[1], change: .upsertAssignment(carls), audit: []),
+            ]
+        )
+        try await operations.reloadIndexIfChangedElsewhere()
+        #expect(permits("carl"), "entries applied after the first reload were not followed")
+        #expect(!permits("ann"))
+
+        // Finished.
+        _ = try await store.applyJournalEntries(
+            planID: planID,
+            [JournalApplication(entryID: ids[2], change: .upsertIdentity(leaver), audit: [])]
+        )
+        try await store.finishPlan(planID, status: .applied, audit: [])
+        try await operations.reloadIndexIfChangedElsewhere()
+        #expect(permits("carl") && !permits("ann"))
+        #expect(operations.index.snapshot.identities["id-ann"]?.state == .terminated)
+    }
+}
