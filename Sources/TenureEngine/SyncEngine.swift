@@ -29,6 +29,12 @@ public struct SyncEngine: Sendable {
     /// saved and before its first entry: `tenure serve` takes out of its access index what the plan
     /// takes away, so that nothing it revokes is permitted while the rest of it runs.
     public var beforeApply: (@Sendable (Plan) -> Void)?
+    /// Runs a plan's credential rotations (each run of them, in journal order), which reach outside
+    /// and may take minutes (a program's time limit, LDAP timeouts). `tenure serve` runs them with
+    /// its coordinator let go (`Coordinator.released`): the plan's access changes are applied, and
+    /// withdrawn from the index, before them; other people's activations, approvals and check-outs
+    /// need not wait for them. nil: they run where the plan runs.
+    public var rotationPhase: (@Sendable (_ rotations: () async throws -> Void) async throws -> Void)?
 
     public init(
         mappings: Mappings,
@@ -585,20 +591,40 @@ public struct SyncEngine: Sendable {
             batch.removeAll(keepingCapacity: true)
             afterEntry?(applied)
         }
-        for entry in journal where !entry.done {
-            if case .rotateCredential(let name, let role, let reason) = entry.action, let rotator = self.rotator {
+        let pending = journal.filter { !$0.done }
+        var position = 0
+        while position < pending.count {
+            let entry = pending[position]
+            position += 1
+            if case .rotateCredential = entry.action, let rotator = self.rotator {
                 try await flush()
-                let event = await self.rotate(
-                    name,
-                    role: role,
-                    reason: reason,
-                    identity: plans[entry.identityID],
-                    requestID: "plan:\(planID):entry:\(entry.id)",
-                    rotator: rotator,
-                    time: now()
-                )
-                batch.append(JournalApplication(entryID: entry.id, change: .none, audit: [event]))
-                try await flush()
+                // This rotation and the ones right after it, in one `rotationPhase`.
+                var run = [entry]
+                while position < pending.count, case .rotateCredential = pending[position].action {
+                    run.append(pending[position])
+                    position += 1
+                }
+                func rotateRun() async throws {
+                    for entry in run {
+                        guard case .rotateCredential(let name, let role, let reason) = entry.action else { continue }
+                        let event = await self.rotate(
+                            name,
+                            role: role,
+                            reason: reason,
+                            identity: plans[entry.identityID],
+                            requestID: "plan:\(planID):entry:\(entry.id)",
+                            rotator: rotator,
+                            time: now()
+                        )
+                        batch.append(JournalApplication(entryID: entry.id, change: .none, audit: [event]))
+                        try await flush()
+                    }
+                }
+                if let rotationPhase = self.rotationPhase {
+                    try await rotationPhase(rotateRun)
+                } else {
+                    try await rotateRun()
+                }
                 continue
             }
             if case .writeBack(let group, let role, let add, let member, let reason, let username) = entry.action,

@@ -63,6 +63,13 @@ public final class Operations: Sendable {
         // index before it runs, not only after: a leaver is denied while their credentials are
         // still being rotated. The index is rebuilt from the store after the plan (or its failure).
         engine.beforeApply = { [index] plan in index.update { $0.withdraw(aheadOf: plan) } }
+        // Its rotations run with the coordinator let go (a hung target holds them up to the
+        // program's time limit, each): the plan's access changes are in the store and the index by
+        // then; the sync lock, still held, keeps other plans out.
+        @Sendable func rotationPhase(_ rotations: () async throws -> Void) async throws {
+            try await coordinator.released(rotations)
+        }
+        engine.rotationPhase = rotationPhase
         self.engine = engine
         self.coordinator = coordinator
         self.masterKey = masterKey
@@ -185,12 +192,32 @@ public actor Coordinator {
     private var busy = false
     private var waiters: [CheckedContinuation<Void, Never>] = []
 
+    /// The coordinator whose `exclusive` body the running task is in.
+    @TaskLocal private static var holder: ObjectIdentifier?
+
     public init() {}
 
     public func exclusive<T: Sendable>(_ body: @Sendable () async throws -> T) async rethrows -> T {
         await self.acquire()
         defer { self.release() }
-        return try await body()
+        return try await Self.$holder.withValue(ObjectIdentifier(self)) { try await body() }
+    }
+
+    /// From inside `exclusive`: lets the lock go for `body` — others' changes run meanwhile — then
+    /// waits its turn again (behind those already waiting) before returning. For work that reaches
+    /// outside and may take minutes (a leaver's credential rotations) in the middle of a change
+    /// whose model part is done. Outside `exclusive` (of this coordinator) it only runs `body`.
+    public nonisolated func released<T>(_ body: () async throws -> T) async rethrows -> T {
+        guard Self.holder == ObjectIdentifier(self) else { return try await body() }
+        await self.release()
+        do {
+            let result = try await body()
+            await self.acquire()
+            return result
+        } catch {
+            await self.acquire()
+            throw error
+        }
     }
 
     private func acquire() async {

@@ -275,6 +275,13 @@ struct CredentialAPITests {
             #expect(role == (false, "identity_inactive"))
             #expect(try await decide("ann", "credential", "app-key", "checkout") == (false, "identity_inactive"))
             #expect(try await decide("bob", "role", "app-admin", "assume") == (true, "active_assignment"))
+            // The rotations run with the coordinator let go: bob's check-out does not wait for
+            // them, and gets app-key as ann's offboarding left it (rotated before app-slow).
+            let checkout = try await Self.promptly("a check-out during ann's offboarding", while: slow) {
+                try await Self.checkout(client, "app-key", token: "bob")
+            }
+            #expect(checkout.status == .created)
+            #expect(try object(checkout)["version"] as? Int == 2)
             slow.finish()
             #expect(try await offboard.value == 200)
             #expect(try await decide("ann", "role", "app-admin", "assume") == (false, "identity_inactive"))

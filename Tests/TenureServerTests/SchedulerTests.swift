@@ -139,7 +139,8 @@ import Testing
 
     /// A scheduled sync takes a leaver's access out of the index before it applies its plan: while
     /// the plan still rotates a credential the leaver could know (a slow target), decisions for them
-    /// already deny. Before, the index followed only once the whole plan was applied.
+    /// already deny (before, the index followed only once the whole plan was applied), and other
+    /// changes do not wait for the rotation.
     @Test func aLeaverIsDeniedWhileTheSyncStillRotates() async throws {
         let harness = try await Harness(
             mappings: Mappings(
@@ -190,6 +191,13 @@ import Testing
         let run = Task { await scheduler.runOnce() }
         try await slow.waitUntilStarted()
         let during = index.evaluate(request, now: Date().timeIntervalSince1970)
+        // The rotations run with the coordinator let go: a change queued meanwhile (an activation,
+        // a check-out) is not held up by them.
+        let coordinator = harness.operations.coordinator
+        let changed = try await CredentialAPITests.promptly("a change during the sync's rotation", while: slow) {
+            await coordinator.exclusive { true }
+        }
+        #expect(changed)
         slow.finish()
         #expect(during.allowed == false, "permitted while the sync rotated the leaver's credential")
         #expect(during.reason == .identityInactive)
