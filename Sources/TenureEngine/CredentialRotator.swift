@@ -141,6 +141,10 @@ public struct CredentialRotator: Sendable {
     /// `state.rotationProgramTimeLimitSeconds`.
     public var commandTimeLimit: Duration = .seconds(120)
 
+    /// Whether the command is being interrupted (`RotationProgramInterrupts`): then no program is
+    /// started. Process-wide; tests set their own.
+    var isInterrupted: @Sendable () -> Bool = { RotationProgram.isInterrupted }
+
     /// Rotates one credential (settling an interrupted rotation first). Waits for a rotation of the
     /// same credential running elsewhere (`CredentialLock`).
     public func rotate(_ name: String, reason: String) async throws -> Outcome {
@@ -249,7 +253,7 @@ public struct CredentialRotator: Sendable {
 
         // An interrupted command starts no program (`RotationProgramInterrupts`): no pending
         // version for one that will not run.
-        if case .command = status.record.kind, RotationProgram.isInterrupted {
+        if case .command = status.record.kind, self.isInterrupted() {
             // Recorded as failed, so maintenance rotates it later: a leaver's plan marks this entry
             // done, and the secret they knew must not stay.
             let reason = "not rotated: the command was interrupted"

@@ -165,4 +165,31 @@ struct RotationProgramTests {
             #expect(status.pending == nil)
         }
     }
+
+    /// A command being interrupted (Ctrl-C) starts no program: the rotation that comes next — a
+    /// leaver's next credential — is recorded as failed, with no pending version, so that the
+    /// vault's maintenance rotates it later (the secret the leaver knew must not stay).
+    @Test func anInterruptedCommandStartsNoProgramAndRecordsTheFailure() async throws {
+        try await withWorld { world in
+            let started = world.path("started")
+            try await world.enroll(": > '\(started)'\ncat > /dev/null\n")
+            world.rotator.isInterrupted = { true }
+            await #expect(throws: CredentialRotator.RotationError.self) {
+                _ = try await world.rotator.rotate("app-key", reason: "leaver")
+            }
+            #expect(!FileManager.default.fileExists(atPath: started), "the program was started")
+            let status = try #require(try await world.store.credentialStatus(named: "app-key"))
+            #expect(status.current?.version == 1)
+            #expect(status.pending == nil)
+            #expect(status.failures == 1)
+            #expect(status.lastError == "not rotated: the command was interrupted")
+            #expect(status.nextAttemptAt != nil)
+
+            // The next run, not interrupted: the program runs and the rotation succeeds.
+            world.rotator.isInterrupted = { false }
+            let retried = try await world.rotator.rotate("app-key", reason: "retry")
+            #expect(retried == .rotated(version: 2))
+            #expect(FileManager.default.fileExists(atPath: started))
+        }
+    }
 }
