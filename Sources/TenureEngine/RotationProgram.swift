@@ -209,6 +209,17 @@ enum RotationProgram {
     /// Whether the process is being interrupted: no rotation program is started any more.
     static var isInterrupted: Bool { Self.running.withLock { $0.interrupted } }
 
+    /// For a server that is stopping: no program is started from now on; the running ones get
+    /// `finishWithin` to end on their own, then are stopped as by `stopAll`. Blocks the thread.
+    static func stopForShutdown(finishWithin: Duration, grace: Duration) {
+        Self.running.withLock { $0.interrupted = true }
+        let deadline = ContinuousClock.now + finishWithin
+        while ContinuousClock.now < deadline, Self.running.withLock({ !$0.pids.isEmpty }) {
+            usleep(20_000)
+        }
+        Self.stopAll(grace: grace)
+    }
+
     /// SIGTERM to every running program's process group; SIGKILL to those whose leader has not
     /// ended `grace` later. Returns once none is left or the grace is over.
     static func stopAll(grace: Duration) {
@@ -278,6 +289,39 @@ public enum RotationProgramInterrupts {
                     pthread_sigmask(SIG_UNBLOCK, &only, nil)
                     raise(signalNumber)
                     _exit(128 + signalNumber)
+                }
+                source.resume()
+                sources.append(source)
+            }
+        }
+    }
+}
+
+extension RotationProgramInterrupts {
+    /// The sources `installForServer` made (kept for the life of the process).
+    private static let serverSources = Mutex<[any DispatchSourceSignal]>([])
+
+    /// `tenure serve`'s counterpart of `install`: from the first SIGTERM or SIGINT on — the signals
+    /// that start its graceful shutdown, which service-lifecycle carries out — no rotation program
+    /// is started (a rotation that would start one is recorded as failed, and the vault's
+    /// maintenance retries it after the restart), and a running one has `finishWithin` to end on its
+    /// own before it is stopped (SIGTERM to its group, SIGKILL 5 s later). Without this, shutdown
+    /// waited for a hung program up to its time limit, longer than a service manager waits before
+    /// SIGKILL, which leaves the program running with nobody to watch it. The signal is not
+    /// re-raised and its disposition is left as it is.
+    public static func installForServer(finishWithin: Duration) {
+        Self.serverSources.withLock { sources in
+            guard sources.isEmpty else { return }
+            let once = Mutex(false)
+            for signalNumber in [SIGTERM, SIGINT] {
+                let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
+                source.setEventHandler {
+                    let first = once.withLock { stopping in
+                        defer { stopping = true }
+                        return !stopping
+                    }
+                    guard first else { return }
+                    RotationProgram.stopForShutdown(finishWithin: finishWithin, grace: RotationProgram.termGrace)
                 }
                 source.resume()
                 sources.append(source)

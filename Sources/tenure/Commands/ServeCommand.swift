@@ -141,6 +141,11 @@ struct ServeCommand: AsyncParsableCommand {
                 )
             )
         }
+        if engine.rotator != nil {
+            // On SIGTERM or SIGINT a running rotation program gets 10 s to finish, then is stopped:
+            // shutdown never waits for a hung one up to its time limit.
+            RotationProgramInterrupts.installForServer(finishWithin: .seconds(10))
+        }
         let host = settings.host
         let app = api.application(services: services) { port in
             // Unbuffered: whoever started the server may be waiting for this line in a file.
