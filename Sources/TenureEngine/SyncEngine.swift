@@ -30,11 +30,19 @@ public struct SyncEngine: Sendable {
     /// takes away, so that nothing it revokes is permitted while the rest of it runs.
     public var beforeApply: (@Sendable (Plan) -> Void)?
     /// Runs a plan's credential rotations (each run of them, in journal order), which reach outside
-    /// and may take minutes (a program's time limit, LDAP timeouts). `tenure serve` runs them with
-    /// its coordinator let go (`Coordinator.released`): the plan's access changes are applied, and
-    /// withdrawn from the index, before them; other people's activations, approvals and check-outs
-    /// need not wait for them. nil: they run where the plan runs.
-    public var rotationPhase: (@Sendable (_ rotations: () async throws -> Void) async throws -> Void)?
+    /// and may take minutes (a program's time limit, LDAP timeouts): `rotations` rotates
+    /// `credentials` one after another, calling `rotated` with each name once its rotation is over.
+    /// `tenure serve` runs them with its coordinator let go (`Coordinator.released`): the plan's
+    /// access changes are applied, and withdrawn from the index, before them; other people's
+    /// activations, approvals and check-outs need not wait for them (a check-out of a credential
+    /// still to be rotated is refused). nil: they run where the plan runs.
+    public var rotationPhase:
+        (
+            @Sendable (
+                _ credentials: [String],
+                _ rotations: (_ rotated: (String) -> Void) async throws -> Void
+            ) async throws -> Void
+        )?
 
     public init(
         mappings: Mappings,
@@ -604,9 +612,10 @@ public struct SyncEngine: Sendable {
                     run.append(pending[position])
                     position += 1
                 }
-                func rotateRun() async throws {
+                func rotateRun(_ rotated: (String) -> Void) async throws {
                     for entry in run {
                         guard case .rotateCredential(let name, let role, let reason) = entry.action else { continue }
+                        defer { rotated(name) }
                         let event = await self.rotate(
                             name,
                             role: role,
@@ -621,9 +630,13 @@ public struct SyncEngine: Sendable {
                     }
                 }
                 if let rotationPhase = self.rotationPhase {
-                    try await rotationPhase(rotateRun)
+                    let names = run.compactMap { entry -> String? in
+                        guard case .rotateCredential(let name, _, _) = entry.action else { return nil }
+                        return name
+                    }
+                    try await rotationPhase(names, rotateRun)
                 } else {
-                    try await rotateRun()
+                    try await rotateRun { _ in }
                 }
                 continue
             }

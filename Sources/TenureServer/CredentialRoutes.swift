@@ -100,8 +100,12 @@ extension Operations {
                 }
                 // No secret while a rotation of it runs, here or in another process (it may be about
                 // to be replaced): its lock, tried once (the coordinator waits for nobody), is held
-                // until the check-out is recorded, so a rotation that starts later sees it.
-                guard let credentialLock = try await rotator.checkoutLock(name, holder: context.actor) else {
+                // until the check-out is recorded, so a rotation that starts later sees it. Nor while
+                // a leaver's plan here is still to rotate it (the secret they knew).
+                let credentialLock =
+                    self.leaverRotations.contains(name)
+                    ? nil : try await rotator.checkoutLock(name, holder: context.actor)
+                guard let credentialLock else {
                     try await auditUnmade("refused", reason: "rotation-in-progress")
                     throw Problem(
                         .conflict,

@@ -93,10 +93,12 @@ public struct SyncScheduler: Service {
         }
         defer { withExtendedLifetime(lock) {} }
         do {
-            // The index follows the sync before the coordinator is let go: an activation or approval
-            // queued behind the sync must not be decided on the model the sync just changed. A
-            // sync that failed after applying part of its plan must not leave the index permitting
-            // what it revoked either.
+            // The index follows the sync before the coordinator is let go at the end: an activation
+            // or approval queued behind the sync must not be decided on the model from before it.
+            // A sync that failed after applying part of its plan must not leave the index
+            // permitting what it revoked either. While the plan's rotations run (the coordinator
+            // let go meanwhile), the index already denies what the plan revokes; its grants show
+            // from this reload on (fail closed).
             let report = try await self.operations.coordinator.exclusive {
                 let report: SyncEngine.Report
                 do {

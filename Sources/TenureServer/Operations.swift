@@ -33,11 +33,36 @@ public final class Operations: Sendable {
     public let metrics: APIMetrics
     public let logger: Logger
     public let now: @Sendable () -> Double
+    /// Credential names with a count: added by a run of a plan's rotations, each taken out once its
+    /// rotation is over (or the run ended).
+    final class PendingRotations: Sendable {
+        private let counts = Mutex<[String: Int]>([:])
+
+        func add(_ names: [String]) {
+            self.counts.withLock { for name in names { $0[name, default: 0] += 1 } }
+        }
+
+        /// Takes each name out once (a name already out is left out).
+        func remove(_ names: [String]) {
+            self.counts.withLock { counts in
+                for name in names {
+                    guard let count = counts[name] else { continue }
+                    counts[name] = count > 1 ? count - 1 : nil
+                }
+            }
+        }
+
+        func contains(_ name: String) -> Bool { self.counts.withLock { $0[name] != nil } }
+    }
+
     /// Wrong TOTP codes per identity, for the guess limit.
     let totpGuesses = TOTPGuesses()
     /// Where the store's plans stood when the index was last loaded: a plan made elsewhere (a CLI
     /// sync or offboarding), or progress on one that was open then, makes the sweeper reload it.
     let indexedPlan = Mutex<PlanProgress?>(nil)
+    /// Credentials a plan of this server is about to rotate, its coordinator let go meanwhile
+    /// (`SyncEngine.rotationPhase`): not checked out until their rotation is over.
+    let leaverRotations: PendingRotations
     /// How long a change that takes the sync lock (an offboarding, HR's cancellation of one) waits
     /// for a sync running elsewhere (`tenure sync`) to let go of it before it answers 503.
     let syncLockWait: Duration
@@ -66,10 +91,25 @@ public final class Operations: Sendable {
         // Its rotations run with the coordinator let go (a hung target holds them up to the
         // program's time limit, each): the plan's access changes are in the store and the index by
         // then; the sync lock, still held, keeps other plans out.
-        @Sendable func rotationPhase(_ rotations: () async throws -> Void) async throws {
-            try await coordinator.released(rotations)
+        // Until its own rotation is over, a credential of the run is not checked out (it would be
+        // handed the secret the leaver knew, replaced moments later).
+        let leaverRotations = PendingRotations()
+        @Sendable func rotationPhase(
+            _ credentials: [String],
+            _ rotations: (_ rotated: (String) -> Void) async throws -> Void
+        ) async throws {
+            leaverRotations.add(credentials)
+            var left = credentials
+            defer { leaverRotations.remove(left) }
+            try await coordinator.released {
+                try await rotations { name in
+                    leaverRotations.remove([name])
+                    if let index = left.firstIndex(of: name) { left.remove(at: index) }
+                }
+            }
         }
         engine.rotationPhase = rotationPhase
+        self.leaverRotations = leaverRotations
         self.engine = engine
         self.coordinator = coordinator
         self.masterKey = masterKey
@@ -206,12 +246,14 @@ public actor Coordinator {
     /// From inside `exclusive`: lets the lock go for `body` — others' changes run meanwhile — then
     /// waits its turn again (behind those already waiting) before returning. For work that reaches
     /// outside and may take minutes (a leaver's credential rotations) in the middle of a change
-    /// whose model part is done. Outside `exclusive` (of this coordinator) it only runs `body`.
+    /// whose model part is done. Outside `exclusive` (of this coordinator) it only runs `body`, as
+    /// it does within `body` (the task does not hold the lock there). Only for the task that entered
+    /// `exclusive`: a child task of its body inherits the task-local that says so.
     public nonisolated func released<T>(_ body: () async throws -> T) async rethrows -> T {
         guard Self.holder == ObjectIdentifier(self) else { return try await body() }
         await self.release()
         do {
-            let result = try await body()
+            let result = try await Self.$holder.withValue(nil) { try await body() }
             await self.acquire()
             return result
         } catch {

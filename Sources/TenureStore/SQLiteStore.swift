@@ -378,6 +378,22 @@ public final class SQLiteStore: PIMStore {
         }
     }
 
+    /// Every plan whose status is `pending` or `applying`, oldest first (without journals).
+    public func openPlans() async throws -> [Plan] {
+        try await self.pool.read { db in
+            var plans: [Plan] = []
+            let rows = try Row.fetchCursor(
+                db,
+                sql: "SELECT id, planJSON FROM plan WHERE status IN ('pending', 'applying') ORDER BY id"
+            )
+            while let row = try rows.next() {
+                let id: Int64 = row[0]
+                plans.append(try StoreJSON.decode(try Self.text(row, 1, "plan.planJSON"), what: "plan \(id)"))
+            }
+            return plans
+        }
+    }
+
     public func unfinishedPlan() async throws -> StoredPlan? {
         try await self.pool.read { db in
             guard

@@ -47,6 +47,7 @@ import Testing
         @Sendable func log(_ event: String) { events.add(event) }
         let inBody = AsyncStream<Void>.makeStream()
         let otherDone = AsyncStream<Void>.makeStream()
+        let bodyEnding = AsyncStream<Void>.makeStream()
         let holder = Task {
             await coordinator.exclusive {
                 log("holder: before")
@@ -56,16 +57,20 @@ import Testing
                     var done = otherDone.stream.makeAsyncIterator()
                     _ = await done.next()
                     // A third change that starts while the lock is let go: the holder's body ends
-                    // while it runs, and the holder waits for it to finish.
+                    // while it runs, and the holder waits for it to finish (it ends a moment after
+                    // the body, so that a holder that did not wait would log first).
                     let third = Task {
                         await coordinator.exclusive {
                             log("third: start")
-                            try? await Task.sleep(for: .milliseconds(50))
+                            var ending = bodyEnding.stream.makeAsyncIterator()
+                            _ = await ending.next()
+                            try? await Task.sleep(for: .milliseconds(20))
                             log("third: end")
                         }
                     }
                     while !events.all.contains("third: start") { await Task.yield() }
                     log("holder: released body")
+                    bodyEnding.continuation.yield()
                     _ = third
                 }
                 log("holder: after")

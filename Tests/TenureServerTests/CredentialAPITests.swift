@@ -289,6 +289,63 @@ struct CredentialAPITests {
         }
     }
 
+    /// While an offboarding rotates the leaver's credentials one after another (the coordinator let
+    /// go), one whose turn has not come yet is not checked out: it would be handed the secret the
+    /// leaver knew, replaced moments later. Once rotated, it is handed out again, new.
+    @Test func aCredentialStillToBeRotatedForALeaverIsNotCheckedOut() async throws {
+        let harness = try await Harness(
+            mappings: Mappings(
+                roles: [
+                    RoleDefinition(
+                        name: "app-admin",
+                        tier: 1,
+                        mode: .standing,
+                        credentials: ["app-first", "app-second"]
+                    )
+                ]
+            ),
+            state: Self.state,
+            vault: true
+        )
+        let slow = try SlowProgram(in: harness.directory, name: "app-first")
+        let (path, _) = try Self.program(in: harness.directory)
+        let rotator = try #require(harness.operations.engine.rotator)
+        try await rotator.enroll(
+            name: "app-first",
+            kind: .command(path: slow.path),
+            currentSecret: "First-One-Secret",
+            policy: PasswordPolicy()
+        )
+        try await rotator.enroll(
+            name: "app-second",
+            kind: .command(path: path),
+            currentSecret: "Second-One-Secret",
+            policy: PasswordPolicy()
+        )
+        try await harness.run { client in
+            let port = try #require(client.port)
+            let body = #"{"subject": "ann", "reason": "left"}"#
+            let request = Array(
+                ("POST /v1/offboard HTTP/1.1\r\nHost: localhost\r\n"
+                    + "Authorization: Bearer \(Harness.token("hr"))\r\nContent-Type: application/json\r\n"
+                    + "Content-Length: \(body.utf8.count)\r\n\r\n" + body).utf8
+            )
+            let offboard = Task { try await RawHTTP.exchangeOnThread(port: port, request, responses: 1)[0].status }
+            try await slow.waitUntilStarted()
+            let refused = try await Self.promptly("a check-out of a credential still to be rotated", while: slow) {
+                try await Self.checkout(client, "app-second", token: "bob")
+            }
+            #expect(refused.status == .conflict)
+            #expect(refused.headers[.retryAfter] == "5")
+            #expect(try object(refused)["type"] as? String == "https://tenure.dev/problems/rotation-in-progress")
+            slow.finish()
+            #expect(try await offboard.value == 200)
+            let after = try await Self.checkout(client, "app-second", token: "bob")
+            #expect(after.status == .created)
+            #expect(try object(after)["version"] as? Int == 2)
+        }
+    }
+
     /// A rotation program that waits: it reads the secret, creates `started`, waits for `release`
     /// to exist, then keeps the secret in `received` — a target that takes its time.
     struct SlowProgram {

@@ -91,4 +91,61 @@ import Testing
         #expect(permits("carl") && !permits("ann"))
         #expect(operations.index.snapshot.identities["id-ann"]?.state == .terminated)
     }
+
+    /// Every open plan is withdrawn at a reload — not only the oldest (an older one a failed run
+    /// left open would otherwise hide the one being applied) — except one the guard held, which
+    /// was never approved and will be closed as held.
+    @Test func everyOpenPlanIsWithdrawnButNotOneTheGuardHeld() async throws {
+        let people = ["ann", "carl", "dave"]
+        let harness = try await Harness(
+            mappings: Mappings(roles: [RoleDefinition(name: "app-admin", tier: 1, mode: .standing)]),
+            state: PIMState(
+                identities: Dictionary(uniqueKeysWithValues: people.map { ("id-\($0)", person("id-\($0)", $0)) }),
+                assignments: people.map {
+                    Assignment(identityID: "id-\($0)", role: "app-admin", state: .active, source: "manual", since: 0)
+                }
+            )
+        )
+        func revoking(_ name: String, held: Bool) -> Plan {
+            Plan(
+                identities: [
+                    IdentityPlan(
+                        identityID: "id-\(name)",
+                        username: name,
+                        dn: person("id-\(name)", name).dn,
+                        events: [LifecycleEvent(kind: .mover, reasons: ["left the group"])],
+                        actions: [.revoke(role: "app-admin", state: .active, reason: "rule no longer matches")]
+                    )
+                ],
+                conflicts: [],
+                protectedChanges: [],
+                guardVerdict: GuardVerdict(held: held, reason: held ? "too many" : nil, leavers: 0, inScope: 3),
+                createdAt: 1
+            )
+        }
+        for (name, held) in [("carl", false), ("ann", false), ("dave", true)] {
+            let plan = revoking(name, held: held)
+            _ = try await harness.store.savePlan(
+                plan,
+                hash: name,
+                actor: "cli:test",
+                journal: SyncEngine.journal(for: plan)
+            )
+        }
+        try await harness.operations.reloadIndexIfChangedElsewhere()
+        let index = harness.operations.index
+        func permits(_ subject: String) -> Bool {
+            index.evaluate(
+                EvaluationRequest(
+                    subject: Subject(type: "user", id: subject),
+                    resource: Resource(type: "role", id: "app-admin"),
+                    action: Action(name: "assume")
+                ),
+                now: Date().timeIntervalSince1970
+            ).allowed
+        }
+        #expect(!permits("carl"))
+        #expect(!permits("ann"), "the newer open plan was not withdrawn")
+        #expect(permits("dave"), "a plan the guard held was withdrawn")
+    }
 }

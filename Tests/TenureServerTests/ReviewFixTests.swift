@@ -113,6 +113,7 @@ struct ReviewFixTests {
             // `tenure offboard` in another process: its engine changes the store, not this index.
             var elsewhere = harness.operations.engine
             elsewhere.beforeApply = nil
+            elsewhere.rotationPhase = nil
             _ = try await elsewhere.offboard(identityID: "id-ann", reason: "cli", now: { Self.start })
             #expect(try await decision() == true, "not seen yet")
             try await harness.operations.reloadIndexIfChangedElsewhere()
