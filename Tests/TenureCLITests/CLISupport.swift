@@ -288,3 +288,44 @@ func checkSampleSnapshot(_ run: CLIRun, server: String) throws {
         #expect(identityIDs.isSuperset(of: group.directMembers), "\(group.name) has unknown member ids")
     }
 }
+
+/// A vault holding `app-key`, a `--command` credential whose program is `script(directory)` (added
+/// with `addOptions` too), against the sample directory. `extra` follows `vaultKeyFile:` in the
+/// configuration's state section (state lines, then other sections).
+func withCommandCredential(
+    _ script: (String) -> String,
+    extra: String = "",
+    addOptions: [String] = [],
+    _ body: (SyncTests.World, String) async throws -> Void
+) async throws {
+    try await withSlapd(data: Sample.ldif) { server in
+        try await withTemporaryDirectoryAsync { directory in
+            let world = try SyncTests.World(server: server, directory: directory, vault: true, extra: extra)
+            #expect(try world.tenure(["vault", "init"]).status == 0)
+            let program = try write(script(directory), to: "rotate.sh", in: directory)
+            chmod(program, 0o700)
+            let secretFile = try write("Initial-Secret\n", to: "initial.secret", in: directory)
+            let added = try world.tenure(
+                ["vault", "add", "app-key", "--command", program, "--secret-file", secretFile] + addOptions
+            )
+            try #require(added.status == 0, "\(added)")
+            try await body(world, directory)
+        }
+    }
+}
+
+/// The pid a rotation program wrote to `pidFile` once it runs; 0 when none came within 20 s.
+func rotationProgramPID(in pidFile: String) async throws -> pid_t {
+    for _ in 0..<1_000 {
+        let text = (try? String(contentsOfFile: pidFile, encoding: .utf8)) ?? ""
+        if let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 0 { return pid }
+        try await Task.sleep(for: .milliseconds(20))
+    }
+    return 0
+}
+
+/// The process's state letter from `/proc` (`R`, `S`, `Z`, …); nil when it is gone.
+func processState(_ pid: pid_t) -> String? {
+    let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)
+    return stat.flatMap { $0.split(separator: ")").last?.split(separator: " ").first.map(String.init) }
+}

@@ -129,66 +129,46 @@ struct ServeCommandTests {
     /// the server ends — it does not wait for the program's time limit (100 s here), which is
     /// longer than a service manager waits before SIGKILL (that would leave the program running).
     @Test func aHungRotationProgramDoesNotHoldUpShutdown() async throws {
-        try await withSlapd(data: Sample.ldif) { server in
-            try await withTemporaryDirectoryAsync { directory in
-                let world = try SyncTests.World(
-                    server: server,
-                    directory: directory,
-                    vault: true,
-                    extra: "  rotationProgramTimeLimitSeconds: 100\nserver:\n  sweepIntervalSeconds: 1\n"
-                )
-                #expect(try world.tenure(["vault", "init"]).status == 0)
-                let pidFile = directory + "/program.pid"
-                let program = try write(
-                    "#!/bin/sh\necho $$ > '\(pidFile)'\ncat > /dev/null\nwhile :; do sleep 0.05; done\n",
-                    to: "rotate.sh",
-                    in: directory
-                )
-                chmod(program, 0o700)
-                let secretFile = try write("Initial-Secret\n", to: "initial.secret", in: directory)
-                let added = try world.tenure([
-                    "vault", "add", "app-key", "--command", program, "--secret-file", secretFile,
-                    "--max-age-days", "0.00001",
-                ])
-                try #require(added.status == 0, "\(added)")
-                let log = directory + "/serve.log"
-                let (pid, _) = try await Self.serve(world, log: log)
-                var stopped = false
-                defer { if !stopped { kill(pid, SIGKILL) } }
-                var programPID: pid_t = 0
-                defer { if programPID > 0 { kill(-programPID, SIGKILL) } }  // whatever the outcome
-                for _ in 0..<1_000 where programPID == 0 {
-                    try await Task.sleep(for: .milliseconds(20))
-                    let text = (try? String(contentsOfFile: pidFile, encoding: .utf8)) ?? ""
-                    programPID = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
-                }
-                try #require(
-                    programPID > 0,
-                    "the sweeper never ran the rotation program: \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")"
-                )
+        let script = { (directory: String) in
+            "#!/bin/sh\necho $$ > '\(directory)/program.pid'\ncat > /dev/null\nwhile :; do sleep 0.05; done\n"
+        }
+        try await withCommandCredential(
+            script,
+            extra: "  rotationProgramTimeLimitSeconds: 100\nserver:\n  sweepIntervalSeconds: 1\n",
+            addOptions: ["--max-age-days", "0.00001"]
+        ) { world, directory in
+            let pidFile = directory + "/program.pid"
+            let log = directory + "/serve.log"
+            let (pid, _) = try await Self.serve(world, log: log)
+            var stopped = false
+            defer { if !stopped { kill(pid, SIGKILL) } }
+            let programPID = try await rotationProgramPID(in: pidFile)
+            defer { if programPID > 0 { kill(-programPID, SIGKILL) } }  // whatever the outcome
+            try #require(
+                programPID > 0,
+                "the sweeper never ran the rotation program: \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")"
+            )
 
-                let signalled = ContinuousClock.now
-                kill(pid, SIGTERM)
-                let status = waitForExit(pid, within: .seconds(60))
-                stopped = true
-                let took = ContinuousClock.now - signalled
-                #expect(
-                    status == 0,
-                    """
-                    exit status \(status.map(String.init) ?? "none: it did not stop within 60 s and was killed"): \
-                    \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")
-                    """
-                )
-                #expect(took < .seconds(30), "stopping took \(took)")
-                // Gone, or a zombie waiting for init to reap it: not running either way.
-                let stat = try? String(contentsOfFile: "/proc/\(programPID)/stat", encoding: .utf8)
-                let state = stat.flatMap { $0.split(separator: ")").last?.split(separator: " ").first }
-                #expect(state == nil || state == "Z", "the program is still running (state \(state ?? "?"))")
-                // Not promoted: the stopped rotation is left for reconcile or a person.
-                let shown = try world.tenure(["vault", "show", "app-key"])
-                #expect(shown.stdout.contains("v1  current"), "\(shown)")
-                #expect(try world.tenure(["audit", "verify"]).status == 0)
-            }
+            let signalled = ContinuousClock.now
+            kill(pid, SIGTERM)
+            let status = waitForExit(pid, within: .seconds(60))
+            stopped = true
+            let took = ContinuousClock.now - signalled
+            #expect(
+                status == 0,
+                """
+                exit status \(status.map(String.init) ?? "none: it did not stop within 60 s and was killed"): \
+                \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")
+                """
+            )
+            #expect(took < .seconds(30), "stopping took \(took)")
+            // Gone, or a zombie waiting for init to reap it: not running either way.
+            let state = processState(programPID)
+            #expect(state == nil || state == "Z", "the program is still running (state \(state ?? "?"))")
+            // Not promoted: the stopped rotation is left for reconcile or a person.
+            let shown = try world.tenure(["vault", "show", "app-key"])
+            #expect(shown.stdout.contains("v1  current"), "\(shown)")
+            #expect(try world.tenure(["audit", "verify"]).status == 0)
         }
     }
 }

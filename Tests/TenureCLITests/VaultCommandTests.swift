@@ -74,30 +74,6 @@ struct VaultCommandTests {
         }
     }
 
-    /// A vault holding `app-key`, a `--command` credential whose program is `script(directory)`,
-    /// against the sample directory.
-    private func withCommandCredential(
-        _ script: (String) -> String,
-        state: String = "",
-        _ body: (SyncTests.World, String) async throws -> Void
-    ) async throws {
-        try await withSlapd(data: Sample.ldif) { server in
-            try await withTemporaryDirectoryAsync { directory in
-                // `state` lines follow `vaultKeyFile:` in the configuration's state section.
-                let world = try SyncTests.World(server: server, directory: directory, vault: true, extra: state)
-                #expect(try world.tenure(["vault", "init"]).status == 0)
-                let program = try write(script(directory), to: "rotate.sh", in: directory)
-                chmod(program, 0o700)
-                let secretFile = try write("Initial-Secret\n", to: "initial.secret", in: directory)
-                let added = try world.tenure([
-                    "vault", "add", "app-key", "--command", program, "--secret-file", secretFile,
-                ])
-                try #require(added.status == 0, "\(added)")
-                try await body(world, directory)
-            }
-        }
-    }
-
     /// Ctrl-C on `tenure vault rotate` stops the rotation program too, even one that ignores
     /// SIGTERM (SIGKILL to its process group 5 s later): the program has a process group of its own,
     /// which the terminal's signal never reaches, and must not be left running with nobody to wait
@@ -106,7 +82,7 @@ struct VaultCommandTests {
         let script = { (directory: String) in
             "#!/bin/sh\ntrap '' TERM\necho $$ > '\(directory)/program.pid'\ncat > /dev/null\nwhile :; do sleep 0.05; done\n"
         }
-        try await self.withCommandCredential(script) { world, directory in
+        try await withCommandCredential(script) { world, directory in
             let pidFile = directory + "/program.pid"
             let process = Process()
             process.executableURL = URL(fileURLWithPath: try TenureBinary.require())
@@ -115,13 +91,8 @@ struct VaultCommandTests {
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice
             try process.run()
-            var programPID: pid_t = 0
+            let programPID = try await rotationProgramPID(in: pidFile)
             defer { if programPID > 0 { kill(-programPID, SIGKILL) } }  // whatever the outcome
-            for _ in 0..<1_000 where programPID == 0 {
-                try await Task.sleep(for: .milliseconds(20))
-                let text = (try? String(contentsOfFile: pidFile, encoding: .utf8)) ?? ""
-                programPID = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
-            }
             try #require(programPID > 0, "the rotation program never started")
 
             process.interrupt()  // SIGINT, as Ctrl-C sends it to tenure's process group
@@ -130,8 +101,7 @@ struct VaultCommandTests {
             #expect(process.terminationReason == .uncaughtSignal)
             #expect(process.terminationStatus == SIGINT)
             // Gone, or a zombie waiting for init to reap it: not running either way.
-            let stat = try? String(contentsOfFile: "/proc/\(programPID)/stat", encoding: .utf8)
-            let state = stat.flatMap { $0.split(separator: ")").last?.split(separator: " ").first }
+            let state = processState(programPID)
             #expect(state == nil || state == "Z", "the program is still running (state \(state ?? "?"))")
 
             let shown = try world.tenure(["vault", "show", "app-key"])
@@ -146,7 +116,7 @@ struct VaultCommandTests {
         let script = { (directory: String) in
             "#!/bin/sh\ncat > /dev/null\n: > '\(directory)/started'\nwhile [ ! -e '\(directory)/gate' ]; do sleep 0.02; done\n"
         }
-        try await self.withCommandCredential(script) { world, directory in
+        try await withCommandCredential(script) { world, directory in
             let started = directory + "/started"
             let gate = directory + "/gate"
             let process = Process()
@@ -181,7 +151,7 @@ struct VaultCommandTests {
     /// still running after 1 s is stopped, and the rotation is left for a person.
     @Test func theProgramTimeLimitComesFromTheConfiguration() async throws {
         let script = { (_: String) in "#!/bin/sh\ncat > /dev/null\nexec sleep 60\n" }
-        try await self.withCommandCredential(script, state: "  rotationProgramTimeLimitSeconds: 1\n") { world, _ in
+        try await withCommandCredential(script, extra: "  rotationProgramTimeLimitSeconds: 1\n") { world, _ in
             let start = ContinuousClock.now
             let rotated = try world.tenure(["vault", "rotate", "app-key"])
             let elapsed = ContinuousClock.now - start

@@ -6,6 +6,21 @@ import Testing
 @Suite(.timeLimit(.minutes(1))) struct CoordinatorTests {
     final class Tally: Sendable {
         let state = Mutex<(running: Int, most: Int, done: Int)>((0, 0, 0))
+
+        /// One body in `coordinator`, counted: how many ran at once, how many ended.
+        func counted(in coordinator: Coordinator) async {
+            await coordinator.exclusive {
+                self.state.withLock {
+                    $0.running += 1
+                    $0.most = max($0.most, $0.running)
+                }
+                try? await Task.sleep(for: .milliseconds(1))
+                self.state.withLock {
+                    $0.running -= 1
+                    $0.done += 1
+                }
+            }
+        }
     }
 
     final class Events: Sendable {
@@ -20,17 +35,7 @@ import Testing
         await withTaskGroup(of: Void.self) { group in
             for _ in 0..<50 {
                 group.addTask {
-                    await coordinator.exclusive {
-                        tally.state.withLock {
-                            $0.running += 1
-                            $0.most = max($0.most, $0.running)
-                        }
-                        try? await Task.sleep(for: .milliseconds(1))
-                        tally.state.withLock {
-                            $0.running -= 1
-                            $0.done += 1
-                        }
-                    }
+                    await tally.counted(in: coordinator)
                 }
             }
         }
@@ -100,17 +105,7 @@ import Testing
                     if index % 2 == 0 {
                         await coordinator.released { try? await Task.sleep(for: .milliseconds(1)) }
                     } else {
-                        await coordinator.exclusive {
-                            tally.state.withLock {
-                                $0.running += 1
-                                $0.most = max($0.most, $0.running)
-                            }
-                            try? await Task.sleep(for: .milliseconds(1))
-                            tally.state.withLock {
-                                $0.running -= 1
-                                $0.done += 1
-                            }
-                        }
+                        await tally.counted(in: coordinator)
                     }
                 }
             }

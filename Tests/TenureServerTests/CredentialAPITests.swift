@@ -260,13 +260,7 @@ struct CredentialAPITests {
             #expect(try await decide("ann", "role", "app-admin", "assume") == (true, "active_assignment"))
             // On a connection of its own: the test client sends its requests one after another.
             let port = try #require(client.port)
-            let body = #"{"subject": "ann", "reason": "left"}"#
-            let request = Array(
-                ("POST /v1/offboard HTTP/1.1\r\nHost: localhost\r\n"
-                    + "Authorization: Bearer \(Harness.token("hr"))\r\nContent-Type: application/json\r\n"
-                    + "Content-Length: \(body.utf8.count)\r\n\r\n" + body).utf8
-            )
-            let offboard = Task { try await RawHTTP.exchangeOnThread(port: port, request, responses: 1)[0].status }
+            let offboard = Self.offboarding("ann", port: port)
             try await slow.waitUntilStarted()
             // ann's offboarding is rotating app-slow: her role and its credentials are denied now.
             let role = try await Self.promptly("a decision during the offboarding", while: slow) {
@@ -324,13 +318,7 @@ struct CredentialAPITests {
         )
         try await harness.run { client in
             let port = try #require(client.port)
-            let body = #"{"subject": "ann", "reason": "left"}"#
-            let request = Array(
-                ("POST /v1/offboard HTTP/1.1\r\nHost: localhost\r\n"
-                    + "Authorization: Bearer \(Harness.token("hr"))\r\nContent-Type: application/json\r\n"
-                    + "Content-Length: \(body.utf8.count)\r\n\r\n" + body).utf8
-            )
-            let offboard = Task { try await RawHTTP.exchangeOnThread(port: port, request, responses: 1)[0].status }
+            let offboard = Self.offboarding("ann", port: port)
             try await slow.waitUntilStarted()
             let refused = try await Self.promptly("a check-out of a credential still to be rotated", while: slow) {
                 try await Self.checkout(client, "app-second", token: "bob")
@@ -344,6 +332,18 @@ struct CredentialAPITests {
             #expect(after.status == .created)
             #expect(try object(after)["version"] as? Int == 2)
         }
+    }
+
+    /// `POST /v1/offboard` for `subject` on a connection of its own (the test client sends its
+    /// requests one after another); the task's value is the response status.
+    static func offboarding(_ subject: String, port: Int) -> Task<Int, any Error> {
+        let body = #"{"subject": "\#(subject)", "reason": "left"}"#
+        let request = Array(
+            ("POST /v1/offboard HTTP/1.1\r\nHost: localhost\r\n"
+                + "Authorization: Bearer \(Harness.token("hr"))\r\nContent-Type: application/json\r\n"
+                + "Content-Length: \(body.utf8.count)\r\n\r\n" + body).utf8
+        )
+        return Task { try await RawHTTP.exchangeOnThread(port: port, request, responses: 1)[0].status }
     }
 
     /// A rotation program that waits: it reads the secret, creates `started`, waits for `release`
