@@ -100,6 +100,7 @@ let package = Package(
                 "TenureEngine", "TenureServer", "TenureStore", "TenureVault", argumentParser, logging,
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
 

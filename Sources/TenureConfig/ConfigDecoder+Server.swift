@@ -47,6 +47,13 @@ extension ConfigDecoder {
             allowZero: true,
             range: ServerSettings.syncLockWaitRange
         )
+        settings.shutdownRotationWaitSeconds = try self.positiveDouble(
+            server,
+            "shutdownRotationWaitSeconds",
+            default: ServerSettings.defaultShutdownRotationWaitSeconds,
+            allowZero: true,
+            range: ServerSettings.shutdownRotationWaitRange
+        )
         settings.eventLoops = try self.int(
             server,
             "eventLoops",

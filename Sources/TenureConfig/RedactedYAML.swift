@@ -119,6 +119,7 @@ extension TenureConfiguration {
             out.value("server.auditFlushSeconds", yamlNumber(server.auditFlushSeconds))
             out.value("server.idleTimeoutSeconds", yamlNumber(server.idleTimeoutSeconds))
             out.value("server.syncLockWaitSeconds", yamlNumber(server.syncLockWaitSeconds))
+            out.value("server.shutdownRotationWaitSeconds", yamlNumber(server.shutdownRotationWaitSeconds))
             out.value("server.eventLoops", "\(server.eventLoops)")
         }
         return out.text

@@ -34,6 +34,11 @@ public struct ServerSettings: Sendable, Hashable {
     /// cancellations and moves) waits for a command-line sync holding it, before answering 503
     /// with `Retry-After` and changing nothing. 0: not at all. default: 30.
     public var syncLockWaitSeconds: Double
+    /// On SIGTERM or SIGINT, how long a rotation program still running may go on before it is
+    /// stopped (its rotation then needs `tenure vault reconcile` or a person); no new one starts.
+    /// At most the program's own time limit. Keep the service manager's stop timeout above it.
+    /// default: 60.
+    public var shutdownRotationWaitSeconds: Double
     /// How many event loops (network threads) serve the API. 0: one fewer than the machine has
     /// cores, at least one — the audit writer, which every decision waits for, keeps a core of its
     /// own, and each loop's round of reads ends in a commit, so fewer loops also mean fuller
@@ -52,6 +57,9 @@ public struct ServerSettings: Sendable, Hashable {
     public static let defaultSyncLockWaitSeconds: Double = 30
     /// `syncLockWaitSeconds`: up to 5 minutes (a client's request waits that long).
     public static let syncLockWaitRange: ClosedRange<Double> = 0...300
+    public static let defaultShutdownRotationWaitSeconds: Double = 60
+    /// `shutdownRotationWaitSeconds`: up to an hour, as a program's time limit.
+    public static let shutdownRotationWaitRange: ClosedRange<Double> = 0...3_600
     public static let defaultEventLoops = 0
     public static let eventLoopsRange: ClosedRange<Int> = 0...256
 
@@ -71,6 +79,7 @@ public struct ServerSettings: Sendable, Hashable {
         auditFlushSeconds: Double = ServerSettings.defaultAuditFlushSeconds,
         idleTimeoutSeconds: Double = ServerSettings.defaultIdleTimeoutSeconds,
         syncLockWaitSeconds: Double = ServerSettings.defaultSyncLockWaitSeconds,
+        shutdownRotationWaitSeconds: Double = ServerSettings.defaultShutdownRotationWaitSeconds,
         eventLoops: Int = ServerSettings.defaultEventLoops
     ) {
         self.host = host
@@ -83,6 +92,7 @@ public struct ServerSettings: Sendable, Hashable {
         self.auditFlushSeconds = auditFlushSeconds
         self.idleTimeoutSeconds = idleTimeoutSeconds
         self.syncLockWaitSeconds = syncLockWaitSeconds
+        self.shutdownRotationWaitSeconds = shutdownRotationWaitSeconds
         self.eventLoops = eventLoops
     }
 }

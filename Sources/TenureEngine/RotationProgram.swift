@@ -137,7 +137,12 @@ enum RotationProgram {
         // that outlives it, a service it restarts) — unless the command is being interrupted: then
         // `reap` kills the group, as for a program that had to be stopped.
         let status = Self.reap(pid)
-        guard (status & 0x7f) == 0 else { return .unknown("\(path) was killed by signal \(status & 0x7f)") }
+        guard (status & 0x7f) == 0 else {
+            if Self.isInterrupted {
+                return .unknown("\(path) was stopped: tenure was interrupted or shutting down")
+            }
+            return .unknown("\(path) was killed by signal \(status & 0x7f)")
+        }
         let code = (status >> 8) & 0xff
         guard code == 0 else { return .failed("\(path) exited with status \(code)") }
         // It cannot have set a secret it did not read.
@@ -298,35 +303,34 @@ public enum RotationProgramInterrupts {
 }
 
 extension RotationProgramInterrupts {
-    /// The sources `installForServer` made (kept for the life of the process).
-    private static let serverSources = Mutex<[any DispatchSourceSignal]>([])
+    /// The sources for a second signal, once a server's shutdown began.
+    private static let serverShutdown = Mutex<[any DispatchSourceSignal]?>(nil)
 
-    /// `tenure serve`'s counterpart of `install`: from the first SIGTERM or SIGINT on — the signals
-    /// that start its graceful shutdown, which service-lifecycle carries out — no rotation program
-    /// is started (a rotation that would start one is recorded as failed, and the vault's
-    /// maintenance retries it after the restart), and a running one has `finishWithin` to end on its
-    /// own before it is stopped (SIGTERM to its group, SIGKILL 5 s later). Without this, shutdown
-    /// waited for a hung program up to its time limit, longer than a service manager waits before
-    /// SIGKILL, which leaves the program running with nobody to watch it. The signal is not
-    /// re-raised and its disposition is left as it is.
-    public static func installForServer(finishWithin: Duration) {
-        Self.serverSources.withLock { sources in
-            guard sources.isEmpty else { return }
-            let once = Mutex(false)
-            for signalNumber in [SIGTERM, SIGINT] {
+    /// `tenure serve`'s counterpart of `install`, called when its graceful shutdown begins (on
+    /// SIGTERM or SIGINT, which service-lifecycle handles): no rotation program starts from now on
+    /// (such a rotation is recorded as failed and retried by the vault's maintenance after the
+    /// restart); one still running has `finishWithin` to end on its own, then is stopped as at
+    /// Ctrl-C (SIGTERM to its group, SIGKILL 5 s later), on a thread of its own; and a second
+    /// SIGTERM or SIGINT stops running programs at once. Without it shutdown waited for a hung
+    /// program up to its time limit — longer than a service manager waits before SIGKILL, which
+    /// may leave the program running with nobody to watch it. Later calls do nothing.
+    public static func beginServerShutdown(finishWithin: Duration) {
+        let first = Self.serverShutdown.withLock { sources in
+            guard sources == nil else { return false }
+            sources = [SIGTERM, SIGINT].map { signalNumber in
                 let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
-                source.setEventHandler {
-                    let first = once.withLock { stopping in
-                        defer { stopping = true }
-                        return !stopping
-                    }
-                    guard first else { return }
-                    RotationProgram.stopForShutdown(finishWithin: finishWithin, grace: RotationProgram.termGrace)
-                }
+                source.setEventHandler { RotationProgram.stopAll(grace: RotationProgram.termGrace) }
                 source.resume()
-                sources.append(source)
+                return source
             }
+            return true
         }
+        guard first else { return }
+        let thread = Thread {
+            RotationProgram.stopForShutdown(finishWithin: finishWithin, grace: RotationProgram.termGrace)
+        }
+        thread.name = "tenure-rotation-stop"
+        thread.start()
     }
 }
 

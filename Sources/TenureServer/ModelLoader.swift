@@ -1,3 +1,4 @@
+public import Logging
 public import TenureAccess
 public import TenureCore
 public import TenureStore
@@ -13,9 +14,23 @@ public enum ModelLoader {
     /// away now (`withdraw(aheadOf:)`), not once its last rotation is done. Every open plan, except
     /// one the guard held (never approved: it is closed as held, not applied). They are read before
     /// the state, so that a plan finishing between the two reads is at worst withdrawn again, never
-    /// missed.
-    public static func load(store: SQLiteStore, mappings: Mappings, now: Double) async throws -> AccessModel {
-        let open = try await store.openPlans().filter { !$0.guardVerdict.held }
+    /// missed. One that cannot be read is logged and left out (the model is then what the store
+    /// committed, as before withdrawing; the sync that would resume it fails on it, loudly): the
+    /// server still starts and reloads.
+    public static func load(
+        store: SQLiteStore,
+        mappings: Mappings,
+        now: Double,
+        logger: Logger? = nil
+    ) async throws -> AccessModel {
+        let (plans, unreadable) = try await store.openPlans()
+        for error in unreadable {
+            logger?.error(
+                "an unfinished plan cannot be read: what it revokes is not withdrawn ahead",
+                metadata: ["error": "\(error)"]
+            )
+        }
+        let open = plans.filter { !$0.guardVerdict.held }
         let state = try await store.loadState()
         let terminated = try await store.hrTerminations(now: now)
         let mfa = try await store.credentialsRequiringMFA()

@@ -162,7 +162,12 @@ public final class Operations: Sendable {
     func reloadIndexUnlocked() async throws {
         // Read first: a change made while the model loads shows at the next sweep.
         let plan = try await self.store.planProgress()
-        let model = try await ModelLoader.load(store: self.store, mappings: self.mappings, now: self.now())
+        let model = try await ModelLoader.load(
+            store: self.store,
+            mappings: self.mappings,
+            now: self.now(),
+            logger: self.logger
+        )
         self.index.update { $0 = model }
         self.indexedPlan.withLock { $0 = plan }
     }

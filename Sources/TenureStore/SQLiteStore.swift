@@ -378,19 +378,26 @@ public final class SQLiteStore: PIMStore {
         }
     }
 
-    /// Every plan whose status is `pending` or `applying`, oldest first (without journals).
-    public func openPlans() async throws -> [Plan] {
+    /// Every plan whose status is `pending` or `applying`, oldest first (without journals), and
+    /// what made any of them unreadable (hand-edited or from an incompatible version; resuming it
+    /// fails the same way).
+    public func openPlans() async throws -> (plans: [Plan], unreadable: [any Error]) {
         try await self.pool.read { db in
             var plans: [Plan] = []
+            var unreadable: [any Error] = []
             let rows = try Row.fetchCursor(
                 db,
                 sql: "SELECT id, planJSON FROM plan WHERE status IN ('pending', 'applying') ORDER BY id"
             )
             while let row = try rows.next() {
                 let id: Int64 = row[0]
-                plans.append(try StoreJSON.decode(try Self.text(row, 1, "plan.planJSON"), what: "plan \(id)"))
+                do {
+                    plans.append(try StoreJSON.decode(try Self.text(row, 1, "plan.planJSON"), what: "plan \(id)"))
+                } catch {
+                    unreadable.append(error)
+                }
             }
-            return plans
+            return (plans, unreadable)
         }
     }
 

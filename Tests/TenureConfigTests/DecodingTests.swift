@@ -288,8 +288,9 @@ struct DecodingTests {
         #expect(!ConfigSchema.environmentVariables.contains("TENURE_USERS_DISABLED"))
         #expect(!ConfigSchema.environmentVariables.contains("TENURE_GROUPS_MEMBERS"))
         #expect(!ConfigSchema.environmentVariables.contains("TENURE_LDAP_PASSWORD"))
-        // 33 for ldap/users/groups, 6 for state, 5 for writeBack, 12 for server (tokens are file-only).
-        #expect(ConfigSchema.environmentKeys.count == 56)
+        // 33 for ldap/users/groups, 6 for state, 5 for writeBack, 13 for server (tokens are file-only).
+        #expect(ConfigSchema.environmentKeys.count == 57)
+        #expect(ConfigSchema.environmentVariables.contains("TENURE_SERVER_SHUTDOWN_ROTATION_WAIT_SECONDS"))
         for variable in ["TENURE_STATE_DATABASE", "TENURE_STATE_AUDIT_KEY_FILE", "TENURE_STATE_MAPPINGS"] {
             #expect(ConfigSchema.environmentVariables.contains(variable))
         }

@@ -67,6 +67,22 @@ struct ServerConfigTests {
         #expect(above.description.contains("must be between 0 and 300 (seconds)"), "\(above.description)")
     }
 
+    @Test("the wait for a rotation program at shutdown: 0 to 3600 seconds, default 60")
+    func shutdownRotationWait() throws {
+        #expect(try parse(minimalYAML + "server: {}\n").server?.shutdownRotationWaitSeconds == 60)
+        let short = try parse(minimalYAML + "server:\n  shutdownRotationWaitSeconds: 2.5\n")
+        #expect(short.server?.shutdownRotationWaitSeconds == 2.5)
+        #expect(try parse(short.redactedYAML()).server == short.server)
+        #expect(
+            try parse(minimalYAML + "server:\n  shutdownRotationWaitSeconds: 0\n").server?.shutdownRotationWaitSeconds
+                == 0
+        )
+        for wrong in ["-1", "3601", "soon"] {
+            let error = try #require(parseError(minimalYAML + "server:\n  shutdownRotationWaitSeconds: \(wrong)\n"))
+            #expect(error.description.contains("server.shutdownRotationWaitSeconds"), "\(error.description)")
+        }
+    }
+
     @Test("event loops: 0 for one fewer than the cores (at least one), or a count up to 256")
     func eventLoops() throws {
         let automatic = try #require(try parse(minimalYAML + "server: {}\n").server)

@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import TenureAccess
 import TenureCore
 import TenureEngine
@@ -147,5 +148,18 @@ import Testing
         #expect(!permits("carl"))
         #expect(!permits("ann"), "the newer open plan was not withdrawn")
         #expect(permits("dave"), "a plan the guard held was withdrawn")
+
+        // A plan that cannot be read (hand-edited) is left out: the others are still withdrawn, and
+        // the server still loads its model (at start too) rather than failing on it.
+        let database = try DatabaseQueue(path: harness.store.path)
+        try await database.write { db in
+            try db.execute(sql: "UPDATE plan SET planJSON = '{broken' WHERE hash = 'carl'")
+        }
+        try database.close()
+        try await harness.operations.reloadIndex()
+        #expect(permits("carl"), "the unreadable plan was withdrawn")
+        #expect(!permits("ann"))
+        let model = try await ModelLoader.load(store: harness.store, mappings: harness.mappings, now: 0)
+        #expect(model.holding(of: "id-ann", role: "app-admin") == nil)
     }
 }

@@ -10,6 +10,7 @@ import TenureCore
 import TenureEngine
 import TenureServer
 import TenureStore
+import UnixSignals
 
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -52,7 +53,12 @@ struct ServeCommand: AsyncParsableCommand {
         let logger = context.logger
         let metrics = APIMetrics()
         let index = AccessIndex(
-            try await ModelLoader.load(store: store, mappings: mappings, now: Date().timeIntervalSince1970)
+            try await ModelLoader.load(
+                store: store,
+                mappings: mappings,
+                now: Date().timeIntervalSince1970,
+                logger: context.logger
+            )
         )
         for token in settings.tokens {
             guard let subject = token.subject, index.snapshot.identities[subject] == nil else { continue }
@@ -141,16 +147,41 @@ struct ServeCommand: AsyncParsableCommand {
                 )
             )
         }
-        if engine.rotator != nil {
-            // On SIGTERM or SIGINT a running rotation program gets 10 s to finish, then is stopped:
-            // shutdown never waits for a hung one up to its time limit.
-            RotationProgramInterrupts.installForServer(finishWithin: .seconds(10))
-        }
         let host = settings.host
         let app = api.application(services: services) { port in
             // Unbuffered: whoever started the server may be waiting for this line in a file.
             FileHandle.standardOutput.write(Data("tenure serve: listening on http://\(host):\(port)\n".utf8))
         }
-        try await app.runService()
+        guard let rotator = engine.rotator else { return try await app.runService() }
+        // On SIGTERM or SIGINT a running rotation program may finish for a while, then is stopped:
+        // shutdown never waits for a hung one up to its time limit.
+        let finishWithin = min(
+            .milliseconds(Int64(settings.shutdownRotationWaitSeconds * 1_000)),
+            rotator.commandTimeLimit
+        )
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [StoppingRotationPrograms(application: app, finishWithin: finishWithin)],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
+            )
+        )
+        try await group.run()
+    }
+}
+
+/// Runs the application; when its graceful shutdown begins, the rotation programs are wound down
+/// (`RotationProgramInterrupts.beginServerShutdown`) at once — a service of the application's own
+/// would be told only after the HTTP server has drained, and a request may be waiting for one.
+private struct StoppingRotationPrograms<Wrapped: Service>: Service {
+    let application: Wrapped
+    let finishWithin: Duration
+
+    func run() async throws {
+        try await withGracefulShutdownHandler {
+            try await self.application.run()
+        } onGracefulShutdown: {
+            RotationProgramInterrupts.beginServerShutdown(finishWithin: self.finishWithin)
+        }
     }
 }
