@@ -134,13 +134,12 @@ enum RotationProgram {
             return .unknown("\(path) did not finish within \(Self.describe(timeLimit)) and was stopped")
         }
         // Ended by itself: what it leaves in its group stays (a program may rightly start something
-        // that outlives it, a service it restarts) — unless the command is being interrupted: then
-        // `reap` kills the group, as for a program that had to be stopped.
-        let status = Self.reap(pid)
+        // that outlives it, a service it restarts) — unless `stopAll` signalled it (the command
+        // interrupted, the server stopping): then `reap` kills the group, as for a program that had
+        // to be stopped.
+        let (status, stopped) = Self.reapReporting(pid)
         guard (status & 0x7f) == 0 else {
-            if Self.isInterrupted {
-                return .unknown("\(path) was stopped: tenure was interrupted or shutting down")
-            }
+            if stopped { return .unknown("\(path) was stopped: tenure was interrupted or shutting down") }
             return .unknown("\(path) was killed by signal \(status & 0x7f)")
         }
         let code = (status >> 8) & 0xff
@@ -189,23 +188,32 @@ enum RotationProgram {
 
     /// Reaps `pid` (waiting for it); its raw wait status. Taken out of the running programs first:
     /// `stopAll` signals a process group only while its leader is unreaped (its id not reusable).
-    /// When the process is being interrupted, what is left of the group is killed first (as at the
-    /// time limit): a leader gone on SIGTERM may leave a child that ignores it.
+    /// A group `stopAll` signalled has what is left of it killed first (as at the time limit): a
+    /// leader gone on SIGTERM may leave a child that ignores it.
     @discardableResult
     private static func reap(_ pid: pid_t) -> Int32 {
-        Self.running.withLock { running in
-            if running.pids.remove(pid) != nil, running.interrupted { kill(-pid, SIGKILL) }
+        Self.reapReporting(pid).status
+    }
+
+    /// `reap`, and whether `stopAll` signalled the program.
+    private static func reapReporting(_ pid: pid_t) -> (status: Int32, stopped: Bool) {
+        let stopped = Self.running.withLock { running in
+            guard running.pids.remove(pid) != nil, running.signalled.remove(pid) != nil else { return false }
+            kill(-pid, SIGKILL)
+            return true
         }
         var status: Int32 = 0
         while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
-        return status
+        return (status, stopped)
     }
 
     // MARK: - Stopping them with the process
 
-    /// The programs started and not yet reaped, and whether the process is being interrupted.
+    /// The programs started and not yet reaped, those of them `stopAll` signalled, and whether the
+    /// process is being interrupted (no program starts).
     private struct Running: Sendable {
         var pids: Set<pid_t> = []
+        var signalled: Set<pid_t> = []
         var interrupted = false
     }
 
@@ -214,10 +222,16 @@ enum RotationProgram {
     /// Whether the process is being interrupted: no rotation program is started any more.
     static var isInterrupted: Bool { Self.running.withLock { $0.interrupted } }
 
-    /// For a server that is stopping: no program is started from now on; the running ones get
-    /// `finishWithin` to end on their own, then are stopped as by `stopAll`. Blocks the thread.
-    static func stopForShutdown(finishWithin: Duration, grace: Duration) {
+    /// No program is started from now on.
+    static func refuseNewPrograms() {
         Self.running.withLock { $0.interrupted = true }
+    }
+
+    /// For a server that is stopping: no program is started from now on; the running ones get
+    /// `finishWithin` to end on their own (what one leaves in its group then stays, as always), then
+    /// are stopped as by `stopAll`. Blocks the thread.
+    static func stopForShutdown(finishWithin: Duration, grace: Duration) {
+        Self.refuseNewPrograms()
         let deadline = ContinuousClock.now + finishWithin
         while ContinuousClock.now < deadline, Self.running.withLock({ !$0.pids.isEmpty }) {
             usleep(20_000)
@@ -230,7 +244,10 @@ enum RotationProgram {
     static func stopAll(grace: Duration) {
         let started = Self.running.withLock { running in
             running.interrupted = true
-            for pid in running.pids { kill(-pid, SIGTERM) }
+            for pid in running.pids {
+                running.signalled.insert(pid)
+                kill(-pid, SIGTERM)
+            }
             return !running.pids.isEmpty
         }
         guard started else { return }
@@ -319,13 +336,19 @@ extension RotationProgramInterrupts {
             guard sources == nil else { return false }
             sources = [SIGTERM, SIGINT].map { signalNumber in
                 let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
-                source.setEventHandler { RotationProgram.stopAll(grace: RotationProgram.termGrace) }
+                source.setEventHandler {
+                    // Blocks up to the grace: on a thread of its own, not a pool's.
+                    let thread = Thread { RotationProgram.stopAll(grace: RotationProgram.termGrace) }
+                    thread.name = "tenure-rotation-stop"
+                    thread.start()
+                }
                 source.resume()
                 return source
             }
             return true
         }
         guard first else { return }
+        RotationProgram.refuseNewPrograms()
         let thread = Thread {
             RotationProgram.stopForShutdown(finishWithin: finishWithin, grace: RotationProgram.termGrace)
         }

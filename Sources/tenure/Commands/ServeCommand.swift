@@ -178,9 +178,11 @@ private struct StoppingRotationPrograms<Wrapped: Service>: Service {
     let finishWithin: Duration
 
     func run() async throws {
-        try await withGracefulShutdownHandler {
+        // Also when the group is cancelled (a service failed) without a signal: a program would
+        // otherwise be waited for up to its time limit.
+        try await withTaskCancellationOrGracefulShutdownHandler {
             try await self.application.run()
-        } onGracefulShutdown: {
+        } onCancelOrGracefulShutdown: {
             RotationProgramInterrupts.beginServerShutdown(finishWithin: self.finishWithin)
         }
     }
