@@ -97,8 +97,8 @@ public struct SyncScheduler: Service {
             // or approval queued behind the sync must not be decided on the model from before it.
             // A sync that failed after applying part of its plan must not leave the index
             // permitting what it revoked either. While the plan's rotations run (the coordinator
-            // let go meanwhile), the index already denies what the plan revokes; its grants show
-            // from this reload on (fail closed).
+            // let go meanwhile), the index already denies what the plan revokes and permits what
+            // it granted (reloaded before the rotations).
             let report = try await self.operations.coordinator.exclusive {
                 let report: SyncEngine.Report
                 do {

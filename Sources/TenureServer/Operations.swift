@@ -33,28 +33,6 @@ public final class Operations: Sendable {
     public let metrics: APIMetrics
     public let logger: Logger
     public let now: @Sendable () -> Double
-    /// Credential names with a count: added by a run of a plan's rotations, each taken out once its
-    /// rotation is over (or the run ended).
-    final class PendingRotations: Sendable {
-        private let counts = Mutex<[String: Int]>([:])
-
-        func add(_ names: [String]) {
-            self.counts.withLock { for name in names { $0[name, default: 0] += 1 } }
-        }
-
-        /// Takes each name out once (a name already out is left out).
-        func remove(_ names: [String]) {
-            self.counts.withLock { counts in
-                for name in names {
-                    guard let count = counts[name] else { continue }
-                    counts[name] = count > 1 ? count - 1 : nil
-                }
-            }
-        }
-
-        func contains(_ name: String) -> Bool { self.counts.withLock { $0[name] != nil } }
-    }
-
     /// Wrong TOTP codes per identity, for the guess limit.
     let totpGuesses = TOTPGuesses()
     /// Where the store's plans stood when the index was last loaded: a plan made elsewhere (a CLI
@@ -84,10 +62,22 @@ public final class Operations: Sendable {
         self.mappings = mappings
         self.index = index
         var engine = engine
+        let clock = now ?? { Date().timeIntervalSince1970 }
         // Every plan this server applies (a scheduled sync's, an offboarding's) is taken out of the
         // index before it runs, not only after: a leaver is denied while their credentials are
         // still being rotated. The index is rebuilt from the store after the plan (or its failure).
-        engine.beforeApply = { [index] plan in index.update { $0.withdraw(aheadOf: plan) } }
+        let plan = AppliedPlan()
+        engine.beforeApply = { [index] applied in
+            plan.grants = applied.identities.contains { identity in
+                identity.actions.contains {
+                    switch $0 {
+                    case .grantEligible, .grantStanding, .elevate, .adopt: true
+                    default: false
+                    }
+                }
+            }
+            index.update { $0.withdraw(aheadOf: applied) }
+        }
         // Its rotations run with the coordinator let go (a hung target holds them up to the
         // program's time limit, each): the plan's access changes are in the store and the index by
         // then; the sync lock, still held, keeps other plans out.
@@ -98,6 +88,25 @@ public final class Operations: Sendable {
             _ credentials: [String],
             _ rotations: (_ rotated: (String) -> Void) async throws -> Void
         ) async throws {
+            // The plan's grants are committed by now (they come before its rotations): decided on
+            // from here, not only once the rotations are over. The open plan is withdrawn again by
+            // the load. If it fails, they show at the end of the plan (fail closed).
+            if plan.grants {
+                do {
+                    let model = try await ModelLoader.load(
+                        store: store,
+                        mappings: mappings,
+                        now: clock(),
+                        logger: logger
+                    )
+                    index.update { $0 = model }
+                } catch {
+                    logger.error(
+                        "the index could not take a plan's grants before its rotations",
+                        metadata: ["error": "\(error)"]
+                    )
+                }
+            }
             leaverRotations.add(credentials)
             var left = credentials
             defer { leaverRotations.remove(left) }
@@ -116,7 +125,7 @@ public final class Operations: Sendable {
         self.settings = settings
         self.metrics = metrics
         self.logger = logger
-        self.now = now ?? { Date().timeIntervalSince1970 }
+        self.now = clock
         self.syncLockWait = syncLockWait
     }
 
@@ -181,6 +190,38 @@ public final class Operations: Sendable {
         let progress = try await self.store.planProgress()
         guard progress != self.indexedPlan.withLock({ $0 }) else { return }
         try await self.reloadIndex()
+    }
+}
+
+/// Credential names with a count: added by a run of a plan's rotations, each taken out once its
+/// rotation is over (or the run ended).
+final class PendingRotations: Sendable {
+    private let counts = Mutex<[String: Int]>([:])
+
+    func add(_ names: [String]) {
+        self.counts.withLock { for name in names { $0[name, default: 0] += 1 } }
+    }
+
+    /// Takes each name out once (a name already out is left out).
+    func remove(_ names: [String]) {
+        self.counts.withLock { counts in
+            for name in names {
+                guard let count = counts[name] else { continue }
+                counts[name] = count > 1 ? count - 1 : nil
+            }
+        }
+    }
+
+    func contains(_ name: String) -> Bool { self.counts.withLock { $0[name] != nil } }
+}
+
+/// Whether the plan this server is applying grants anything (one at a time: the sync lock).
+final class AppliedPlan: Sendable {
+    private let granting = Mutex(false)
+
+    var grants: Bool {
+        get { self.granting.withLock { $0 } }
+        set { self.granting.withLock { $0 = newValue } }
     }
 }
 

@@ -139,12 +139,14 @@ import Testing
 
     /// A scheduled sync takes a leaver's access out of the index before it applies its plan: while
     /// the plan still rotates a credential the leaver could know (a slow target), decisions for them
-    /// already deny (before, the index followed only once the whole plan was applied), and other
-    /// changes do not wait for the rotation.
+    /// already deny (before, the index followed only once the whole plan was applied), what it
+    /// granted is permitted, and other changes do not wait for the rotation.
     @Test func aLeaverIsDeniedWhileTheSyncStillRotates() async throws {
         let harness = try await Harness(
             mappings: Mappings(
                 roles: [RoleDefinition(name: "app-admin", tier: 1, mode: .standing, credentials: ["app-slow"])],
+                // bob (in the directory) is granted the role by this sync.
+                rules: [Rule(name: "everyone", when: .always, grant: "app-admin", mode: .standing)],
                 guardSettings: LeaverGuard(maxLeaverPercent: 100, maxRevokedPercent: 100)
             ),
             state: PIMState(
@@ -191,6 +193,10 @@ import Testing
         let run = Task { await scheduler.runOnce() }
         try await slow.waitUntilStarted()
         let during = index.evaluate(request, now: Date().timeIntervalSince1970)
+        // The sync's grant to bob is committed before the rotations and decided on during them.
+        var bobs = request
+        bobs.subject = Subject(type: "user", id: "bob")
+        let bobDuring = index.evaluate(bobs, now: Date().timeIntervalSince1970)
         // The rotations run with the coordinator let go: a change queued meanwhile (an activation,
         // a check-out) is not held up by them.
         let coordinator = harness.operations.coordinator
@@ -201,6 +207,7 @@ import Testing
         slow.finish()
         #expect(during.allowed == false, "permitted while the sync rotated the leaver's credential")
         #expect(during.reason == .identityInactive)
+        #expect(bobDuring.allowed, "the sync's grant was not decided on during its rotations")
         #expect(await run.value)
         #expect(index.evaluate(request, now: Date().timeIntervalSince1970).allowed == false)
         #expect(try await harness.store.credentialStatus(named: "app-slow")?.current?.version == 2)
