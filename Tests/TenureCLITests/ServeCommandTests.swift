@@ -167,18 +167,10 @@ struct ServeCommandTests {
             while [ ! -e '\(directory)/release' ]; do sleep 0.05; done
             """
         }
-        try await withCommandCredential(
+        try await Self.whileTheSweeperRotates(
             script,
-            extra: "server:\n  sweepIntervalSeconds: 1\n  shutdownRotationWaitSeconds: 30\n",
-            addOptions: ["--max-age-days", "0.00001"]
-        ) { world, directory in
-            let log = directory + "/serve.log"
-            let (pid, _) = try await Self.serve(world, log: log)
-            var stopped = false
-            defer { if !stopped { kill(pid, SIGKILL) } }
-            let programPID = try await rotationProgramPID(in: directory + "/program.pid")
-            defer { if programPID > 0 { kill(-programPID, SIGKILL) } }  // whatever the outcome
-            try #require(programPID > 0, "the sweeper never ran the rotation program")
+            settings: "  shutdownRotationWaitSeconds: 30\n"
+        ) { world, directory, pid, _, log in
             let childPID = try await rotationProgramPID(in: directory + "/child.pid")
             try #require(childPID > 0)
             defer { kill(childPID, SIGKILL) }
@@ -187,7 +179,6 @@ struct ServeCommandTests {
             try await Task.sleep(for: .milliseconds(500))
             _ = FileManager.default.createFile(atPath: directory + "/release", contents: nil)
             let status = waitForExit(pid, within: .seconds(30))
-            stopped = true
             #expect(status == 0, "\((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
             let child = processState(childPID)
             #expect(child != nil && child != "Z", "the program's background child was killed")
@@ -208,32 +199,14 @@ struct ServeCommandTests {
         let script = { (directory: String) in
             "#!/bin/sh\necho $$ > '\(directory)/program.pid'\ncat > /dev/null\nwhile :; do sleep 0.05; done\n"
         }
-        try await withCommandCredential(
+        try await Self.whileTheSweeperRotates(
             script,
-            extra: """
-                  rotationProgramTimeLimitSeconds: 100
-                server:
-                  sweepIntervalSeconds: 1
-                  shutdownRotationWaitSeconds: \(wait)
-
-                """,
-            addOptions: ["--max-age-days", "0.00001"]
-        ) { world, directory in
-            let log = directory + "/serve.log"
-            let (pid, _) = try await Self.serve(world, log: log)
-            var stopped = false
-            defer { if !stopped { kill(pid, SIGKILL) } }
-            let programPID = try await rotationProgramPID(in: directory + "/program.pid")
-            defer { if programPID > 0 { kill(-programPID, SIGKILL) } }  // whatever the outcome
-            try #require(
-                programPID > 0,
-                "the sweeper never ran the rotation program: \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")"
-            )
-
+            state: "  rotationProgramTimeLimitSeconds: 100\n",
+            settings: "  shutdownRotationWaitSeconds: \(wait)\n"
+        ) { world, _, pid, programPID, log in
             let signalled = ContinuousClock.now
             let expected = try await signal(pid, programPID)
             let status = waitForExit(pid, within: .seconds(60))
-            stopped = true
             let took = ContinuousClock.now - signalled
             #expect(
                 status == 0,
@@ -250,6 +223,40 @@ struct ServeCommandTests {
             let shown = try world.tenure(["vault", "show", "app-key"])
             #expect(shown.stdout.contains("v1  current"), "\(shown)")
             #expect(try world.tenure(["audit", "verify"]).status == 0)
+        }
+    }
+
+    /// `withCommandCredential(script)` with `app-key` past its max age, `tenure serve` on it with the
+    /// sweeper every second (`state` lines in the state section, `settings` lines in `server:`),
+    /// and, once the sweeper runs the program (which writes `program.pid`), `body` with the world,
+    /// the directory, the server's and the program's pids and the server's log. `body` ends the
+    /// server; it is killed if `body` throws. The program's group is killed after, whatever the
+    /// outcome.
+    static func whileTheSweeperRotates(
+        _ script: (String) -> String,
+        state: String = "",
+        settings: String,
+        _ body: (SyncTests.World, String, pid_t, pid_t, String) async throws -> Void
+    ) async throws {
+        try await withCommandCredential(
+            script,
+            extra: state + "server:\n  sweepIntervalSeconds: 1\n" + settings,
+            addOptions: ["--max-age-days", "0.00001"]
+        ) { world, directory in
+            let log = directory + "/serve.log"
+            let (pid, _) = try await Self.serve(world, log: log)
+            do {
+                let programPID = try await rotationProgramPID(in: directory + "/program.pid")
+                defer { if programPID > 0 { kill(-programPID, SIGKILL) } }  // whatever the outcome
+                try #require(
+                    programPID > 0,
+                    "the sweeper never ran the program: \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")"
+                )
+                try await body(world, directory, pid, programPID, log)
+            } catch {
+                kill(pid, SIGKILL)
+                throw error
+            }
         }
     }
 }
