@@ -214,7 +214,7 @@ public struct CredentialRotator: Sendable {
             )
         } catch let error as CredentialLockError {
             do {
-                try await self.recordFailure(name, "\(error)", ifCurrentVersion: currentBefore)
+                try await self.recordFailure(name, "\(error)", whileCurrent: currentBefore)
             } catch let recordError {
                 self.logger.error(
                     "a rotation that could not take its credential's lock could not be recorded as failed",
@@ -619,41 +619,41 @@ public struct CredentialRotator: Sendable {
         try await self.recordFailure(name, failure)
     }
 
-    /// Records a failed attempt (audited); with `ifCurrentVersion`, only while that version is
-    /// still the current one (checked in the same transaction).
-    private func recordFailure(_ name: String, _ reason: String, ifCurrentVersion: Int?? = .none) async throws {
-        let failures = (try await self.store.credentialStatus(named: name)?.failures ?? 0) + 1
-        let delay = Self.retryDelay(afterFailures: failures)
-        let audit = [
-            self.event(
-                "credential.rotation.failed",
-                name,
-                outcome: "failure",
-                details: ["reason": reason, "failures": String(failures)]
-            )
-        ]
-        if case .some(let expected) = ifCurrentVersion {
-            let recorded = try await self.store.recordRotationFailure(
-                name,
-                error: reason,
-                nextAttemptAt: self.now() + delay,
-                ifCurrentVersion: expected,
-                audit: audit
-            )
-            if !recorded {
-                self.logger.info(
-                    "a rotation that could not wait is not recorded as failed: another made a new version current",
-                    metadata: ["credential": "\(name)"]
-                )
-            }
-        } else {
-            try await self.store.recordRotationFailure(
-                name,
-                error: reason,
-                nextAttemptAt: self.now() + delay,
-                audit: audit
+    /// Records a failed attempt (audited).
+    private func recordFailure(_ name: String, _ reason: String) async throws {
+        let (nextAttemptAt, audit) = try await self.failureRecord(name, reason)
+        try await self.store.recordRotationFailure(name, error: reason, nextAttemptAt: nextAttemptAt, audit: audit)
+    }
+
+    /// `recordFailure`, only while version `current` (nil: none) is still the current one (checked
+    /// in the same transaction).
+    private func recordFailure(_ name: String, _ reason: String, whileCurrent current: Int?) async throws {
+        let (nextAttemptAt, audit) = try await self.failureRecord(name, reason)
+        let recorded = try await self.store.recordRotationFailure(
+            name,
+            error: reason,
+            nextAttemptAt: nextAttemptAt,
+            ifCurrentVersion: current,
+            audit: audit
+        )
+        if !recorded {
+            self.logger.info(
+                "a rotation that could not wait is not recorded as failed: another made a new version current",
+                metadata: ["credential": "\(name)"]
             )
         }
+    }
+
+    /// When to try again after this failure, and its audit record.
+    private func failureRecord(_ name: String, _ reason: String) async throws -> (Double, [AuditEvent]) {
+        let failures = (try await self.store.credentialStatus(named: name)?.failures ?? 0) + 1
+        let audit = self.event(
+            "credential.rotation.failed",
+            name,
+            outcome: "failure",
+            details: ["reason": reason, "failures": String(failures)]
+        )
+        return (self.now() + Self.retryDelay(afterFailures: failures), [audit])
     }
 
     private func status(_ name: String) async throws -> CredentialStatus {

@@ -137,7 +137,7 @@ enum RotationProgram {
         // that outlives it, a service it restarts) — unless `stopAll` signalled it (the command
         // interrupted, the server stopping): then `reap` kills the group, as for a program that had
         // to be stopped.
-        let (status, stopped) = Self.reapReporting(pid)
+        let (status, stopped) = Self.reap(pid)
         guard (status & 0x7f) == 0 else {
             if stopped { return .unknown("\(path) was stopped: tenure was interrupted or shutting down") }
             return .unknown("\(path) was killed by signal \(status & 0x7f)")
@@ -186,17 +186,12 @@ enum RotationProgram {
         }
     }
 
-    /// Reaps `pid` (waiting for it); its raw wait status. Taken out of the running programs first:
-    /// `stopAll` signals a process group only while its leader is unreaped (its id not reusable).
-    /// A group `stopAll` signalled has what is left of it killed first (as at the time limit): a
-    /// leader gone on SIGTERM may leave a child that ignores it.
+    /// Reaps `pid` (waiting for it): its raw wait status, and whether `stopAll` signalled it. Taken
+    /// out of the running programs first: `stopAll` signals a process group only while its leader
+    /// is unreaped (its id not reusable). A group `stopAll` signalled has what is left of it killed
+    /// first (as at the time limit): a leader gone on SIGTERM may leave a child that ignores it.
     @discardableResult
-    private static func reap(_ pid: pid_t) -> Int32 {
-        Self.reapReporting(pid).status
-    }
-
-    /// `reap`, and whether `stopAll` signalled the program.
-    private static func reapReporting(_ pid: pid_t) -> (status: Int32, stopped: Bool) {
+    private static func reap(_ pid: pid_t) -> (status: Int32, stopped: Bool) {
         let stopped = Self.running.withLock { running in
             guard running.pids.remove(pid) != nil, running.signalled.remove(pid) != nil else { return false }
             kill(-pid, SIGKILL)
@@ -232,11 +227,15 @@ enum RotationProgram {
     /// are stopped as by `stopAll`. Blocks the thread.
     static func stopForShutdown(finishWithin: Duration, grace: Duration) {
         Self.refuseNewPrograms()
-        let deadline = ContinuousClock.now + finishWithin
+        Self.waitUntilNoneRuns(until: .now + finishWithin)
+        Self.stopAll(grace: grace)
+    }
+
+    /// Returns once no program runs, or at `deadline`.
+    private static func waitUntilNoneRuns(until deadline: ContinuousClock.Instant) {
         while ContinuousClock.now < deadline, Self.running.withLock({ !$0.pids.isEmpty }) {
             usleep(20_000)
         }
-        Self.stopAll(grace: grace)
     }
 
     /// SIGTERM to every running program's process group; SIGKILL to those whose leader has not
@@ -251,10 +250,7 @@ enum RotationProgram {
             return !running.pids.isEmpty
         }
         guard started else { return }
-        let deadline = ContinuousClock.now + grace
-        while ContinuousClock.now < deadline, Self.running.withLock({ !$0.pids.isEmpty }) {
-            usleep(20_000)
-        }
+        Self.waitUntilNoneRuns(until: .now + grace)
         Self.running.withLock { running in
             for pid in running.pids { kill(-pid, SIGKILL) }
         }
@@ -336,12 +332,8 @@ extension RotationProgramInterrupts {
             guard sources == nil else { return false }
             sources = [SIGTERM, SIGINT].map { signalNumber in
                 let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
-                source.setEventHandler {
-                    // Blocks up to the grace: on a thread of its own, not a pool's.
-                    let thread = Thread { RotationProgram.stopAll(grace: RotationProgram.termGrace) }
-                    thread.name = "tenure-rotation-stop"
-                    thread.start()
-                }
+                // Blocks up to the grace: on a thread of its own, not a pool's.
+                source.setEventHandler { Self.onThread { RotationProgram.stopAll(grace: RotationProgram.termGrace) } }
                 source.resume()
                 return source
             }
@@ -349,9 +341,11 @@ extension RotationProgramInterrupts {
         }
         guard first else { return }
         RotationProgram.refuseNewPrograms()
-        let thread = Thread {
-            RotationProgram.stopForShutdown(finishWithin: finishWithin, grace: RotationProgram.termGrace)
-        }
+        Self.onThread { RotationProgram.stopForShutdown(finishWithin: finishWithin, grace: RotationProgram.termGrace) }
+    }
+
+    private static func onThread(_ body: @escaping @Sendable () -> Void) {
+        let thread = Thread(block: body)
         thread.name = "tenure-rotation-stop"
         thread.start()
     }

@@ -31,7 +31,8 @@ public struct SyncEngine: Sendable {
     public var beforeApply: (@Sendable (Plan) -> Void)?
     /// Runs a plan's credential rotations (each run of them, in journal order), which reach outside
     /// and may take minutes (a program's time limit, LDAP timeouts): `rotations` rotates
-    /// `credentials` one after another, calling `rotated` with each name once its rotation is over.
+    /// `credentials` of `plan` one after another, calling `rotated` with each name once its rotation
+    /// is over.
     /// `tenure serve` runs them with its coordinator let go (`Coordinator.released`): the plan's
     /// access changes are applied, and withdrawn from the index, before them; other people's
     /// activations, approvals and check-outs need not wait for them (a check-out of a credential
@@ -39,6 +40,7 @@ public struct SyncEngine: Sendable {
     public var rotationPhase:
         (
             @Sendable (
+                _ plan: Plan,
                 _ credentials: [String],
                 _ rotations: (_ rotated: (String) -> Void) async throws -> Void
             ) async throws -> Void
@@ -604,17 +606,18 @@ public struct SyncEngine: Sendable {
         while position < pending.count {
             let entry = pending[position]
             position += 1
-            if case .rotateCredential = entry.action, let rotator = self.rotator {
+            if case .rotateCredential(let name, let role, let reason) = entry.action, let rotator = self.rotator {
                 try await flush()
                 // This rotation and the ones right after it, in one `rotationPhase`.
-                var run = [entry]
-                while position < pending.count, case .rotateCredential = pending[position].action {
-                    run.append(pending[position])
+                var run = [(entry: entry, name: name, role: role, reason: reason)]
+                while position < pending.count,
+                    case .rotateCredential(let name, let role, let reason) = pending[position].action
+                {
+                    run.append((pending[position], name, role, reason))
                     position += 1
                 }
                 func rotateRun(_ rotated: (String) -> Void) async throws {
-                    for entry in run {
-                        guard case .rotateCredential(let name, let role, let reason) = entry.action else { continue }
+                    for (entry, name, role, reason) in run {
                         defer { rotated(name) }
                         let event = await self.rotate(
                             name,
@@ -630,11 +633,7 @@ public struct SyncEngine: Sendable {
                     }
                 }
                 if let rotationPhase = self.rotationPhase {
-                    let names = run.compactMap { entry -> String? in
-                        guard case .rotateCredential(let name, _, _) = entry.action else { return nil }
-                        return name
-                    }
-                    try await rotationPhase(names, rotateRun)
+                    try await rotationPhase(plan, run.map(\.name), rotateRun)
                 } else {
                     try await rotateRun { _ in }
                 }

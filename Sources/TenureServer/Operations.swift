@@ -66,18 +66,7 @@ public final class Operations: Sendable {
         // Every plan this server applies (a scheduled sync's, an offboarding's) is taken out of the
         // index before it runs, not only after: a leaver is denied while their credentials are
         // still being rotated. The index is rebuilt from the store after the plan (or its failure).
-        let plan = AppliedPlan()
-        engine.beforeApply = { [index] applied in
-            plan.grants = applied.identities.contains { identity in
-                identity.actions.contains {
-                    switch $0 {
-                    case .grantEligible, .grantStanding, .elevate, .adopt: true
-                    default: false
-                    }
-                }
-            }
-            index.update { $0.withdraw(aheadOf: applied) }
-        }
+        engine.beforeApply = { [index] plan in index.update { $0.withdraw(aheadOf: plan) } }
         // Its rotations run with the coordinator let go (a hung target holds them up to the
         // program's time limit, each): the plan's access changes are in the store and the index by
         // then; the sync lock, still held, keeps other plans out.
@@ -85,13 +74,14 @@ public final class Operations: Sendable {
         // handed the secret the leaver knew, replaced moments later).
         let leaverRotations = PendingRotations()
         @Sendable func rotationPhase(
+            _ plan: Plan,
             _ credentials: [String],
             _ rotations: (_ rotated: (String) -> Void) async throws -> Void
         ) async throws {
             // The plan's grants are committed by now (they come before its rotations): decided on
             // from here, not only once the rotations are over. The open plan is withdrawn again by
             // the load. If it fails, they show at the end of the plan (fail closed).
-            if plan.grants {
+            if plan.identities.contains(where: { $0.actions.contains(where: \.grantsAccess) }) {
                 do {
                     let model = try await ModelLoader.load(
                         store: store,
@@ -213,16 +203,6 @@ final class PendingRotations: Sendable {
     }
 
     func contains(_ name: String) -> Bool { self.counts.withLock { $0[name] != nil } }
-}
-
-/// Whether the plan this server is applying grants anything (one at a time: the sync lock).
-final class AppliedPlan: Sendable {
-    private let granting = Mutex(false)
-
-    var grants: Bool {
-        get { self.granting.withLock { $0 } }
-        set { self.granting.withLock { $0 = newValue } }
-    }
 }
 
 /// Wrong TOTP codes per identity: at most `limit` in `window` seconds, then every code is refused

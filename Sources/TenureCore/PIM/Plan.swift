@@ -74,6 +74,15 @@ public enum PlanAction: Hashable, Sendable, Codable {
         if case .recordIdentity = self { return false }
         return true
     }
+
+    /// True for actions that give someone a role or more of one (a grant, an elevation, adopted
+    /// drift).
+    public var grantsAccess: Bool {
+        switch self {
+        case .grantEligible, .grantStanding, .elevate, .adopt: true
+        default: false
+        }
+    }
 }
 
 /// Everything the plan does for one identity.

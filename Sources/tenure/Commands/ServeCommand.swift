@@ -152,13 +152,10 @@ struct ServeCommand: AsyncParsableCommand {
             // Unbuffered: whoever started the server may be waiting for this line in a file.
             FileHandle.standardOutput.write(Data("tenure serve: listening on http://\(host):\(port)\n".utf8))
         }
-        guard let rotator = engine.rotator else { return try await app.runService() }
+        guard engine.rotator != nil else { return try await app.runService() }
         // On SIGTERM or SIGINT a running rotation program may finish for a while, then is stopped:
-        // shutdown never waits for a hung one up to its time limit.
-        let finishWithin = min(
-            .milliseconds(Int64(settings.shutdownRotationWaitSeconds * 1_000)),
-            rotator.commandTimeLimit
-        )
+        // shutdown never waits for a hung one up to its time limit (which stops it sooner anyway).
+        let finishWithin = Duration.milliseconds(Int64(settings.shutdownRotationWaitSeconds * 1_000))
         let group = ServiceGroup(
             configuration: .init(
                 services: [StoppingRotationPrograms(application: app, finishWithin: finishWithin)],
