@@ -167,6 +167,28 @@ struct StateContext {
         return try await reader.pull(observer: progress, now: Date().timeIntervalSince1970)
     }
 
+    /// The vault's rotator over `store`, with the master key in `keyFile` (exit 78 when it cannot be
+    /// read), the directory's connection options and `state.rotationProgramTimeLimitSeconds`.
+    func rotator(store: SQLiteStore, keyFile: String) throws -> CredentialRotator {
+        let key: MasterKey
+        do {
+            key = try MasterKey.load(path: keyFile)
+        } catch {
+            printError("vault key error: \(error) (create one with: tenure vault init)")
+            throw ExitCode(78)
+        }
+        var rotator = CredentialRotator(
+            store: store,
+            masterKey: key,
+            ldap: DirectoryReader(configuration: self.configuration, password: nil, logger: self.logger)
+                .connectionOptions,
+            logger: self.logger,
+            actor: StateContext.actor
+        )
+        rotator.commandTimeLimit = .seconds(self.state.rotationProgramTimeLimitSeconds)
+        return rotator
+    }
+
     /// The engine for plan and sync: with the vault when `state.vaultKeyFile` is set (a leaver's
     /// credentials are rotated) and the LDAP writer when `writeBack:` is set (write-back groups are
     /// written). `tenure plan` passes `executing: false`: nothing is written.
@@ -182,21 +204,7 @@ struct StateContext {
         let ldap = DirectoryReader(configuration: self.configuration, password: nil, logger: self.logger)
             .connectionOptions
         if let keyFile = self.state.vaultKeyFile {
-            let key: MasterKey
-            do {
-                key = try MasterKey.load(path: keyFile)
-            } catch {
-                printError("vault key error: \(error) (create one with: tenure vault init)")
-                throw ExitCode(78)
-            }
-            engine.rotator = CredentialRotator(
-                store: store,
-                masterKey: key,
-                ldap: ldap,
-                logger: self.logger,
-                actor: StateContext.actor
-            )
-            engine.rotator?.commandTimeLimit = .seconds(self.state.rotationProgramTimeLimitSeconds)
+            engine.rotator = try self.rotator(store: store, keyFile: keyFile)
         }
         if let writeBack = self.configuration.writeBack {
             let password: String

@@ -32,28 +32,9 @@ struct VaultCommand: AsyncParsableCommand {
                 printError("configuration error: state.vaultKeyFile is not set; add it (see Config/tenure.yaml)")
                 throw ExitCode(78)
             }
-            let key: MasterKey
-            do {
-                key = try MasterKey.load(path: keyFile)
-            } catch {
-                printError("vault key error: \(error) (create one with: tenure vault init)")
-                throw ExitCode(78)
-            }
             self.store = try self.state.openStore()
-            let reader = DirectoryReader(
-                configuration: self.state.configuration,
-                password: nil,
-                logger: self.state.logger
-            )
+            self.rotator = try self.state.rotator(store: self.store, keyFile: keyFile)
             RotationProgramInterrupts.install()  // a rotation program stops with the command
-            self.rotator = CredentialRotator(
-                store: self.store,
-                masterKey: key,
-                ldap: reader.connectionOptions,
-                logger: self.state.logger,
-                actor: StateContext.actor
-            )
-            self.rotator.commandTimeLimit = .seconds(self.state.state.rotationProgramTimeLimitSeconds)
         }
     }
 
