@@ -31,19 +31,9 @@ done
 . Benchmarks/lib/bench-tools.sh
 bench_release_build
 
-work=$(mktemp -d)
-serve_pid=""
-cleanup() {
-    [[ -n $serve_pid ]] && kill "$serve_pid" 2>/dev/null || true
-    scripts/slapd-test-server.sh stop "$work/slapd" --clean >/dev/null 2>&1 || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
-scripts/slapd-test-server.sh start "$work/slapd" --ldif Config/sample-directory.ldif >"$work/env" 2>/dev/null
-# shellcheck disable=SC1091
-. "$work/env"
-
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+bench_workdir
+bench_sample_directory
+port=$(bench_free_port)
 bench_token bench admin
 mkdir -p "$work/state/mappings"
 cp Mappings/policy.yaml "$work/state/mappings/"

@@ -37,21 +37,9 @@ for tool in wrk nginx; do
 done
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 
-work=$(mktemp -d)
-serve_pid="" nginx_pid=""
-cleanup() {
-    [[ -n $serve_pid ]] && kill "$serve_pid" 2>/dev/null || true
-    [[ -n $nginx_pid ]] && kill "$nginx_pid" 2>/dev/null || true
-    scripts/slapd-test-server.sh stop "$work/slapd" --clean >/dev/null 2>&1 || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
-scripts/slapd-test-server.sh start "$work/slapd" --ldif Config/sample-directory.ldif >"$work/env" 2>/dev/null
-# shellcheck disable=SC1091
-. "$work/env"
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-api_port=$(free_port) nginx_port=$(free_port)
+bench_workdir
+bench_sample_directory
+api_port=$(bench_free_port) nginx_port=$(bench_free_port)
 bench_token bench check
 mkdir -p "$work/state"
 cp -r Mappings "$work/state/mappings"

@@ -45,17 +45,8 @@ done
 . Benchmarks/lib/bench-tools.sh
 bench_release_build
 
-work=$(mktemp -d)
-serve_pid=""
-cleanup() {
-    if [[ -n $serve_pid ]]; then kill "$serve_pid" 2>/dev/null || true; fi
-    scripts/slapd-test-server.sh stop "$work/slapd" --clean >/dev/null 2>&1 || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-port=$(free_port)
+bench_workdir
+port=$(bench_free_port)
 bench_token bench-hr hr
 # shellcheck source-path=SCRIPTDIR source=lib/leaver-world.sh
 . Benchmarks/lib/leaver-world.sh

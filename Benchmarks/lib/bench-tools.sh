@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2154  # config and work come from the caller
 # bench-tools.sh — steps the server benchmarks share. Sourced from the repository root.
 
 # The release build of `tenure`, its dependencies installed first; sets `bin` to the executable.
@@ -26,4 +26,32 @@ bench_sync_and_serve() {
     "$bin" sync --config "$config" >/dev/null
     "$bin" serve --config "$config" >"$work/serve.log" 2>&1 &
     serve_pid=$!
+}
+
+# A scratch directory in `work`, removed at exit together with what the script started there:
+# `tenure serve` (`serve_pid`), nginx (`nginx_pid`) and the slapd under $work/slapd.
+bench_workdir() {
+    work=$(mktemp -d)
+    serve_pid="" nginx_pid=""
+    trap bench_cleanup EXIT
+}
+
+bench_cleanup() {
+    if [[ -n ${serve_pid:-} ]]; then kill "$serve_pid" 2>/dev/null || true; fi
+    if [[ -n ${nginx_pid:-} ]]; then kill "$nginx_pid" 2>/dev/null || true; fi
+    scripts/slapd-test-server.sh stop "$work/slapd" --clean >/dev/null 2>&1 || true
+    rm -rf "$work"
+}
+
+# The sample directory in a throwaway slapd on 127.0.0.1 (under $work/slapd); its environment
+# (LDAP_URL, LDAP_READER_DN, …) sourced.
+bench_sample_directory() {
+    scripts/slapd-test-server.sh start "$work/slapd" --ldif Config/sample-directory.ldif >"$work/env" 2>/dev/null
+    # shellcheck disable=SC1091
+    . "$work/env"
+}
+
+# A free TCP port on 127.0.0.1.
+bench_free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
