@@ -31,13 +31,7 @@ struct MFACommand: AsyncParsableCommand {
                 printError("configuration error: state.vaultKeyFile is not set; TOTP seeds are sealed by the vault")
                 throw ExitCode(78)
             }
-            let key: MasterKey
-            do {
-                key = try MasterKey.load(path: keyFile)
-            } catch {
-                printError("vault key error: \(error) (create one with: tenure vault init)")
-                throw ExitCode(78)
-            }
+            let key = try StateContext.masterKey(keyFile)
             let store = try context.openStore()
             let identity = try await StateContext.identity(self.user, in: store, command: "tenure mfa enroll")
             let previous = try await store.mfaEnrollment(identityID: identity.id)

@@ -170,16 +170,9 @@ struct StateContext {
     /// The vault's rotator over `store`, with the master key in `keyFile` (exit 78 when it cannot be
     /// read), the directory's connection options and `state.rotationProgramTimeLimitSeconds`.
     func rotator(store: SQLiteStore, keyFile: String) throws -> CredentialRotator {
-        let key: MasterKey
-        do {
-            key = try MasterKey.load(path: keyFile)
-        } catch {
-            printError("vault key error: \(error) (create one with: tenure vault init)")
-            throw ExitCode(78)
-        }
         var rotator = CredentialRotator(
             store: store,
-            masterKey: key,
+            masterKey: try Self.masterKey(keyFile),
             ldap: DirectoryReader(configuration: self.configuration, password: nil, logger: self.logger)
                 .connectionOptions,
             logger: self.logger,
@@ -187,6 +180,16 @@ struct StateContext {
         )
         rotator.commandTimeLimit = .seconds(self.state.rotationProgramTimeLimitSeconds)
         return rotator
+    }
+
+    /// The vault's master key in `keyFile`; exit 78 when it cannot be read.
+    static func masterKey(_ keyFile: String) throws -> MasterKey {
+        do {
+            return try MasterKey.load(path: keyFile)
+        } catch {
+            printError("vault key error: \(error) (create one with: tenure vault init)")
+            throw ExitCode(78)
+        }
     }
 
     /// The engine for plan and sync: with the vault when `state.vaultKeyFile` is set (a leaver's
