@@ -30,21 +30,14 @@ public struct SyncEngine: Sendable {
     /// takes away, so that nothing it revokes is permitted while the rest of it runs.
     public var beforeApply: (@Sendable (Plan) -> Void)?
     /// Runs a plan's credential rotations (each run of them, in journal order), which reach outside
-    /// and may take minutes (a program's time limit, LDAP timeouts): `rotations` rotates
-    /// `credentials` of `plan` one after another, calling `rotated` with each name once its rotation
-    /// is over.
+    /// and may take minutes (a program's time limit, LDAP timeouts): `rotations` rotates them one
+    /// after another, each journal entry done (committed) once its rotation is over.
     /// `tenure serve` runs them with its coordinator let go (`Coordinator.released`): the plan's
     /// access changes are applied, and withdrawn from the index, before them; other people's
     /// activations, approvals and check-outs need not wait for them (a check-out of a credential
-    /// still to be rotated is refused). nil: they run where the plan runs.
-    public var rotationPhase:
-        (
-            @Sendable (
-                _ plan: Plan,
-                _ credentials: [String],
-                _ rotations: (_ rotated: (String) -> Void) async throws -> Void
-            ) async throws -> Void
-        )?
+    /// whose entry is not done yet is refused: `SQLiteStore.credentialsStillToRotate`). nil: they
+    /// run where the plan runs.
+    public var rotationPhase: (@Sendable (_ plan: Plan, _ rotations: () async throws -> Void) async throws -> Void)?
 
     public init(
         mappings: Mappings,
@@ -616,9 +609,8 @@ public struct SyncEngine: Sendable {
                     run.append((pending[position], name, role, reason))
                     position += 1
                 }
-                func rotateRun(_ rotated: (String) -> Void) async throws {
+                func rotateRun() async throws {
                     for (entry, name, role, reason) in run {
-                        defer { rotated(name) }
                         let event = await self.rotate(
                             name,
                             role: role,
@@ -633,9 +625,9 @@ public struct SyncEngine: Sendable {
                     }
                 }
                 if let rotationPhase = self.rotationPhase {
-                    try await rotationPhase(plan, run.map(\.name), rotateRun)
+                    try await rotationPhase(plan, rotateRun)
                 } else {
-                    try await rotateRun { _ in }
+                    try await rotateRun()
                 }
                 continue
             }

@@ -98,20 +98,21 @@ extension Operations {
                         extra: ["reason": decision.reason.rawValue]
                     )
                 }
-                // No secret while a rotation of it runs, here or in another process (it may be about
-                // to be replaced): its lock, tried once (the coordinator waits for nobody), is held
-                // until the check-out is recorded, so a rotation that starts later sees it. Nor while
-                // a leaver's plan here is still to rotate it (the secret they knew).
-                let credentialLock =
-                    self.leaverRotations.contains(name)
-                    ? nil : try await rotator.checkoutLock(name, holder: context.actor)
+                // No secret while a plan — this server's, a `tenure sync` or `tenure offboard`
+                // beside it, one a crash left open — is still to rotate it for a leaver (the secret
+                // they knew, replaced moments later), nor while a rotation of it runs, here or in
+                // another process: its lock, tried once (the coordinator waits for nobody), is held
+                // until the check-out is recorded, so a rotation that starts later sees it.
+                let plan = try await self.store.credentialsStillToRotate()[name]
+                let credentialLock = plan == nil ? try await rotator.checkoutLock(name, holder: context.actor) : nil
                 guard let credentialLock else {
                     try await auditUnmade("refused", reason: "rotation-in-progress")
+                    let why = plan.map { "is still to be rotated for a leaver (plan \($0))" } ?? "is being rotated"
                     throw Problem(
                         .conflict,
                         "rotation-in-progress",
                         title: "Conflict",
-                        detail: "\(name) is being rotated; ask again when the rotation has finished",
+                        detail: "\(name) \(why); ask again when the rotation has finished",
                         headers: [.retryAfter: "5"]
                     )
                 }

@@ -38,9 +38,6 @@ public final class Operations: Sendable {
     /// Where the store's plans stood when the index was last loaded: a plan made elsewhere (a CLI
     /// sync or offboarding), or progress on one that was open then, makes the sweeper reload it.
     let indexedPlan = Mutex<PlanProgress?>(nil)
-    /// Credentials a plan of this server is about to rotate, its coordinator let go meanwhile
-    /// (`SyncEngine.rotationPhase`): not checked out until their rotation is over.
-    let leaverRotations: PendingRotations
     /// How long a change that takes the sync lock (an offboarding, HR's cancellation of one) waits
     /// for a sync running elsewhere (`tenure sync`) to let go of it before it answers 503.
     let syncLockWait: Duration
@@ -70,14 +67,7 @@ public final class Operations: Sendable {
         // Its rotations run with the coordinator let go (a hung target holds them up to the
         // program's time limit, each): the plan's access changes are in the store and the index by
         // then; the sync lock, still held, keeps other plans out.
-        // Until its own rotation is over, a credential of the run is not checked out (it would be
-        // handed the secret the leaver knew, replaced moments later).
-        let leaverRotations = PendingRotations()
-        @Sendable func rotationPhase(
-            _ plan: Plan,
-            _ credentials: [String],
-            _ rotations: (_ rotated: (String) -> Void) async throws -> Void
-        ) async throws {
+        @Sendable func rotationPhase(_ plan: Plan, _ rotations: () async throws -> Void) async throws {
             // The plan's grants are committed by now (they come before its rotations): decided on
             // from here, not only once the rotations are over. The open plan is withdrawn again by
             // the load. If it fails, they show at the end of the plan (fail closed).
@@ -97,18 +87,11 @@ public final class Operations: Sendable {
                     )
                 }
             }
-            leaverRotations.add(credentials)
-            var left = credentials
-            defer { leaverRotations.remove(left) }
-            try await coordinator.released {
-                try await rotations { name in
-                    leaverRotations.remove([name])
-                    if let index = left.firstIndex(of: name) { left.remove(at: index) }
-                }
-            }
+            // Until its entry is done, a credential of the run is not checked out (the check-out
+            // route asks the store, which knows every open plan's rotations).
+            try await coordinator.released { try await rotations() }
         }
         engine.rotationPhase = rotationPhase
-        self.leaverRotations = leaverRotations
         self.engine = engine
         self.coordinator = coordinator
         self.masterKey = masterKey
@@ -181,28 +164,6 @@ public final class Operations: Sendable {
         guard progress != self.indexedPlan.withLock({ $0 }) else { return }
         try await self.reloadIndex()
     }
-}
-
-/// Credential names with a count: added by a run of a plan's rotations, each taken out once its
-/// rotation is over (or the run ended).
-final class PendingRotations: Sendable {
-    private let counts = Mutex<[String: Int]>([:])
-
-    func add(_ names: [String]) {
-        self.counts.withLock { for name in names { $0[name, default: 0] += 1 } }
-    }
-
-    /// Takes each name out once (a name already out is left out).
-    func remove(_ names: [String]) {
-        self.counts.withLock { counts in
-            for name in names {
-                guard let count = counts[name] else { continue }
-                counts[name] = count > 1 ? count - 1 : nil
-            }
-        }
-    }
-
-    func contains(_ name: String) -> Bool { self.counts.withLock { $0[name] != nil } }
 }
 
 /// Wrong TOTP codes per identity: at most `limit` in `window` seconds, then every code is refused

@@ -334,6 +334,66 @@ struct CredentialAPITests {
         }
     }
 
+    /// A leaver's plan saved by another process (`tenure offboard` beside the server), or left
+    /// open by a crash: the server did not run it, and still hands out none of the secrets it has
+    /// yet to rotate — until the rotation's entry is done.
+    @Test func aCredentialAPlanElsewhereStillHasToRotateIsNotCheckedOut() async throws {
+        let (harness, _) = try await self.harness()
+        let leaver = person("id-ann", "ann", state: .terminated)
+        let actions: [PlanAction] = [
+            .revoke(role: "app-admin", state: .active, reason: "leaver"),
+            .rotateCredential(name: "app-key", role: "app-admin", reason: "leaver ann could know it"),
+            .recordIdentity(leaver),
+        ]
+        let plan = Plan(
+            identities: [
+                IdentityPlan(
+                    identityID: "id-ann",
+                    username: "ann",
+                    dn: leaver.dn,
+                    events: [LifecycleEvent(kind: .leaver, reasons: ["terminated"])],
+                    actions: actions
+                )
+            ],
+            conflicts: [],
+            protectedChanges: [],
+            guardVerdict: GuardVerdict(held: false, reason: nil, leavers: 1, inScope: 2),
+            createdAt: 1
+        )
+        let planID = try await harness.store.savePlan(
+            plan,
+            hash: "elsewhere",
+            actor: "cli:offboard",
+            journal: SyncEngine.journal(for: plan)
+        )
+        try await harness.run { client in
+            let refused = try await Self.checkout(client, "app-key", token: "bob")
+            #expect(refused.status == .conflict)
+            #expect(try object(refused)["type"] as? String == "https://tenure.dev/problems/rotation-in-progress")
+            #expect(refused.headers[.retryAfter] == "5")
+            #expect(
+                try object(refused)["detail"] as? String
+                    == "app-key is still to be rotated for a leaver (plan \(planID)); ask again when the rotation has finished"
+            )
+            #expect(!String(buffer: refused.body).contains("Key-One-Secret"))
+            // Another credential of the same role is not held back.
+            #expect(try await Self.checkout(client, "app-once", token: "bob").status == .created)
+
+            // The other process rotates it (here: marks the entry done) and finishes the plan.
+            let entries = try #require(try await harness.store.unfinishedPlan()).journal
+            let rotation = try #require(entries.first { if case .rotateCredential = $0.action { true } else { false } })
+            _ = try await harness.store.applyJournalEntries(
+                planID: planID,
+                [JournalApplication(entryID: rotation.id, change: .none, audit: [])]
+            )
+            #expect(try await Self.checkout(client, "app-key", token: "bob").status == .created)
+        }
+        let refusals = try await harness.auditRecords().filter {
+            $0.event.type == "credential.checkout" && $0.event.outcome == "refused"
+        }
+        #expect(refusals.map(\.event.details["reason"]) == ["rotation-in-progress"])
+    }
+
     /// `POST /v1/offboard` for `subject` on a connection of its own (the test client sends its
     /// requests one after another); the task's value is the response status.
     static func offboarding(_ subject: String, port: Int) -> Task<Int, any Error> {

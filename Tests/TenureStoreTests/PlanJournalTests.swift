@@ -391,4 +391,60 @@ struct JournalBatchTests {
             #expect(try await store.verifyAudit().records == 3)  // one audit event per applied entry
         }
     }
+
+    /// What a check-out asks: the credentials open plans still have to rotate, whoever saved them
+    /// — not those of a held or finished plan, nor an entry already done.
+    @Test func credentialsStillToRotateAreTheUndoneRotationsOfOpenPlans() async throws {
+        try await withStore { store, _ throws in
+            func leaver(_ credentials: [String], held: Bool = false) -> (Plan, [JournalEntry]) {
+                let actions: [PlanAction] =
+                    [.revoke(role: "db-admin", state: .active, reason: "leaver")]
+                    + credentials.map { .rotateCredential(name: $0, role: "db-admin", reason: "leaver bob") }
+                let plan = Plan(
+                    identities: [
+                        IdentityPlan(
+                            identityID: "id-bob",
+                            username: "bob",
+                            dn: "uid=bob,ou=people,dc=example,dc=org",
+                            events: [LifecycleEvent(kind: .leaver, reasons: ["gone"])],
+                            actions: actions
+                        )
+                    ],
+                    conflicts: [],
+                    protectedChanges: [],
+                    guardVerdict: GuardVerdict(held: held, reason: held ? "too many" : nil, leavers: 1, inScope: 1),
+                    createdAt: 1
+                )
+                return (plan, actions.enumerated().map { JournalEntry(identityID: "id-bob", index: $0, action: $1) })
+            }
+            #expect(try await store.credentialsStillToRotate().isEmpty)
+            let (plan, journal) = leaver(["db-root", "db-backup"])
+            let planID = try await store.savePlan(plan, hash: "h", actor: "cli:offboard", journal: journal)
+            let (heldPlan, heldJournal) = leaver(["db-held"], held: true)
+            let heldID = try await store.savePlan(heldPlan, hash: "held", actor: "sync", journal: heldJournal)
+            try await store.finishPlan(heldID, status: .held, audit: [])
+            #expect(try await store.credentialsStillToRotate() == ["db-root": planID, "db-backup": planID])
+
+            // The revocation and one rotation done: the other is still to come.
+            let ids = try #require(try await store.unfinishedPlan()).journal.map(\.id)
+            _ = try await store.applyJournalEntries(
+                planID: planID,
+                [
+                    JournalApplication(
+                        entryID: ids[0],
+                        change: .deleteAssignment(
+                            AssignmentKey(identityID: "id-bob", role: "db-admin", state: .active)
+                        ),
+                        audit: []
+                    ),
+                    JournalApplication(entryID: ids[1], change: .none, audit: []),
+                ]
+            )
+            #expect(try await store.credentialsStillToRotate() == ["db-backup": planID])
+
+            // A plan that ends (failed, say) without doing the rest holds nothing back.
+            try await store.finishPlan(planID, status: .failed, audit: [])
+            #expect(try await store.credentialsStillToRotate().isEmpty)
+        }
+    }
 }
