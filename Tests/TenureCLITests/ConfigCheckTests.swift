@@ -3,7 +3,7 @@ import SlapdFixture
 import Testing
 
 /// `tenure config check`: the effective configuration, redacted; located errors with exit 78.
-@Suite(.timeLimit(.minutes(2)))
+@Suite(.timeLimit(.minutes(3)))
 struct ConfigCheckTests {
     @Test func theSampleConfigurationIsValidAndPrintedRedacted() throws {
         let result = try tenure(["config", "check", "--config", Sample.configFile])

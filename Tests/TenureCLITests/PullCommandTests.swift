@@ -3,7 +3,7 @@ import SlapdFixture
 import Testing
 
 /// `tenure pull` against the bundled sample directory.
-@Suite(.timeLimit(.minutes(2)))
+@Suite(.timeLimit(.minutes(3)))
 struct PullCommandTests {
     @Test func tableSummarisesTheSampleDirectory() async throws {
         try await withSlapd(data: try Sample.ldif) { server in try Self.checkTable(server) }

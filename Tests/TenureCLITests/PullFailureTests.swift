@@ -3,7 +3,7 @@ import SlapdFixture
 import Testing
 
 /// A pull that cannot read the whole directory exits 1 with a clear message and prints no snapshot.
-@Suite(.timeLimit(.minutes(2)))
+@Suite(.timeLimit(.minutes(3)))
 struct PullFailureTests {
     enum Failure: String, CaseIterable, Sendable {
         case wrongPassword

@@ -3,7 +3,7 @@ import SlapdFixture
 import Testing
 
 /// Help, version and usage errors (exit status 64).
-@Suite(.timeLimit(.minutes(2)))
+@Suite(.timeLimit(.minutes(3)))
 struct UsageTests {
     @Test func helpListsTheSubcommandsAndExitStatuses() throws {
         let help = try tenure(["--help"])

@@ -12,7 +12,7 @@ import Glibc
 /// One rotation of a credential at a time across processes (two stores on one database stand for
 /// two processes: `tenure serve` and `tenure vault rotate`). A rotation of a command credential
 /// whose program waits for a gate file is "running elsewhere" for as long as the test wants.
-@Suite(.timeLimit(.minutes(2)))
+@Suite(.timeLimit(.minutes(3)))
 struct CredentialLockTests {
     struct World {
         let directory: URL

@@ -12,7 +12,7 @@ import TenureStore
 import Testing
 
 /// Just-in-time activations over real HTTP: request, approval, ending, expiry, MFA, write-back.
-@Suite(.timeLimit(.minutes(2)))
+@Suite(.timeLimit(.minutes(3)))
 struct ActivationAPITests {
     static let start: Double = 1_800_000_000
     static let group = "cn=ops-admins,ou=groups,dc=t"

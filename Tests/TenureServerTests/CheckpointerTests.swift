@@ -12,7 +12,7 @@ import Testing
 /// connection never reaches the end of the WAL, and SQLite starts the WAL again only when it has:
 /// the WAL grew by every commit, to a gigabyte in ten seconds of the API benchmark. The
 /// checkpointer finishes each pass on the writer's connection, so the WAL starts again.
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(3)))
 struct CheckpointerTests {
     @Test func theWALStartsAgainUnderAStreamOfCommits() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tenure-wal-\(UUID().uuidString)")

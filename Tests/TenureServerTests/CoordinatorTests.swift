@@ -3,7 +3,7 @@ import TenureCore
 import TenureServer
 import Testing
 
-@Suite(.timeLimit(.minutes(1))) struct CoordinatorTests {
+@Suite(.timeLimit(.minutes(3))) struct CoordinatorTests {
     final class Tally: Sendable {
         let state = Mutex<(running: Int, most: Int, done: Int)>((0, 0, 0))
 

@@ -14,7 +14,7 @@ import Testing
 /// Vault check-out over HTTP: the secret once, to a holder of a role that unlocks it; exclusive
 /// and MFA when the credential says so; every check-out recorded and rotated for a leaver; check-in
 /// rotating a one-time credential.
-@Suite(.timeLimit(.minutes(2)))
+@Suite(.timeLimit(.minutes(3)))
 struct CredentialAPITests {
     static let mappings = Mappings(
         roles: [

@@ -11,7 +11,7 @@ import Testing
 
 /// The AuthZEN decision endpoints, authentication, problem details and the operations endpoints,
 /// over real HTTP on loopback.
-@Suite(.timeLimit(.minutes(2)))
+@Suite(.timeLimit(.minutes(3)))
 struct DecisionAPITests {
     static let now: Double = 1_800_000_000
 

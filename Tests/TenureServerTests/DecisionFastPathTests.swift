@@ -19,7 +19,7 @@ import Testing
 /// it hands to the router unchanged, and that responses leave in the order requests came even when
 /// requests are pipelined or a graceful shutdown arrives while a decision waits for its commit.
 /// (The decision tests over real HTTP run with and without it: `DecisionAPITests`.)
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(3)))
 struct DecisionFastPathTests {
     /// Records the events that reach the end of the pipeline (where Hummingbird's handler sits).
     final class Tail: ChannelInboundHandler, Sendable {
@@ -375,7 +375,7 @@ struct DecisionFastPathTests {
 
 /// Pipelining over a real socket: requests written back to back in one packet — decisions the
 /// fast path answers, a route's request, a decision the route must refuse — come back in order.
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(3)))
 struct DecisionPipeliningTests {
     @Test(arguments: [true, false]) func pipelinedRequestsComeBackInOrder(fastPath: Bool) async throws {
         let harness = try await Harness(

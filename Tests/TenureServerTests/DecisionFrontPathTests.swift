@@ -145,7 +145,7 @@ import Testing
 /// The front path as a channel handler, driven byte by byte: what it answers, what it hands to
 /// the HTTP stack (unchanged, from a request boundary, and for good), and that answers leave in
 /// request order across a pipelined hand-over, a flood, a graceful shutdown and an audit failure.
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(3)))
 struct DecisionFrontPathTests {
     /// Records the bytes and events that reach the HTTP stack behind the front path.
     final class Stack: ChannelInboundHandler, Sendable {

@@ -9,7 +9,7 @@ import Testing
 /// loaded machine): a connection with nothing to
 /// do is closed — one the front path reads, one it handed to the HTTP stack, one whose head
 /// trickles in — and one in use is not, whichever path answers it.
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(3)))
 struct IdleConnectionTests {
     /// Runs `client` (blocking socket calls, on a thread of its own) against the server; what it
     /// returns is what went wrong, checked here.

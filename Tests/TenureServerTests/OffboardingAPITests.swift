@@ -12,7 +12,7 @@ import Testing
 
 /// POST /v1/offboard: an immediate termination runs the identity's leaver plan before answering; a
 /// future one is stored and carried out when due; later syncs keep the identity a leaver.
-@Suite(.timeLimit(.minutes(2)))
+@Suite(.timeLimit(.minutes(3)))
 struct OffboardingAPITests {
     final class Clock: Sendable {
         let value = Mutex<Double>(1_800_000_000)

@@ -13,7 +13,7 @@ import Testing
 
 /// Fixes from the review of the API: TOTP guessing, approvers who left, changes made beside the
 /// server, offboarding ending activations.
-@Suite(.timeLimit(.minutes(2)))
+@Suite(.timeLimit(.minutes(3)))
 struct ReviewFixTests {
     static let start: Double = 1_800_000_000
 

@@ -14,7 +14,7 @@ import Testing
 /// The SCIM 2.0 service provider under /scim/v2 over real HTTP: Okta- and Entra-style requests,
 /// filters and pages, ETags, linking HR users to identities, and HR terminations turned into
 /// offboardings before the response.
-@Suite(.timeLimit(.minutes(2)))
+@Suite(.timeLimit(.minutes(3)))
 struct SCIMAPITests {
     static let now: Double = 1_800_000_000  // 2027-01-15T08:00:00Z
 

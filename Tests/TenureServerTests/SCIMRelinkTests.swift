@@ -14,7 +14,7 @@ import Testing
 /// Linking after the fact: a linked HR user whose `externalId` or employee number HR changes
 /// follows the keys when they name another identity, and stays when they name none; the daemon's
 /// pass over pre-hires goes on past one that fails; a stale record is never settled. Over real HTTP, with the SCIM suite's people (ann E100, bob E200, cat E300).
-@Suite(.timeLimit(.minutes(2)))
+@Suite(.timeLimit(.minutes(3)))
 struct SCIMRelinkTests {
     typealias S = SCIMAPITests
 
