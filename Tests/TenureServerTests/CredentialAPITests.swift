@@ -340,19 +340,15 @@ struct CredentialAPITests {
     @Test func aCredentialAPlanElsewhereStillHasToRotateIsNotCheckedOut() async throws {
         let (harness, _) = try await self.harness()
         let leaver = person("id-ann", "ann", state: .terminated)
-        let actions: [PlanAction] = [
-            .revoke(role: "app-admin", state: .active, reason: "leaver"),
-            .rotateCredential(name: "app-key", role: "app-admin", reason: "leaver ann could know it"),
-            .recordIdentity(leaver),
-        ]
         let plan = Plan(
             identities: [
-                IdentityPlan(
-                    identityID: "id-ann",
-                    username: "ann",
-                    dn: leaver.dn,
-                    events: [LifecycleEvent(kind: .leaver, reasons: ["terminated"])],
-                    actions: actions
+                leaving(
+                    leaver,
+                    [
+                        .revoke(role: "app-admin", state: .active, reason: "leaver"),
+                        .rotateCredential(name: "app-key", role: "app-admin", reason: "leaver ann could know it"),
+                        .recordIdentity(leaver),
+                    ]
                 )
             ],
             conflicts: [],

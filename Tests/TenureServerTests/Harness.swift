@@ -194,3 +194,15 @@ func person(_ id: String, _ username: String, state: LifecycleState = .active) -
         lastSeen: 0
     )
 }
+
+/// A plan's part for `leaver` (their record as it now is): `actions`, as a leaver gone from the
+/// directory.
+func leaving(_ leaver: IdentityRecord, _ actions: [PlanAction]) -> IdentityPlan {
+    IdentityPlan(
+        identityID: leaver.id,
+        username: leaver.username,
+        dn: leaver.dn,
+        events: [LifecycleEvent(kind: .leaver, reasons: ["gone from the directory"])],
+        actions: actions
+    )
+}

@@ -39,12 +39,9 @@ import Testing
         let carls = Assignment(identityID: "id-carl", role: "app-admin", state: .active, source: "rule:r", since: 1)
         let plan = Plan(
             identities: [
-                IdentityPlan(
-                    identityID: "id-ann",
-                    username: "ann",
-                    dn: leaver.dn,
-                    events: [LifecycleEvent(kind: .leaver, reasons: ["gone from the directory"])],
-                    actions: [.revoke(role: "app-admin", state: .active, reason: "leaver"), .recordIdentity(leaver)]
+                leaving(
+                    leaver,
+                    [.revoke(role: "app-admin", state: .active, reason: "leaver"), .recordIdentity(leaver)]
                 ),
                 IdentityPlan(
                     identityID: "id-carl",
