@@ -35,7 +35,7 @@ public struct SyncEngine: Sendable {
     /// `tenure serve` runs them with its coordinator let go (`Coordinator.released`): the plan's
     /// access changes are applied, and withdrawn from the index, before them; other people's
     /// activations, approvals and check-outs need not wait for them (a check-out of a credential
-    /// whose entry is not done yet is refused: `SQLiteStore.credentialsStillToRotate`). nil: they
+    /// whose entry is not done yet is refused: `SQLiteStore.planStillToRotate`). nil: they
     /// run where the plan runs.
     public var rotationPhase: (@Sendable (_ plan: Plan, _ rotations: () async throws -> Void) async throws -> Void)?
 

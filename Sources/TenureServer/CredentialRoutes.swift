@@ -103,7 +103,7 @@ extension Operations {
                 // they knew, replaced moments later), nor while a rotation of it runs, here or in
                 // another process: its lock, tried once (the coordinator waits for nobody), is held
                 // until the check-out is recorded, so a rotation that starts later sees it.
-                let plan = try await self.store.credentialsStillToRotate()[name]
+                let plan = try await self.store.planStillToRotate(credential: name)
                 let credentialLock = plan == nil ? try await rotator.checkoutLock(name, holder: context.actor) : nil
                 guard let credentialLock else {
                     try await auditUnmade("refused", reason: "rotation-in-progress")

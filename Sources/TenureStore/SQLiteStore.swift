@@ -369,10 +369,15 @@ public final class SQLiteStore: PIMStore {
             )
             let planID = db.lastInsertedRowID
             let insert = try db.cachedStatement(
-                sql: "INSERT INTO plan_journal (planID, identityID, actionIndex, actionJSON) VALUES (?, ?, ?, ?)"
+                sql: """
+                    INSERT INTO plan_journal (planID, identityID, actionIndex, actionJSON, credential)
+                    VALUES (?, ?, ?, ?, ?)
+                    """
             )
             for (entry, json) in zip(journal, actionJSON) {
-                try insert.execute(arguments: [planID, entry.identityID, entry.index, json])
+                var credential: String?
+                if case .rotateCredential(let name, _, _) = entry.action { credential = name }
+                try insert.execute(arguments: [planID, entry.identityID, entry.index, json, credential])
             }
             return planID
         }
@@ -401,36 +406,21 @@ public final class SQLiteStore: PIMStore {
         }
     }
 
-    /// The plan (its id) of each credential an open plan (`pending` or `applying`, whoever saved
-    /// it: this process, a `tenure sync` or `tenure offboard` beside it, a run that crashed) has not
-    /// rotated yet: a leaver could know its secret. Throws when such an entry cannot be read.
-    public func credentialsStillToRotate() async throws -> [String: Int64] {
+    /// The oldest open plan (`pending` or `applying`, whoever saved it: this process, a
+    /// `tenure sync` or `tenure offboard` beside it, a run that crashed) that has not yet rotated
+    /// `credential` (a leaver could know its secret); nil when none has.
+    public func planStillToRotate(credential: String) async throws -> Int64? {
         try await self.pool.read { db in
-            var names: [String: Int64] = [:]
-            // A rotation's entry is `{"rotateCredential":{…}}` (one key, sorted): the prefix picks
-            // the few rotations out of a plan's entries without decoding the others.
-            let rows = try Row.fetchCursor(
+            try Int64.fetchOne(
                 db,
                 sql: """
-                    SELECT plan_journal.planID, plan_journal.id, plan_journal.actionJSON
-                    FROM plan JOIN plan_journal ON plan_journal.planID = plan.id
-                    WHERE plan.status IN ('pending', 'applying') AND plan_journal.done = 0
-                        AND plan_journal.actionJSON LIKE '{"rotateCredential":%'
-                    ORDER BY plan_journal.id
-                    """
+                    SELECT plan_journal.planID FROM plan_journal JOIN plan ON plan.id = plan_journal.planID
+                    WHERE plan_journal.credential = ? AND plan_journal.done = 0
+                        AND plan.status IN ('pending', 'applying')
+                    ORDER BY plan_journal.planID LIMIT 1
+                    """,
+                arguments: [credential]
             )
-            while let row = try rows.next() {
-                let planID: Int64 = row[0]
-                let entryID: Int64 = row[1]
-                let action: PlanAction = try StoreJSON.decode(
-                    try Self.text(row, 2, "plan_journal.actionJSON"),
-                    what: "plan \(planID), journal entry \(entryID)"
-                )
-                if case .rotateCredential(let name, _, _) = action, names[name] == nil {
-                    names[name] = planID
-                }
-            }
-            return names
         }
     }
 

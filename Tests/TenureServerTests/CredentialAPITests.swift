@@ -375,7 +375,7 @@ struct CredentialAPITests {
             // Another credential of the same role is not held back.
             #expect(try await Self.checkout(client, "app-once", token: "bob").status == .created)
 
-            // The other process rotates it (here: marks the entry done) and finishes the plan.
+            // The other process rotates it (here: marks the entry done); the plan is still open.
             let entries = try #require(try await harness.store.unfinishedPlan()).journal
             let rotation = try #require(entries.first { if case .rotateCredential = $0.action { true } else { false } })
             _ = try await harness.store.applyJournalEntries(

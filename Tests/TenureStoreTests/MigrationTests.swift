@@ -115,6 +115,45 @@ struct MigrationTests {
         }
     }
 
+    /// v11: a rotation journaled before it (by a plan a crash left open, say) is found by a
+    /// check-out as one journaled after it is; done entries and other actions are not.
+    @Test func rotationsJournaledBeforeV11AreStillFound() async throws {
+        try await withTemporaryDirectory { directory async throws in
+            let path = directory.file("tenure.sqlite")
+            let queue = try DatabaseQueue(path: path)
+            try StoreMigrations.migrator.migrate(queue, upTo: "v10")
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = .sortedKeys
+            let actions: [(PlanAction, done: Bool)] = [
+                (.revoke(role: "db-admin", state: .active, reason: "leaver"), true),
+                (.rotateCredential(name: "db-root", role: "db-admin", reason: "leaver"), false),
+                (.rotateCredential(name: "db-backup", role: "db-admin", reason: "leaver"), true),
+            ]
+            try await queue.write { db in
+                try db.execute(
+                    sql: """
+                        INSERT INTO plan (id, hash, createdAt, actor, status, planJSON)
+                        VALUES (1, 'h', 1, 'cli:offboard', 'applying', '{}')
+                        """
+                )
+                for (index, (action, done)) in actions.enumerated() {
+                    try db.execute(
+                        sql: """
+                            INSERT INTO plan_journal (planID, identityID, actionIndex, actionJSON, done)
+                            VALUES (1, 'id-bob', ?, ?, ?)
+                            """,
+                        arguments: [index, String(decoding: try encoder.encode(action), as: UTF8.self), done]
+                    )
+                }
+            }
+            try queue.close()
+            let store = try SQLiteStore(path: path, auditKey: try testKey())
+            #expect(try await store.planStillToRotate(credential: "db-root") == 1)
+            #expect(try await store.planStillToRotate(credential: "db-backup") == nil)
+            #expect(try await store.planStillToRotate(credential: "db-admin") == nil)
+        }
+    }
+
     // MARK: - Seed data, per schema version
 
     static let ada = IdentityRecord(
@@ -299,6 +338,11 @@ struct MigrationTests {
         // v10 adds a column, set by deletions from then on: the same data as v9.
         "v10": { db in
             try MigrationTests.seeders["v9"]!(db)
+        },
+        // v11 adds a column, set for rotations from then on (filled from older entries, see
+        // `rotationsJournaledBeforeV11AreStillFound`): the same data as v10.
+        "v11": { db in
+            try MigrationTests.seeders["v10"]!(db)
         },
     ]
 }

@@ -392,9 +392,9 @@ struct JournalBatchTests {
         }
     }
 
-    /// What a check-out asks: the credentials open plans still have to rotate, whoever saved them
-    /// — not those of a held or finished plan, nor an entry already done.
-    @Test func credentialsStillToRotateAreTheUndoneRotationsOfOpenPlans() async throws {
+    /// What a check-out asks: whether an open plan still has to rotate the credential, whoever
+    /// saved it — not a held or finished plan, nor an entry already done; the oldest such plan.
+    @Test func aCredentialIsStillToRotateWhileAnOpenPlansEntryForItIsNotDone() async throws {
         try await withStore { store, _ throws in
             func leaver(_ credentials: [String], held: Bool = false) -> (Plan, [JournalEntry]) {
                 let actions: [PlanAction] =
@@ -417,13 +417,24 @@ struct JournalBatchTests {
                 )
                 return (plan, actions.enumerated().map { JournalEntry(identityID: "id-bob", index: $0, action: $1) })
             }
-            #expect(try await store.credentialsStillToRotate().isEmpty)
+            func stillToRotate() async throws -> [String: Int64] {
+                var plans: [String: Int64] = [:]
+                for name in ["db-root", "db-backup", "db-held", "db-admin", "leaver bob"] {
+                    plans[name] = try await store.planStillToRotate(credential: name)
+                }
+                return plans
+            }
+            #expect(try await stillToRotate().isEmpty)
             let (plan, journal) = leaver(["db-root", "db-backup"])
             let planID = try await store.savePlan(plan, hash: "h", actor: "cli:offboard", journal: journal)
             let (heldPlan, heldJournal) = leaver(["db-held"], held: true)
             let heldID = try await store.savePlan(heldPlan, hash: "held", actor: "sync", journal: heldJournal)
             try await store.finishPlan(heldID, status: .held, audit: [])
-            #expect(try await store.credentialsStillToRotate() == ["db-root": planID, "db-backup": planID])
+            // A later open plan rotating the same credential: the oldest is named.
+            let (later, laterJournal) = leaver(["db-root"])
+            let laterID = try await store.savePlan(later, hash: "later", actor: "sync", journal: laterJournal)
+            #expect(try await stillToRotate() == ["db-root": planID, "db-backup": planID])
+            try await store.finishPlan(laterID, status: .failed, audit: [])
 
             // The revocation and one rotation done: the other is still to come.
             let ids = try #require(try await store.unfinishedPlan()).journal.map(\.id)
@@ -440,11 +451,11 @@ struct JournalBatchTests {
                     JournalApplication(entryID: ids[1], change: .none, audit: []),
                 ]
             )
-            #expect(try await store.credentialsStillToRotate() == ["db-backup": planID])
+            #expect(try await stillToRotate() == ["db-backup": planID])
 
             // A plan that ends (failed, say) without doing the rest holds nothing back.
             try await store.finishPlan(planID, status: .failed, audit: [])
-            #expect(try await store.credentialsStillToRotate().isEmpty)
+            #expect(try await stillToRotate().isEmpty)
         }
     }
 }
