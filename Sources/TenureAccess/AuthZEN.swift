@@ -174,6 +174,10 @@ public struct EvaluationsRequest: Hashable, Sendable, Codable {
         self.options = options
     }
 
+    /// Without `evaluations` (or with an empty array) the request is a single evaluation of the
+    /// top-level 4-tuple, answered as one (§7.1: backwards compatible with the evaluation API).
+    public var isSingle: Bool { self.evaluations?.isEmpty ?? true }
+
     /// The semantic asked for; `execute_all` when none.
     public var semantic: EvaluationsSemantic { self.options?.evaluationsSemantic ?? .executeAll }
 

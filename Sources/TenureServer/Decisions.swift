@@ -54,7 +54,7 @@ extension TenureAPI {
                 throw Problem(error)
             }
             for (index, request) in requests.enumerated() {
-                try Self.refuseNUL(request, path: "evaluations[\(index)].")
+                try Self.refuseNUL(request, path: batch.isSingle ? "" : "evaluations[\(index)].")
             }
             let now = self.now()
             let decisions = self.index.evaluate(requests, semantic: batch.semantic, now: now)
@@ -64,6 +64,9 @@ extension TenureAPI {
                 }
             )
             for decision in decisions { self.metrics.decision(allowed: decision.allowed) }
+            if batch.isSingle, let decision = decisions.first {
+                return self.jsonBytes(AuthZEN.encodeFast(decision))
+            }
             return self.jsonBytes(AuthZEN.encodeFast(decisions))
         }
     }

@@ -134,6 +134,32 @@ struct DecisionAPITests {
         #expect(try await harness.auditRecords(type: "access.decision").count == 6)
     }
 
+    /// AuthZEN §7.1: without `evaluations`, or with an empty array, the batch endpoint evaluates the
+    /// top-level 4-tuple and answers as the single evaluation API does (a client that reads the
+    /// top-level `decision` finds it).
+    @Test func aBatchWithoutItemsIsAnsweredAsASingleEvaluation() async throws {
+        let harness = try await self.harness()
+        try await harness.run { client in
+            for (items, role, allowed) in [("", "db-read", true), (#", "evaluations": []"#, "dba-prod", false)] {
+                let response = try await client.execute(
+                    uri: "/access/v1/evaluations",
+                    method: .post,
+                    headers: Harness.headers("gateway"),
+                    body: body(
+                        #"{"subject": {"type": "user", "id": "ann"}, "action": {"name": "assume"}, "#
+                            + #""resource": {"type": "role", "id": "\#(role)"}\#(items)}"#
+                    )
+                )
+                #expect(response.status == .ok)
+                let json = try object(response)
+                #expect(json["decision"] as? Bool == allowed, "\(role)")
+                #expect(json["evaluations"] == nil, "\(json)")
+                #expect((json["context"] as? [String: Any])?["reason"] is String, "\(json)")
+            }
+        }
+        #expect(try await harness.auditRecords(type: "access.decision").map(\.event.outcome) == ["permit", "deny"])
+    }
+
     @Test(arguments: [true, false]) func errorsAreProblemDetails(fastPath: Bool) async throws {
         let harness = try await Harness(
             mappings: Self.mappings,
