@@ -1,3 +1,4 @@
+import Foundation
 import TenureCore
 
 extension ConfigDecoder {
@@ -60,6 +61,9 @@ extension ConfigDecoder {
             default: ServerSettings.defaultEventLoops,
             range: ServerSettings.eventLoopsRange
         )
+        if let url = try self.string(server, "publicURL"), !url.value.isEmpty {
+            settings.publicURL = try self.publicURL(url.value, url.location, url.path)
+        }
         if let issuer = try self.string(server, "totpIssuer"), !issuer.value.isEmpty {
             settings.totpIssuer = issuer.value
         }
@@ -103,6 +107,38 @@ extension ConfigDecoder {
             settings.schedule = try self.decodeSchedule(scheduleNode)
         }
         return settings
+    }
+
+    /// `server.publicURL`: an absolute http(s) URL with a host, no user, query or fragment; its
+    /// trailing slashes dropped. `http` for a host that is not loopback is allowed with a warning
+    /// (AuthZEN wants an https identifier; a client will discard a document naming another).
+    mutating func publicURL(_ text: String, _ location: ConfigLocation, _ path: String) throws(ConfigError)
+        -> String
+    {
+        var trimmed = Substring(text)
+        while trimmed.hasSuffix("/") { trimmed = trimmed.dropLast() }
+        guard let components = URLComponents(string: String(trimmed)),
+            let scheme = components.scheme?.lowercased(), scheme == "https" || scheme == "http",
+            let host = components.host, !host.isEmpty,
+            components.user == nil, components.password == nil, components.query == nil,
+            components.fragment == nil
+        else {
+            throw self.error(
+                location,
+                path,
+                "expected the API's absolute URL as clients reach it, e.g. https://pam.example.com "
+                    + "(http or https, a host, no user, query or fragment)"
+            )
+        }
+        if scheme == "http" && !isLoopbackHost(host) {
+            self.warn(
+                location,
+                path,
+                "an http URL for a host that is not loopback: AuthZEN clients expect an https "
+                    + "policy_decision_point, and tokens would cross the network in clear text"
+            )
+        }
+        return String(trimmed)
     }
 
     mutating func decodeToken(_ node: ConfigNode, path: String) throws(ConfigError) -> Located<APIToken> {

@@ -11,7 +11,7 @@ enum ConfigSchema {
     static let writeBackKeys = ["bindDN", "passwordFile", "passwordEnv", "memberAttribute", "emptyGroupPlaceholder"]
     static let serverKeys = [
         "host", "port", "maxBodyBytes", "tokens", "schedule", "sweepIntervalSeconds", "totpIssuer", "auditFlushSeconds",
-        "idleTimeoutSeconds", "syncLockWaitSeconds", "shutdownRotationWaitSeconds", "eventLoops",
+        "idleTimeoutSeconds", "syncLockWaitSeconds", "shutdownRotationWaitSeconds", "eventLoops", "publicURL",
     ]
     static let tokenKeys = ["name", "sha256", "scopes", "subject"]
     static let scheduleKeys = ["interval", "cron", "jitter"]
@@ -68,7 +68,7 @@ enum ConfigSchema {
         for key in writeBackKeys { add("writeBack.\(key)") }
         for key in [
             "host", "port", "maxBodyBytes", "sweepIntervalSeconds", "totpIssuer", "auditFlushSeconds",
-            "idleTimeoutSeconds", "syncLockWaitSeconds", "shutdownRotationWaitSeconds", "eventLoops",
+            "idleTimeoutSeconds", "syncLockWaitSeconds", "shutdownRotationWaitSeconds", "eventLoops", "publicURL",
         ] {
             add("server.\(key)")
         }

@@ -121,6 +121,7 @@ extension TenureConfiguration {
             out.value("server.syncLockWaitSeconds", yamlNumber(server.syncLockWaitSeconds))
             out.value("server.shutdownRotationWaitSeconds", yamlNumber(server.shutdownRotationWaitSeconds))
             out.value("server.eventLoops", "\(server.eventLoops)")
+            if let url = server.publicURL { out.value("server.publicURL", yamlString(url)) }
         }
         return out.text
     }

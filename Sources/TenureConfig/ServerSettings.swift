@@ -45,6 +45,12 @@ public struct ServerSettings: Sendable, Hashable {
     /// batches. On 2 cores (BENCHMARKS.md §5): with `state.durability: normal` one loop used 22 µs of
     /// CPU per decision against 27–30 with two; with `full` both did the same. default: 0.
     public var eventLoops: Int
+    /// The API's address as clients reach it — `https://…` behind a TLS-terminating proxy, with a
+    /// path prefix if the proxy adds one; no trailing slash, query or fragment. The AuthZEN
+    /// discovery document names it (`policy_decision_point`, which a client must find identical to
+    /// the address it asked, and the endpoints under it). nil: `http://` and the `Host` the request
+    /// named (right only for clients that reach the server directly).
+    public var publicURL: String?
 
     public static let defaultHost = "127.0.0.1"
     public static let defaultPort = 8080

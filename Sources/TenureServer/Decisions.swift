@@ -7,7 +7,7 @@ import TenureCore
 extension TenureAPI {
     func addDecisionRoutes(to router: Router<TenureRequestContext>) {
         router.get("/.well-known/authzen-configuration") { request, _ in
-            let base = Self.baseURL(of: request)
+            let base = self.settings.publicURL ?? Self.baseURL(of: request)
             return self.json(
                 [
                     "policy_decision_point": base,
@@ -105,7 +105,8 @@ extension TenureAPI {
         )
     }
 
-    /// `http://host[:port]` as the client addressed us (for discovery documents).
+    /// `http://host[:port]` as the client addressed us (for discovery documents, when
+    /// `server.publicURL` is not set).
     static func baseURL(of request: Request) -> String {
         let host = request.head.authority ?? "localhost"
         let safe = host.utf8.allSatisfy {

@@ -288,9 +288,10 @@ struct DecodingTests {
         #expect(!ConfigSchema.environmentVariables.contains("TENURE_USERS_DISABLED"))
         #expect(!ConfigSchema.environmentVariables.contains("TENURE_GROUPS_MEMBERS"))
         #expect(!ConfigSchema.environmentVariables.contains("TENURE_LDAP_PASSWORD"))
-        // 33 for ldap/users/groups, 6 for state, 5 for writeBack, 13 for server (tokens are file-only).
-        #expect(ConfigSchema.environmentKeys.count == 57)
+        // 33 for ldap/users/groups, 6 for state, 5 for writeBack, 14 for server (tokens are file-only).
+        #expect(ConfigSchema.environmentKeys.count == 58)
         #expect(ConfigSchema.environmentVariables.contains("TENURE_SERVER_SHUTDOWN_ROTATION_WAIT_SECONDS"))
+        #expect(ConfigSchema.environmentVariables.contains("TENURE_SERVER_PUBLIC_URL"))
         for variable in ["TENURE_STATE_DATABASE", "TENURE_STATE_AUDIT_KEY_FILE", "TENURE_STATE_MAPPINGS"] {
             #expect(ConfigSchema.environmentVariables.contains(variable))
         }

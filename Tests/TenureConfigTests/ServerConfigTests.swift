@@ -83,6 +83,27 @@ struct ServerConfigTests {
         }
     }
 
+    @Test("the public URL: absolute http(s), trailing slashes dropped, http beyond loopback a warning")
+    func publicURL() throws {
+        #expect(try parse(minimalYAML + "server: {}\n").server?.publicURL == nil)
+        let proxied = try parse(minimalYAML + "server:\n  publicURL: https://pam.example.com/tenure/\n")
+        #expect(proxied.server?.publicURL == "https://pam.example.com/tenure")
+        #expect(proxied.warnings.isEmpty)
+        #expect(try parse(proxied.redactedYAML()).server == proxied.server)
+        let local = try parse(minimalYAML + "server:\n  publicURL: http://127.0.0.1:8080\n")
+        #expect(local.server?.publicURL == "http://127.0.0.1:8080")
+        #expect(local.warnings.isEmpty)
+        let clear = try parse(minimalYAML + "server:\n  publicURL: http://pam.example.com\n")
+        #expect(clear.warnings.contains { $0.message.contains("https policy_decision_point") })
+        for wrong in [
+            "pam.example.com", "ftp://pam.example.com", "https://pam.example.com/?a=1", "https://u@pam.example.com",
+            "https:///x",
+        ] {
+            let error = try #require(parseError(minimalYAML + "server:\n  publicURL: \"\(wrong)\"\n"), "\(wrong)")
+            #expect(error.description.contains("server.publicURL"), "\(error.description)")
+        }
+    }
+
     @Test("event loops: 0 for one fewer than the cores (at least one), or a count up to 256")
     func eventLoops() throws {
         let automatic = try #require(try parse(minimalYAML + "server: {}\n").server)

@@ -344,6 +344,29 @@ struct DecisionAPITests {
         }
     }
 
+    /// The discovery document names the server as `http://` and the request's Host unless
+    /// `server.publicURL` says how clients reach it (AuthZEN: `policy_decision_point` must be
+    /// identical to the address the client asked, https behind a proxy).
+    @Test func theDiscoveryDocumentNamesThePublicURL() async throws {
+        for publicURL in [nil, "https://pam.example.com/tenure"] {
+            var settings = ServerSettings(port: 0)
+            settings.publicURL = publicURL
+            let harness = try await Harness(mappings: Self.mappings, state: Self.state, settings: settings)
+            try await harness.run { client in
+                let response = try await client.execute(uri: "/.well-known/authzen-configuration", method: .get)
+                let document = try object(response)
+                let base = try #require(document["policy_decision_point"] as? String)
+                if let publicURL {
+                    #expect(base == publicURL)
+                } else {
+                    #expect(base.hasPrefix("http://") && !base.dropFirst(7).contains("/"), "\(base)")
+                }
+                #expect(document["access_evaluation_endpoint"] as? String == base + "/access/v1/evaluation")
+                #expect(document["access_evaluations_endpoint"] as? String == base + "/access/v1/evaluations")
+            }
+        }
+    }
+
     @Test(arguments: [true, false]) func operationsEndpoints(fastPath: Bool) async throws {
         let harness = try await self.harness()
         try await harness.run(fastPath: fastPath) { client in
