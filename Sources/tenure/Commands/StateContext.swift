@@ -173,13 +173,18 @@ struct StateContext {
         var rotator = CredentialRotator(
             store: store,
             masterKey: try Self.masterKey(keyFile),
-            ldap: DirectoryReader(configuration: self.configuration, password: nil, logger: self.logger)
-                .connectionOptions,
+            ldap: self.ldapOptions,
             logger: self.logger,
             actor: StateContext.actor
         )
         rotator.commandTimeLimit = .seconds(self.state.rotationProgramTimeLimitSeconds)
         return rotator
+    }
+
+    /// The directory's connection options (URLs, TLS, timeouts), without a bind: for the vault's
+    /// LDAP rotations and, with the writer's bind, for write-back.
+    var ldapOptions: LDAPConnectionOptions {
+        DirectoryReader(configuration: self.configuration, password: nil, logger: self.logger).connectionOptions
     }
 
     /// The vault's master key in `keyFile`; exit 78 when it cannot be read.
@@ -204,8 +209,6 @@ struct StateContext {
             writeBackPlaceholder: self.configuration.writeBack?.emptyGroupPlaceholder
         )
         guard executing else { return engine }
-        let ldap = DirectoryReader(configuration: self.configuration, password: nil, logger: self.logger)
-            .connectionOptions
         if let keyFile = self.state.vaultKeyFile {
             engine.rotator = try self.rotator(store: store, keyFile: keyFile)
         }
@@ -219,7 +222,7 @@ struct StateContext {
                 printError("configuration error: \(error)")
                 throw ExitCode(78)
             }
-            var options = ldap
+            var options = self.ldapOptions
             options.bind = .simple(dn: writeBack.bindDN, password: LDAPSecret(password))
             engine.writeBack = LDAPWriteBack(
                 options: options,
