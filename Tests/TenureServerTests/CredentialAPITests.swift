@@ -391,7 +391,9 @@ struct CredentialAPITests {
     }
 
     /// `POST /v1/offboard` for `subject` on a connection of its own (the test client sends its
-    /// requests one after another); the task's value is the response status.
+    /// requests one after another); the task's value is the response status. The answer may wait
+    /// for as long as a test holds a rotation up, so the read waits up to 150 s (within the
+    /// suite's 3-minute limit) rather than the raw client's default 10 s.
     static func offboarding(_ subject: String, port: Int) -> Task<Int, any Error> {
         let body = #"{"subject": "\#(subject)", "reason": "left"}"#
         let request = Array(
@@ -399,7 +401,9 @@ struct CredentialAPITests {
                 + "Authorization: Bearer \(Harness.token("hr"))\r\nContent-Type: application/json\r\n"
                 + "Content-Length: \(body.utf8.count)\r\n\r\n" + body).utf8
         )
-        return Task { try await RawHTTP.exchangeOnThread(port: port, request, responses: 1)[0].status }
+        return Task {
+            try await RawHTTP.exchangeOnThread(port: port, request, responses: 1, readTimeout: 150)[0].status
+        }
     }
 
     /// A rotation program that waits: it reads the secret, creates `started`, waits for `release`

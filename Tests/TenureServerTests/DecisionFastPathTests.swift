@@ -458,32 +458,45 @@ enum RawHTTP {
         }
     }
 
-    static func exchangeOnThread(port: Int, _ request: [UInt8], responses count: Int, halfClose: Bool = false)
-        async throws -> [Response]
-    {
-        try await Self.onThread { try Self.exchange(port: port, request, responses: count, halfClose: halfClose) }
+    static func exchangeOnThread(
+        port: Int,
+        _ request: [UInt8],
+        responses count: Int,
+        halfClose: Bool = false,
+        readTimeout: Int = 10
+    ) async throws -> [Response] {
+        try await Self.onThread {
+            try Self.exchange(port: port, request, responses: count, halfClose: halfClose, readTimeout: readTimeout)
+        }
     }
 
-    /// - Parameter halfClose: shut the sending side down after the requests (as `curl` or a
-    ///   gateway may), then read the answers.
-    static func exchange(port: Int, _ request: [UInt8], responses count: Int, halfClose: Bool = false) throws
-        -> [Response]
-    {
-        let connection = try Connection(port: port)
+    /// - Parameters:
+    ///   - halfClose: shut the sending side down after the requests (as `curl` or a gateway
+    ///     may), then read the answers.
+    ///   - readTimeout: seconds a read may wait for the server (a request the test holds up on
+    ///     purpose needs more than the default).
+    static func exchange(
+        port: Int,
+        _ request: [UInt8],
+        responses count: Int,
+        halfClose: Bool = false,
+        readTimeout: Int = 10
+    ) throws -> [Response] {
+        let connection = try Connection(port: port, readTimeout: readTimeout)
         try connection.send(request)
         if halfClose { shutdown(connection.fd, Int32(SHUT_WR)) }
         return try connection.receive(responses: count)
     }
 
-    /// A blocking client connection to 127.0.0.1 (reads wait at most 10 s).
+    /// A blocking client connection to 127.0.0.1 (reads wait at most `readTimeout` seconds).
     final class Connection {
         let fd: Int32
         private var received: [UInt8] = []
 
-        init(port: Int) throws {
+        init(port: Int, readTimeout: Int = 10) throws {
             self.fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
             guard self.fd >= 0 else { throw Failure(description: "socket: \(errno)") }
-            var timeout = timeval(tv_sec: 10, tv_usec: 0)
+            var timeout = timeval(tv_sec: readTimeout, tv_usec: 0)
             setsockopt(self.fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
             var address = sockaddr_in()
             address.sin_family = sa_family_t(AF_INET)
