@@ -30,7 +30,10 @@ struct DecisionFastLane: Sendable {
         var event: AuditEvent
         var body: [UInt8]
         var allowed: Bool
+        /// The id recorded in the audit.
         var requestID: String
+        /// The response's `X-Request-ID` (`RequestIDMiddleware.echoed`).
+        var echoedID: String
     }
 
     /// Whether a request may take the lane: the decision route, with a token, kept alive (a
@@ -68,7 +71,8 @@ struct DecisionFastLane: Sendable {
             event: event,
             body: AuthZEN.encodeFast(decision),
             allowed: decision.allowed,
-            requestID: requestID
+            requestID: requestID,
+            echoedID: RequestIDMiddleware.echoed(sent: sent, recorded: requestID)
         )
     }
 
@@ -78,7 +82,7 @@ struct DecisionFastLane: Sendable {
         fields.reserveCapacity(5)
         fields[.contentType] = "application/json"
         fields[.contentLength] = String(prepared.body.count)
-        fields[.requestID] = prepared.requestID
+        fields[.requestID] = prepared.echoedID
         fields[.date] = HTTPDate.now()
         fields[.server] = TenureAPI.serverName
         return HTTPResponse(status: .ok, headerFields: fields)

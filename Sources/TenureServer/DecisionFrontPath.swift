@@ -319,7 +319,7 @@ final class DecisionFrontPath: ChannelDuplexHandler, RemovableChannelHandler, De
         out.writeStaticString("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ")
         out.writeString(String(prepared.body.count))
         out.writeStaticString("\r\nX-Request-ID: ")
-        out.writeString(prepared.requestID)
+        out.writeString(prepared.echoedID)
         out.writeStaticString("\r\nDate: ")
         out.writeString(HTTPDate.now())
         out.writeStaticString("\r\nServer: ")

@@ -43,20 +43,30 @@ public struct RequestIDMiddleware: RouterMiddleware {
                 detail: "the request could not be completed; see the server log for request \(context.requestID)"
             ).response(from: request, context: context)
         }
-        response.headers[.requestID] = context.requestID
+        response.headers[.requestID] = Self.echoed(sent: request.headers[.requestID], recorded: context.requestID)
         return response
     }
 }
 
 extension RequestIDMiddleware {
-    /// The request id of a request: the one sent when it is sane (1–128 printable ASCII characters,
-    /// no quote or backslash), a new one otherwise.
+    /// The request id recorded for a request (logs, audit records, a 500's detail): the one sent
+    /// when it is sane (1–128 printable ASCII characters, no quote or backslash), a new one
+    /// otherwise.
     static func requestID(sent: String?) -> String {
         guard let sent, !sent.isEmpty, sent.utf8.count <= 128,
             sent.utf8.allSatisfy({
                 $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\")
             })
         else { return RequestIDs.next() }
+        return sent
+    }
+
+    /// The `X-Request-ID` of the response: the one sent, whatever it is (AuthZEN 1.0 §10.1.2: the
+    /// PDP MUST answer with the same identifier; the HTTP parser already refused control
+    /// characters, so it is a valid field value), else the one made up. When the sent one was not
+    /// sane enough to record, logs and audit carry the one made up instead.
+    static func echoed(sent: String?, recorded: String) -> String {
+        guard let sent, !sent.isEmpty else { return recorded }
         return sent
     }
 }

@@ -7,7 +7,8 @@ public struct TenureRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     /// Set by `AuthenticationMiddleware` for every route but the open ones.
     public var token: APIToken?
-    /// `X-Request-ID` as sent (when it is sane), else generated; echoed in the response.
+    /// `X-Request-ID` as sent (when it is sane), else generated: the id in logs and audit records.
+    /// The response echoes the sent one whatever it is (`RequestIDMiddleware.echoed`).
     public var requestID: String = ""
 
     public init(source: ApplicationRequestContextSource) {

@@ -105,6 +105,43 @@ struct DecisionAPITests {
         #expect(try await harness.store.verifyAudit().isIntact)
     }
 
+    /// AuthZEN 1.0 §10.1.2: the answer carries the `X-Request-ID` the client sent, the same, even
+    /// when it is too long or too odd to go into logs and audit records as it is (those then
+    /// carry an id made up here), on the front path and through the router alike.
+    @Test(arguments: [true, false]) func theRequestIDSentIsEchoedAsItIs(fastPath: Bool) async throws {
+        let harness = try await self.harness()
+        let sane = "req-sane-1"
+        let long = "req-" + String(repeating: "0123456789", count: 20)
+        let odd = #"a "quoted" id\with spaces"#
+        try await harness.run(fastPath: fastPath) { client in
+            for sent in [sane, long, odd] {
+                let response = try await client.execute(
+                    uri: "/access/v1/evaluation",
+                    method: .post,
+                    headers: Harness.headers("gateway").merging([.requestID: sent]),
+                    body: body(Self.evaluation("ann", "role", "db-read", "assume"))
+                )
+                #expect(response.status == .ok)
+                #expect(response.headers[.requestID] == sent)
+                let health = try await client.execute(
+                    uri: "/healthz",
+                    method: .get,
+                    headers: [.requestID: sent]
+                )
+                #expect(health.headers[.requestID] == sent)
+            }
+        }
+        let recorded = try await harness.auditRecords(type: "access.decision").map { $0.event.details["request"] }
+        try #require(recorded.count == 3)
+        #expect(recorded[0] == sane)
+        for id in recorded.dropFirst() {
+            let id = try #require(id)
+            #expect(id != long && id != odd && !id.isEmpty && id.utf8.count <= 128)
+            #expect(!id.contains(" ") && !id.contains("\"") && !id.contains("\\"))
+        }
+        #expect(recorded[1] != recorded[2])
+    }
+
     @Test func batchesFollowTheirSemantics() async throws {
         let harness = try await self.harness()
         try await harness.run { client in
