@@ -538,14 +538,16 @@ struct VaultMaintenanceTests {
 
             // With the server back, the pending version is settled after the back-off and the lease.
             world.clock.set(now + CredentialRotator.pendingLease + 61)
+            let settled = try await world.rotator.maintain()
             #expect(
-                try await world.rotator.maintain() == [
+                settled == [
                     .init(
                         name: "a-db",
                         trigger: .reconcile,
                         outcome: .unchanged(reason: "the target kept its current password")
                     )
-                ]
+                ],
+                "maintain() gave \(settled)"
             )
             #expect(!(try await world.auditText()).contains(Self.initial))
         }
