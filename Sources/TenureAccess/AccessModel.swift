@@ -141,16 +141,20 @@ public struct AccessModel: Hashable, Sendable {
     /// rebuilds the model from the store.
     public mutating func withdraw(aheadOf plan: Plan) {
         for identity in plan.identities {
-            for action in identity.actions {
-                switch action {
-                case .revoke(let role, let state, _), .expire(let role, let state, _):
-                    self.removeAssignment(AssignmentKey(identityID: identity.identityID, role: role, state: state))
-                case .recordIdentity(let record) where record.state != .active:
-                    self.upsertIdentity(record)
-                default:
-                    continue
-                }
-            }
+            for action in identity.actions { self.withdraw(aheadOf: action, of: identity.identityID) }
+        }
+    }
+
+    /// What one action of a plan takes away from `identityID`, taken away now (the rest of the
+    /// action is left to the plan).
+    public mutating func withdraw(aheadOf action: PlanAction, of identityID: String) {
+        switch action {
+        case .revoke(let role, let state, _), .expire(let role, let state, _):
+            self.removeAssignment(AssignmentKey(identityID: identityID, role: role, state: state))
+        case .recordIdentity(let record) where record.state != .active:
+            self.upsertIdentity(record)
+        default:
+            break
         }
     }
 

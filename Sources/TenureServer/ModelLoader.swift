@@ -14,9 +14,12 @@ public enum ModelLoader {
     /// away now (`withdraw(aheadOf:)`), not once its last rotation is done. Every open plan, except
     /// one the guard held (never approved: it is closed as held, not applied). They are read before
     /// the state, so that a plan finishing between the two reads is at worst withdrawn again, never
-    /// missed. One that cannot be read is logged and left out (the model is then what the store
-    /// committed, as before withdrawing; the sync that would resume it fails on it, loudly): the
-    /// server still starts and reloads.
+    /// missed. One whose stored plan cannot be read (hand-edited, or saved by an incompatible
+    /// version) is withdrawn from its journal entries, each stored on its own — held or not, since
+    /// that cannot be told, so it can only deny more until the plan is dealt with (fail closed);
+    /// it is logged as an error, with how many of its entries could not be read either (those are
+    /// left out). The server still starts and reloads; the sync that would resume the plan fails
+    /// on it, loudly.
     public static func load(
         store: SQLiteStore,
         mappings: Mappings,
@@ -24,10 +27,15 @@ public enum ModelLoader {
         logger: Logger? = nil
     ) async throws -> AccessModel {
         let (plans, unreadable) = try await store.openPlans()
-        for error in unreadable {
+        for plan in unreadable {
             logger?.error(
-                "an unfinished plan cannot be read: what it revokes is not withdrawn ahead",
-                metadata: ["error": "\(error)"]
+                plan.unreadableEntries == 0
+                    ? "an unfinished plan cannot be read: what its journal takes away is withdrawn ahead"
+                    : "an unfinished plan cannot be read: what its journal takes away is withdrawn ahead, except for journal entries that cannot be read either",
+                metadata: [
+                    "plan": "\(plan.id)", "error": "\(plan.reason)",
+                    "journal.read": "\(plan.entries.count)", "journal.unreadable": "\(plan.unreadableEntries)",
+                ]
             )
         }
         let open = plans.filter { !$0.guardVerdict.held }
@@ -36,6 +44,9 @@ public enum ModelLoader {
         let mfa = try await store.credentialsRequiringMFA()
         var model = AccessModel(mappings: mappings, state: state, hrTerminated: terminated, mfaCredentials: mfa)
         for plan in open { model.withdraw(aheadOf: plan) }
+        for plan in unreadable {
+            for entry in plan.entries { model.withdraw(aheadOf: entry.action, of: entry.identityID) }
+        }
         return model
     }
 }

@@ -148,6 +148,37 @@ public struct StoredPlan: Sendable, Hashable {
     }
 }
 
+/// An open plan whose stored plan cannot be read, and the journal entries of it that can (each
+/// entry is stored on its own, so a plan from an incompatible version or a hand-edited one may
+/// still say what it takes away).
+public struct UnreadablePlan: Sendable, Hashable {
+    public struct Entry: Sendable, Hashable {
+        public var identityID: String
+        public var action: PlanAction
+
+        public init(identityID: String, action: PlanAction) {
+            self.identityID = identityID
+            self.action = action
+        }
+    }
+
+    public var id: Int64
+    /// Why the plan cannot be read (the decoding error; a plan holds no secrets).
+    public var reason: String
+    /// Its entries not yet done (what is done is in the state already) that could be read, in
+    /// journal order.
+    public var entries: [Entry]
+    /// How many entries not yet done could not be read either.
+    public var unreadableEntries: Int
+
+    public init(id: Int64, reason: String, entries: [Entry], unreadableEntries: Int) {
+        self.id = id
+        self.reason = reason
+        self.entries = entries
+        self.unreadableEntries = unreadableEntries
+    }
+}
+
 /// Where a saved plan is in its life.
 public enum PlanStatus: String, Sendable, Hashable, CaseIterable {
     /// Saved, nothing applied yet.

@@ -384,12 +384,12 @@ public final class SQLiteStore: PIMStore {
     }
 
     /// Every plan whose status is `pending` or `applying`, oldest first (without journals), and
-    /// what made any of them unreadable (hand-edited or from an incompatible version; resuming it
-    /// fails the same way).
-    public func openPlans() async throws -> (plans: [Plan], unreadable: [any Error]) {
+    /// those of them whose plan cannot be read (hand-edited, or from an incompatible version;
+    /// resuming it fails the same way) with what their journals still say.
+    public func openPlans() async throws -> (plans: [Plan], unreadable: [UnreadablePlan]) {
         try await self.pool.read { db in
             var plans: [Plan] = []
-            var unreadable: [any Error] = []
+            var unreadable: [UnreadablePlan] = []
             let rows = try Row.fetchCursor(
                 db,
                 sql: "SELECT id, planJSON FROM plan WHERE status IN ('pending', 'applying') ORDER BY id"
@@ -399,7 +399,32 @@ public final class SQLiteStore: PIMStore {
                 do {
                     plans.append(try StoreJSON.decode(try Self.text(row, 1, "plan.planJSON"), what: "plan \(id)"))
                 } catch {
-                    unreadable.append(error)
+                    var plan = UnreadablePlan(id: id, reason: "\(error)", entries: [], unreadableEntries: 0)
+                    let entries = try Row.fetchCursor(
+                        db,
+                        sql: """
+                            SELECT id, identityID, actionJSON FROM plan_journal WHERE planID = ? AND done = 0
+                            ORDER BY id
+                            """,
+                        arguments: [id]
+                    )
+                    while let entry = try entries.next() {
+                        let entryID: Int64 = entry[0]
+                        do {
+                            plan.entries.append(
+                                UnreadablePlan.Entry(
+                                    identityID: try Self.text(entry, 1, "plan_journal.identityID"),
+                                    action: try StoreJSON.decode(
+                                        try Self.text(entry, 2, "plan_journal.actionJSON"),
+                                        what: "journal entry \(entryID)"
+                                    )
+                                )
+                            )
+                        } catch {
+                            plan.unreadableEntries += 1
+                        }
+                    }
+                    unreadable.append(plan)
                 }
             }
             return (plans, unreadable)

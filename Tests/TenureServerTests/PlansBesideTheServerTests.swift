@@ -146,17 +146,39 @@ import Testing
         #expect(!permits("ann"), "the newer open plan was not withdrawn")
         #expect(permits("dave"), "a plan the guard held was withdrawn")
 
-        // A plan that cannot be read (hand-edited) is left out: the others are still withdrawn, and
-        // the server still loads its model (at start too) rather than failing on it.
-        let database = try DatabaseQueue(path: harness.store.path)
-        try await database.write { db in
-            try db.execute(sql: "UPDATE plan SET planJSON = '{broken' WHERE hash = 'carl'")
+        // A plan that cannot be read (hand-edited, or saved by an incompatible version) is withdrawn
+        // from its journal, whose entries are stored one by one: held or not, since that cannot be
+        // told any more (it can only deny more). The server still loads its model (at start too)
+        // rather than failing on it.
+        func edit(_ sql: String) async throws {
+            let database = try DatabaseQueue(path: harness.store.path)
+            try await database.write { db in try db.execute(sql: sql) }
+            try database.close()
         }
-        try database.close()
+        try await edit("UPDATE plan SET planJSON = '{broken' WHERE hash IN ('carl', 'dave')")
         try await harness.operations.reloadIndex()
-        #expect(permits("carl"), "the unreadable plan was withdrawn")
+        #expect(!permits("carl"), "the unreadable plan's journal was not withdrawn")
+        #expect(!permits("dave"), "the unreadable held plan's journal was not withdrawn")
         #expect(!permits("ann"))
         let model = try await ModelLoader.load(store: harness.store, mappings: harness.mappings, now: 0)
         #expect(model.holding(of: "id-ann", role: "app-admin") == nil)
+        #expect(model.holding(of: "id-carl", role: "app-admin") == nil)
+
+        // An entry already done is in the state: it is not withdrawn again. One that cannot be
+        // read either is left out (and logged); the rest of the journal still counts.
+        try await edit(
+            """
+            UPDATE plan_journal SET done = 1 WHERE planID = (SELECT id FROM plan WHERE hash = 'dave');
+            UPDATE plan_journal SET actionJSON = '{broken' WHERE planID = (SELECT id FROM plan WHERE hash = 'carl');
+            """
+        )
+        let (_, unreadable) = try await harness.store.openPlans()
+        #expect(unreadable.map(\.entries.count) == [0, 0])
+        #expect(unreadable.map(\.unreadableEntries) == [1, 0])
+        #expect(unreadable.allSatisfy { $0.reason.contains("does not decode") })
+        try await harness.operations.reloadIndex()
+        #expect(permits("carl"), "an unreadable entry was withdrawn")
+        #expect(permits("dave"), "an entry already done was withdrawn")
+        #expect(!permits("ann"))
     }
 }
