@@ -266,6 +266,7 @@ public struct CredentialRotator: Sendable {
             of: name,
             sealed: sealed,
             requestID: requestID,
+            at: self.now(),
             audit: [
                 self.event(
                     "credential.rotation.started",
@@ -599,6 +600,7 @@ public struct CredentialRotator: Sendable {
         try await self.store.promote(
             name,
             version: version,
+            at: self.now(),
             audit: [self.event("credential.rotated", name, details: details)]
         )
     }
@@ -607,6 +609,7 @@ public struct CredentialRotator: Sendable {
         try await self.store.abandon(
             name,
             version: version,
+            at: self.now(),
             audit: [
                 self.event(
                     "credential.rotation.abandoned",

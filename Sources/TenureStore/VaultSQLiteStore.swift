@@ -90,10 +90,6 @@ extension SQLiteStore: VaultStore {
         }
     }
 
-    public func addPendingVersion(of name: String, sealed: String, audit: [AuditEvent]) async throws -> Int {
-        try await self.addPendingVersion(of: name, sealed: sealed, requestID: nil, audit: audit)
-    }
-
     public func version(forRequest requestID: String) async throws -> (name: String, version: CredentialVersion)? {
         try await self.pool.read { db in
             guard
@@ -111,10 +107,13 @@ extension SQLiteStore: VaultStore {
         }
     }
 
-    public func addPendingVersion(of name: String, sealed: String, requestID: String?, audit: [AuditEvent]) async throws
-        -> Int
-    {
-        let now = Date().timeIntervalSince1970
+    public func addPendingVersion(
+        of name: String,
+        sealed: String,
+        requestID: String?,
+        at now: Double,
+        audit: [AuditEvent]
+    ) async throws -> Int {
         return try await self.pool.write { db in
             try Self.requireCredential(db, name)
             if let pending = try Int.fetchOne(
@@ -147,8 +146,7 @@ extension SQLiteStore: VaultStore {
         }
     }
 
-    public func promote(_ name: String, version: Int, audit: [AuditEvent]) async throws {
-        let now = Date().timeIntervalSince1970
+    public func promote(_ name: String, version: Int, at now: Double, audit: [AuditEvent]) async throws {
         try await self.pool.write { db in
             try Self.requirePending(db, name, version, "promote")
             // Retire first: the unique index allows one current version at a time.
@@ -170,8 +168,7 @@ extension SQLiteStore: VaultStore {
         }
     }
 
-    public func abandon(_ name: String, version: Int, audit: [AuditEvent]) async throws {
-        let now = Date().timeIntervalSince1970
+    public func abandon(_ name: String, version: Int, at now: Double, audit: [AuditEvent]) async throws {
         try await self.pool.write { db in
             try Self.requirePending(db, name, version, "abandon")
             try db.execute(

@@ -1,3 +1,4 @@
+import Foundation
 public import TenureCore
 
 /// What a credential is the secret of, and so how it is rotated.
@@ -196,19 +197,26 @@ public protocol VaultStore: Sendable {
     /// The highest version number the credential has had (nil for an unknown credential): one index
     /// seek, where `versions(of:)` reads every secret it ever had.
     func highestVersion(of name: String) async throws -> Int?
-    /// Stores the next version as PENDING (version = highest + 1) and commits. Error if a pending one exists.
-    func addPendingVersion(of name: String, sealed: String, audit: [AuditEvent]) async throws -> Int
-
-    /// The same, recording the id of the request that asked for it (unique): a caller that may run
-    /// twice for one request (a resumed plan) finds the version with `version(forRequest:)`.
-    func addPendingVersion(of name: String, sealed: String, requestID: String?, audit: [AuditEvent]) async throws -> Int
+    /// Stores the next version as PENDING (version = highest + 1), created `at` (the caller's
+    /// clock: a rotator's lease on pending versions is measured on it), and commits, recording the
+    /// id of the request that asked for it (unique): a caller that may run twice for one request (a
+    /// resumed plan) finds the version with `version(forRequest:)`. Error if a pending one exists.
+    func addPendingVersion(
+        of name: String,
+        sealed: String,
+        requestID: String?,
+        at time: Double,
+        audit: [AuditEvent]
+    ) async throws -> Int
 
     /// The version made for a request, with its credential's name.
     func version(forRequest requestID: String) async throws -> (name: String, version: CredentialVersion)?
-    /// pending → current; the previous current → retired; clears failures. Error unless `version` is the pending one.
-    func promote(_ name: String, version: Int, audit: [AuditEvent]) async throws
-    /// pending → abandoned (the target never took it). Error unless `version` is the pending one.
-    func abandon(_ name: String, version: Int, audit: [AuditEvent]) async throws
+    /// pending → current; the previous current → retired, both settled `at`; clears failures.
+    /// Error unless `version` is the pending one.
+    func promote(_ name: String, version: Int, at time: Double, audit: [AuditEvent]) async throws
+    /// pending → abandoned (the target never took it), settled `at`. Error unless `version` is the
+    /// pending one.
+    func abandon(_ name: String, version: Int, at time: Double, audit: [AuditEvent]) async throws
     /// Records a failed attempt: failures += 1, lastError, nextAttemptAt.
     func recordRotationFailure(_ name: String, error: String, nextAttemptAt: Double, audit: [AuditEvent]) async throws
     /// `recordRotationFailure`, only while version `ifCurrentVersion` (nil: none) is the current
@@ -244,4 +252,27 @@ public protocol VaultStore: Sendable {
     func checkouts(since: Double) async throws -> [CredentialCheckout]
     /// The same, for one identity.
     func checkouts(identityID: String, since: Double) async throws -> [CredentialCheckout]
+}
+
+extension VaultStore {
+    /// `addPendingVersion` for no request, now by the wall clock.
+    public func addPendingVersion(of name: String, sealed: String, audit: [AuditEvent]) async throws -> Int {
+        try await self.addPendingVersion(
+            of: name,
+            sealed: sealed,
+            requestID: nil,
+            at: Date().timeIntervalSince1970,
+            audit: audit
+        )
+    }
+
+    /// `promote`, now by the wall clock.
+    public func promote(_ name: String, version: Int, audit: [AuditEvent]) async throws {
+        try await self.promote(name, version: version, at: Date().timeIntervalSince1970, audit: audit)
+    }
+
+    /// `abandon`, now by the wall clock.
+    public func abandon(_ name: String, version: Int, audit: [AuditEvent]) async throws {
+        try await self.abandon(name, version: version, at: Date().timeIntervalSince1970, audit: audit)
+    }
 }

@@ -607,23 +607,29 @@ struct VaultRequestTests {
                 of: "svc-a",
                 sealed: "v1:A2",
                 requestID: "plan:1:entry:1",
+                at: 1_800_000_000,
                 audit: []
             )
             let found = try #require(try await store.version(forRequest: "plan:1:entry:1"))
             #expect(found.name == "svc-a")
             #expect(found.version.version == version)
             #expect(found.version.state == .pending)
+            // Created on the caller's clock (a rotator's lease on pending versions runs on it).
+            #expect(found.version.createdAt == 1_800_000_000)
             // The same request cannot make a second version, even of another credential.
             await #expect(throws: (any Error).self) {
                 _ = try await store.addPendingVersion(
                     of: "svc-b",
                     sealed: "v1:B2",
                     requestID: "plan:1:entry:1",
+                    at: 1_800_000_000,
                     audit: []
                 )
             }
-            try await store.promote("svc-a", version: version, audit: [])
-            #expect(try await store.version(forRequest: "plan:1:entry:1")?.version.state == .current)
+            try await store.promote("svc-a", version: version, at: 1_800_000_060, audit: [])
+            let promoted = try #require(try await store.version(forRequest: "plan:1:entry:1")?.version)
+            #expect(promoted.state == .current)
+            #expect(promoted.settledAt == 1_800_000_060)
         }
     }
 }
