@@ -158,6 +158,12 @@ public struct AccessModel: Hashable, Sendable {
         }
     }
 
+    /// Takes away everything the identity holds, for when what a plan will do to it cannot be told
+    /// (fail closed: it can only deny more, until the model is rebuilt).
+    public mutating func withdrawEverything(of identityID: String) {
+        self.holdings[identityID] = nil
+    }
+
     /// Records (reason non-nil) or clears (nil) an HR termination.
     public mutating func setTerminated(_ identityID: String, reason: String?) {
         self.hrTerminated[identityID] = reason

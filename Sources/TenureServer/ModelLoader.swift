@@ -16,10 +16,10 @@ public enum ModelLoader {
     /// the state, so that a plan finishing between the two reads is at worst withdrawn again, never
     /// missed. One whose stored plan cannot be read (hand-edited, or saved by an incompatible
     /// version) is withdrawn from its journal entries, each stored on its own — held or not, since
-    /// that cannot be told, so it can only deny more until the plan is dealt with (fail closed);
-    /// it is logged as an error, with how many of its entries could not be read either (those are
-    /// left out). The server still starts and reloads; the sync that would resume the plan fails
-    /// on it, loudly.
+    /// that cannot be told, so it can only deny more until the plan is dealt with (fail closed).
+    /// An identity with an entry that cannot be read either loses everything it holds. The plan is
+    /// logged as an error, with the counts. The server still starts and reloads; the sync that would
+    /// resume the plan fails on it, loudly.
     public static func load(
         store: SQLiteStore,
         mappings: Mappings,
@@ -31,10 +31,11 @@ public enum ModelLoader {
             logger?.error(
                 plan.unreadableEntries == 0
                     ? "an unfinished plan cannot be read: what its journal takes away is withdrawn ahead"
-                    : "an unfinished plan cannot be read: what its journal takes away is withdrawn ahead, except for journal entries that cannot be read either",
+                    : "an unfinished plan cannot be read: what its journal takes away is withdrawn ahead, and identities with journal entries that cannot be read either hold nothing",
                 metadata: [
                     "plan": "\(plan.id)", "error": "\(plan.reason)",
                     "journal.read": "\(plan.entries.count)", "journal.unreadable": "\(plan.unreadableEntries)",
+                    "journal.unreadable.identities": "\(plan.unreadableEntryIdentities.count)",
                 ]
             )
         }
@@ -46,6 +47,7 @@ public enum ModelLoader {
         for plan in open { model.withdraw(aheadOf: plan) }
         for plan in unreadable {
             for entry in plan.entries { model.withdraw(aheadOf: entry.action, of: entry.identityID) }
+            for identityID in plan.unreadableEntryIdentities { model.withdrawEverything(of: identityID) }
         }
         return model
     }

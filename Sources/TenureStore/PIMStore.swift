@@ -170,12 +170,22 @@ public struct UnreadablePlan: Sendable, Hashable {
     public var entries: [Entry]
     /// How many entries not yet done could not be read either.
     public var unreadableEntries: Int
+    /// The identities of those entries (whatever they would do to them is unknown), when the
+    /// identity could be read.
+    public var unreadableEntryIdentities: Set<String>
 
-    public init(id: Int64, reason: String, entries: [Entry], unreadableEntries: Int) {
+    public init(
+        id: Int64,
+        reason: String,
+        entries: [Entry],
+        unreadableEntries: Int = 0,
+        unreadableEntryIdentities: Set<String> = []
+    ) {
         self.id = id
         self.reason = reason
         self.entries = entries
         self.unreadableEntries = unreadableEntries
+        self.unreadableEntryIdentities = unreadableEntryIdentities
     }
 }
 

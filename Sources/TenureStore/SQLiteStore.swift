@@ -399,7 +399,7 @@ public final class SQLiteStore: PIMStore {
                 do {
                     plans.append(try StoreJSON.decode(try Self.text(row, 1, "plan.planJSON"), what: "plan \(id)"))
                 } catch {
-                    var plan = UnreadablePlan(id: id, reason: "\(error)", entries: [], unreadableEntries: 0)
+                    var plan = UnreadablePlan(id: id, reason: "\(error)", entries: [])
                     let entries = try Row.fetchCursor(
                         db,
                         sql: """
@@ -410,6 +410,7 @@ public final class SQLiteStore: PIMStore {
                     )
                     while let entry = try entries.next() {
                         let entryID: Int64 = entry[0]
+                        let identityID = try? Self.text(entry, 1, "plan_journal.identityID")
                         do {
                             plan.entries.append(
                                 UnreadablePlan.Entry(
@@ -422,6 +423,7 @@ public final class SQLiteStore: PIMStore {
                             )
                         } catch {
                             plan.unreadableEntries += 1
+                            if let identityID { plan.unreadableEntryIdentities.insert(identityID) }
                         }
                     }
                     unreadable.append(plan)

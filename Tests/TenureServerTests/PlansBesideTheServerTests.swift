@@ -94,7 +94,7 @@ import Testing
     /// left open would otherwise hide the one being applied) — except one the guard held, which
     /// was never approved and will be closed as held.
     @Test func everyOpenPlanIsWithdrawnButNotOneTheGuardHeld() async throws {
-        let people = ["ann", "carl", "dave"]
+        let people = ["ann", "carl", "dave", "erin"]
         let harness = try await Harness(
             mappings: Mappings(roles: [RoleDefinition(name: "app-admin", tier: 1, mode: .standing)]),
             state: PIMState(
@@ -164,20 +164,28 @@ import Testing
         #expect(model.holding(of: "id-ann", role: "app-admin") == nil)
         #expect(model.holding(of: "id-carl", role: "app-admin") == nil)
 
-        // An entry already done is in the state: it is not withdrawn again. One that cannot be
-        // read either is left out (and logged); the rest of the journal still counts.
+        // An entry already done is in the state: it is not withdrawn again. Of an entry that cannot
+        // be read either, only the identity is known: it holds nothing until the plan is dealt
+        // with. The rest of the journal still counts (erin's entry, readable, in carl's plan).
+        #expect(permits("erin"))
         try await edit(
             """
             UPDATE plan_journal SET done = 1 WHERE planID = (SELECT id FROM plan WHERE hash = 'dave');
-            UPDATE plan_journal SET actionJSON = '{broken' WHERE planID = (SELECT id FROM plan WHERE hash = 'carl');
+            INSERT INTO plan_journal (planID, identityID, actionIndex, actionJSON)
+                SELECT planID, 'id-erin', 1, actionJSON FROM plan_journal
+                WHERE planID = (SELECT id FROM plan WHERE hash = 'carl');
+            UPDATE plan_journal SET actionJSON = '{broken' WHERE identityID = 'id-carl';
             """
         )
         let (_, unreadable) = try await harness.store.openPlans()
-        #expect(unreadable.map(\.entries.count) == [0, 0])
+        #expect(unreadable.map(\.entries.count) == [1, 0])
+        #expect(unreadable.first?.entries.first?.identityID == "id-erin")
         #expect(unreadable.map(\.unreadableEntries) == [1, 0])
+        #expect(unreadable.map(\.unreadableEntryIdentities) == [["id-carl"], []])
         #expect(unreadable.allSatisfy { $0.reason.contains("does not decode") })
         try await harness.operations.reloadIndex()
-        #expect(permits("carl"), "an unreadable entry was withdrawn")
+        #expect(!permits("carl"), "an identity with an unreadable entry still holds its role")
+        #expect(!permits("erin"), "the readable entry beside an unreadable one was not withdrawn")
         #expect(permits("dave"), "an entry already done was withdrawn")
         #expect(!permits("ann"))
     }
