@@ -30,7 +30,7 @@ struct DecisionFastLane: Sendable {
         var event: AuditEvent
         var body: [UInt8]
         var allowed: Bool
-        /// The id recorded in the audit.
+        /// The id recorded in the audit (the response's `Tenure-Request-ID` when not `echoedID`).
         var requestID: String
         /// The response's `X-Request-ID` (`RequestIDMiddleware.echoed`).
         var echoedID: String
@@ -79,10 +79,10 @@ struct DecisionFastLane: Sendable {
     /// The response head, with the headers the router's answer carries.
     func responseHead(_ prepared: Prepared) -> HTTPResponse {
         var fields = HTTPFields()
-        fields.reserveCapacity(5)
+        fields.reserveCapacity(6)
         fields[.contentType] = "application/json"
         fields[.contentLength] = String(prepared.body.count)
-        fields[.requestID] = prepared.echoedID
+        RequestIDMiddleware.identify(&fields, sent: prepared.echoedID, recorded: prepared.requestID)
         fields[.date] = HTTPDate.now()
         fields[.server] = TenureAPI.serverName
         return HTTPResponse(status: .ok, headerFields: fields)
@@ -198,7 +198,7 @@ final class DecisionFastPath: ChannelDuplexHandler, RemovableChannelHandler, Dec
             guard
                 let prepared = self.lane.prepare(
                     token: token,
-                    requestID: head.headerFields[.requestID],
+                    requestID: RequestIDMiddleware.sent(head.headerFields),
                     body: bytes
                 )
             else {

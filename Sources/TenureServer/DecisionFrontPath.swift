@@ -318,8 +318,13 @@ final class DecisionFrontPath: ChannelDuplexHandler, RemovableChannelHandler, De
         var out = context.channel.allocator.buffer(capacity: 192 + prepared.body.count)
         out.writeStaticString("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ")
         out.writeString(String(prepared.body.count))
+        // The parser admitted only visible ASCII, spaces and tabs in the value, trimmed.
         out.writeStaticString("\r\nX-Request-ID: ")
         out.writeString(prepared.echoedID)
+        if prepared.echoedID != prepared.requestID {
+            out.writeStaticString("\r\nTenure-Request-ID: ")
+            out.writeString(prepared.requestID)
+        }
         out.writeStaticString("\r\nDate: ")
         out.writeString(HTTPDate.now())
         out.writeStaticString("\r\nServer: ")

@@ -7,13 +7,17 @@ public import TenureConfig
 import TenureCrypto
 
 extension HTTPField.Name {
-    /// `X-Request-ID`: echoed when sent (and sane), made up otherwise.
+    /// `X-Request-ID`: echoed as sent, made up when none was.
     public static let requestID = HTTPField.Name("X-Request-ID")!
+    /// `Tenure-Request-ID`: the id logs and audit records carry, sent only when it is not the
+    /// `X-Request-ID` echoed (one too long or odd to record as it is).
+    public static let recordedRequestID = HTTPField.Name("Tenure-Request-ID")!
 }
 
-/// Echoes a sane `X-Request-ID` (or makes one), puts it in the logger's metadata, and turns any
-/// error a route throws that is not a `Problem` or an `HTTPResponseError` into a 500 problem whose
-/// body says nothing of the cause (the log does).
+/// Echoes `X-Request-ID` (or makes one) and keeps the id to record in the context
+/// (`TenureRequestContext.requestID`), and turns any error a route throws that is not a `Problem`
+/// or an `HTTPResponseError` into a 500 problem whose body says nothing of the cause (the log
+/// does).
 public struct RequestIDMiddleware: RouterMiddleware {
     public typealias Context = TenureRequestContext
 
@@ -25,7 +29,8 @@ public struct RequestIDMiddleware: RouterMiddleware {
         next: @concurrent (Request, Context) async throws -> Response
     ) async throws -> Response {
         var context = context
-        context.requestID = Self.requestID(sent: request.headers[.requestID])
+        let sent = Self.sent(request.headers)
+        context.requestID = Self.requestID(sent: sent)
         var response: Response
         do {
             response = try await next(request, context)
@@ -43,7 +48,7 @@ public struct RequestIDMiddleware: RouterMiddleware {
                 detail: "the request could not be completed; see the server log for request \(context.requestID)"
             ).response(from: request, context: context)
         }
-        response.headers[.requestID] = Self.echoed(sent: request.headers[.requestID], recorded: context.requestID)
+        Self.identify(&response.headers, sent: sent, recorded: context.requestID)
         return response
     }
 }
@@ -61,6 +66,11 @@ extension RequestIDMiddleware {
         return sent
     }
 
+    /// The `X-Request-ID` a request sent: the first, if it sent several (which no client should).
+    static func sent(_ headers: HTTPFields) -> String? {
+        headers[values: .requestID].first
+    }
+
     /// The `X-Request-ID` of the response: the one sent, whatever it is (AuthZEN 1.0 §10.1.2: the
     /// PDP MUST answer with the same identifier; the HTTP parser already refused control
     /// characters, so it is a valid field value), else the one made up. When the sent one was not
@@ -68,6 +78,13 @@ extension RequestIDMiddleware {
     static func echoed(sent: String?, recorded: String) -> String {
         guard let sent, !sent.isEmpty else { return recorded }
         return sent
+    }
+
+    /// Sets the response's `X-Request-ID`, and `Tenure-Request-ID` when the id recorded is another.
+    static func identify(_ headers: inout HTTPFields, sent: String?, recorded: String) {
+        let echoed = Self.echoed(sent: sent, recorded: recorded)
+        headers[.requestID] = echoed
+        if echoed != recorded { headers[.recordedRequestID] = recorded }
     }
 }
 

@@ -1,7 +1,9 @@
 import Foundation
 import GRDB
+import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import Synchronization
 import TenureAccess
 import TenureConfig
 import TenureCore
@@ -107,12 +109,14 @@ struct DecisionAPITests {
 
     /// AuthZEN 1.0 §10.1.2: the answer carries the `X-Request-ID` the client sent, the same, even
     /// when it is too long or too odd to go into logs and audit records as it is (those then
-    /// carry an id made up here), on the front path and through the router alike.
+    /// carry an id made up here, which the answer names in `Tenure-Request-ID`), on the front path
+    /// and through the router alike. Of several sent, the first is the request's.
     @Test(arguments: [true, false]) func theRequestIDSentIsEchoedAsItIs(fastPath: Bool) async throws {
         let harness = try await self.harness()
         let sane = "req-sane-1"
         let long = "req-" + String(repeating: "0123456789", count: 20)
         let odd = #"a "quoted" id\with spaces"#
+        let named = Mutex<[String?]>([])
         try await harness.run(fastPath: fastPath) { client in
             for sent in [sane, long, odd] {
                 let response = try await client.execute(
@@ -123,23 +127,48 @@ struct DecisionAPITests {
                 )
                 #expect(response.status == .ok)
                 #expect(response.headers[.requestID] == sent)
+                named.withLock { $0.append(response.headers[.recordedRequestID]) }
+            }
+            // Another route hands the connection over to the HTTP stack for good: after the
+            // decisions, so that they take the front path when it is on.
+            for sent in [sane, long, odd] {
                 let health = try await client.execute(
                     uri: "/healthz",
                     method: .get,
                     headers: [.requestID: sent]
                 )
                 #expect(health.headers[.requestID] == sent)
+                #expect((health.headers[.recordedRequestID] == nil) == (sent == sane))
             }
+            // Two ids (the HTTP stack answers it, the front path hands it over): the first is echoed
+            // and recorded.
+            var twice = Harness.headers("gateway")
+            twice.append(HTTPField(name: .requestID, value: "req-first"))
+            twice.append(HTTPField(name: .requestID, value: "req-second"))
+            let response = try await client.execute(
+                uri: "/access/v1/evaluation",
+                method: .post,
+                headers: twice,
+                body: body(Self.evaluation("ann", "role", "db-read", "assume"))
+            )
+            #expect(response.headers[values: .requestID] == ["req-first"])
+            #expect(response.headers[.recordedRequestID] == nil)
         }
+        // The three single-id decisions took the front path when it was on.
+        #expect(harness.api.metrics.text().contains("tenure_decisions_front_path_total \(fastPath ? 3 : 0)\n"))
         let recorded = try await harness.auditRecords(type: "access.decision").map { $0.event.details["request"] }
-        try #require(recorded.count == 3)
+        try #require(recorded.count == 4)
         #expect(recorded[0] == sane)
-        for id in recorded.dropFirst() {
+        let recordedInHeaders = named.withLock { $0 }
+        #expect(recordedInHeaders[0] == nil)
+        for (id, named) in zip(recorded[1...2], recordedInHeaders[1...2]) {
             let id = try #require(id)
             #expect(id != long && id != odd && !id.isEmpty && id.utf8.count <= 128)
             #expect(!id.contains(" ") && !id.contains("\"") && !id.contains("\\"))
+            #expect(named == id, "the made-up id recorded is not the one the answer names")
         }
         #expect(recorded[1] != recorded[2])
+        #expect(recorded[3] == "req-first")
     }
 
     @Test func batchesFollowTheirSemantics() async throws {
