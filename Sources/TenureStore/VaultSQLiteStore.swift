@@ -114,6 +114,9 @@ extension SQLiteStore: VaultStore {
         at now: Double,
         audit: [AuditEvent]
     ) async throws -> Int {
+        guard now.isFinite else {
+            throw StoreError(.invalidEvent, "credential \(name): the pending version's time is not a finite number")
+        }
         return try await self.pool.write { db in
             try Self.requireCredential(db, name)
             if let pending = try Int.fetchOne(
@@ -147,6 +150,9 @@ extension SQLiteStore: VaultStore {
     }
 
     public func promote(_ name: String, version: Int, at now: Double, audit: [AuditEvent]) async throws {
+        guard now.isFinite else {
+            throw StoreError(.invalidEvent, "credential \(name): the promotion's time is not a finite number")
+        }
         try await self.pool.write { db in
             try Self.requirePending(db, name, version, "promote")
             // Retire first: the unique index allows one current version at a time.
@@ -169,6 +175,9 @@ extension SQLiteStore: VaultStore {
     }
 
     public func abandon(_ name: String, version: Int, at now: Double, audit: [AuditEvent]) async throws {
+        guard now.isFinite else {
+            throw StoreError(.invalidEvent, "credential \(name): the abandonment's time is not a finite number")
+        }
         try await self.pool.write { db in
             try Self.requirePending(db, name, version, "abandon")
             try db.execute(

@@ -386,7 +386,7 @@ struct VaultMaintenanceTests {
 
     @Test func aFailedRotationIsRecordedBacksOffAndIsRetried() async throws {
         try await withWorld { world in
-            // The clock stays near the wall clock: the store stamps new versions with it.
+            // The rotator's clock starts at the wall clock (the credential is enrolled by it).
             var now = Date().timeIntervalSince1970
             let received = world.directory.appendingPathComponent("received").path
             let program = try world.script("rotate.sh", "cat > /dev/null\nexit 1")

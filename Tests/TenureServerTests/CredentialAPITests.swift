@@ -261,6 +261,7 @@ struct CredentialAPITests {
             // On a connection of its own: the test client sends its requests one after another.
             let port = try #require(client.port)
             let offboard = Self.offboarding("ann", port: port)
+            defer { slow.finish() }  // a failure on the way must not leave the program waiting
             try await slow.waitUntilStarted()
             // ann's offboarding is rotating app-slow: her role and its credentials are denied now.
             let role = try await Self.promptly("a decision during the offboarding", while: slow) {
@@ -319,6 +320,7 @@ struct CredentialAPITests {
         try await harness.run { client in
             let port = try #require(client.port)
             let offboard = Self.offboarding("ann", port: port)
+            defer { slow.finish() }  // a failure on the way must not leave the program waiting
             try await slow.waitUntilStarted()
             let refused = try await Self.promptly("a check-out of a credential still to be rotated", while: slow) {
                 try await Self.checkout(client, "app-second", token: "bob")

@@ -630,6 +630,43 @@ struct VaultRequestTests {
             let promoted = try #require(try await store.version(forRequest: "plan:1:entry:1")?.version)
             #expect(promoted.state == .current)
             #expect(promoted.settledAt == 1_800_000_060)
+            let retired = try #require(try await store.versions(of: "svc-a").first { $0.version == 1 })
+            #expect(retired.state == .retired && retired.settledAt == 1_800_000_060)
+            _ = try await store.addPendingVersion(
+                of: "svc-a",
+                sealed: "v1:A3",
+                requestID: nil,
+                at: 1_800_000_100,
+                audit: []
+            )
+            try await store.abandon("svc-a", version: version + 1, at: 1_800_000_120, audit: [])
+            let abandoned = try #require(try await store.versions(of: "svc-a").first { $0.version == version + 1 })
+            #expect(abandoned.state == .abandoned && abandoned.createdAt == 1_800_000_100)
+            #expect(abandoned.settledAt == 1_800_000_120)
+            // A time that is not a finite number is refused, not stored (SQLite would make NaN NULL).
+            await #expect(throws: StoreError.self) {
+                _ = try await store.addPendingVersion(
+                    of: "svc-a",
+                    sealed: "v1:A4",
+                    requestID: nil,
+                    at: .infinity,
+                    audit: []
+                )
+            }
+            let last = try await store.addPendingVersion(
+                of: "svc-a",
+                sealed: "v1:A4",
+                requestID: nil,
+                at: 1_800_000_130,
+                audit: []
+            )
+            await #expect(throws: StoreError.self) {
+                try await store.promote("svc-a", version: last, at: .nan, audit: [])
+            }
+            await #expect(throws: StoreError.self) {
+                try await store.abandon("svc-a", version: last, at: -.infinity, audit: [])
+            }
+            #expect(try await store.versions(of: "svc-a").last?.state == .pending)
         }
     }
 }
