@@ -55,7 +55,7 @@ public struct RequestIDMiddleware: RouterMiddleware {
 
 extension RequestIDMiddleware {
     /// The request id recorded for a request (logs, audit records, a 500's detail): the one sent
-    /// when it is sane (1–128 printable ASCII characters, no quote or backslash), a new one
+    /// when it is sane (1–128 visible ASCII characters: no space, quote or backslash), a new one
     /// otherwise.
     static func requestID(sent: String?) -> String {
         guard let sent, !sent.isEmpty, sent.utf8.count <= 128,

@@ -411,17 +411,13 @@ public final class SQLiteStore: PIMStore {
                     while let entry = try entries.next() {
                         let entryID: Int64 = entry[0]
                         let identityID = try? Self.text(entry, 1, "plan_journal.identityID")
-                        do {
-                            plan.entries.append(
-                                UnreadablePlan.Entry(
-                                    identityID: try Self.text(entry, 1, "plan_journal.identityID"),
-                                    action: try StoreJSON.decode(
-                                        try Self.text(entry, 2, "plan_journal.actionJSON"),
-                                        what: "journal entry \(entryID)"
-                                    )
-                                )
-                            )
-                        } catch {
+                        let action: PlanAction? = try? StoreJSON.decode(
+                            try Self.text(entry, 2, "plan_journal.actionJSON"),
+                            what: "journal entry \(entryID)"
+                        )
+                        if let identityID, let action {
+                            plan.entries.append(UnreadablePlan.Entry(identityID: identityID, action: action))
+                        } else {
                             plan.unreadableEntries += 1
                             if let identityID { plan.unreadableEntryIdentities.insert(identityID) }
                         }
